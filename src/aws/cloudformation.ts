@@ -1,0 +1,291 @@
+// Thin CloudFormation adapter: the calls a promotion makes, typed with the SDK's own types.
+// Waiting is our own short backoff loop (250 ms → 1 s), not the SDK waiters' 30-second defaults.
+import { createHash } from 'node:crypto';
+import {
+  CancelUpdateStackCommand,
+  type Capability,
+  type CloudFormationClient,
+  ContinueUpdateRollbackCommand,
+  CreateChangeSetCommand,
+  type CreateChangeSetCommandInput,
+  DeleteChangeSetCommand,
+  DescribeChangeSetCommand,
+  type DescribeChangeSetCommandOutput,
+  DescribeStackEventsCommand,
+  DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+  GetTemplateCommand,
+  GetTemplateSummaryCommand,
+  type Parameter,
+  type ResourceChange,
+  type Stack,
+  type StackEvent,
+} from '@aws-sdk/client-cloudformation';
+
+/** CloudFormation's TemplateBody limit; larger templates must go through S3 (TemplateURL). */
+export const TEMPLATE_BODY_LIMIT = 51_200;
+
+export type Sleep = (ms: number) => Promise<void>;
+export const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function errorName(e: unknown): string {
+  return (e as { name?: string })?.name ?? '';
+}
+
+export function isThrottling(e: unknown): boolean {
+  return ['Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded'].includes(
+    errorName(e),
+  );
+}
+
+function isMissingStack(e: unknown): boolean {
+  return errorName(e) === 'ValidationError' && /does not exist/i.test((e as Error).message ?? '');
+}
+
+/** Runs `fn`, rethrowing any fault with what was being done and the original as `cause`. */
+export async function doing<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (cause) {
+    throw new Error(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+export function fingerprint(templateBody: string): string {
+  return createHash('sha256').update(templateBody).digest('hex');
+}
+
+export async function describeStack(cfn: CloudFormationClient, stackName: string): Promise<Stack | undefined> {
+  try {
+    const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+    return out.Stacks?.[0];
+  } catch (e) {
+    if (isMissingStack(e)) return undefined;
+    throw new Error(`describing stack ${stackName}`, { cause: e });
+  }
+}
+
+export interface SourceBuild {
+  stack: Stack;
+  templateBody: string;
+  fingerprint: string;
+  capabilities: Capability[];
+  /** Parameter keys the template declares, with whether they have a default */
+  declared: Array<{ key: string; hasDefault: boolean }>;
+  version?: string;
+}
+
+const VERSION_KEYS = ['version', 'release', 'gitcommit', 'commit', 'commitsha', 'gitsha', 'sha', 'buildid', 'build'];
+
+/** A version/commit tag or output of the source stack, when it has one. */
+export function versionOf(stack: Stack): string | undefined {
+  const norm = (k: string) => k.toLowerCase().replace(/[^a-z]/g, '');
+  for (const key of VERSION_KEYS) {
+    const out = stack.Outputs?.find((o) => norm(o.OutputKey ?? '') === key);
+    if (out?.OutputValue) return out.OutputValue;
+    const tag = stack.Tags?.find((t) => norm(t.Key ?? '') === key);
+    if (tag?.Value) return tag.Value;
+  }
+  return undefined;
+}
+
+/** What runs in the source stage: its original template (not the processed one), parameters and needs. */
+export async function readSourceBuild(cfn: CloudFormationClient, stackName: string): Promise<SourceBuild | undefined> {
+  const stack = await describeStack(cfn, stackName);
+  if (!stack) return undefined;
+  return doing(`reading the template of ${stackName}`, async () => {
+    const tpl = await cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' }));
+    const body = tpl.TemplateBody ?? '';
+    const summary = await cfn.send(new GetTemplateSummaryCommand({ StackName: stackName }));
+    return {
+      stack,
+      templateBody: body,
+      fingerprint: fingerprint(body),
+      capabilities: summary.Capabilities ?? [],
+      declared: (summary.Parameters ?? []).map((p) => ({
+        key: p.ParameterKey ?? '',
+        hasDefault: p.DefaultValue !== undefined,
+      })),
+      version: versionOf(stack),
+    };
+  });
+}
+
+/**
+ * Parameters for the target: every parameter the target stack has and the template still declares keeps its
+ * value (UsePreviousValue); new ones are omitted so they take the template default.
+ */
+export function carryParameters(declared: Array<{ key: string }>, targetParams: Parameter[] | undefined): Parameter[] {
+  const existing = new Set((targetParams ?? []).map((p) => p.ParameterKey));
+  return declared.filter((d) => existing.has(d.key)).map((d) => ({ ParameterKey: d.key, UsePreviousValue: true }));
+}
+
+export async function createChangeSet(
+  cfn: CloudFormationClient,
+  input: CreateChangeSetCommandInput,
+): Promise<{ arn: string; stackId?: string }> {
+  return doing(`creating change set ${input.ChangeSetName} on ${input.StackName}`, async () => {
+    const out = await cfn.send(new CreateChangeSetCommand(input));
+    if (!out.Id) throw new Error('CloudFormation returned no change set ID');
+    return { arn: out.Id, stackId: out.StackId };
+  });
+}
+
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+  timeoutMs: number;
+}
+
+export const CHANGE_SET_BACKOFF: Backoff = { initialMs: 250, maxMs: 1000, factor: 1.5, timeoutMs: 10 * 60_000 };
+
+/** Polls until the change set leaves CREATE_PENDING / CREATE_IN_PROGRESS. A FAILED change set is a good return value. */
+export async function waitForChangeSet(
+  cfn: CloudFormationClient,
+  arn: string,
+  opts: { sleep?: Sleep; backoff?: Backoff; now?: () => number } = {},
+): Promise<DescribeChangeSetCommandOutput> {
+  const sleep = opts.sleep ?? realSleep;
+  const b = opts.backoff ?? CHANGE_SET_BACKOFF;
+  const now = opts.now ?? Date.now;
+  const deadline = now() + b.timeoutMs;
+  let delay = b.initialMs;
+  for (;;) {
+    try {
+      const out = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: arn }));
+      if (out.Status !== 'CREATE_PENDING' && out.Status !== 'CREATE_IN_PROGRESS') return out;
+    } catch (e) {
+      if (!isThrottling(e)) throw new Error(`waiting for change set ${arn}`, { cause: e });
+      delay = Math.min(b.maxMs * 2, delay * 2); // throttled: slow down further
+    }
+    if (now() + delay > deadline)
+      throw new Error(`waiting for change set ${arn}: still not ready after ${b.timeoutMs} ms`);
+    await sleep(delay);
+    delay = Math.min(b.maxMs, delay * b.factor);
+  }
+}
+
+/** Every page of the change set's changes, with property values. */
+export async function describeAllChanges(cfn: CloudFormationClient, arn: string): Promise<ResourceChange[]> {
+  return doing(`describing change set ${arn}`, async () => {
+    const changes: ResourceChange[] = [];
+    let token: string | undefined;
+    do {
+      const out = await cfn.send(
+        new DescribeChangeSetCommand({ ChangeSetName: arn, NextToken: token, IncludePropertyValues: true }),
+      );
+      for (const c of out.Changes ?? []) if (c.ResourceChange) changes.push(c.ResourceChange);
+      token = out.NextToken;
+    } while (token);
+    return changes;
+  });
+}
+
+/** CloudFormation's ways of saying an UPDATE change set has nothing in it (platform-facts §2.2). */
+export function isNoChangesReason(reason: string | undefined): boolean {
+  if (!reason) return false;
+  return /didn't contain changes|did not contain changes|no updates are to be performed/i.test(reason);
+}
+
+export async function deleteChangeSet(cfn: CloudFormationClient, arn: string): Promise<void> {
+  try {
+    await cfn.send(new DeleteChangeSetCommand({ ChangeSetName: arn }));
+  } catch (e) {
+    if (errorName(e) === 'ChangeSetNotFound' || errorName(e) === 'ChangeSetNotFoundException') return;
+    throw new Error(`deleting change set ${arn}`, { cause: e });
+  }
+}
+
+export async function describeChangeSetStatus(
+  cfn: CloudFormationClient,
+  arn: string,
+): Promise<{ status?: string; executionStatus?: string; reason?: string } | undefined> {
+  try {
+    const out = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: arn }));
+    return { status: out.Status, executionStatus: out.ExecutionStatus, reason: out.StatusReason };
+  } catch (e) {
+    if (errorName(e) === 'ChangeSetNotFound' || errorName(e) === 'ChangeSetNotFoundException') return undefined;
+    throw new Error(`describing change set ${arn}`, { cause: e });
+  }
+}
+
+/** ClientRequestToken: [a-zA-Z0-9][-a-zA-Z0-9]*, ≤ 128. Derived from the promotion so a retry is the same request. */
+export function requestToken(prefix: string, id: string): string {
+  return `${prefix}-${id}`.replace(/[^-a-zA-Z0-9]/g, '-').slice(0, 128);
+}
+
+export type ExecuteResult =
+  | { started: true }
+  | { started: false; alreadyStarted: true }
+  | { started: false; refused: string };
+
+/** Executes once: a token CloudFormation has seen already means this execution started before (e.g. before a restart). */
+export async function executeChangeSet(cfn: CloudFormationClient, arn: string, token: string): Promise<ExecuteResult> {
+  try {
+    await cfn.send(
+      new ExecuteChangeSetCommand({ ChangeSetName: arn, ClientRequestToken: token, DisableRollback: false }),
+    );
+    return { started: true };
+  } catch (e) {
+    const name = errorName(e);
+    if (name === 'TokenAlreadyExistsException' || name === 'TokenAlreadyExists') {
+      return { started: false, alreadyStarted: true };
+    }
+    if (name === 'InvalidChangeSetStatus' || name === 'InvalidChangeSetStatusException') {
+      return { started: false, refused: (e as Error).message };
+    }
+    throw new Error(`executing change set ${arn}`, { cause: e });
+  }
+}
+
+/**
+ * Events newer than `afterEventId` (oldest first), reading pages newest-first until it is met.
+ * Only events of the operation with `token` when one is given.
+ */
+export async function eventsSince(
+  cfn: CloudFormationClient,
+  stackName: string,
+  afterEventId: string | undefined,
+  token: string | undefined,
+  maxPages = 20,
+): Promise<StackEvent[]> {
+  const fresh: StackEvent[] = [];
+  let next: string | undefined;
+  let pages = 0;
+  do {
+    const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName, NextToken: next }));
+    for (const ev of out.StackEvents ?? []) {
+      if (afterEventId && ev.EventId === afterEventId) return fresh.reverse();
+      if (!token || ev.ClientRequestToken === token) fresh.push(ev);
+    }
+    next = out.NextToken;
+    pages += 1;
+    // Without a marker, only the first page matters: older pages belong to earlier operations.
+    if (!afterEventId) break;
+  } while (next && pages < maxPages);
+  return fresh.reverse();
+}
+
+export async function cancelUpdate(cfn: CloudFormationClient, stackName: string, token: string): Promise<void> {
+  await doing(`cancelling the update of ${stackName}`, () =>
+    cfn.send(new CancelUpdateStackCommand({ StackName: stackName, ClientRequestToken: token })),
+  );
+}
+
+export async function continueRollback(
+  cfn: CloudFormationClient,
+  stackName: string,
+  token: string,
+  skip: string[],
+): Promise<void> {
+  await doing(`continuing the rollback of ${stackName}`, () =>
+    cfn.send(
+      new ContinueUpdateRollbackCommand({
+        StackName: stackName,
+        ClientRequestToken: token,
+        ResourcesToSkip: skip.length ? skip : undefined,
+      }),
+    ),
+  );
+}

@@ -1,0 +1,324 @@
+// Reads and validates everything the bot is configured with: the environment (design contract) and
+// promote.yml. Pure: takes the env object and the file text, returns every problem at once.
+import { parse as parseYaml } from 'yaml';
+import { type ZodType, z } from 'zod';
+import { parseDuration } from './domain/duration.js';
+import type { ApprovalRule } from './domain/types.js';
+
+export interface StageConfig {
+  name: string;
+  /** Position in the service's promotion path (0 = first) */
+  index: number;
+  stack: string;
+  region: string;
+  role?: string;
+  externalId?: string;
+  /** S3 bucket (in the target account) for templates over CloudFormation's 51,200-byte TemplateBody limit */
+  templateBucket?: string;
+  /** Stages this one may be promoted from (empty for the first stage) */
+  promotesFrom: string[];
+  approvals: ApprovalRule;
+  rollback: ApprovalRule;
+  /** Releases kept for /rollback and /promote history */
+  keepReleases: number;
+}
+
+export interface ServiceConfig {
+  name: string;
+  /** Channel IDs allowed to run commands for this service; undefined = any channel */
+  channels?: string[];
+  /** In promotion-path order */
+  stages: StageConfig[];
+}
+
+export interface PromoteConfig {
+  services: Record<string, ServiceConfig>;
+  /** Operational tuning (milliseconds); every key optional, defaults in src/workflows/deps.ts */
+  settings: Partial<Record<(typeof SETTING_KEYS)[number], number>>;
+}
+
+/** Tuning knobs of `settings:` in promote.yml, each a duration. */
+export const SETTING_KEYS = [
+  'leaseTtl',
+  'sweepEvery',
+  'progressEvery',
+  'pollMin',
+  'pollMax',
+  'planningTimeout',
+  'retention',
+] as const;
+
+export interface EnvSettings {
+  slackBotToken: string;
+  slackAppToken?: string;
+  slackSigningSecret?: string;
+  slackApiUrl: string;
+  port: number;
+  redisUrl?: string;
+  configPath: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; problems: string[] };
+
+const DEFAULT_EXPIRY = '24h';
+const DEFAULT_ROLLBACK_EXPIRY = '1h';
+
+const idList = (pattern: RegExp, what: string) =>
+  z.array(z.string().regex(pattern, `must be a Slack ${what} ID`)).min(1, 'must not be empty');
+
+const duration = z.string().refine((s) => parseDuration(s) !== undefined && parseDuration(s)! > 0, {
+  message: 'must be a duration such as 30m, 4h or 1d',
+});
+
+const reviewerId = z.string().regex(/^[UWS][A-Z0-9]+$/, 'must be a Slack user ID (U…/W…) or user-group ID (S…)');
+
+const approvalsSchema = z
+  .object({
+    required: z.number().int().min(0),
+    reviewers: z.array(reviewerId).default([]),
+    allowSelfApproval: z.boolean().default(false),
+    expiresAfter: duration.default(DEFAULT_EXPIRY),
+  })
+  .strict();
+
+const rollbackSchema = z
+  .object({
+    required: z.number().int().min(0).optional(),
+    reviewers: z.array(reviewerId).optional(),
+    allowSelfApproval: z.boolean().optional(),
+    expiresAfter: duration.optional(),
+  })
+  .strict();
+
+const stageSchema = z
+  .object({
+    stack: z.string().regex(/^[a-zA-Z][-a-zA-Z0-9]*$/, 'must be a CloudFormation stack name'),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')
+      .optional(),
+    role: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')
+      .optional(),
+    externalId: z
+      .string()
+      .regex(/^[\w+=,.@:/-]{2,1224}$/, 'must be 2–1224 characters of [A-Za-z0-9_+=,.@:/-]')
+      .optional(),
+    templateBucket: z.string().min(3).optional(),
+    promotesFrom: z.array(z.string()).min(1).optional(),
+    approvals: approvalsSchema.optional(),
+    rollback: rollbackSchema.optional(),
+    keepReleases: z.number().int().min(1).max(200).default(20),
+  })
+  .strict();
+
+const serviceSchema = z
+  .object({
+    channels: idList(/^[CGD][A-Z0-9]+$/, 'channel').optional(),
+    stages: z.record(
+      z.string().regex(/^[a-z0-9][-a-z0-9_]*$/i, 'stage names are letters, digits, - and _'),
+      stageSchema,
+    ),
+  })
+  .strict();
+
+const settingsSchema = z
+  .object(
+    Object.fromEntries(SETTING_KEYS.map((k) => [k, duration.optional()])) as Record<
+      (typeof SETTING_KEYS)[number],
+      z.ZodOptional<typeof duration>
+    >,
+  )
+  .strict();
+
+const configSchema = z
+  .object({
+    settings: settingsSchema.optional(),
+    services: z.record(
+      z.string().regex(/^[a-z0-9][-a-z0-9_.]*$/i, 'service names are letters, digits, -, _ and .'),
+      serviceSchema,
+    ),
+  })
+  .strict();
+
+/** Turns zod issues into `path: message` lines, the format the README documents. */
+function describeIssues(issues: z.core.$ZodIssue[]): string[] {
+  return issues.flatMap((issue) => {
+    const path = issue.path.map(String).join('.');
+    const at = (p: string) => (p ? p : '(top level)');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => `${path ? `${path}.` : ''}${k}: unknown key`);
+    }
+    if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
+      return [`${at(path)}: required`];
+    }
+    return [`${at(path)}: ${issue.message}`];
+  });
+}
+
+function check<T>(schema: ZodType<T>, input: unknown): Checked<T> {
+  const r = schema.safeParse(input);
+  return r.success ? { ok: true, value: r.data } : { ok: false, problems: describeIssues(r.error.issues) };
+}
+
+/** Users and groups that could approve; groups may hold any number of people, so they make the bound open. */
+function quorumProblem(path: string, rule: { required: number; reviewers: string[] }): string | undefined {
+  if (rule.required === 0) return undefined;
+  if (rule.reviewers.length === 0) return `${path}.reviewers: required when ${path}.required is ${rule.required}`;
+  const hasGroup = rule.reviewers.some((r) => r.startsWith('S'));
+  const users = new Set(rule.reviewers.filter((r) => !r.startsWith('S'))).size;
+  if (!hasGroup && rule.required > users) {
+    return `${path}.required: ${rule.required} approvals can never be reached with ${users} reviewer${users === 1 ? '' : 's'}`;
+  }
+  return undefined;
+}
+
+/** Validates promote.yml text. `defaultRegion` is AWS_REGION (or AWS_DEFAULT_REGION). */
+export function parsePromoteConfig(text: string, defaultRegion?: string): Checked<PromoteConfig> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    return { ok: false, problems: [`(file): not valid YAML: ${(e as Error).message.split('\n')[0]}`] };
+  }
+  const parsed = check(configSchema, raw ?? {});
+  if (!parsed.ok) return parsed;
+
+  const problems: string[] = [];
+  const services: Record<string, ServiceConfig> = {};
+  if (Object.keys(parsed.value.services).length === 0) problems.push('services: must name at least one service');
+
+  for (const [serviceName, svc] of Object.entries(parsed.value.services)) {
+    const names = Object.keys(svc.stages);
+    if (names.length === 0) problems.push(`services.${serviceName}.stages: must name at least one stage`);
+    const stages: StageConfig[] = names.map((name, index) => {
+      const s = svc.stages[name]!;
+      const path = `services.${serviceName}.stages.${name}`;
+      const region = s.region ?? defaultRegion;
+      if (!region) problems.push(`${path}.region: required (no AWS_REGION is set)`);
+      const promotesFrom = s.promotesFrom ?? (index > 0 ? [names[index - 1]!] : []);
+      for (const from of promotesFrom) {
+        if (!names.includes(from)) problems.push(`${path}.promotesFrom: no stage "${from}" in service ${serviceName}`);
+        else if (from === name) problems.push(`${path}.promotesFrom: a stage cannot promote from itself`);
+      }
+      if (!s.approvals && promotesFrom.length > 0) {
+        problems.push(
+          `${path}.approvals: required for a stage that can be promoted to (use required: 0 to skip review)`,
+        );
+      }
+      const approvals: ApprovalRule = {
+        required: s.approvals?.required ?? 0,
+        reviewers: s.approvals?.reviewers ?? [],
+        allowSelfApproval: s.approvals?.allowSelfApproval ?? false,
+        expiresAfterMs: parseDuration(s.approvals?.expiresAfter ?? DEFAULT_EXPIRY)!,
+      };
+      const rbReviewers = s.rollback?.reviewers ?? approvals.reviewers;
+      const rollback: ApprovalRule = {
+        // A stage nobody reviews cannot demand a rollback approval by default.
+        required: s.rollback?.required ?? (rbReviewers.length > 0 ? 1 : 0),
+        reviewers: rbReviewers,
+        allowSelfApproval: s.rollback?.allowSelfApproval ?? approvals.allowSelfApproval,
+        expiresAfterMs: parseDuration(s.rollback?.expiresAfter ?? DEFAULT_ROLLBACK_EXPIRY)!,
+      };
+      for (const p of [quorumProblem(`${path}.approvals`, approvals), quorumProblem(`${path}.rollback`, rollback)]) {
+        if (p) problems.push(p);
+      }
+      return {
+        name,
+        index,
+        stack: s.stack,
+        region: region ?? '',
+        role: s.role,
+        externalId: s.externalId,
+        templateBucket: s.templateBucket,
+        promotesFrom,
+        approvals,
+        rollback,
+        keepReleases: s.keepReleases,
+      };
+    });
+    services[serviceName] = { name: serviceName, channels: svc.channels, stages };
+  }
+  const settings = Object.fromEntries(
+    Object.entries(parsed.value.settings ?? {})
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, parseDuration(v as string)!]),
+  );
+  return problems.length ? { ok: false, problems } : { ok: true, value: { services, settings } };
+}
+
+const envSchema = z.object({
+  SLACK_BOT_TOKEN: z.string().regex(/^xox[a-z]-/, 'must be a bot token (xoxb-…)'),
+  SLACK_APP_TOKEN: z
+    .string()
+    .regex(/^xapp-/, 'must be an app-level token (xapp-…)')
+    .optional(),
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  SLACK_API_URL: z.url().default('https://slack.com/api/'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  PROMOTE_CONFIG: z.string().min(1).default('promote.yml'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+/** Reads the design-contract environment variables. Empty strings count as unset. */
+export function readEnv(env: Record<string, string | undefined>): Checked<EnvSettings> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const r = check(envSchema, cleaned);
+  if (!r.ok) return r;
+  const e = r.value;
+  if (!e.SLACK_APP_TOKEN && !e.SLACK_SIGNING_SECRET) {
+    return {
+      ok: false,
+      problems: ['SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)'],
+    };
+  }
+  return {
+    ok: true,
+    value: {
+      slackBotToken: e.SLACK_BOT_TOKEN,
+      slackAppToken: e.SLACK_APP_TOKEN,
+      slackSigningSecret: e.SLACK_SIGNING_SECRET,
+      slackApiUrl: e.SLACK_API_URL.endsWith('/') ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`,
+      port: e.PORT,
+      redisUrl: e.REDIS_URL,
+      configPath: e.PROMOTE_CONFIG,
+      logLevel: e.LOG_LEVEL,
+    },
+  };
+}
+
+/** Env plus config file: every problem of both, at once. `readText` throws when the file is missing. */
+export function loadSettings(
+  env: Record<string, string | undefined>,
+  readText: (path: string) => string,
+): Checked<{ env: EnvSettings; config: PromoteConfig }> {
+  const e = readEnv(env);
+  const problems = e.ok ? [] : [...e.problems];
+  const configPath = env.PROMOTE_CONFIG || 'promote.yml';
+  let text: string | undefined;
+  try {
+    text = readText(configPath);
+  } catch (err) {
+    problems.push(
+      `PROMOTE_CONFIG: cannot read ${configPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
+  let config: PromoteConfig | undefined;
+  if (text !== undefined) {
+    const c = parsePromoteConfig(text, env.AWS_REGION || env.AWS_DEFAULT_REGION);
+    if (c.ok) config = c.value;
+    else problems.push(...c.problems.map((p) => `${configPath}: ${p}`));
+  }
+  if (problems.length || !e.ok || !config) return { ok: false, problems };
+  return { ok: true, value: { env: e.value, config } };
+}
+
+export function findStage(service: ServiceConfig, name: string): StageConfig | undefined {
+  return service.stages.find((s) => s.name === name);
+}

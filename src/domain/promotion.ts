@@ -1,0 +1,161 @@
+// The promotion state machine. Pure: (promotion, event) → next promotion, or a refusal for the person.
+// Storage makes each step atomic (compare-and-set on `version`); a lost race re-reads and re-decides.
+import { addMilliseconds } from 'date-fns';
+import type { ApprovalRule, FailedResource, Plan, Promotion, PromotionState } from './types.js';
+import { TERMINAL_STATES } from './types.js';
+
+export type PromotionEvent =
+  | { type: 'posted'; ts: string }
+  | { type: 'planned'; changeSet: { arn: string; name: string }; plan: Plan; rule: ApprovalRule }
+  | { type: 'nothing_to_promote'; reason: string }
+  | { type: 'plan_failed'; reason: string }
+  | { type: 'approve'; user: string; isReviewer: boolean; rule: ApprovalRule }
+  | { type: 'reject'; user: string; isReviewer: boolean; reason?: string }
+  | { type: 'cancel'; user: string; reason?: string; force?: boolean }
+  | { type: 'expire' }
+  | { type: 'stale'; reason: string }
+  | { type: 'execute'; token: string }
+  | { type: 'execution_confirmed' }
+  | { type: 'progress'; progressTs?: string; lastEventId?: string; failed?: FailedResource[] }
+  | { type: 'finished'; stackStatus: string; reason?: string };
+
+export type Step = { ok: true; promotion: Promotion } | { ok: false; refusal: string };
+
+export function isTerminal(state: PromotionState): boolean {
+  return TERMINAL_STATES.includes(state);
+}
+
+/** States a promotion can still be cancelled from (by its requester, a rollback, or expiry). */
+export function isPending(state: PromotionState): boolean {
+  return state === 'planning' || state === 'awaiting_approval';
+}
+
+function refuse(refusal: string): Step {
+  return { ok: false, refusal };
+}
+
+const STATE_WORDS: Record<PromotionState, string> = {
+  planning: 'still being planned',
+  awaiting_approval: 'waiting for approvals',
+  approved: 'approved and about to run',
+  executing: 'already running',
+  succeeded: 'already finished',
+  failed: 'already finished (failed)',
+  rolled_back: 'already finished (rolled back)',
+  rejected: 'already rejected',
+  expired: 'expired',
+  cancelled: 'cancelled',
+  nothing_to_promote: 'finished: there was nothing to promote',
+  plan_failed: 'finished: its plan failed',
+};
+
+export function describeState(state: PromotionState): string {
+  return STATE_WORDS[state];
+}
+
+/** Approvals from distinct reviewers still needed. */
+export function approvalsMissing(p: Promotion, rule: ApprovalRule): number {
+  return Math.max(0, rule.required - p.approvals.length);
+}
+
+/**
+ * Applies one event at time `now`. Never throws for an expected refusal (wrong state, not a reviewer,
+ * self-approval, duplicate approval): it returns it as a value.
+ */
+export function step(p: Promotion, event: PromotionEvent, now: Date): Step {
+  const at = now.toISOString();
+  const next = (patch: Partial<Promotion>): Step => ({
+    ok: true,
+    promotion: { ...p, ...patch, version: p.version + 1, updatedAt: at },
+  });
+  const expired = p.expiresAt !== undefined && now.getTime() >= Date.parse(p.expiresAt);
+
+  switch (event.type) {
+    case 'posted':
+      return next({ messageTs: event.ts });
+
+    case 'planned': {
+      if (p.state !== 'planning') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      const expiresAt = addMilliseconds(now, event.rule.expiresAfterMs).toISOString();
+      const base = { changeSet: event.changeSet, plan: event.plan, expiresAt };
+      // required: 0 — nothing to wait for; recorded as approved by nobody.
+      return next({ ...base, state: event.rule.required === 0 ? 'approved' : 'awaiting_approval' });
+    }
+
+    case 'nothing_to_promote':
+    case 'plan_failed':
+      if (p.state !== 'planning') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      return next({ state: event.type, stateReason: event.reason });
+
+    case 'approve': {
+      if (p.state !== 'awaiting_approval') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (expired) return refuse(`This ${p.kind} expired: run the command again.`);
+      if (!event.isReviewer) return refuse('not a reviewer');
+      if (event.user === p.requester && !event.rule.allowSelfApproval) {
+        return refuse(`You requested this ${p.kind}, so you cannot approve it: another reviewer has to.`);
+      }
+      if (p.approvals.some((a) => a.user === event.user)) return refuse('You have approved this already.');
+      const approvals = [...p.approvals, { user: event.user, at }];
+      const reached = approvals.length >= event.rule.required;
+      return next({ approvals, state: reached ? 'approved' : 'awaiting_approval' });
+    }
+
+    case 'reject':
+      if (p.state !== 'awaiting_approval') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (!event.isReviewer) return refuse('not a reviewer');
+      return next({ state: 'rejected', decision: { user: event.user, at, reason: event.reason } });
+
+    case 'cancel':
+      if (!isPending(p.state) && !(event.force && p.state === 'approved')) {
+        return refuse(`This ${p.kind} is ${describeState(p.state)}: it can no longer be cancelled.`);
+      }
+      if (!event.force && event.user !== p.requester)
+        return refuse(`Only <@${p.requester}> can cancel this ${p.kind}.`);
+      return next({ state: 'cancelled', decision: { user: event.user, at, reason: event.reason } });
+
+    case 'expire':
+      if (!isPending(p.state)) return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (!expired) return refuse('not expired yet');
+      return next({ state: 'expired', stateReason: 'No decision before the approval deadline.' });
+
+    case 'stale':
+      if (p.state !== 'approved') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      return next({ state: 'cancelled', stateReason: event.reason });
+
+    case 'execute':
+      if (p.state !== 'approved') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      return next({ state: 'executing', execution: { token: event.token, startedAt: at, failedResources: [] } });
+
+    case 'execution_confirmed':
+      if (p.state !== 'executing' || !p.execution) return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      return next({ execution: { ...p.execution, confirmed: true } });
+
+    case 'progress': {
+      if (p.state !== 'executing' || !p.execution) return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      const ex = p.execution;
+      return next({
+        execution: {
+          ...ex,
+          progressTs: event.progressTs ?? ex.progressTs,
+          lastEventId: event.lastEventId ?? ex.lastEventId,
+          failedResources: [...ex.failedResources, ...(event.failed ?? [])],
+        },
+      });
+    }
+
+    case 'finished': {
+      if (p.state !== 'executing' || !p.execution) return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      const state: PromotionState =
+        event.stackStatus === 'UPDATE_COMPLETE'
+          ? 'succeeded'
+          : event.stackStatus === 'UPDATE_ROLLBACK_COMPLETE'
+            ? 'rolled_back'
+            : 'failed';
+      return next({
+        state,
+        stateReason: event.reason,
+        execution: { ...p.execution, endedAt: at, finalStackStatus: event.stackStatus, reason: event.reason },
+      });
+    }
+  }
+}

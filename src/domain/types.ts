@@ -1,0 +1,169 @@
+// Shared domain types. Pure data: no I/O, no classes, JSON-serialisable (stored in Redis as JSON).
+
+/** How bad a resource change is, worst first. The order of IMPACT_ORDER is the badness ranking. */
+export type Impact =
+  | 'destroys' // data-bearing resource removed or replaced: data will be lost
+  | 'replaces' // replacement (Replacement: True) of a non data-bearing resource, or data-bearing with Retain/Snapshot
+  | 'may-replace' // Replacement: Conditional, or unknown (missing fields never mean safe)
+  | 'security' // IAM / resource policy / Lambda permission / security group change
+  | 'removes' // removed from the stack (non data-bearing, or data-bearing but retained)
+  | 'modify'
+  | 'add'
+  | 'minor'; // noise: log group tweaks, Lambda versions, API GW deployments, roles without policy change
+
+export const IMPACT_ORDER: readonly Impact[] = [
+  'destroys',
+  'replaces',
+  'may-replace',
+  'security',
+  'removes',
+  'modify',
+  'add',
+  'minor',
+];
+
+export interface PropertyChange {
+  /** e.g. `Properties.TableName` or `Tags` */
+  path: string;
+  before?: string;
+  after?: string;
+  requiresRecreation?: string; // Never | Conditionally | Always (absent = unknown)
+  changeSource?: string;
+}
+
+export interface ClassifiedChange {
+  logicalId: string;
+  physicalId?: string;
+  /** CloudFormation type, e.g. AWS::DynamoDB::Table; 'unknown' when CloudFormation left it out */
+  resourceType: string;
+  /** Add | Modify | Remove | Import | Dynamic | SyncWithActual | unknown */
+  action: string;
+  replacement?: string; // True | False | Conditional (absent = unknown)
+  policyAction?: string;
+  impact: Impact;
+  /** Plain text (NOT escaped), e.g. "DELETES table UsersTable — data will be lost" */
+  reason: string;
+  /** Property names that force a replacement (from Details with RequiresRecreation Always/Conditionally) */
+  forcedBy: string[];
+  properties: PropertyChange[];
+  dataBearing: boolean;
+}
+
+export interface PlanCounts {
+  added: number;
+  modified: number;
+  removed: number;
+  replaced: number; // Replacement True or Conditional
+  minor: number; // hidden by default
+  total: number;
+}
+
+export interface Plan {
+  /** Sorted worst first (IMPACT_ORDER), then by logical ID */
+  changes: ClassifiedChange[];
+  counts: PlanCounts;
+}
+
+export type PromotionKind = 'promote' | 'rollback';
+
+export type PromotionState =
+  | 'planning'
+  | 'awaiting_approval'
+  | 'approved'
+  | 'executing'
+  | 'succeeded'
+  | 'failed'
+  | 'rolled_back'
+  | 'rejected'
+  | 'expired'
+  | 'cancelled'
+  | 'nothing_to_promote'
+  | 'plan_failed';
+
+export const TERMINAL_STATES: readonly PromotionState[] = [
+  'succeeded',
+  'failed',
+  'rolled_back',
+  'rejected',
+  'expired',
+  'cancelled',
+  'nothing_to_promote',
+  'plan_failed',
+];
+
+export interface Approval {
+  user: string;
+  at: string; // ISO time
+}
+
+export interface ApprovalRule {
+  required: number;
+  /** Slack user IDs (U…/W…) and user-group IDs (S…) */
+  reviewers: string[];
+  allowSelfApproval: boolean;
+  expiresAfterMs: number;
+}
+
+export interface FailedResource {
+  logicalId: string;
+  resourceType?: string;
+  status: string;
+  reason?: string;
+}
+
+export interface Promotion {
+  id: string;
+  /** Incremented by every stored transition (compare-and-set) */
+  version: number;
+  kind: PromotionKind;
+  service: string;
+  from?: string; // source stage (absent for rollbacks)
+  to: string; // target stage
+  requester: string; // Slack user ID
+  channel: string;
+  /** ts of the summary message (thread parent) once posted */
+  messageTs?: string;
+  state: PromotionState;
+  /** Plain-text reason for the current state (failure reason, refusal, …) */
+  stateReason?: string;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt?: string;
+  target: {
+    stack: string;
+    region: string;
+    account?: string;
+    stackId?: string;
+    status?: string; // stack status seen when planning
+    lastUpdatedTime?: string; // seen when planning: a change means the plan is stale
+  };
+  source?: {
+    stack: string;
+    region: string;
+    account?: string;
+    /** sha256 of the template body (hex, first 12 chars shown) */
+    fingerprint: string;
+    lastUpdatedTime?: string;
+    /** A version/commit tag or output of the source stack, when it has one */
+    version?: string;
+  };
+  changeSet?: { arn: string; name: string };
+  plan?: Plan;
+  approvals: Approval[];
+  /** Who rejected / cancelled, with an optional reason */
+  decision?: { user: string; at: string; reason?: string };
+  execution?: {
+    token: string;
+    startedAt: string;
+    endedAt?: string;
+    finalStackStatus?: string;
+    reason?: string;
+    failedResources: FailedResource[];
+    /** ts of the progress reply in the thread */
+    progressTs?: string;
+    /** CloudFormation accepted the ExecuteChangeSet (a restart must not execute again, only follow) */
+    confirmed?: boolean;
+    /** Newest stack event already reported */
+    lastEventId?: string;
+  };
+}

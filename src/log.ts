@@ -1,0 +1,38 @@
+// Structured log lines (one JSON object per line) on stdout; errors keep their cause chain.
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** An error and its causes as plain data, for a log line. */
+export function errorFields(e: unknown): Record<string, unknown> {
+  const chain: string[] = [];
+  let cur: unknown = e;
+  for (let i = 0; i < 6 && cur; i++) {
+    chain.push(cur instanceof Error ? `${cur.name}: ${cur.message}` : String(cur));
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return { error: chain[0], causes: chain.slice(1) };
+}
+
+export function createLogger(
+  level: Level = 'info',
+  write: (line: string) => void = (l) => process.stdout.write(l),
+): Logger {
+  const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
+    if (RANK[lvl] < RANK[level]) return;
+    const f = fields && 'err' in fields ? { ...fields, ...errorFields(fields.err), err: undefined } : fields;
+    write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...f })}\n`);
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+  };
+}

@@ -1,0 +1,116 @@
+// Composition root: the only place that reads the environment. Validates everything before
+// connecting anywhere, then builds the adapters and starts the bot.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { webApi } from '@slack/bolt';
+import { Redis } from 'ioredis';
+import { createApp } from './app.js';
+import { createAwsClients } from './aws/clients.js';
+import { realSleep } from './aws/cloudformation.js';
+import { loadSettings } from './config.js';
+import { createLogger } from './log.js';
+import { createReviewerDirectory } from './reviewers.js';
+import { createSlackPort } from './slack/port.js';
+import { createMemoryStore } from './store/memory-store.js';
+import { createRedisStore } from './store/redis-store.js';
+import type { Store } from './store/types.js';
+import { DEFAULT_TIMING, type Deps, type Timing } from './workflows/deps.js';
+import { startSweeper } from './workflows/sweeper.js';
+
+function timingFrom(settings: Record<string, number | undefined>): Timing {
+  const pick = (key: string, fallback: number) => settings[key] ?? fallback;
+  return {
+    leaseMs: pick('leaseTtl', DEFAULT_TIMING.leaseMs),
+    sweepEveryMs: pick('sweepEvery', DEFAULT_TIMING.sweepEveryMs),
+    progressEveryMs: pick('progressEvery', DEFAULT_TIMING.progressEveryMs),
+    pollMinMs: pick('pollMin', DEFAULT_TIMING.pollMinMs),
+    pollMaxMs: pick('pollMax', DEFAULT_TIMING.pollMaxMs),
+    planningTimeoutMs: pick('planningTimeout', DEFAULT_TIMING.planningTimeoutMs),
+    retentionMs: pick('retention', DEFAULT_TIMING.retentionMs),
+  };
+}
+
+/** Short, URL- and token-safe promotion IDs. */
+function newId(): string {
+  return randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
+}
+
+async function connectStore(url: string | undefined, log: ReturnType<typeof createLogger>): Promise<Store> {
+  if (!url) {
+    log.warn(
+      'REDIS_URL is not set: using the embedded in-memory store. State is NOT durable and this must be the only replica.',
+    );
+    return createMemoryStore();
+  }
+  // Fail fast on commands while Redis is down instead of queueing them for ~10 s.
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000 });
+  redis.on('error', (err) => log.warn('redis connection error', { err }));
+  try {
+    await redis.connect();
+  } catch (cause) {
+    throw new Error(`connecting to Redis at ${url.replace(/\/\/[^@]*@/, '//***@')}`, { cause });
+  }
+  return createRedisStore(redis);
+}
+
+async function main(): Promise<void> {
+  const settings = loadSettings(process.env, (p) => readFileSync(p, 'utf8'));
+  if (!settings.ok) {
+    process.stderr.write(`promote-bot cannot start:\n${settings.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    process.exit(2);
+  }
+  const { env, config } = settings.value;
+  const log = createLogger(env.logLevel);
+  const store = await connectStore(env.redisUrl, log);
+  const endpointOverride = !!(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
+  const aws = createAwsClients({ forcePathStyle: endpointOverride });
+
+  // Our own WebClient for the bot's calls (Bolt keeps its own for acks and respond()).
+  const slack = createSlackPort(new webApi.WebClient(env.slackBotToken, { slackApiUrl: env.slackApiUrl }));
+  const deps: Deps = {
+    config,
+    store,
+    aws,
+    slack,
+    reviewers: createReviewerDirectory(slack, {
+      onError: (group, err) => log.warn('reading user group', { group, err }),
+    }),
+    log,
+    now: () => new Date(),
+    newId,
+    sleep: realSleep,
+    replicaId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    timing: timingFrom(config.settings),
+  };
+  const app = createApp(env, deps);
+
+  await app.start();
+  const stopSweeper = startSweeper(deps);
+  log.info('promote-bot started', {
+    mode: env.slackAppToken ? 'socket' : 'http',
+    port: env.port,
+    store: store.durable ? 'redis' : 'memory',
+    services: Object.keys(config.services),
+    replicaId: deps.replicaId,
+  });
+
+  const shutdown = async (signal: string) => {
+    log.info('shutting down', { signal });
+    stopSweeper();
+    await app.stop().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  const chain: string[] = [];
+  for (let e: unknown = err, i = 0; e && i < 6; e = (e as { cause?: unknown }).cause, i++) {
+    chain.push(e instanceof Error ? e.message : String(e));
+  }
+  process.stderr.write(`promote-bot failed to start: ${chain.join(': ')}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+// Making untrusted text (config, Slack, AWS) safe inside mrkdwn.
+// Slack parses only `&`, `<` and `>` as control characters, and mentions notify only through
+// `<!here>`, `<!channel>`, `<!everyone>`, `<@U…>` and `<!subteam^S…>` (platform-facts §1.9),
+// so escaping those three characters is enough to stop mention injection.
+
+/** Escapes `&`, `<`, `>` (and nothing else) for a mrkdwn text object or a message `text`. */
+export function escapeMrkdwn(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Inline code span, escaped. Backticks would end the span early, so they become `ˋ`; newlines
+ * would break it, so they become spaces.
+ */
+export function code(s: string): string {
+  const inner = s.replace(/`/g, 'ˋ').replace(/\r?\n|\r/g, ' ');
+  return `\`${escapeMrkdwn(inner.trim() === '' ? `"${inner}"` : inner)}\``;
+}
+
+/** Shortens to at most n characters (UTF-16 units, as Slack's limits count), ending with '…'. */
+export function truncate(s: string, n: number): string {
+  if (s.length <= n) return s;
+  if (n <= 0) return '';
+  if (n === 1) return '…';
+  let cut = n - 1;
+  // Do not leave half of a surrogate pair (an emoji) before the ellipsis.
+  if (/[\uD800-\uDBFF]/.test(s.charAt(cut - 1))) cut--;
+  return `${s.slice(0, cut)}…`;
+}
+
+/**
+ * Shortens text that is already escaped mrkdwn without cutting an entity (`&amp;`) in half.
+ * Use it as the last guard before a hard limit.
+ */
+export function truncateEscaped(s: string, n: number): string {
+  if (s.length <= n) return s;
+  const cut = truncate(s, n);
+  const body = cut.slice(0, -1);
+  return `${body.replace(/&[a-z]{0,4}$/, '')}…`;
+}
+
+const USER_ID = /^[UW][A-Z0-9]+$/;
+const GROUP_ID = /^S[A-Z0-9]+$/;
+
+/** `<@U…>` for a well-formed user ID; anything else is shown as escaped text and pings no one. */
+export function mentionUser(id: string): string {
+  return USER_ID.test(id) ? `<@${id}>` : escapeMrkdwn(id);
+}
+
+/** `<!subteam^S…>` for a well-formed user-group ID; anything else is shown as escaped text. */
+export function mentionGroup(id: string): string {
+  return GROUP_ID.test(id) ? `<!subteam^${id}>` : escapeMrkdwn(id);
+}
+
+/** A reviewer entry may be a user (U…/W…) or a user group (S…). */
+export function mention(id: string): string {
+  return GROUP_ID.test(id) ? mentionGroup(id) : mentionUser(id);
+}
+
+/**
+ * For `plain_text` objects (headers, buttons, dialogs): Slack does not parse mentions there, but
+ * we still swap angle brackets for look-alikes so a service called `<!channel>` never appears
+ * verbatim anywhere in a message we send.
+ */
+export function plainText(s: string): string {
+  return s.replace(/</g, '‹').replace(/>/g, '›');
+}

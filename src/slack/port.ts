@@ -1,0 +1,99 @@
+// The Slack Web API calls the bot makes, behind one narrow port over @slack/web-api's WebClient.
+// The WebClient waits out HTTP 429s (Retry-After) and retries, so rate limits slow updates down
+// but never lose a message.
+import type { webApi } from '@slack/bolt';
+import type { KnownBlock } from './blocks.js';
+
+export interface OutgoingMessage {
+  channel: string;
+  text: string;
+  blocks?: KnownBlock[];
+  thread_ts?: string;
+  reply_broadcast?: boolean;
+}
+
+export interface SlackPort {
+  post(msg: OutgoingMessage): Promise<{ ts: string }>;
+  update(msg: { channel: string; ts: string; text: string; blocks?: KnownBlock[] }): Promise<void>;
+  ephemeral(msg: {
+    channel: string;
+    user: string;
+    text: string;
+    blocks?: KnownBlock[];
+    thread_ts?: string;
+  }): Promise<void>;
+  groupMembers(groupId: string): Promise<string[]>;
+  upload(o: {
+    channel: string;
+    thread_ts?: string;
+    filename: string;
+    title: string;
+    content: string;
+    comment?: string;
+  }): Promise<void>;
+}
+
+export function createSlackPort(client: webApi.WebClient): SlackPort {
+  return {
+    async post(msg) {
+      try {
+        // Never set link_names or parse: untrusted text must not turn into mentions.
+        const res = await client.chat.postMessage({
+          ...msg,
+          unfurl_links: false,
+          unfurl_media: false,
+        } as webApi.ChatPostMessageArguments);
+        return { ts: res.ts as string };
+      } catch (cause) {
+        throw new Error(`posting a message in ${msg.channel}`, { cause });
+      }
+    },
+    async update(msg) {
+      try {
+        await client.chat.update(msg);
+      } catch (cause) {
+        throw new Error(`updating message ${msg.ts} in ${msg.channel}`, { cause });
+      }
+    },
+    async ephemeral(msg) {
+      try {
+        await client.chat.postEphemeral(msg);
+      } catch (cause) {
+        throw new Error(`telling ${msg.user} in ${msg.channel}`, { cause });
+      }
+    },
+    async groupMembers(groupId) {
+      try {
+        const res = await client.usergroups.users.list({ usergroup: groupId });
+        return (res.users as string[] | undefined) ?? [];
+      } catch (cause) {
+        throw new Error(`listing the members of user group ${groupId}`, { cause });
+      }
+    },
+    async upload(o) {
+      try {
+        await client.filesUploadV2({
+          channel_id: o.channel,
+          filename: o.filename,
+          title: o.title,
+          content: o.content,
+          ...(o.thread_ts ? { thread_ts: o.thread_ts } : {}),
+          ...(o.comment ? { initial_comment: o.comment } : {}),
+        } as webApi.FilesUploadV2Arguments);
+      } catch (cause) {
+        throw new Error(`uploading ${o.filename} to ${o.channel}`, { cause });
+      }
+    },
+  };
+}
+
+/** Slack's error code from a WebClient error (e.g. 'not_in_channel'), if it has one. */
+export function slackErrorCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 5 && cur; i++) {
+    const code = (cur as { data?: { error?: string } }).data?.error;
+    if (code) return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -1,0 +1,67 @@
+// The execution progress reply (one thread message updated in place) and the final outcome reply.
+import type { Promotion } from '../../domain/types.js';
+import { escapeMrkdwn, truncate, truncateEscaped } from '../escape.js';
+import { context, LIMITS, plural, section, type View } from './blocks.js';
+import { executionOutcomeLine, renderFailedResource, stateLine } from './status.js';
+import { formatDuration } from './time.js';
+
+export { renderFailedResource } from './status.js';
+export { formatDuration } from './time.js';
+
+export interface ProgressInput {
+  done: number;
+  total: number;
+  inProgress: string[];
+  failed: number;
+  elapsedMs: number;
+  stackStatus?: string;
+}
+
+const IN_PROGRESS_SHOWN = 3;
+
+/** "Executing… 12/40 resources · 1m 05s · in progress: A, B, C (+3)" (escaped mrkdwn). */
+export function renderProgress(p: ProgressInput): View {
+  // CloudFormation keeps going after the first failure only to roll back: say so.
+  const verb = p.stackStatus?.includes('ROLLBACK') ? 'Rolling back…' : 'Executing…';
+  const parts = [`${verb} ${p.done}/${p.total} resources`, formatDuration(p.elapsedMs)];
+  if (p.inProgress.length) {
+    const shown = p.inProgress.slice(0, IN_PROGRESS_SHOWN).map((id) => escapeMrkdwn(truncate(id, 80)));
+    const more = p.inProgress.length - shown.length;
+    parts.push(`in progress: ${shown.join(', ')}${more > 0 ? ` (+${more})` : ''}`);
+  }
+  if (p.failed > 0) parts.push(`❗ ${p.failed} failed`);
+  if (p.stackStatus) parts.push(escapeMrkdwn(truncate(p.stackStatus, 60)));
+  const line = parts.join(' · ');
+  return {
+    text: truncateEscaped(line, LIMITS.fallbackText),
+    blocks: [section(line, 'promotion_progress')],
+  };
+}
+
+const FAILED_SHOWN = 10;
+
+/**
+ * The outcome of an execution: "✅ Promoted api to prod in 3m 12s", "❌ Failed: … CloudFormation
+ * rolled back cleanly (UPDATE_ROLLBACK_COMPLETE)" or "🚨 Rollback FAILED (UPDATE_ROLLBACK_FAILED): …",
+ * with the failed resources listed. Uses p.execution; `now` ends a still-open execution.
+ */
+export function renderFinal(p: Promotion, now: Date): View {
+  const ended = p.state === 'succeeded' || p.state === 'failed' || p.state === 'rolled_back';
+  const headline = ended ? executionOutcomeLine(p, now) : stateLine(p, now);
+  const blocks = [section(headline, 'promotion_final')];
+  const failed = p.execution?.failedResources ?? [];
+  if (failed.length) {
+    const lines = failed.slice(0, FAILED_SHOWN).map(renderFailedResource);
+    if (failed.length > FAILED_SHOWN) lines.push(`_…and ${plural(failed.length - FAILED_SHOWN, 'more resource')}_`);
+    blocks.push(section(lines.join('\n'), 'promotion_failed_resources'));
+  }
+  if (p.execution?.finalStackStatus?.endsWith('ROLLBACK_FAILED')) {
+    blocks.push(
+      context(
+        'The stack cannot be updated until the rollback is continued. Resources whose rollback failed may need fixing by hand first.',
+        'promotion_final_hint',
+      ),
+    );
+  }
+  return { text: truncateEscaped(headline, LIMITS.fallbackText), blocks };
+}

@@ -1,0 +1,275 @@
+// The channel message of a promotion, for every state (it is updated in place after each decision).
+// Whatever the plan's size, the message stays inside Slack's block limits: the fixed parts are
+// built first, then change lines are added worst first until the text/block budget is used.
+import type { ApprovalRule, ClassifiedChange, Impact, Plan, Promotion } from '../../domain/types.js';
+import { IMPACT_ORDER } from '../../domain/types.js';
+import { code, escapeMrkdwn, mention, mentionUser, plainText, truncate, truncateEscaped } from '../escape.js';
+import { ACTION } from '../ids.js';
+import {
+  actions,
+  type Button,
+  blocksTextLength,
+  button,
+  context,
+  count,
+  fieldsSection,
+  header,
+  type KnownBlock,
+  LIMITS,
+  plural,
+  section,
+  type View,
+} from './blocks.js';
+import { type EntryOptions, formatChangeEntry, formatCounts } from './change-list.js';
+import { promotionTitle, stateLine } from './status.js';
+import { relative, utc } from './time.js';
+
+export interface SummaryInput {
+  promotion: Promotion;
+  rule: ApprovalRule;
+  now: Date;
+  /** Show minor changes (log group tweaks, Lambda versions…) instead of counting them as hidden. */
+  showMinor?: boolean;
+}
+
+export const BLOCK_ID = {
+  header: 'promotion_header',
+  caution: 'promotion_caution',
+  status: 'promotion_status',
+  details: 'promotion_details',
+  counts: 'promotion_counts',
+  changes: (i: number) => `promotion_changes_${i}`,
+  leftOut: 'promotion_left_out',
+  approval: 'promotion_approval',
+  actions: 'promotion_actions',
+  footer: 'promotion_footer',
+} as const;
+
+const ROLLBACK_CAUTION = '⚠ Rolling back re-applies an old template; data deleted since is not restored.';
+
+/** Room kept for the "…and N more changes not shown" note. */
+const NOTE_RESERVE = 250;
+const REVIEWERS_SHOWN = 30;
+const APPROVALS_SHOWN = 20;
+
+/** Less detail per change when the plan is too big to show every risky change otherwise. */
+const DETAIL_LEVELS: readonly EntryOptions[] = [
+  { maxProperties: 3, valueChars: 60 },
+  { maxProperties: 1, valueChars: 60 },
+  { maxProperties: 0, valueChars: 60 },
+];
+
+const RISKY: ReadonlySet<Impact> = new Set(IMPACT_ORDER.slice(0, IMPACT_ORDER.indexOf('security') + 1));
+
+/** Renders the summary message of a promotion in its current state. */
+export function renderPromotionMessage(input: SummaryInput): View {
+  const { promotion: p, rule, now } = input;
+  const showMinor = input.showMinor ?? false;
+  const awaiting = p.state === 'awaiting_approval';
+
+  const top: KnownBlock[] = [header(plainText(promotionTitle(p)), BLOCK_ID.header)];
+  if (p.kind === 'rollback') top.push(context(ROLLBACK_CAUTION, BLOCK_ID.caution));
+  top.push(section(stateLine(p, now, rule), BLOCK_ID.status));
+  top.push(fieldsSection(detailFields(p, now), BLOCK_ID.details));
+  const plan = p.plan && p.plan.changes.length > 0 ? p.plan : undefined;
+  if (plan) top.push(section(countsLine(plan, showMinor), BLOCK_ID.counts));
+
+  const bottom: KnownBlock[] = [];
+  if (awaiting) {
+    bottom.push(section(approvalText(p, rule, now), BLOCK_ID.approval));
+    bottom.push(actions(approvalButtons(p), BLOCK_ID.actions));
+  }
+  bottom.push(context(footerText(p, now), BLOCK_ID.footer));
+
+  const middle: KnownBlock[] = [];
+  if (plan) {
+    const visible = plan.changes.filter((c) => showMinor || c.impact !== 'minor');
+    const packed = packChanges(visible, {
+      text: LIMITS.totalTextBudget - blocksTextLength([...top, ...bottom]) - NOTE_RESERVE,
+      blocks: LIMITS.blocks - top.length - bottom.length - 1,
+    });
+    packed.sections.forEach((s, i) => {
+      middle.push(section(s, BLOCK_ID.changes(i)));
+    });
+    const left = visible.slice(packed.shown);
+    if (left.length) middle.push(section(leftOutNote(left, awaiting), BLOCK_ID.leftOut));
+  }
+
+  return { text: fallbackText(p, rule), blocks: [...top, ...middle, ...bottom] };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function detailFields(p: Promotion, now: Date): string[] {
+  const place = (stack: string, region: string, account?: string) =>
+    [code(truncate(stack, 128)), escapeMrkdwn(truncate(region, 40)), account ? escapeMrkdwn(truncate(account, 40)) : '']
+      .filter(Boolean)
+      .join(' · ');
+  const fields = [`*Requested by*\n${mentionUser(p.requester)}`];
+  if (p.source) {
+    const s = p.source;
+    fields.push(`*${p.kind === 'rollback' ? 'Re-applies' : 'Source'}*\n${place(s.stack, s.region, s.account)}`);
+    const build = [code(s.fingerprint.slice(0, 12))];
+    if (s.version) build.push(`version ${code(truncate(s.version, 100))}`);
+    if (s.lastUpdatedTime) build.push(`updated ${relative(s.lastUpdatedTime, now)}`);
+    fields.push(`*Build*\n${build.join(' · ')}`);
+  }
+  fields.push(`*Target*\n${place(p.target.stack, p.target.region, p.target.account)}`);
+  if (p.changeSet) fields.push(`*Change set*\n${code(truncate(p.changeSet.name, 128))}`);
+  return fields;
+}
+
+function countsLine(plan: Plan, showMinor: boolean): string {
+  const parts = [formatCounts(plan.counts)];
+  const destroys = plan.changes.filter((c) => c.impact === 'destroys').length;
+  const security = plan.changes.filter((c) => c.impact === 'security').length;
+  if (destroys) parts.push(`⚠ *${count(destroys)} destroy data*`);
+  if (security) parts.push(`🔐 *${count(security)} security*`);
+  if (plan.counts.minor) {
+    parts.push(
+      showMinor
+        ? `${plural(plan.counts.minor, 'minor change')} shown`
+        : `${plural(plan.counts.minor, 'minor change')} hidden`,
+    );
+  }
+  return parts.join(' · ');
+}
+
+/**
+ * Adds change entries in order (worst first) while both budgets last. Tries less detail per
+ * change until every risky change (destroys … security) fits, so those are never the ones left out.
+ */
+function packChanges(
+  changes: readonly ClassifiedChange[],
+  budget: { text: number; blocks: number },
+): { sections: string[]; shown: number } {
+  const risky = changes.filter((c) => RISKY.has(c.impact)).length;
+  let best: { sections: string[]; shown: number } = { sections: [], shown: 0 };
+  for (const level of DETAIL_LEVELS) {
+    const packed = packEntries(
+      changes.map((c) => formatChangeEntry(c, level)),
+      budget,
+    );
+    if (packed.shown > best.shown) best = packed;
+    if (packed.shown >= risky) return packed;
+  }
+  return best;
+}
+
+function packEntries(entries: readonly string[], budget: { text: number; blocks: number }) {
+  const sections: string[] = [];
+  let current = '';
+  let used = 0;
+  let shown = 0;
+  for (const entry of entries) {
+    if (current && current.length + 1 + entry.length <= LIMITS.sectionText) {
+      if (used + entry.length + 1 > budget.text) break;
+      current += `\n${entry}`;
+      used += entry.length + 1;
+    } else {
+      const blocksAfter = sections.length + (current ? 1 : 0) + 1;
+      if (blocksAfter > budget.blocks || used + entry.length > budget.text) break;
+      if (current) sections.push(current);
+      current = entry;
+      used += entry.length;
+    }
+    shown++;
+  }
+  if (current) sections.push(current);
+  return { sections, shown };
+}
+
+function leftOutNote(left: readonly ClassifiedChange[], buttonShown: boolean): string {
+  const how = buttonShown ? ' — press *Show all changes*' : '';
+  const destroys = left.filter((c) => c.impact === 'destroys').length;
+  const risky = left.filter((c) => RISKY.has(c.impact)).length;
+  const warn = risky
+    ? ` (among them ⚠ ${count(risky)} risky${destroys ? `, ${count(destroys)} destroying data` : ''})`
+    : '';
+  return `…and ${plural(left.length, 'more change')} not shown${how}${warn}`;
+}
+
+function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
+  const reviewers = rule.reviewers.slice(0, REVIEWERS_SHOWN).map((r) => mention(truncate(r, 40)));
+  if (rule.reviewers.length > REVIEWERS_SHOWN) reviewers.push(`+${rule.reviewers.length - REVIEWERS_SHOWN} more`);
+  const lines = [
+    `Needs ${plural(rule.required, 'approval')}${reviewers.length ? ` from ${reviewers.join(', ')}` : ''}`,
+  ];
+  for (const a of p.approvals.slice(0, APPROVALS_SHOWN)) {
+    lines.push(`✅ ${mentionUser(a.user)} approved ${relative(a.at, now)}`);
+  }
+  if (p.approvals.length > APPROVALS_SHOWN) lines.push(`…and ${count(p.approvals.length - APPROVALS_SHOWN)} more`);
+  const tail = [`Still needed: ${Math.max(0, rule.required - p.approvals.length)}`];
+  if (p.expiresAt) tail.push(`expires ${relative(p.expiresAt, now)} (${utc(p.expiresAt)})`);
+  lines.push(tail.join(' · '));
+  if (!rule.allowSelfApproval) lines.push('_The requester cannot approve their own promotion._');
+  return lines.join('\n');
+}
+
+function approvalButtons(p: Promotion): Button[] {
+  const title = promotionTitle(p);
+  const destroys = p.plan?.changes.filter((c) => c.impact === 'destroys').length ?? 0;
+  return [
+    button({
+      text: 'Approve',
+      actionId: ACTION.approve,
+      value: p.id,
+      style: 'primary',
+      ...(destroys
+        ? {
+            confirm: {
+              title: 'Approve data loss?',
+              text: plainText(
+                `This deletes or replaces ${plural(destroys, 'data-bearing resource')}: their data will be lost. Approve "${title}" anyway?`,
+              ),
+              confirm: 'Approve',
+              deny: 'Back',
+              style: 'danger' as const,
+            },
+          }
+        : {}),
+    }),
+    button({
+      text: 'Reject',
+      actionId: ACTION.reject,
+      value: p.id,
+      style: 'danger',
+      confirm: {
+        title: 'Reject this promotion?',
+        text: plainText(`Reject "${title}"? The change set will not be executed.`),
+        confirm: 'Reject',
+        deny: 'Back',
+        style: 'danger',
+      },
+    }),
+    button({
+      text: 'Cancel',
+      actionId: ACTION.cancel,
+      value: p.id,
+      confirm: {
+        title: 'Cancel this promotion?',
+        text: 'Only the requester can cancel. The change set will be deleted.',
+        confirm: 'Cancel it',
+        deny: 'Back',
+      },
+    }),
+    button({ text: 'Show all changes', actionId: ACTION.showChanges, value: p.id }),
+  ];
+}
+
+function footerText(p: Promotion, now: Date): string {
+  return `Promotion ${code(truncate(p.id, 100))} · requested ${relative(p.createdAt, now)}`;
+}
+
+function fallbackText(p: Promotion, rule: ApprovalRule): string {
+  const title = promotionTitle(p);
+  let state: string;
+  if (p.state === 'awaiting_approval') {
+    const changes = p.plan ? `, ${plural(p.plan.counts.total, 'change')}` : '';
+    const destroys = p.plan?.changes.filter((c) => c.impact === 'destroys').length ?? 0;
+    state = `needs ${plural(rule.required, 'approval')}${changes}${destroys ? `, ${count(destroys)} destroy data` : ''}`;
+  } else {
+    state = p.state.replace(/_/g, ' ');
+  }
+  return truncateEscaped(escapeMrkdwn(truncate(`${title} — ${state}`, LIMITS.fallbackText)), LIMITS.fallbackText);
+}

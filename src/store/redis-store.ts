@@ -1,0 +1,437 @@
+// Redis implementation of `Store` (ioredis 5). Every multi-key change is one Lua script or one
+// MULTI, so each method is atomic on its own, even with several bot instances on one Redis.
+//
+// Key layout under `prefix` (default 'promote:'):
+//   promotion:<id>        HASH { json, version }, PX = ttl passed by the caller
+//   promotions:active     ZSET id → expiry (ms since epoch): the active index
+//   promotions:recent     LIST of ids, newest created first, capped at recentKeep
+//   lock:<key>            STRING holder, PX ttl
+//   audit                 LIST of entries (JSON), newest first, capped at auditKeep
+//   audit:promotion:<id>  LIST of that promotion's entries, capped at auditKeep, expires 90 days after the last write
+//   json:<key>            STRING JSON value, optional PX
+//   list:<key>            LIST of JSON values, newest first, capped by the caller's `keep`
+// The kinds live in separate namespaces so a lock, a JSON value and a list with the same caller key
+// never hit WRONGTYPE on each other.
+//
+// Needs Redis ≥ 4 (multi-field HSET). Not written for Redis Cluster: the scripts touch the
+// promotion hash and the index keys together, which would need a hash tag in the prefix.
+import type { ChainableCommander, Redis, Result } from 'ioredis';
+import type { Promotion } from '../domain/types.js';
+import type { AcquireResult, AuditEntry, Store } from './types.js';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    promoteBotCreatePromotion(
+      recordKey: string,
+      activeKey: string,
+      recentKey: string,
+      id: string,
+      json: string,
+      ttlMs: string,
+      active: string,
+      recentKeep: string,
+    ): Result<number, Context>;
+    promoteBotCasPromotion(
+      recordKey: string,
+      activeKey: string,
+      id: string,
+      expectedVersion: string,
+      nextVersion: string,
+      json: string,
+      ttlMs: string,
+      active: string,
+    ): Result<number, Context>;
+    promoteBotPrunePromotion(
+      recordKey: string,
+      activeKey: string,
+      recentKey: string,
+      id: string,
+    ): Result<number, Context>;
+    promoteBotRenewLock(key: string, holder: string, ttlMs: string): Result<number, Context>;
+    promoteBotReleaseLock(key: string, holder: string): Result<number, Context>;
+  }
+}
+
+export interface RedisStoreOptions {
+  /** Namespace for every key; give each test (or each bot deployment sharing a Redis) its own. */
+  prefix?: string;
+  /** Entries kept in the global audit list and in each promotion's audit list. */
+  auditKeep?: number;
+  /** Promotion IDs kept in the "recent" list. */
+  recentKeep?: number;
+}
+
+const DEFAULT_PREFIX = 'promote:';
+const DEFAULT_AUDIT_KEEP = 10_000;
+const DEFAULT_RECENT_KEEP = 500;
+/** A promotion's own audit trail outlives the promotion record, but not forever. */
+const PROMOTION_AUDIT_TTL_MS = 90 * 24 * 60 * 60 * 1000;
+
+// The active index is scored by each record's expiry time, so the write scripts can drop IDs whose
+// record has expired (ZREMRANGEBYSCORE) and the index cannot grow without bound. TIME is read after
+// a write, which Redis < 5 only allows with effects replication (always on from Redis 5).
+const NOW_MS_LUA = `
+local t = redis.call('TIME')
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+const CREATE_PROMOTION_LUA = `
+if redis.replicate_commands then redis.replicate_commands() end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'version', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+${NOW_MS_LUA}
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowMs)
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[2], nowMs + tonumber(ARGV[3]), ARGV[1]) end
+-- the ID may come back after its old record expired: keep it once, at the front
+redis.call('LREM', KEYS[3], 0, ARGV[1])
+redis.call('LPUSH', KEYS[3], ARGV[1])
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
+return 1
+`;
+
+// HGET returns false for a missing record, which never equals the expected version string.
+const CAS_PROMOTION_LUA = `
+if redis.replicate_commands then redis.replicate_commands() end
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'json', ARGV[4], 'version', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+${NOW_MS_LUA}
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowMs)
+if ARGV[6] == '1' then
+  redis.call('ZADD', KEYS[2], nowMs + tonumber(ARGV[5]), ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 1
+`;
+
+// Conditional, so a record re-created between our read and this prune keeps its index entries.
+const PRUNE_PROMOTION_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('LREM', KEYS[3], 0, ARGV[1])
+return 1
+`;
+
+const RENEW_LOCK_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
+const RELEASE_LOCK_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+function defineScripts(redis: Redis): void {
+  // Names are project-specific because defineCommand attaches them to a connection that the
+  // caller may share with other code.
+  redis.defineCommand('promoteBotCreatePromotion', { numberOfKeys: 3, lua: CREATE_PROMOTION_LUA });
+  redis.defineCommand('promoteBotCasPromotion', { numberOfKeys: 2, lua: CAS_PROMOTION_LUA });
+  redis.defineCommand('promoteBotPrunePromotion', { numberOfKeys: 3, lua: PRUNE_PROMOTION_LUA });
+  redis.defineCommand('promoteBotRenewLock', { numberOfKeys: 1, lua: RENEW_LOCK_LUA });
+  redis.defineCommand('promoteBotReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK_LUA });
+}
+
+/** Runs one Redis operation and says what was being done when it fails, keeping the cause. */
+async function attempt<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (cause) {
+    throw new Error(what, { cause });
+  }
+}
+
+/** MULTI and pipelines report per-command errors in their results instead of rejecting. */
+async function execOrThrow(batch: ChainableCommander): Promise<unknown[]> {
+  const results = await batch.exec();
+  if (results === null) throw new Error('transaction aborted');
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+/** PX needs a positive integer; a zero/negative/NaN TTL is a caller bug, not a Redis error. */
+function ttlArg(ttlMs: number, what: string): string {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0)
+    throw new RangeError(`${what}: ttlMs must be a positive number, got ${ttlMs}`);
+  return String(Math.ceil(ttlMs));
+}
+
+function toJson(value: unknown, what: string): string {
+  const json = JSON.stringify(value);
+  // JSON.stringify(undefined) (and of a function) is undefined: nothing we could read back.
+  if (json === undefined) throw new TypeError(`${what}: value is not JSON-serialisable`);
+  return json;
+}
+
+/** SCAN MATCH is a glob: escape the caller's text so `a*` matches only keys starting with "a*". */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+function checkVersions(next: Promotion, expectedVersion: number): void {
+  // A wrong version is a programming mistake, not contention: returning false would make the caller
+  // reload and retry forever, so it throws instead.
+  if (!Number.isInteger(expectedVersion) || next.version !== expectedVersion + 1) {
+    throw new Error(
+      `updating promotion ${next.id}: next.version must be expectedVersion + 1 (got ${next.version} after ${expectedVersion})`,
+    );
+  }
+}
+
+export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): Store {
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  const auditKeep = opts.auditKeep ?? DEFAULT_AUDIT_KEEP;
+  const recentKeep = opts.recentKeep ?? DEFAULT_RECENT_KEEP;
+  // LTRIM 0 -1 keeps everything, so a zero cap would silently mean "no cap".
+  for (const [name, n] of Object.entries({ auditKeep, recentKeep })) {
+    if (!Number.isInteger(n) || n < 1)
+      throw new RangeError(`createRedisStore: ${name} must be a positive integer, got ${n}`);
+  }
+  defineScripts(redis);
+
+  const promotionKey = (id: string) => `${prefix}promotion:${id}`;
+  const activeKey = `${prefix}promotions:active`;
+  const recentKey = `${prefix}promotions:recent`;
+  const lockNs = `${prefix}lock:`;
+  const auditKey = `${prefix}audit`;
+  const promotionAuditKey = (id: string) => `${prefix}audit:promotion:${id}`;
+  const jsonKey = (key: string) => `${prefix}json:${key}`;
+  const listKey = (key: string) => `${prefix}list:${key}`;
+  // ioredis adds its own `keyPrefix` option to command keys but not to SCAN patterns or SCAN results.
+  const clientPrefix = redis.options.keyPrefix ?? '';
+
+  /** Fetches records in order; `undefined` where the record has expired. */
+  async function readRecords(ids: string[]): Promise<Array<Promotion | undefined>> {
+    if (ids.length === 0) return [];
+    const batch = redis.pipeline();
+    for (const id of ids) batch.hget(promotionKey(id), 'json');
+    const values = await execOrThrow(batch);
+    return values.map((v) => (typeof v === 'string' ? (JSON.parse(v) as Promotion) : undefined));
+  }
+
+  async function prune(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const batch = redis.pipeline();
+    for (const id of ids) batch.promoteBotPrunePromotion(promotionKey(id), activeKey, recentKey, id);
+    await execOrThrow(batch);
+  }
+
+  async function listRange<T>(key: string, limit: number): Promise<T[]> {
+    if (limit <= 0) return []; // LRANGE 0 -1 would mean "everything"
+    const values = await redis.lrange(key, 0, limit - 1);
+    return values.map((v) => JSON.parse(v) as T);
+  }
+
+  return {
+    durable: true,
+
+    async createPromotion(p, { active, ttlMs }) {
+      if (p.version !== 1)
+        throw new Error(`storing promotion ${p.id}: a new promotion has version 1, got ${p.version}`);
+      const ttl = ttlArg(ttlMs, `storing promotion ${p.id}`);
+      const created = await attempt(`storing promotion ${p.id}`, () =>
+        redis.promoteBotCreatePromotion(
+          promotionKey(p.id),
+          activeKey,
+          recentKey,
+          p.id,
+          toJson(p, `storing promotion ${p.id}`),
+          ttl,
+          active ? '1' : '0',
+          String(recentKeep),
+        ),
+      );
+      return created === 1;
+    },
+
+    getPromotion(id) {
+      return attempt(`reading promotion ${id}`, async () => {
+        const json = await redis.hget(promotionKey(id), 'json');
+        return json === null ? undefined : (JSON.parse(json) as Promotion);
+      });
+    },
+
+    async casPromotion(next, expectedVersion, { active, ttlMs }) {
+      checkVersions(next, expectedVersion);
+      const what = `updating promotion ${next.id} from version ${expectedVersion}`;
+      const ttl = ttlArg(ttlMs, what);
+      const swapped = await attempt(what, () =>
+        redis.promoteBotCasPromotion(
+          promotionKey(next.id),
+          activeKey,
+          next.id,
+          String(expectedVersion),
+          String(next.version),
+          toJson(next, what),
+          ttl,
+          active ? '1' : '0',
+        ),
+      );
+      return swapped === 1;
+    },
+
+    listActive() {
+      return attempt('listing active promotions', async () => {
+        const ids = await redis.zrange(activeKey, 0, -1);
+        const records = await readRecords(ids);
+        await prune(ids.filter((_, i) => records[i] === undefined));
+        return records.filter((r): r is Promotion => r !== undefined);
+      });
+    },
+
+    listRecent(limit) {
+      return attempt('listing recent promotions', async () => {
+        if (limit <= 0) return [];
+        // The whole list is at most recentKeep IDs; reading it at once avoids index shifts from
+        // concurrent pushes. Records are fetched only until `limit` live ones are found.
+        const ids = await redis.lrange(recentKey, 0, -1);
+        const found: Promotion[] = [];
+        const expired: string[] = [];
+        let next = 0;
+        while (found.length < limit && next < ids.length) {
+          const chunk = ids.slice(next, next + (limit - found.length));
+          next += chunk.length;
+          const records = await readRecords(chunk);
+          records.forEach((r, i) => {
+            if (r) found.push(r);
+            else expired.push(chunk[i]!);
+          });
+        }
+        await prune(expired);
+        return found;
+      });
+    },
+
+    async acquire(key, holder, ttlMs): Promise<AcquireResult> {
+      const ttl = ttlArg(ttlMs, `taking lock ${key}`);
+      return attempt(`taking lock ${key}`, async () => {
+        // A lock can expire between the failed SET and the GET; then nobody holds it and we try
+        // again. Bounded, because a lock that keeps expiring in that gap is someone else's problem.
+        for (let tries = 0; tries < 3; tries++) {
+          if ((await redis.set(lockNs + key, holder, 'PX', ttl, 'NX')) === 'OK') return { acquired: true };
+          const current = await redis.get(lockNs + key);
+          if (current !== null) return { acquired: false, holder: current };
+        }
+        throw new Error('the lock kept expiring between SET NX and GET');
+      });
+    },
+
+    async renew(key, holder, ttlMs) {
+      const ttl = ttlArg(ttlMs, `renewing lock ${key}`);
+      const renewed = await attempt(`renewing lock ${key}`, () => redis.promoteBotRenewLock(lockNs + key, holder, ttl));
+      return renewed === 1;
+    },
+
+    async release(key, holder) {
+      const released = await attempt(`releasing lock ${key}`, () => redis.promoteBotReleaseLock(lockNs + key, holder));
+      return released === 1;
+    },
+
+    holder(key) {
+      return attempt(`reading holder of lock ${key}`, async () => (await redis.get(lockNs + key)) ?? undefined);
+    },
+
+    listHeld(keyPrefix) {
+      return attempt(`listing held locks starting with ${keyPrefix}`, async () => {
+        // SCAN, never KEYS: KEYS blocks the server for the whole keyspace.
+        const pattern = `${escapeGlob(clientPrefix + lockNs + keyPrefix)}*`;
+        const found = new Set<string>(); // SCAN may return a key more than once
+        let cursor = '0';
+        do {
+          const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+          cursor = nextCursor;
+          for (const k of keys) found.add(k.slice(clientPrefix.length + lockNs.length));
+        } while (cursor !== '0');
+        const keys = [...found];
+        if (keys.length === 0) return [];
+        const holders = await redis.mget(keys.map((k) => lockNs + k));
+        const held: Array<{ key: string; holder: string }> = [];
+        keys.forEach((key, i) => {
+          const holder = holders[i];
+          if (typeof holder === 'string') held.push({ key, holder }); // expired since the SCAN: skip
+        });
+        return held;
+      });
+    },
+
+    async appendAudit(entry) {
+      const what = `appending audit entry ${entry.action}${entry.promotionId ? ` for promotion ${entry.promotionId}` : ''}`;
+      const json = toJson(entry, what);
+      await attempt(what, async () => {
+        const tx = redis
+          .multi()
+          .lpush(auditKey, json)
+          .ltrim(auditKey, 0, auditKeep - 1);
+        if (entry.promotionId) {
+          const key = promotionAuditKey(entry.promotionId);
+          tx.lpush(key, json)
+            .ltrim(key, 0, auditKeep - 1)
+            .pexpire(key, PROMOTION_AUDIT_TTL_MS);
+        }
+        await execOrThrow(tx);
+      });
+    },
+
+    readAudit({ promotionId, limit }) {
+      const what = promotionId ? `reading audit of promotion ${promotionId}` : 'reading audit';
+      return attempt(what, () => listRange<AuditEntry>(promotionId ? promotionAuditKey(promotionId) : auditKey, limit));
+    },
+
+    getJson<T>(key: string) {
+      return attempt(`reading JSON value ${key}`, async () => {
+        const json = await redis.get(jsonKey(key));
+        return json === null ? undefined : (JSON.parse(json) as T);
+      });
+    },
+
+    async setJson(key, value, ttlMs) {
+      const what = `writing JSON value ${key}`;
+      const json = toJson(value, what);
+      const ttl = ttlMs === undefined ? undefined : ttlArg(ttlMs, what);
+      // Without a TTL, plain SET also clears an earlier TTL: the value becomes permanent.
+      await attempt(what, () =>
+        ttl === undefined ? redis.set(jsonKey(key), json) : redis.set(jsonKey(key), json, 'PX', ttl),
+      );
+    },
+
+    async del(key) {
+      await attempt(`deleting JSON value ${key}`, () => redis.del(jsonKey(key)));
+    },
+
+    async pushCapped(key, value, keep) {
+      const what = `pushing onto list ${key}`;
+      const json = toJson(value, what);
+      if (!Number.isInteger(keep) || keep < 1)
+        throw new RangeError(`${what}: keep must be a positive integer, got ${keep}`);
+      await attempt(what, () =>
+        execOrThrow(
+          redis
+            .multi()
+            .lpush(listKey(key), json)
+            .ltrim(listKey(key), 0, keep - 1),
+        ),
+      );
+    },
+
+    listCapped<T>(key: string, limit: number) {
+      return attempt(`reading list ${key}`, () => listRange<T>(listKey(key), limit));
+    },
+
+    async close() {
+      if (redis.status === 'end') return;
+      // lazyConnect and never used: QUIT would open a connection just to close it.
+      if (redis.status === 'wait') return redis.disconnect();
+      // QUIT resolves on the server's reply (or at once while not connected) but the socket closes
+      // a moment later, so wait for 'end' when there is a socket. While ioredis is 'reconnecting'
+      // there is none and 'end' never fires: QUIT just cancels the reconnect timer.
+      const hasSocket = ['connecting', 'connect', 'ready', 'monitoring'].includes(redis.status);
+      const ended = hasSocket ? new Promise((resolve) => redis.once('end', resolve)) : undefined;
+      await attempt('closing the Redis connection', () => redis.quit());
+      if (ended) await ended; // registered before QUIT, so an 'end' that already fired counts
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { Promotion } from '../domain/types.js';
+
+/** Result of trying to take a lock or lease: a held lock is data, not an error. */
+export type AcquireResult = { acquired: true } | { acquired: false; holder: string };
+
+export interface AuditEntry {
+  at: string; // ISO time
+  promotionId?: string;
+  service?: string;
+  stage?: string;
+  actor: string; // Slack user ID or 'bot'
+  action: string; // e.g. 'planned', 'approved', 'executed', 'transition:awaiting_approval->approved'
+  changeSetArn?: string;
+  fingerprint?: string;
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * Durable state. Two implementations with the same behaviour (one contract test suite):
+ * Redis (ioredis, atomic through Lua) and an embedded in-memory store for a single instance.
+ * Every method is atomic on its own.
+ */
+export interface Store {
+  readonly durable: boolean;
+
+  /** Stores a new promotion (version must be 1). Returns false when the ID exists already. */
+  createPromotion(p: Promotion, opts: { active: boolean; ttlMs: number }): Promise<boolean>;
+  getPromotion(id: string): Promise<Promotion | undefined>;
+  /**
+   * Compare-and-set: writes `next` (whose version must be expectedVersion + 1) only if the stored
+   * version is still `expectedVersion`. `active` keeps the ID in (or removes it from) the active index.
+   * Returns false when someone else moved it first (reload and re-decide).
+   */
+  casPromotion(next: Promotion, expectedVersion: number, opts: { active: boolean; ttlMs: number }): Promise<boolean>;
+  /** Promotions in the active index (not finished), any order. */
+  listActive(): Promise<Promotion[]>;
+  /** Most recent promotions (active and finished), newest first. */
+  listRecent(limit: number): Promise<Promotion[]>;
+
+  /** SET key holder NX PX ttl. */
+  acquire(key: string, holder: string, ttlMs: number): Promise<AcquireResult>;
+  /** Extends the TTL only if `holder` still holds it. */
+  renew(key: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Compare-and-delete. */
+  release(key: string, holder: string): Promise<boolean>;
+  /** Current holder, if any. */
+  holder(key: string): Promise<string | undefined>;
+  /** Keys (without prefix) of held locks starting with `prefix`, with their holders. */
+  listHeld(prefix: string): Promise<Array<{ key: string; holder: string }>>;
+
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Newest first. With promotionId: that promotion's entries only. */
+  readAudit(opts: { promotionId?: string; limit: number }): Promise<AuditEntry[]>;
+
+  /** Small JSON values (holds, caches, release index). */
+  getJson<T>(key: string): Promise<T | undefined>;
+  setJson(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  del(key: string): Promise<void>;
+
+  /** Pushes onto the front of a capped list (newest first), keeping at most `keep` items. */
+  pushCapped(key: string, value: unknown, keep: number): Promise<void>;
+  listCapped<T>(key: string, limit: number): Promise<T[]>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,148 @@
+// What the workflows need, passed as one plain object built by the composition root (src/main.ts).
+
+import type { AwsClients, StageAccess } from '../aws/clients.js';
+import type { Sleep } from '../aws/cloudformation.js';
+import type { PromoteConfig, StageConfig } from '../config.js';
+import { isTerminal, type PromotionEvent, step } from '../domain/promotion.js';
+import type { ApprovalRule, Promotion } from '../domain/types.js';
+import type { Logger } from '../log.js';
+import type { ReviewerDirectory } from '../reviewers.js';
+import type { SlackPort } from '../slack/port.js';
+import type { Store } from '../store/types.js';
+
+export interface Timing {
+  /** Execution-follower lease: another replica takes over this long after a crash */
+  leaseMs: number;
+  /** How often each replica looks for expired promotions and orphaned executions */
+  sweepEveryMs: number;
+  /** At most one progress update per this interval (Slack chat.update is Tier 3) */
+  progressEveryMs: number;
+  /** Stack event polling backoff */
+  pollMinMs: number;
+  pollMaxMs: number;
+  /** A promotion still planning after this long was interrupted (bot restarted mid-plan) */
+  planningTimeoutMs: number;
+  /** Finished promotions and their audit entries are kept this long */
+  retentionMs: number;
+}
+
+export const DEFAULT_TIMING: Timing = {
+  leaseMs: 15_000,
+  sweepEveryMs: 5_000,
+  progressEveryMs: 2_000,
+  pollMinMs: 500,
+  pollMaxMs: 2_000,
+  planningTimeoutMs: 15 * 60_000,
+  retentionMs: 90 * 86_400_000,
+};
+
+export interface Deps {
+  config: PromoteConfig;
+  store: Store;
+  aws: AwsClients;
+  slack: SlackPort;
+  reviewers: ReviewerDirectory;
+  log: Logger;
+  now: () => Date;
+  newId: () => string;
+  sleep: Sleep;
+  /** Identifies this process among replicas (lease holder) */
+  replicaId: string;
+  timing: Timing;
+}
+
+/** Ephemeral reply to the person who ran the command or clicked. */
+export type Reply = (text: string) => Promise<void>;
+
+export function stageOf(deps: Deps, p: Pick<Promotion, 'service' | 'to'>): StageConfig | undefined {
+  return deps.config.services[p.service]?.stages.find((s) => s.name === p.to);
+}
+
+export function ruleOf(deps: Deps, p: Promotion): ApprovalRule {
+  const stage = stageOf(deps, p);
+  if (!stage) return { required: 1, reviewers: [], allowSelfApproval: false, expiresAfterMs: 3_600_000 };
+  return p.kind === 'rollback' ? stage.rollback : stage.approvals;
+}
+
+export function accessOf(stage: StageConfig): StageAccess {
+  return { region: stage.region, role: stage.role, externalId: stage.externalId };
+}
+
+/** The 12-digit account of a stage's role, if it has one. */
+export function accountOf(stage: StageConfig): string | undefined {
+  return stage.role?.match(/^arn:aws[a-z-]*:iam::(\d{12}):/)?.[1];
+}
+
+/** One promotion at a time per target stack (account + region + stack name). */
+export function lockKey(stage: StageConfig): string {
+  return `lock:${accountOf(stage) ?? 'default'}/${stage.region}/${stage.stack}`;
+}
+
+export interface LockHolder {
+  promotionId: string;
+  user: string;
+  since: string;
+  service: string;
+  stage: string;
+  kind: string;
+}
+
+export async function audit(
+  deps: Deps,
+  p: Promotion | undefined,
+  actor: string,
+  action: string,
+  detail?: Record<string, unknown>,
+): Promise<void> {
+  const entry = {
+    at: deps.now().toISOString(),
+    promotionId: p?.id,
+    service: p?.service,
+    stage: p?.to,
+    actor,
+    action,
+    changeSetArn: p?.changeSet?.arn,
+    fingerprint: p?.source?.fingerprint,
+    detail,
+  };
+  deps.log.info('audit', { audit: entry });
+  try {
+    await deps.store.appendAudit(entry);
+  } catch (err) {
+    deps.log.error('writing audit entry', { err, audit: entry });
+  }
+}
+
+export type Transition =
+  | { ok: true; before: Promotion; after: Promotion }
+  | { ok: false; refusal: string; current?: Promotion };
+
+/**
+ * Applies an event atomically: read, decide (pure), compare-and-set; on a lost race read again and
+ * decide again, so two replicas or two clicks never both move the same promotion.
+ */
+export async function transition(
+  deps: Deps,
+  id: string,
+  event: PromotionEvent | ((p: Promotion) => PromotionEvent),
+  actor = 'bot',
+): Promise<Transition> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const p = await deps.store.getPromotion(id);
+    if (!p) return { ok: false, refusal: 'This promotion is no longer known (it may have been cleaned up).' };
+    const ev = typeof event === 'function' ? event(p) : event;
+    const r = step(p, ev, deps.now());
+    if (!r.ok) return { ok: false, refusal: r.refusal, current: p };
+    const stored = await deps.store.casPromotion(r.promotion, p.version, {
+      active: !isTerminal(r.promotion.state),
+      ttlMs: deps.timing.retentionMs,
+    });
+    if (stored) {
+      if (r.promotion.state !== p.state) {
+        await audit(deps, r.promotion, actor, `${p.state}->${r.promotion.state}`, { event: ev.type });
+      }
+      return { ok: true, before: p, after: r.promotion };
+    }
+  }
+  throw new Error(`moving promotion ${id}: too much contention`);
+}

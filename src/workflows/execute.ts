@@ -1,0 +1,295 @@
+// Executing an approved promotion exactly once, following the stack, reporting in the thread.
+// Exactly one replica drives a promotion at a time: it holds a lease in the store and renews it.
+import { GetTemplateCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
+import {
+  deleteChangeSet,
+  describeChangeSetStatus,
+  describeStack,
+  eventsSince,
+  executeChangeSet,
+  fingerprint,
+  isThrottling,
+  requestToken,
+} from '../aws/cloudformation.js';
+import { isInProgress, isResourceFailure, isSettled } from '../aws/stack-status.js';
+import type { FailedResource, Promotion } from '../domain/types.js';
+import { renderFailedResource, renderFinal, renderProgress } from '../slack/views/progress.js';
+import { renderPromotionMessage } from '../slack/views/summary.js';
+import { accessOf, audit, type Deps, ruleOf, stageOf, transition } from './deps.js';
+import { releaseLock } from './locks.js';
+import { recordBefore, recordRelease } from './releases.js';
+
+const inFlight = new Set<string>();
+
+export function leaseKey(id: string): string {
+  return `lease:exec:${id}`;
+}
+
+/** Re-renders the channel summary of a promotion in place. */
+export async function refreshSummary(deps: Deps, p: Promotion): Promise<void> {
+  if (!p.messageTs) return;
+  const view = renderPromotionMessage({ promotion: p, rule: ruleOf(deps, p), now: deps.now() });
+  try {
+    await deps.slack.update({ channel: p.channel, ts: p.messageTs, text: view.text, blocks: view.blocks });
+  } catch (err) {
+    deps.log.error('updating summary', { err, promotionId: p.id });
+  }
+}
+
+async function threadReply(deps: Deps, p: Promotion, text: string, broadcast = false): Promise<string | undefined> {
+  if (!p.messageTs) return undefined;
+  try {
+    const r = await deps.slack.post({ channel: p.channel, thread_ts: p.messageTs, text, reply_broadcast: broadcast });
+    return r.ts;
+  } catch (err) {
+    deps.log.error('replying in thread', { err, promotionId: p.id });
+    return undefined;
+  }
+}
+
+/**
+ * Drives an approved or executing promotion to its end, if this replica can take the lease.
+ * Safe to call from anywhere, any number of times: only one caller does the work.
+ */
+export function drive(deps: Deps, id: string): Promise<void> {
+  if (inFlight.has(`${deps.replicaId}:${id}`)) return Promise.resolve();
+  inFlight.add(`${deps.replicaId}:${id}`);
+  return driveUnderLease(deps, id)
+    .catch((err) => deps.log.error('driving promotion', { err, promotionId: id }))
+    .finally(() => inFlight.delete(`${deps.replicaId}:${id}`));
+}
+
+async function driveUnderLease(deps: Deps, id: string): Promise<void> {
+  const key = leaseKey(id);
+  const got = await deps.store.acquire(key, deps.replicaId, deps.timing.leaseMs);
+  if (!got.acquired) return;
+  let lost = false;
+  const renew = setInterval(
+    () => {
+      deps.store
+        .renew(key, deps.replicaId, deps.timing.leaseMs)
+        .then((ok) => {
+          if (!ok) lost = true;
+        })
+        .catch((err) => deps.log.warn('renewing execution lease', { err, promotionId: id }));
+    },
+    Math.max(200, Math.floor(deps.timing.leaseMs / 3)),
+  );
+  try {
+    let p = await deps.store.getPromotion(id);
+    if (!p) return;
+    if (p.state === 'approved') {
+      const started = await startExecution(deps, p);
+      if (!started) return;
+      p = started;
+    }
+    if (p.state === 'executing') await follow(deps, p, () => lost);
+  } finally {
+    clearInterval(renew);
+    await deps.store.release(key, deps.replicaId).catch(() => undefined);
+  }
+}
+
+/** Why the reviewed plan no longer describes what would happen, or undefined when it still does. */
+export async function staleness(deps: Deps, p: Promotion): Promise<string | undefined> {
+  const stage = stageOf(deps, p);
+  if (!stage || !p.changeSet) return 'the stage is no longer configured';
+  const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
+  const stack = await describeStack(cfn, p.target.stack);
+  if (!stack) return `stack ${p.target.stack} no longer exists`;
+  const updated = stack.LastUpdatedTime?.toISOString();
+  if (stack.StackStatus !== p.target.status || updated !== p.target.lastUpdatedTime) {
+    return `stack ${p.target.stack} changed since the plan was made (now ${stack.StackStatus}, last updated ${updated ?? 'never'})`;
+  }
+  const cs = await describeChangeSetStatus(cfn, p.changeSet.arn);
+  if (!cs) return 'the change set no longer exists';
+  if (cs.executionStatus !== 'AVAILABLE') return `the change set is ${cs.executionStatus ?? cs.status}, not AVAILABLE`;
+  if (p.kind === 'promote' && p.source) {
+    const sourceStage = deps.config.services[p.service]?.stages.find((s) => s.name === p.from);
+    if (!sourceStage) return 'the source stage is no longer configured';
+    const src = deps.aws.cloudFormation(accessOf(sourceStage), p.requester);
+    const tpl = await src.send(new GetTemplateCommand({ StackName: p.source.stack, TemplateStage: 'Original' }));
+    if (fingerprint(tpl.TemplateBody ?? '') !== p.source.fingerprint) {
+      return `${p.from} has a new template since the plan was reviewed`;
+    }
+  }
+  return undefined;
+}
+
+async function startExecution(deps: Deps, p: Promotion): Promise<Promotion | undefined> {
+  const stage = stageOf(deps, p)!;
+  const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
+  const stale = await staleness(deps, p);
+  if (stale) {
+    const t = await transition(deps, p.id, { type: 'stale', reason: `Not executed: ${stale}. Re-run /promote.` });
+    if (t.ok) {
+      await deleteChangeSet(cfn, p.changeSet!.arn).catch(() => undefined);
+      await releaseLock(deps, p);
+      await refreshSummary(deps, t.after);
+      await threadReply(deps, t.after, `⚠️ Not executed: ${stale}. Re-run \`/promote\` to plan again.`, true);
+    }
+    return undefined;
+  }
+  // GetTemplate only returns the current template: keep what runs now, for /rollback.
+  await recordBefore(deps, p, stage);
+  const token = requestToken(p.kind, p.id);
+  const t = await transition(deps, p.id, { type: 'execute', token });
+  if (!t.ok) return undefined;
+  await refreshSummary(deps, t.after);
+  return t.after;
+}
+
+interface Progress {
+  done: Set<string>;
+  inProgress: Set<string>;
+  failed: Map<string, FailedResource>;
+}
+
+function applyEvent(pr: Progress, ev: StackEvent, stackName: string): void {
+  const id = ev.LogicalResourceId ?? '';
+  if (
+    !id ||
+    id === stackName ||
+    (ev.ResourceType === 'AWS::CloudFormation::Stack' && ev.PhysicalResourceId === ev.StackId)
+  )
+    return;
+  const status = ev.ResourceStatus ?? '';
+  if (isInProgress(status)) pr.inProgress.add(id);
+  else {
+    pr.inProgress.delete(id);
+    if (status.endsWith('_COMPLETE')) pr.done.add(id);
+  }
+  if (isResourceFailure(status) && !pr.failed.has(`${id}:${status}`)) {
+    pr.failed.set(`${id}:${status}`, {
+      logicalId: id,
+      resourceType: ev.ResourceType,
+      status,
+      reason: ev.ResourceStatusReason,
+    });
+  }
+}
+
+async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): Promise<void> {
+  let p = start;
+  const stage = stageOf(deps, p)!;
+  const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
+  const ex = p.execution!;
+
+  if (!ex.confirmed) {
+    const r = await executeChangeSet(cfn, p.changeSet!.arn, ex.token);
+    if (!r.started && 'refused' in r) {
+      // Not started by us and not startable: maybe it ran before a restart; the events decide.
+      const ours = await eventsSince(cfn, p.target.stack, undefined, ex.token);
+      if (ours.length === 0) {
+        const t = await transition(deps, p.id, { type: 'finished', stackStatus: 'NOT_EXECUTED', reason: r.refused });
+        if (t.ok) await finish(deps, t.after);
+        return;
+      }
+    }
+    const t = await transition(deps, p.id, { type: 'execution_confirmed' });
+    if (t.ok) p = t.after;
+    await audit(deps, p, 'bot', 'executed', { token: ex.token });
+  }
+
+  const pr: Progress = { done: new Set(), inProgress: new Set(), failed: new Map() };
+  for (const f of p.execution!.failedResources) pr.failed.set(`${f.logicalId}:${f.status}`, f);
+  const reported = new Set(pr.failed.keys());
+  const total = Math.max(1, p.plan?.counts.total ?? 1);
+  const startedAt = Date.parse(p.execution!.startedAt);
+  let lastEventId: string | undefined;
+  let lastUpdate = 0;
+  let dirty = true;
+  let delay = deps.timing.pollMinMs;
+  let progressTs = p.execution!.progressTs;
+
+  const render = (status?: string) =>
+    renderProgress({
+      done: pr.done.size,
+      total,
+      inProgress: [...pr.inProgress],
+      failed: pr.failed.size,
+      elapsedMs: deps.now().getTime() - startedAt,
+      stackStatus: status,
+    });
+
+  if (!progressTs && p.messageTs) {
+    const view = render();
+    try {
+      progressTs = (await deps.slack.post({ channel: p.channel, thread_ts: p.messageTs, ...view })).ts;
+      const t = await transition(deps, p.id, { type: 'progress', progressTs });
+      if (t.ok) p = t.after;
+      lastUpdate = Date.now();
+      dirty = false;
+    } catch (err) {
+      deps.log.error('posting progress', { err, promotionId: p.id });
+    }
+  }
+
+  for (;;) {
+    if (leaseLost()) {
+      deps.log.warn('lost the execution lease; another replica follows now', { promotionId: p.id });
+      return;
+    }
+    let status: string | undefined;
+    try {
+      const events = await eventsSince(cfn, p.target.stack, lastEventId, ex.token);
+      for (const ev of events) applyEvent(pr, ev, p.target.stack);
+      if (events.length) {
+        lastEventId = events[events.length - 1]!.EventId;
+        dirty = true;
+      }
+      status = (await describeStack(cfn, p.target.stack))?.StackStatus;
+      delay = events.length ? deps.timing.pollMinMs : Math.min(deps.timing.pollMaxMs, delay * 1.5);
+    } catch (err) {
+      if (!isThrottling(err) && !isThrottling((err as { cause?: unknown }).cause)) throw err;
+      delay = Math.min(deps.timing.pollMaxMs * 4, delay * 2);
+      deps.log.warn('throttled while following the stack', { promotionId: p.id, delayMs: delay });
+    }
+
+    const fresh = [...pr.failed.entries()].filter(([k]) => !reported.has(k));
+    if (fresh.length) {
+      for (const [k, f] of fresh) {
+        reported.add(k);
+        await threadReply(deps, p, renderFailedResource(f));
+      }
+      const t = await transition(deps, p.id, { type: 'progress', failed: fresh.map(([, f]) => f) });
+      if (t.ok) p = t.after;
+    }
+
+    const settled = status !== undefined && isSettled(status) && lastEventId !== undefined;
+    if (settled || (status === undefined && lastEventId !== undefined)) {
+      const firstFailure = [...pr.failed.values()][0];
+      const reason = status === 'UPDATE_COMPLETE' ? undefined : (firstFailure?.reason ?? `stack ended in ${status}`);
+      if (progressTs && p.messageTs) {
+        await deps.slack
+          .update({ channel: p.channel, ts: progressTs, ...render(status) })
+          .catch((err) => deps.log.warn('final progress update', { err, promotionId: p.id }));
+      }
+      const t = await transition(deps, p.id, { type: 'finished', stackStatus: status ?? 'DELETED', reason });
+      if (t.ok) await finish(deps, t.after);
+      return;
+    }
+
+    if (dirty && progressTs && p.messageTs && Date.now() - lastUpdate >= deps.timing.progressEveryMs) {
+      lastUpdate = Date.now();
+      dirty = false;
+      await deps.slack
+        .update({ channel: p.channel, ts: progressTs, ...render(status) })
+        .catch((err) => deps.log.warn('progress update', { err, promotionId: p.id }));
+    }
+    await deps.sleep(delay);
+  }
+}
+
+async function finish(deps: Deps, p: Promotion): Promise<void> {
+  await releaseLock(deps, p);
+  await recordRelease(deps, p).catch((err) => deps.log.error('recording the release', { err, promotionId: p.id }));
+  const view = renderFinal(p, deps.now());
+  if (p.messageTs) {
+    // The final word is never dropped: the WebClient waits out rate limits and retries.
+    await deps.slack
+      .post({ channel: p.channel, thread_ts: p.messageTs, reply_broadcast: true, ...view })
+      .catch((err) => deps.log.error('posting final result', { err, promotionId: p.id }));
+  }
+  await refreshSummary(deps, p);
+}

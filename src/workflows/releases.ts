@@ -1,0 +1,127 @@
+// Release history: what each stage ran before and after every successful promotion or rollback.
+// CloudFormation's GetTemplate only returns the current template, so /rollback depends on this record.
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { GetTemplateCommand } from '@aws-sdk/client-cloudformation';
+import { formatDistanceStrict } from 'date-fns';
+import { describeStack, fingerprint } from '../aws/cloudformation.js';
+import type { StageConfig } from '../config.js';
+import { resolveService, resolveStage } from '../domain/command.js';
+import type { Promotion } from '../domain/types.js';
+import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { accessOf, audit, type Deps } from './deps.js';
+import { holdKey } from './locks.js';
+
+export interface StageSnapshot {
+  /** gzip + base64 of the template body */
+  templateGz: string;
+  parameters: Array<{ key: string; value: string }>;
+  fingerprint: string;
+}
+
+export interface Release {
+  id: string;
+  promotionId: string;
+  kind: 'promote' | 'rollback';
+  service: string;
+  stage: string;
+  from?: string;
+  before: StageSnapshot;
+  after: StageSnapshot;
+  sourceFingerprint?: string;
+  changeSetArn?: string;
+  requester: string;
+  approvers: string[];
+  startedAt: string;
+  endedAt: string;
+  counts?: { added: number; modified: number; removed: number; replaced: number };
+}
+
+export const releasesKey = (service: string, stage: string) => `releases:${service}/${stage}`;
+const snapshotKey = (promotionId: string) => `snapshot:${promotionId}`;
+
+export function packTemplate(body: string): string {
+  return gzipSync(body).toString('base64');
+}
+
+export function unpackTemplate(gz: string): string {
+  return gunzipSync(Buffer.from(gz, 'base64')).toString('utf8');
+}
+
+async function snapshot(deps: Deps, stage: StageConfig, actor: string): Promise<StageSnapshot | undefined> {
+  const cfn = deps.aws.cloudFormation(accessOf(stage), actor);
+  const stack = await describeStack(cfn, stage.stack);
+  if (!stack) return undefined;
+  const tpl = await cfn.send(new GetTemplateCommand({ StackName: stage.stack, TemplateStage: 'Original' }));
+  const body = tpl.TemplateBody ?? '';
+  return {
+    templateGz: packTemplate(body),
+    parameters: (stack.Parameters ?? []).map((p) => ({ key: p.ParameterKey ?? '', value: p.ParameterValue ?? '' })),
+    fingerprint: fingerprint(body),
+  };
+}
+
+/** Records what the stage runs before an execution starts (called just before ExecuteChangeSet). */
+export async function recordBefore(deps: Deps, p: Promotion, stage: StageConfig): Promise<void> {
+  const snap = await snapshot(deps, stage, p.requester);
+  if (snap) await deps.store.setJson(snapshotKey(p.id), snap, deps.timing.retentionMs);
+}
+
+export async function recordRelease(deps: Deps, p: Promotion): Promise<void> {
+  const stage = deps.config.services[p.service]?.stages.find((s) => s.name === p.to);
+  if (!stage) return;
+  if (p.kind === 'rollback' && (p.state === 'succeeded' || p.state === 'rolled_back')) {
+    await deps.store.setJson(holdKey(p.service, p.to), {
+      user: p.requester,
+      at: deps.now().toISOString(),
+      reason: `rolled back by <@${p.requester}>`,
+    });
+    await audit(deps, p, 'bot', 'held', { reason: 'rollback' });
+  }
+  if (p.state !== 'succeeded') return;
+  const before = await deps.store.getJson<StageSnapshot>(snapshotKey(p.id));
+  const after = await snapshot(deps, stage, p.requester);
+  if (!before || !after) return;
+  const release: Release = {
+    id: `r${p.id.slice(0, 6)}`,
+    promotionId: p.id,
+    kind: p.kind,
+    service: p.service,
+    stage: p.to,
+    from: p.from,
+    before,
+    after,
+    sourceFingerprint: p.source?.fingerprint,
+    changeSetArn: p.changeSet?.arn,
+    requester: p.requester,
+    approvers: p.approvals.map((a) => a.user),
+    startedAt: p.execution?.startedAt ?? p.createdAt,
+    endedAt: p.execution?.endedAt ?? deps.now().toISOString(),
+    counts: p.plan?.counts,
+  };
+  await deps.store.pushCapped(releasesKey(p.service, p.to), release, stage.keepReleases);
+  await audit(deps, p, 'bot', 'release recorded', { release: release.id });
+}
+
+export async function historyText(
+  deps: Deps,
+  serviceName: string,
+  stageName: string | undefined,
+  channel: string,
+): Promise<string> {
+  const svc = resolveService(deps.config, serviceName, channel);
+  if (!svc.ok) return svc.refusal;
+  const stage = resolveStage(svc.value, stageName ?? svc.value.stages[svc.value.stages.length - 1]!.name);
+  if (!stage.ok) return stage.refusal;
+  const releases = await deps.store.listCapped<Release>(releasesKey(svc.value.name, stage.value.name), 20);
+  if (releases.length === 0) return `No releases recorded for ${svc.value.name}/${stage.value.name} yet.`;
+  const now = deps.now();
+  return [
+    `*Releases of ${svc.value.name}/${stage.value.name}* (newest first)`,
+    ...releases.map((r) => {
+      const c = r.counts;
+      const what = c ? `+${c.added} ~${c.modified} -${c.removed}${c.replaced ? ` ⟳${c.replaced}` : ''}` : '';
+      const kind = r.kind === 'rollback' ? 'rollback' : `from ${esc(r.from ?? '?')}`;
+      return `• \`${r.id}\` ${formatDistanceStrict(new Date(r.endedAt), now, { addSuffix: true })} by <@${r.requester}>, ${kind} ${what} — succeeded`;
+    }),
+  ].join('\n');
+}

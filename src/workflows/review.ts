@@ -1,0 +1,69 @@
+// Button clicks on a summary: Approve, Reject, Cancel, Show all changes.
+// Who clicked is always the signed payload's user.id; the button carries only the promotion ID.
+import { deleteChangeSet } from '../aws/cloudformation.js';
+import { approvalsMissing } from '../domain/promotion.js';
+import type { Promotion } from '../domain/types.js';
+import { mentionGroup, mentionUser } from '../slack/escape.js';
+import { accessOf, type Deps, type Reply, ruleOf, stageOf, type Transition, transition } from './deps.js';
+import { drive, refreshSummary } from './execute.js';
+import { releaseLock } from './locks.js';
+import { shareChangeList } from './plan.js';
+
+function notReviewerText(deps: Deps, p: Promotion): string {
+  const rule = ruleOf(deps, p);
+  const who = rule.reviewers.map((r) => (r.startsWith('S') ? mentionGroup(r) : mentionUser(r))).join(', ');
+  return `You are not a reviewer for ${p.service}/${p.to}: ask ${who || 'a reviewer'}.`;
+}
+
+/** Ends a pending promotion: its change set is deleted, its lock released, its message updated. */
+export async function closePending(deps: Deps, t: Extract<Transition, { ok: true }>): Promise<void> {
+  const p = t.after;
+  const stage = stageOf(deps, p);
+  if (stage && p.changeSet) {
+    const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
+    await deleteChangeSet(cfn, p.changeSet.arn).catch((err) =>
+      deps.log.warn('deleting change set', { err, promotionId: p.id }),
+    );
+  }
+  await releaseLock(deps, p);
+  await refreshSummary(deps, p);
+}
+
+export async function approve(deps: Deps, id: string, user: string, reply: Reply): Promise<void> {
+  const current = await deps.store.getPromotion(id);
+  if (!current) return reply('This promotion is no longer known.');
+  const rule = ruleOf(deps, current);
+  const isReviewer = await deps.reviewers.isReviewer(user, rule.reviewers);
+  const t = await transition(deps, id, { type: 'approve', user, isReviewer, rule }, user);
+  if (!t.ok) {
+    return reply(t.refusal === 'not a reviewer' && t.current ? notReviewerText(deps, t.current) : t.refusal);
+  }
+  await refreshSummary(deps, t.after);
+  if (t.after.state === 'approved') {
+    void drive(deps, id);
+  } else {
+    const missing = approvalsMissing(t.after, rule);
+    await reply(`Approved. ${missing} more approval${missing === 1 ? '' : 's'} needed.`);
+  }
+}
+
+export async function reject(deps: Deps, id: string, user: string, reply: Reply, reason?: string): Promise<void> {
+  const current = await deps.store.getPromotion(id);
+  if (!current) return reply('This promotion is no longer known.');
+  const isReviewer = await deps.reviewers.isReviewer(user, ruleOf(deps, current).reviewers);
+  const t = await transition(deps, id, { type: 'reject', user, isReviewer, reason }, user);
+  if (!t.ok) return reply(t.refusal === 'not a reviewer' && t.current ? notReviewerText(deps, t.current) : t.refusal);
+  await closePending(deps, t);
+}
+
+export async function cancel(deps: Deps, id: string, user: string, reply: Reply): Promise<void> {
+  const t = await transition(deps, id, { type: 'cancel', user }, user);
+  if (!t.ok) return reply(t.refusal);
+  await closePending(deps, t);
+}
+
+export async function showChanges(deps: Deps, id: string, reply: Reply): Promise<void> {
+  const p = await deps.store.getPromotion(id);
+  if (!p?.plan || !p.messageTs) return reply('There is no change list for this promotion.');
+  await shareChangeList(deps, p, p.messageTs);
+}

@@ -1,0 +1,194 @@
+// /rollback and the release history it needs. CloudFormation's GetTemplate only returns the current
+// template, so every successful promotion records what the stage ran before and after it.
+import { GetTemplateCommand, GetTemplateSummaryCommand, type Parameter } from '@aws-sdk/client-cloudformation';
+import { createChangeSet, describeStack, fingerprint } from '../aws/cloudformation.js';
+import { isInProgress, whyNotUpdatable } from '../aws/stack-status.js';
+import type { StageConfig } from '../config.js';
+import { resolveService, resolveStage } from '../domain/command.js';
+import { isPending } from '../domain/promotion.js';
+import type { Promotion } from '../domain/types.js';
+import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { accessOf, accountOf, audit, type Deps, type LockHolder, lockKey, type Reply, transition } from './deps.js';
+import { holdKey, releaseLock, takeLock } from './locks.js';
+import { changeSetName, finishPlanning, templateFor } from './plan.js';
+import { type Release, releasesKey, type StageSnapshot, unpackTemplate } from './releases.js';
+import { closePending } from './review.js';
+
+export async function unhold(
+  deps: Deps,
+  req: { service: string; stage: string; user: string; channel: string },
+  reply: Reply,
+): Promise<void> {
+  const svc = resolveService(deps.config, req.service, req.channel);
+  if (!svc.ok) return reply(svc.refusal);
+  const stage = resolveStage(svc.value, req.stage);
+  if (!stage.ok) return reply(stage.refusal);
+  const key = holdKey(svc.value.name, stage.value.name);
+  if (!(await deps.store.getJson(key))) return reply(`${svc.value.name}/${stage.value.name} is not held.`);
+  await deps.store.del(key);
+  await deps.store.appendAudit({
+    at: deps.now().toISOString(),
+    service: svc.value.name,
+    stage: stage.value.name,
+    actor: req.user,
+    action: 'unheld',
+  });
+  deps.log.info('audit', {
+    audit: { actor: req.user, action: 'unheld', service: svc.value.name, stage: stage.value.name },
+  });
+  await reply(`${svc.value.name}/${stage.value.name} is no longer held: promotions can run again.`);
+}
+
+export interface RollbackRequest {
+  service: string;
+  stage?: string;
+  release?: string;
+  requester: string;
+  channel: string;
+}
+
+/** Cancels a promotion waiting on this stack: a rollback wins over it. */
+async function supersedePending(deps: Deps, stage: StageConfig, by: string): Promise<void> {
+  const key = lockKey(stage);
+  const raw = await deps.store.holder(key);
+  if (!raw) return;
+  const h = JSON.parse(raw) as LockHolder;
+  const p = await deps.store.getPromotion(h.promotionId);
+  if (p && (isPending(p.state) || p.state === 'approved')) {
+    const t = await transition(
+      deps,
+      p.id,
+      { type: 'cancel', user: by, force: true, reason: `superseded by a rollback of ${stage.name} by <@${by}>` },
+      by,
+    );
+    if (t.ok) await closePending(deps, t);
+  }
+}
+
+export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply): Promise<Promotion | undefined> {
+  const svc = resolveService(deps.config, req.service, req.channel);
+  if (!svc.ok) return void (await reply(svc.refusal));
+  const stage = resolveStage(svc.value, req.stage ?? svc.value.stages[svc.value.stages.length - 1]!.name);
+  if (!stage.ok) return void (await reply(stage.refusal));
+  const to = stage.value;
+  const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
+  const stack = await describeStack(cfn, to.stack);
+  if (isInProgress(stack?.StackStatus) || stack?.StackStatus === 'UPDATE_ROLLBACK_FAILED') {
+    await reply(
+      `${to.stack} is in ${stack?.StackStatus}. Cancelling an update in flight and continuing a failed rollback are not supported by the bot yet: use the CloudFormation console (Stack actions → Cancel update stack / Continue update rollback).`,
+    );
+    return undefined;
+  }
+  const why = whyNotUpdatable(to.stack, stack?.StackStatus);
+  if (why) return void (await reply(`Cannot roll back ${svc.value.name}/${to.name}: ${esc(why)}.`));
+
+  const releases = await deps.store.listCapped<Release>(releasesKey(svc.value.name, to.name), to.keepReleases);
+  if (releases.length === 0) {
+    return void (await reply(
+      `No releases recorded for ${svc.value.name}/${to.name}: there is nothing the bot can roll back to.`,
+    ));
+  }
+  let target: { snapshot: StageSnapshot; label: string };
+  if (req.release) {
+    const r = releases.find((x) => x.id === req.release);
+    if (!r) {
+      return void (await reply(
+        `Unknown release "${esc(req.release)}" for ${svc.value.name}/${to.name}. Known releases: ${releases.map((x) => x.id).join(', ')}.`,
+      ));
+    }
+    target = { snapshot: r.after, label: `release ${r.id}` };
+  } else {
+    target = { snapshot: releases[0]!.before, label: `what ran before release ${releases[0]!.id}` };
+  }
+
+  await supersedePending(deps, to, req.requester);
+  const id = deps.newId();
+  const rule = to.rollback;
+  const holder = await takeLock(
+    deps,
+    to,
+    {
+      promotionId: id,
+      user: req.requester,
+      since: deps.now().toISOString(),
+      service: svc.value.name,
+      stage: to.name,
+      kind: 'rollback',
+    },
+    reply,
+    deps.timing.planningTimeoutMs + rule.expiresAfterMs,
+  );
+  if (!holder) return undefined;
+  const at = deps.now().toISOString();
+  const body = unpackTemplate(target.snapshot.templateGz);
+  const current = releases[0]!.after;
+  const tpl = await cfn.send(new GetTemplateCommand({ StackName: to.stack, TemplateStage: 'Original' }));
+  const drifted =
+    fingerprint(tpl.TemplateBody ?? '') !== current.fingerprint ||
+    JSON.stringify((stack?.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue]).sort()) !==
+      JSON.stringify(current.parameters.map((p) => [p.key, p.value]).sort());
+  const p: Promotion = {
+    id,
+    version: 1,
+    kind: 'rollback',
+    service: svc.value.name,
+    to: to.name,
+    requester: req.requester,
+    channel: req.channel,
+    state: 'planning',
+    stateReason: drifted
+      ? `${to.stack} changed outside the bot since release ${releases[0]!.id}: the rollback also undoes those changes.`
+      : undefined,
+    createdAt: at,
+    updatedAt: at,
+    target: {
+      stack: to.stack,
+      region: to.region,
+      account: accountOf(to),
+      stackId: stack?.StackId,
+      status: stack?.StackStatus,
+      lastUpdatedTime: stack?.LastUpdatedTime?.toISOString(),
+    },
+    source: { stack: to.stack, region: to.region, fingerprint: target.snapshot.fingerprint },
+    approvals: [],
+  };
+  await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
+  await audit(deps, p, req.requester, 'rollback requested', { target: target.label, drifted });
+  try {
+    const templateSource = await templateFor(deps, to, body, svc.value.name, id, req.requester);
+    if ('refusal' in templateSource) throw new Error(templateSource.refusal);
+    const summary = await cfn.send(new GetTemplateSummaryCommand(templateSource));
+    const declared = new Set((summary.Parameters ?? []).map((x) => x.ParameterKey));
+    const parameters: Parameter[] = target.snapshot.parameters
+      .filter((x) => declared.has(x.key))
+      .map((x) => ({ ParameterKey: x.key, ParameterValue: x.value }));
+    const name = changeSetName('rollback', svc.value.name, undefined, to.name, id);
+    const cs = await createChangeSet(cfn, {
+      StackName: to.stack,
+      ChangeSetName: name,
+      ChangeSetType: 'UPDATE',
+      ...templateSource,
+      Parameters: parameters,
+      Capabilities: summary.Capabilities ?? [],
+      Description:
+        `promote-bot: rollback of ${svc.value.name}/${to.name} to ${target.label}, requested by ${req.requester}`.slice(
+          0,
+          1024,
+        ),
+    });
+    return await finishPlanning(
+      deps,
+      p,
+      cs.arn,
+      name,
+      reply,
+      `${to.name} already runs ${target.label}: nothing to roll back.`,
+    );
+  } catch (err) {
+    deps.log.error('planning rollback', { err, promotionId: id });
+    await transition(deps, id, { type: 'plan_failed', reason: (err as Error).message });
+    await releaseLock(deps, p);
+    await reply(`Planning the rollback failed: ${esc((err as Error).message)}`);
+    return undefined;
+  }
+}

@@ -1,0 +1,1058 @@
+// The CloudFormation part of the fake AWS endpoint: stacks, change sets, executions with stack events,
+// cancel and continue-rollback, all moving over time like the real service. Handlers take the flat
+// awsQuery parameters and return the <XResult> object (or throw AwsError).
+import { randomUUID } from 'node:crypto';
+import type { Change, Output, Parameter, ResourceChange, StackEvent, Tag } from '@aws-sdk/client-cloudformation';
+import {
+  diffResources,
+  type EvaluatedResource,
+  evaluateTemplate,
+  type ParameterInput,
+  parseTemplate,
+  resolveParameterValues,
+  checkCapabilities,
+  type Template,
+  templateSummary,
+} from './aws-template.js';
+import { AwsError, memberList, memberStructs, type Params, validationError } from './aws-wire.js';
+
+export interface Caller {
+  account: string;
+  region: string;
+}
+
+export interface CfnOptions {
+  changeSetStepMs: number;
+  eventIntervalMs: number;
+  pageSize: number;
+  /** Reads an uploaded template for TemplateURL; undefined when there is no such object. */
+  readTemplateUrl: (url: string) => string | undefined;
+}
+
+export interface ExecutionScript {
+  failResource?: { logicalId: string; reason: string };
+  rollbackFails?: boolean;
+  eventIntervalMs?: number;
+  holdInProgress?: boolean;
+}
+
+/** Timers that close() can clear, so a closed fake leaves nothing running. */
+export class Scheduler {
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  after(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      try {
+        fn();
+      } catch (err) {
+        console.error('fake AWS: scheduled step threw', err);
+      }
+    }, ms);
+    this.timers.add(t);
+    return t;
+  }
+
+  cancel(t: NodeJS.Timeout | undefined): void {
+    if (!t) return;
+    clearTimeout(t);
+    this.timers.delete(t);
+  }
+
+  clear(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
+
+interface ChangeSetRec {
+  name: string;
+  arn: string;
+  stack: StackRec;
+  status: string;
+  executionStatus: string;
+  statusReason?: string;
+  creationTime: Date;
+  description?: string;
+  clientToken?: string;
+  template: Template;
+  parameters: Record<string, string>;
+  capabilities: string[];
+  tags: Tag[];
+  changes: Change[];
+  /** Changes given by overrideNextChanges are reported exactly as given. */
+  overridden: boolean;
+  /** stack.version when created: a later stack update makes an AVAILABLE change set OBSOLETE. */
+  baseVersion: number;
+}
+
+export interface StackRec {
+  name: string;
+  region: string;
+  account: string;
+  stackId: string;
+  template: Template;
+  parameters: Record<string, string>;
+  outputs: Output[];
+  tags: Tag[];
+  status: string;
+  statusReason?: string;
+  creationTime: Date;
+  lastUpdatedTime?: Date;
+  capabilities: string[];
+  lastChangeSetId?: string;
+  /** Oldest first; DescribeStackEvents reverses. */
+  events: StackEvent[];
+  changeSets: ChangeSetRec[];
+  usedTokens: Set<string>;
+  physicalIds: Map<string, string>;
+  version: number;
+  op?: { runner: Runner; ctx: ExecContext };
+  /** After UPDATE_ROLLBACK_FAILED: what ContinueUpdateRollback still has to do. */
+  pendingRollback?: { failed: ExecItem[]; cleanup: ExecItem[] };
+}
+
+interface ExecItem {
+  logicalId: string;
+  type: string;
+  action: string;
+  replaced: boolean;
+  policyAction?: string;
+  oldPhysical?: string;
+  newPhysical?: string;
+}
+
+interface ExecContext {
+  stack: StackRec;
+  cs?: ChangeSetRec;
+  items: ExecItem[];
+  token?: string;
+  operationId: string;
+  /** Resources the update got to (completed, failed or in progress), in order. */
+  touched: ExecItem[];
+  inProgress?: ExecItem;
+}
+
+interface Step {
+  delayMs?: number;
+  run: () => void;
+}
+
+/** Runs steps one after the other, `intervalMs` apart; the first runs at once (the API call's own effect). */
+class Runner {
+  private queue: Step[] = [];
+  private timer?: NodeJS.Timeout;
+  /** Bumped by start(): a step that restarts the runner (failure → rollback) must not schedule the old queue. */
+  private generation = 0;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(steps: Step[]): void {
+    this.scheduler.cancel(this.timer);
+    this.timer = undefined;
+    this.generation++;
+    this.queue = [...steps];
+    this.next();
+  }
+
+  stop(): void {
+    this.scheduler.cancel(this.timer);
+    this.queue = [];
+  }
+
+  private next(): void {
+    const step = this.queue.shift();
+    if (!step) return;
+    const generation = this.generation;
+    step.run();
+    if (generation !== this.generation) return;
+    const following = this.queue[0];
+    if (following) this.timer = this.scheduler.after(following.delayMs ?? this.intervalMs, () => this.next());
+  }
+}
+
+const UPDATABLE = new Set([
+  'CREATE_COMPLETE',
+  'UPDATE_COMPLETE',
+  'UPDATE_ROLLBACK_COMPLETE',
+  'UPDATE_FAILED',
+  'IMPORT_COMPLETE',
+  'IMPORT_ROLLBACK_COMPLETE',
+]);
+
+const NO_CHANGES_REASON =
+  "The submitted information didn't contain changes. Submit different information to create a change set.";
+const NAME_PATTERN = /^[a-zA-Z][-a-zA-Z0-9]*$/;
+const TOKEN_PATTERN = /^[a-zA-Z0-9][-a-zA-Z0-9]*$/;
+const MAX_TEMPLATE_BODY = 51_200;
+const MAX_TEMPLATE_URL = 1_000_000;
+
+const encodeToken = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+function decodeToken<T>(t: string | undefined): T | undefined {
+  if (!t) return undefined;
+  try {
+    return JSON.parse(Buffer.from(t, 'base64url').toString('utf8')) as T;
+  } catch {
+    throw validationError('Invalid NextToken');
+  }
+}
+
+const randomSuffix = () => randomUUID().replace(/-/g, '').slice(0, 12).toUpperCase();
+const bool = (v: string | undefined) => v === 'true';
+
+export class CloudFormationFake {
+  readonly stacks: StackRec[] = [];
+  private readonly scripts = new Map<string, ExecutionScript>();
+  private readonly overrides = new Map<string, object[]>();
+
+  constructor(
+    private readonly opts: CfnOptions,
+    private readonly scheduler: Scheduler,
+  ) {}
+
+  // ------------------------------------------------------------------ test controls
+
+  putStack(o: {
+    name: string;
+    region: string;
+    account: string;
+    template: string;
+    parameters?: Record<string, string>;
+    outputs?: Record<string, string>;
+    tags?: Record<string, string>;
+    status?: string;
+    lastUpdatedTime?: Date;
+  }): StackRec {
+    const template = parseTemplate(o.template);
+    const parameters = resolveParameterValues(
+      template,
+      Object.entries(o.parameters ?? {}).map(([key, value]) => ({ key, value, usePrevious: false })),
+      undefined,
+    );
+    const status = o.status ?? 'UPDATE_COMPLETE';
+    const now = new Date();
+    const lastUpdatedTime = o.lastUpdatedTime ?? (status.startsWith('CREATE_') ? undefined : now);
+    const existing = this.stacks.find((s) => s.name === o.name && s.region === o.region && s.account === o.account);
+    const stack: StackRec = existing ?? {
+      name: o.name,
+      region: o.region,
+      account: o.account,
+      stackId: `arn:aws:cloudformation:${o.region}:${o.account}:stack/${o.name}/${randomUUID()}`,
+      template,
+      parameters,
+      outputs: [],
+      tags: [],
+      status,
+      creationTime: new Date((lastUpdatedTime ?? now).getTime() - 86_400_000),
+      capabilities: [],
+      events: [],
+      changeSets: [],
+      usedTokens: new Set(),
+      physicalIds: new Map(),
+      version: 0,
+    };
+    stack.op?.runner.stop();
+    stack.op = undefined;
+    stack.template = template;
+    stack.parameters = parameters;
+    stack.outputs = Object.entries(o.outputs ?? {}).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue }));
+    stack.tags = Object.entries(o.tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
+    stack.status = status;
+    stack.statusReason = undefined;
+    stack.lastUpdatedTime = lastUpdatedTime;
+    stack.version++;
+    if (!existing) this.stacks.push(stack);
+    this.emit(stack, this.stackResource(stack), status, undefined, undefined, randomUUID());
+    return stack;
+  }
+
+  scriptExecution(stackName: string, s: ExecutionScript): void {
+    this.scripts.set(stackName, s);
+  }
+
+  overrideNextChanges(stackName: string, changes: object[]): void {
+    this.overrides.set(stackName, changes);
+  }
+
+  startOutsideUpdate(stack: StackRec, durationMs: number): void {
+    if (stack.status.endsWith('_IN_PROGRESS')) throw new Error(`stack ${stack.name} is already ${stack.status}`);
+    const ctx: ExecContext = {
+      stack,
+      items: [],
+      token: `Console-UpdateStack-${randomUUID()}`,
+      operationId: randomUUID(),
+      touched: [],
+    };
+    const runner = new Runner(this.scheduler, this.opts.eventIntervalMs);
+    stack.op = { runner, ctx };
+    const steps: Step[] = [
+      {
+        run: () => {
+          stack.version++;
+          stack.lastUpdatedTime = new Date();
+          this.stackEvent(ctx, 'UPDATE_IN_PROGRESS', 'User Initiated');
+        },
+      },
+    ];
+    if (Number.isFinite(durationMs)) {
+      steps.push(
+        { delayMs: durationMs, run: () => this.stackEvent(ctx, 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS') },
+        { run: () => this.finishOp(ctx, 'UPDATE_COMPLETE') },
+      );
+    }
+    runner.start(steps);
+  }
+
+  findStackByName(name: string, region?: string, account?: string): StackRec | undefined {
+    return this.stacks.find(
+      (s) => s.name === name && (!region || s.region === region) && (!account || s.account === account),
+    );
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  handle(action: string, p: Params, caller: Caller): object | undefined {
+    switch (action) {
+      case 'DescribeStacks':
+        return this.describeStacks(p, caller);
+      case 'ListStacks':
+        return this.listStacks(p, caller);
+      case 'DescribeStackEvents':
+        return this.describeStackEvents(p, caller);
+      case 'GetTemplate':
+        return this.getTemplate(p, caller);
+      case 'GetTemplateSummary':
+        return this.getTemplateSummary(p, caller);
+      case 'ValidateTemplate': {
+        const { Parameters, Description, Capabilities, CapabilitiesReason, DeclaredTransforms } = templateSummary(
+          this.templateFrom(p),
+        );
+        return { Parameters, Description, Capabilities, CapabilitiesReason, DeclaredTransforms };
+      }
+      case 'CreateChangeSet':
+        return this.createChangeSet(p, caller);
+      case 'DescribeChangeSet':
+        return this.describeChangeSet(p, caller);
+      case 'ListChangeSets':
+        return this.listChangeSets(p, caller);
+      case 'DeleteChangeSet':
+        return this.deleteChangeSet(p, caller);
+      case 'ExecuteChangeSet':
+        return this.executeChangeSet(p, caller);
+      case 'CancelUpdateStack':
+        return this.cancelUpdateStack(p, caller);
+      case 'ContinueUpdateRollback':
+        return this.continueUpdateRollback(p, caller);
+      default:
+        throw new AwsError('InvalidAction', `Could not find operation ${action} for version 2010-05-15`);
+    }
+  }
+
+  // ------------------------------------------------------------------ lookups
+
+  /** By name in the caller's account and region, or by stack ARN; other accounts' stacks do not exist. */
+  private stack(caller: Caller, nameOrId: string | undefined): StackRec {
+    if (!nameOrId) throw validationError('1 validation error detected: StackName must not be null');
+    const found = nameOrId.startsWith('arn:')
+      ? this.stacks.find((s) => s.stackId === nameOrId && s.account === caller.account)
+      : this.stacks.find((s) => s.name === nameOrId && s.account === caller.account && s.region === caller.region);
+    if (!found) throw validationError(`Stack with id ${nameOrId} does not exist`);
+    return found;
+  }
+
+  private changeSet(caller: Caller, name: string | undefined, stackName: string | undefined): ChangeSetRec {
+    if (!name) throw validationError('1 validation error detected: ChangeSetName must not be null');
+    const notFound = () => new AwsError('ChangeSetNotFound', `ChangeSet [${name}] does not exist`, 404);
+    if (name.startsWith('arn:')) {
+      for (const s of this.stacks) {
+        if (s.account !== caller.account) continue;
+        const cs = s.changeSets.find((c) => c.arn === name);
+        if (cs) return cs;
+      }
+      throw notFound();
+    }
+    if (!stackName) throw validationError('StackName must be specified if ChangeSetName is not specified as an ARN.');
+    let stack: StackRec;
+    try {
+      stack = this.stack(caller, stackName);
+    } catch {
+      throw notFound();
+    }
+    const cs = stack.changeSets.find((c) => c.name === name);
+    if (!cs) throw notFound();
+    return cs;
+  }
+
+  // A change set made before the stack changed can no longer be executed.
+  private executionStatus(cs: ChangeSetRec): string {
+    return cs.executionStatus === 'AVAILABLE' && cs.stack.version !== cs.baseVersion ? 'OBSOLETE' : cs.executionStatus;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  private stackShape(s: StackRec) {
+    return {
+      StackId: s.stackId,
+      StackName: s.name,
+      ChangeSetId: s.lastChangeSetId,
+      Description: s.template.description,
+      Parameters: this.parameterList(s.template, s.parameters),
+      CreationTime: s.creationTime,
+      LastUpdatedTime: s.lastUpdatedTime,
+      StackStatus: s.status,
+      StackStatusReason: s.statusReason,
+      DisableRollback: false,
+      NotificationARNs: [],
+      Capabilities: s.capabilities,
+      Outputs: s.outputs,
+      Tags: s.tags,
+      EnableTerminationProtection: false,
+      DriftInformation: { StackDriftStatus: 'NOT_CHECKED' },
+    };
+  }
+
+  // NoEcho parameters are masked in every response, as CloudFormation does.
+  private parameterList(tpl: Template, values: Record<string, string>): Parameter[] {
+    return tpl.parameters
+      .filter((d) => values[d.key] !== undefined)
+      .map((d) => ({ ParameterKey: d.key, ParameterValue: d.noEcho ? '****' : values[d.key] }));
+  }
+
+  private describeStacks(p: Params, caller: Caller) {
+    const stacks = p.StackName
+      ? [this.stack(caller, p.StackName)]
+      : this.stacks.filter((s) => s.account === caller.account && s.region === caller.region);
+    const page = this.page(stacks, p.NextToken);
+    return { Stacks: page.items.map((s) => this.stackShape(s)), NextToken: page.next };
+  }
+
+  private listStacks(p: Params, caller: Caller) {
+    const filter = memberList(p, 'StackStatusFilter');
+    const stacks = this.stacks.filter(
+      (s) =>
+        s.account === caller.account && s.region === caller.region && (filter.length === 0 || filter.includes(s.status)),
+    );
+    const page = this.page(stacks, p.NextToken);
+    return {
+      StackSummaries: page.items.map((s) => ({
+        StackId: s.stackId,
+        StackName: s.name,
+        TemplateDescription: s.template.description,
+        CreationTime: s.creationTime,
+        LastUpdatedTime: s.lastUpdatedTime,
+        StackStatus: s.status,
+        StackStatusReason: s.statusReason,
+      })),
+      NextToken: page.next,
+    };
+  }
+
+  private page<T>(items: T[], token: string | undefined): { items: T[]; next?: string } {
+    const offset = decodeToken<{ o: number }>(token)?.o ?? 0;
+    const end = offset + this.opts.pageSize;
+    return { items: items.slice(offset, end), next: end < items.length ? encodeToken({ o: end }) : undefined };
+  }
+
+  private describeStackEvents(p: Params, caller: Caller) {
+    const stack = this.stack(caller, p.StackName);
+    const newestFirst = [...stack.events].reverse();
+    // The token names the last event returned, so events that arrive meanwhile do not shift the pages.
+    const after = decodeToken<{ after: string }>(p.NextToken)?.after;
+    const start = after ? newestFirst.findIndex((e) => e.EventId === after) + 1 : 0;
+    const items = newestFirst.slice(start, start + this.opts.pageSize);
+    const more = start + items.length < newestFirst.length;
+    return {
+      StackEvents: items,
+      NextToken: more ? encodeToken({ after: items[items.length - 1]!.EventId }) : undefined,
+    };
+  }
+
+  private getTemplate(p: Params, caller: Caller) {
+    const body = p.ChangeSetName
+      ? this.changeSet(caller, p.ChangeSetName, p.StackName).template.body
+      : this.stack(caller, p.StackName).template.body;
+    return { TemplateBody: body, StagesAvailable: ['Original', 'Processed'] };
+  }
+
+  private getTemplateSummary(p: Params, caller: Caller) {
+    const tpl = p.StackName && !p.TemplateBody && !p.TemplateURL ? this.stack(caller, p.StackName).template : this.templateFrom(p);
+    return templateSummary(tpl);
+  }
+
+  /** The template a request names by TemplateBody or TemplateURL (or undefined for UsePreviousTemplate). */
+  private templateFrom(p: Params): Template {
+    if (p.TemplateBody !== undefined) {
+      if (Buffer.byteLength(p.TemplateBody, 'utf8') > MAX_TEMPLATE_BODY) {
+        throw validationError(
+          `1 validation error detected: Value at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to ${MAX_TEMPLATE_BODY}`,
+        );
+      }
+      return parseTemplate(p.TemplateBody);
+    }
+    if (p.TemplateURL !== undefined) {
+      const body = this.opts.readTemplateUrl(p.TemplateURL);
+      if (body === undefined) {
+        throw validationError(
+          'S3 error: Access Denied\nFor more information check http://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html',
+        );
+      }
+      if (Buffer.byteLength(body, 'utf8') > MAX_TEMPLATE_URL) {
+        throw validationError('Template may not exceed 1000000 bytes in size.');
+      }
+      return parseTemplate(body);
+    }
+    throw validationError('Either Template URL or Template Body must be specified.');
+  }
+
+  // ------------------------------------------------------------------ change sets
+
+  private createChangeSet(p: Params, caller: Caller) {
+    const name = p.ChangeSetName ?? '';
+    if (!NAME_PATTERN.test(name) || name.length > 128) {
+      throw validationError(
+        `1 validation error detected: Value '${name}' at 'changeSetName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*`,
+      );
+    }
+    const type = p.ChangeSetType ?? 'UPDATE';
+    if (type !== 'UPDATE') {
+      throw validationError(`the fake AWS endpoint supports only ChangeSetType UPDATE, not ${type}`);
+    }
+    if (p.StackName && !p.StackName.startsWith('arn:')) {
+      const exists = this.stacks.some(
+        (s) => s.name === p.StackName && s.account === caller.account && s.region === caller.region,
+      );
+      if (!exists) throw validationError(`Stack [${p.StackName}] does not exist`);
+    }
+    const stack = this.stack(caller, p.StackName);
+    if (p.ClientToken) {
+      const same = stack.changeSets.find((c) => c.clientToken === p.ClientToken && c.name === name);
+      if (same) return { Id: same.arn, StackId: stack.stackId };
+    }
+    if (p.Description !== undefined && p.Description.length > 1024) {
+      throw validationError("1 validation error detected: Value at 'description' failed to satisfy constraint");
+    }
+    const sources = [p.TemplateBody, p.TemplateURL, bool(p.UsePreviousTemplate) ? 'yes' : undefined].filter(
+      (x) => x !== undefined,
+    );
+    if (sources.length > 1) throw validationError('Specify exactly one of TemplateBody, TemplateURL or UsePreviousTemplate.');
+    const template = bool(p.UsePreviousTemplate) ? stack.template : this.templateFrom(p);
+    if (stack.changeSets.some((c) => c.name === name)) {
+      throw new AwsError('AlreadyExistsException', `ChangeSet [${name}] already exists`);
+    }
+    if (!UPDATABLE.has(stack.status)) {
+      throw validationError(`Stack:${stack.stackId} is in ${stack.status} state and can not be updated.`);
+    }
+    const inputs: ParameterInput[] = memberStructs(p, 'Parameters').map((m) => ({
+      key: m.ParameterKey ?? '',
+      value: m.ParameterValue,
+      usePrevious: bool(m.UsePreviousValue),
+    }));
+    const parameters = resolveParameterValues(template, inputs, stack.parameters);
+    const capabilities = memberList(p, 'Capabilities').filter((c) => c !== '');
+    checkCapabilities(template, capabilities);
+
+    const cs: ChangeSetRec = {
+      name,
+      arn: `arn:aws:cloudformation:${stack.region}:${stack.account}:changeSet/${name}/${randomUUID()}`,
+      stack,
+      status: 'CREATE_PENDING',
+      executionStatus: 'UNAVAILABLE',
+      creationTime: new Date(),
+      description: p.Description,
+      clientToken: p.ClientToken,
+      template,
+      parameters,
+      capabilities,
+      tags: memberStructs(p, 'Tags').map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' })),
+      changes: [],
+      overridden: false,
+      baseVersion: stack.version,
+    };
+    // Computed now, against the stack as it is now, like CloudFormation; reported once complete.
+    const outcome = this.computeOutcome(stack, cs);
+    stack.changeSets.push(cs);
+    const alive = () => stack.changeSets.includes(cs);
+    this.scheduler.after(this.opts.changeSetStepMs, () => {
+      if (alive()) cs.status = 'CREATE_IN_PROGRESS';
+      this.scheduler.after(this.opts.changeSetStepMs, () => {
+        if (!alive()) return;
+        cs.changes = outcome.changes;
+        cs.overridden = outcome.overridden;
+        if (outcome.failure) {
+          cs.status = 'FAILED';
+          cs.statusReason = outcome.failure;
+        } else {
+          cs.status = 'CREATE_COMPLETE';
+          cs.executionStatus = 'AVAILABLE';
+        }
+      });
+    });
+    return { Id: cs.arn, StackId: stack.stackId };
+  }
+
+  private computeOutcome(stack: StackRec, cs: ChangeSetRec): { changes: Change[]; overridden: boolean; failure?: string } {
+    const override = this.overrides.get(stack.name);
+    if (override) {
+      this.overrides.delete(stack.name);
+      const changes = override.map((c): Change => ('ResourceChange' in c ? (c as Change) : { Type: 'Resource', ResourceChange: c as ResourceChange }));
+      return { changes, overridden: true, failure: changes.length === 0 ? NO_CHANGES_REASON : undefined };
+    }
+    const ctx = { region: stack.region, account: stack.account, stackName: stack.name, stackId: stack.stackId };
+    const before = evaluateTemplate(stack.template, { ...ctx, params: stack.parameters });
+    const after = evaluateTemplate(cs.template, { ...ctx, params: cs.parameters });
+    const diff = diffResources(before, after, (id) => this.physicalId(stack, id));
+    if (diff.typeChanged.length > 0) {
+      return {
+        changes: [],
+        overridden: false,
+        failure: `Update of resource type is not permitted. The new template modifies resource type of the following resources: [${diff.typeChanged.join(', ')}]`,
+      };
+    }
+    const changes = diff.changes.map((rc): Change => ({ Type: 'Resource', ResourceChange: rc }));
+    return { changes, overridden: false, failure: changes.length === 0 ? NO_CHANGES_REASON : undefined };
+  }
+
+  private physicalId(stack: StackRec, logicalId: string): string {
+    let id = stack.physicalIds.get(logicalId);
+    if (!id) {
+      id = `${stack.name}-${logicalId}-${randomSuffix()}`;
+      stack.physicalIds.set(logicalId, id);
+    }
+    return id;
+  }
+
+  private describeChangeSet(p: Params, caller: Caller) {
+    const cs = this.changeSet(caller, p.ChangeSetName, p.StackName);
+    const withValues = bool(p.IncludePropertyValues);
+    const offset = decodeToken<{ o: number; cs: string }>(p.NextToken)?.o ?? 0;
+    const end = offset + this.opts.pageSize;
+    const page = cs.changes.slice(offset, end).map((c) => (cs.overridden || withValues ? c : withoutValues(c)));
+    return {
+      ChangeSetName: cs.name,
+      ChangeSetId: cs.arn,
+      StackId: cs.stack.stackId,
+      StackName: cs.stack.name,
+      Description: cs.description,
+      Parameters: this.parameterList(cs.template, cs.parameters),
+      CreationTime: cs.creationTime,
+      ExecutionStatus: this.executionStatus(cs),
+      Status: cs.status,
+      StatusReason: cs.statusReason,
+      NotificationARNs: [],
+      Capabilities: cs.capabilities,
+      Tags: cs.tags,
+      Changes: page,
+      NextToken: end < cs.changes.length ? encodeToken({ o: end, cs: cs.arn }) : undefined,
+      IncludeNestedStacks: false,
+    };
+  }
+
+  private listChangeSets(p: Params, caller: Caller) {
+    const stack = this.stack(caller, p.StackName);
+    const page = this.page(stack.changeSets, p.NextToken);
+    return {
+      Summaries: page.items.map((cs) => ({
+        StackId: stack.stackId,
+        StackName: stack.name,
+        ChangeSetId: cs.arn,
+        ChangeSetName: cs.name,
+        ExecutionStatus: this.executionStatus(cs),
+        Status: cs.status,
+        StatusReason: cs.statusReason,
+        CreationTime: cs.creationTime,
+        Description: cs.description,
+        IncludeNestedStacks: false,
+      })),
+      NextToken: page.next,
+    };
+  }
+
+  private deleteChangeSet(p: Params, caller: Caller) {
+    const cs = this.changeSet(caller, p.ChangeSetName, p.StackName);
+    if (cs.status === 'CREATE_PENDING' || cs.status === 'CREATE_IN_PROGRESS' || cs.executionStatus === 'EXECUTE_IN_PROGRESS') {
+      const status = cs.executionStatus === 'EXECUTE_IN_PROGRESS' ? cs.executionStatus : cs.status;
+      throw new AwsError('InvalidChangeSetStatus', `Cannot delete ChangeSet in status ${status}`);
+    }
+    cs.stack.changeSets = cs.stack.changeSets.filter((c) => c !== cs);
+    return {};
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  private useToken(stack: StackRec, token: string | undefined): void {
+    if (token === undefined) return;
+    if (!TOKEN_PATTERN.test(token) || token.length > 128) {
+      throw validationError(
+        `1 validation error detected: Value '${token}' at 'clientRequestToken' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9][-a-zA-Z0-9]*`,
+      );
+    }
+    if (stack.usedTokens.has(token)) {
+      throw new AwsError('TokenAlreadyExistsException', `ClientRequestToken ${token} was already used for stack ${stack.name}`);
+    }
+  }
+
+  private executeChangeSet(p: Params, caller: Caller) {
+    const cs = this.changeSet(caller, p.ChangeSetName, p.StackName);
+    const stack = cs.stack;
+    const token = p.ClientRequestToken;
+    this.useToken(stack, token);
+    if (stack.status.endsWith('_IN_PROGRESS')) {
+      throw new AwsError(
+        'InvalidChangeSetStatus',
+        `Stack:${stack.stackId} is in ${stack.status} state and can not be updated.`,
+      );
+    }
+    const executionStatus = this.executionStatus(cs);
+    if (executionStatus !== 'AVAILABLE') {
+      throw new AwsError(
+        'InvalidChangeSetStatus',
+        `ChangeSet [${cs.arn}] cannot be executed in its current execution status of [${executionStatus}]`,
+      );
+    }
+    if (token) stack.usedTokens.add(token);
+    // Executing a change set deletes every other change set of the stack.
+    stack.changeSets = [cs];
+    stack.lastChangeSetId = cs.arn;
+    const script = this.scripts.get(stack.name) ?? {};
+    this.scripts.delete(stack.name);
+    const ctx: ExecContext = {
+      stack,
+      cs,
+      items: this.execItems(stack, cs),
+      token,
+      operationId: randomUUID(),
+      touched: [],
+    };
+    const runner = new Runner(this.scheduler, script.eventIntervalMs ?? this.opts.eventIntervalMs);
+    stack.op = { runner, ctx };
+    runner.start(this.forwardSteps(ctx, script, bool(p.DisableRollback)));
+    return {};
+  }
+
+  private execItems(stack: StackRec, cs: ChangeSetRec): ExecItem[] {
+    return cs.changes.map((c, i) => {
+      const rc = c.ResourceChange ?? {};
+      const logicalId = rc.LogicalResourceId ?? `Resource${i + 1}`;
+      return {
+        logicalId,
+        type: rc.ResourceType ?? 'AWS::CloudFormation::CustomResource',
+        action: rc.Action ?? 'Modify',
+        replaced: rc.Replacement === 'True',
+        policyAction: rc.PolicyAction,
+        oldPhysical: rc.Action === 'Add' ? undefined : (rc.PhysicalResourceId ?? this.physicalId(stack, logicalId)),
+      };
+    });
+  }
+
+  private forwardSteps(ctx: ExecContext, script: ExecutionScript, disableRollback: boolean): Step[] {
+    const { stack, cs } = ctx;
+    const steps: Step[] = [
+      {
+        run: () => {
+          stack.version++;
+          stack.lastUpdatedTime = new Date();
+          if (cs) cs.executionStatus = 'EXECUTE_IN_PROGRESS';
+          this.stackEvent(ctx, 'UPDATE_IN_PROGRESS', 'User Initiated');
+        },
+      },
+    ];
+    const updates = ctx.items.filter((i) => i.action !== 'Remove');
+    const fail = script.failResource;
+    if (fail && !updates.some((i) => i.logicalId === fail.logicalId)) {
+      const decl = stack.template.resources.find((r) => r.logicalId === fail.logicalId);
+      updates.push({
+        logicalId: fail.logicalId,
+        type: decl?.type ?? 'AWS::CloudFormation::CustomResource',
+        action: 'Modify',
+        replaced: false,
+        oldPhysical: this.physicalId(stack, fail.logicalId),
+      });
+    }
+    for (const item of updates) {
+      const verb = item.action === 'Add' ? 'CREATE' : 'UPDATE';
+      steps.push({
+        run: () => {
+          if (item.action === 'Add' || item.replaced) item.newPhysical = `${stack.name}-${item.logicalId}-${randomSuffix()}`;
+          ctx.touched.push(item);
+          ctx.inProgress = item;
+          const reason = item.replaced
+            ? 'Requested update requires the creation of a new physical resource; hence creating one.'
+            : undefined;
+          this.resourceEvent(ctx, item, `${verb}_IN_PROGRESS`, reason, item.newPhysical ?? item.oldPhysical);
+        },
+      });
+      if (script.holdInProgress) return steps; // stays UPDATE_IN_PROGRESS until CancelUpdateStack
+      if (fail && item.logicalId === fail.logicalId) {
+        steps.push({
+          run: () => {
+            ctx.inProgress = undefined;
+            this.resourceEvent(ctx, item, `${verb}_FAILED`, fail.reason, item.newPhysical ?? item.oldPhysical);
+            if (cs) cs.executionStatus = 'EXECUTE_FAILED';
+            const failedReason = `The following resource(s) failed to ${verb.toLowerCase()}: [${item.logicalId}].`;
+            if (disableRollback) {
+              this.finishOp(ctx, 'UPDATE_FAILED', failedReason);
+              return;
+            }
+            stack.op?.runner.start(this.rollbackSteps(ctx, failedReason, !!script.rollbackFails));
+          },
+        });
+        return steps;
+      }
+      steps.push({
+        run: () => {
+          ctx.inProgress = undefined;
+          this.resourceEvent(ctx, item, `${verb}_COMPLETE`, undefined, item.newPhysical ?? item.oldPhysical);
+        },
+      });
+    }
+    if (script.holdInProgress) return steps;
+    steps.push({
+      run: () => {
+        this.applyUpdate(ctx);
+        this.stackEvent(ctx, 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
+      },
+    });
+    // Cleanup removes what left the template and the old copies of replaced resources.
+    for (const item of ctx.items) {
+      if (item.action === 'Remove') steps.push(...this.deleteSteps(ctx, item, item.oldPhysical, item.policyAction));
+      else if (item.replaced) {
+        const policy = item.policyAction === 'ReplaceAndRetain' ? 'Retain' : 'Delete';
+        steps.push(...this.deleteSteps(ctx, item, item.oldPhysical, policy));
+      }
+    }
+    steps.push({
+      run: () => {
+        if (cs) cs.executionStatus = 'EXECUTE_COMPLETE';
+        this.finishOp(ctx, 'UPDATE_COMPLETE');
+      },
+    });
+    return steps;
+  }
+
+  private deleteSteps(ctx: ExecContext, item: ExecItem, physical: string | undefined, policy?: string): Step[] {
+    if (policy === 'Retain') {
+      return [{ run: () => this.resourceEvent(ctx, item, 'DELETE_SKIPPED', undefined, physical) }];
+    }
+    return [
+      { run: () => this.resourceEvent(ctx, item, 'DELETE_IN_PROGRESS', undefined, physical) },
+      { run: () => this.resourceEvent(ctx, item, 'DELETE_COMPLETE', undefined, physical) },
+    ];
+  }
+
+  private applyUpdate(ctx: ExecContext): void {
+    const { stack, cs } = ctx;
+    if (!cs) return;
+    stack.template = cs.template;
+    stack.parameters = cs.parameters;
+    stack.capabilities = cs.capabilities;
+    if (cs.tags.length > 0) stack.tags = cs.tags;
+    for (const item of ctx.items) {
+      if (item.action === 'Remove') stack.physicalIds.delete(item.logicalId);
+      else if (item.newPhysical) stack.physicalIds.set(item.logicalId, item.newPhysical);
+    }
+  }
+
+  /**
+   * Rolls back what the update touched: modified resources are updated back (newest first), created
+   * ones and new copies of replaced ones are deleted in the cleanup phase.
+   */
+  private rollbackSteps(ctx: ExecContext, reason: string, rollbackFails: boolean): Step[] {
+    const { stack } = ctx;
+    const steps: Step[] = [{ run: () => this.stackEvent(ctx, 'UPDATE_ROLLBACK_IN_PROGRESS', reason) }];
+    const touched = [...ctx.touched].reverse();
+    const revert = touched.filter((i) => i.action !== 'Add');
+    const cleanup = touched.filter((i) => i.action === 'Add' || i.replaced);
+    const failing = rollbackFails ? (revert[0] ?? cleanup[0]) : undefined;
+    for (const item of revert) {
+      if (item === failing) break;
+      steps.push(
+        { run: () => this.resourceEvent(ctx, item, 'UPDATE_IN_PROGRESS', undefined, item.oldPhysical) },
+        { run: () => this.resourceEvent(ctx, item, 'UPDATE_COMPLETE', undefined, item.oldPhysical) },
+      );
+    }
+    if (failing) {
+      const physical = failing.oldPhysical ?? failing.newPhysical;
+      const verb = failing.action === 'Add' ? 'DELETE' : 'UPDATE';
+      steps.push(
+        { run: () => this.resourceEvent(ctx, failing, `${verb}_IN_PROGRESS`, undefined, physical) },
+        {
+          run: () =>
+            this.resourceEvent(
+              ctx,
+              failing,
+              `${verb}_FAILED`,
+              `Resource handler returned message: "Rolling back ${failing.logicalId} failed" (HandlerErrorCode: GeneralServiceException)`,
+              physical,
+            ),
+        },
+        {
+          run: () => {
+            const rest = revert.slice(revert.indexOf(failing) + 1);
+            stack.pendingRollback = { failed: [failing, ...rest], cleanup: cleanup.filter((i) => i !== failing) };
+            this.finishOp(ctx, 'UPDATE_ROLLBACK_FAILED', `The following resource(s) failed to update: [${failing.logicalId}].`);
+          },
+        },
+      );
+      return steps;
+    }
+    steps.push({ run: () => this.stackEvent(ctx, 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS') });
+    for (const item of cleanup) steps.push(...this.deleteSteps(ctx, item, item.newPhysical));
+    steps.push({ run: () => this.finishOp(ctx, 'UPDATE_ROLLBACK_COMPLETE') });
+    return steps;
+  }
+
+  private cancelUpdateStack(p: Params, caller: Caller) {
+    const stack = this.stack(caller, p.StackName);
+    this.useToken(stack, p.ClientRequestToken);
+    if (stack.status !== 'UPDATE_IN_PROGRESS') {
+      throw validationError('CancelUpdateStack cannot be called from current stack status');
+    }
+    if (p.ClientRequestToken) stack.usedTokens.add(p.ClientRequestToken);
+    const ctx: ExecContext = stack.op?.ctx ?? { stack, items: [], operationId: randomUUID(), touched: [] };
+    const runner = stack.op?.runner ?? new Runner(this.scheduler, this.opts.eventIntervalMs);
+    stack.op = { runner, ctx };
+    // The rollback that the cancel starts is a new operation with the cancel's token.
+    ctx.token = p.ClientRequestToken;
+    ctx.operationId = randomUUID();
+    if (ctx.cs) ctx.cs.executionStatus = 'EXECUTE_FAILED';
+    const interrupted = ctx.inProgress;
+    ctx.inProgress = undefined;
+    const steps: Step[] = [];
+    if (interrupted) {
+      const verb = interrupted.action === 'Add' ? 'CREATE' : 'UPDATE';
+      steps.push({
+        run: () =>
+          this.resourceEvent(
+            ctx,
+            interrupted,
+            `${verb}_FAILED`,
+            'Resource update cancelled',
+            interrupted.newPhysical ?? interrupted.oldPhysical,
+          ),
+      });
+    }
+    const rollback = this.rollbackSteps(ctx, 'Stack update cancelled', false);
+    // The stack leaves UPDATE_IN_PROGRESS at once; the interrupted resource's event follows.
+    runner.start(interrupted ? [rollback[0]!, ...steps, ...rollback.slice(1)] : rollback);
+    return {};
+  }
+
+  private continueUpdateRollback(p: Params, caller: Caller) {
+    const stack = this.stack(caller, p.StackName);
+    this.useToken(stack, p.ClientRequestToken);
+    if (stack.status !== 'UPDATE_ROLLBACK_FAILED') {
+      throw validationError('ContinueUpdateRollback cannot be called from current stack status');
+    }
+    const pending = stack.pendingRollback ?? { failed: [], cleanup: [] };
+    const skip = memberList(p, 'ResourcesToSkip').filter((s) => s !== '');
+    const skippable = new Set(
+      pending.failed.length > 0 ? pending.failed.map((i) => i.logicalId) : stack.template.resources.map((r) => r.logicalId),
+    );
+    const bad = skip.filter((s) => !skippable.has(s));
+    if (bad.length > 0) {
+      throw validationError(
+        `Resources [${bad.join(', ')}] cannot be skipped: only resources whose rollback failed (UPDATE_FAILED) can be skipped`,
+      );
+    }
+    if (p.ClientRequestToken) stack.usedTokens.add(p.ClientRequestToken);
+    stack.pendingRollback = undefined;
+    const ctx: ExecContext = { stack, items: [], token: p.ClientRequestToken, operationId: randomUUID(), touched: [] };
+    const runner = new Runner(this.scheduler, this.opts.eventIntervalMs);
+    stack.op = { runner, ctx };
+    const steps: Step[] = [{ run: () => this.stackEvent(ctx, 'UPDATE_ROLLBACK_IN_PROGRESS', 'User Initiated') }];
+    const unknownSkips = skip
+      .filter((id) => !pending.failed.some((i) => i.logicalId === id))
+      .map((id): ExecItem => {
+        const decl = stack.template.resources.find((r) => r.logicalId === id);
+        const type = decl?.type ?? 'AWS::CloudFormation::CustomResource';
+        return { logicalId: id, type, action: 'Modify', replaced: false, oldPhysical: this.physicalId(stack, id) };
+      });
+    for (const item of [...pending.failed, ...unknownSkips]) {
+      if (skip.includes(item.logicalId)) {
+        steps.push({
+          run: () => this.resourceEvent(ctx, item, 'UPDATE_COMPLETE', 'Resource skipped during rollback', item.oldPhysical),
+        });
+      } else {
+        steps.push(
+          { run: () => this.resourceEvent(ctx, item, 'UPDATE_IN_PROGRESS', undefined, item.oldPhysical) },
+          { run: () => this.resourceEvent(ctx, item, 'UPDATE_COMPLETE', undefined, item.oldPhysical) },
+        );
+      }
+    }
+    steps.push({ run: () => this.stackEvent(ctx, 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS') });
+    for (const item of pending.cleanup) steps.push(...this.deleteSteps(ctx, item, item.newPhysical));
+    steps.push({ run: () => this.finishOp(ctx, 'UPDATE_ROLLBACK_COMPLETE') });
+    runner.start(steps);
+    return {};
+  }
+
+  // ------------------------------------------------------------------ events
+
+  private finishOp(ctx: ExecContext, status: string, reason?: string): void {
+    this.stackEvent(ctx, status, reason);
+    if (ctx.stack.op?.ctx === ctx) ctx.stack.op = undefined;
+  }
+
+  private stackResource(stack: StackRec): ExecItem {
+    return { logicalId: stack.name, type: 'AWS::CloudFormation::Stack', action: 'Modify', replaced: false };
+  }
+
+  private stackEvent(ctx: ExecContext, status: string, reason?: string): void {
+    const { stack } = ctx;
+    stack.status = status;
+    stack.statusReason = reason;
+    this.emit(stack, this.stackResource(stack), status, reason, ctx.token, ctx.operationId);
+  }
+
+  private resourceEvent(ctx: ExecContext, item: ExecItem, status: string, reason?: string, physical?: string): void {
+    this.emit(ctx.stack, item, status, reason, ctx.token, ctx.operationId, physical);
+  }
+
+  private emit(
+    stack: StackRec,
+    item: ExecItem,
+    status: string,
+    reason: string | undefined,
+    token: string | undefined,
+    operationId: string,
+    physical?: string,
+  ): void {
+    const isStack = item.type === 'AWS::CloudFormation::Stack' && item.logicalId === stack.name;
+    stack.events.push({
+      StackId: stack.stackId,
+      EventId: randomUUID(),
+      StackName: stack.name,
+      LogicalResourceId: item.logicalId,
+      PhysicalResourceId: isStack ? stack.stackId : (physical ?? ''),
+      ResourceType: item.type,
+      Timestamp: new Date(),
+      ResourceStatus: status as StackEvent['ResourceStatus'],
+      ResourceStatusReason: reason,
+      ClientRequestToken: token,
+      OperationId: operationId,
+    });
+  }
+}
+
+// Without IncludePropertyValues CloudFormation reports neither the property values nor the contexts.
+function withoutValues(c: Change): Change {
+  const rc = c.ResourceChange;
+  if (!rc) return c;
+  const { BeforeContext: _b, AfterContext: _a, ...rest } = rc;
+  return {
+    ...c,
+    ResourceChange: {
+      ...rest,
+      Details: rc.Details?.map((d) => {
+        if (!d.Target) return d;
+        const { BeforeValue: _bv, AfterValue: _av, Path: _p, AttributeChangeType: _t, ...target } = d.Target;
+        return { ...d, Target: target };
+      }),
+    },
+  };
+}
+
+export type { EvaluatedResource };

@@ -1,0 +1,444 @@
+// A fake AWS endpoint for tests: CloudFormation and STS over the awsQuery protocol, and enough S3
+// (path-style PUT/GET) for TemplateURL uploads. The bot under test talks to it with the real SDK
+// clients through AWS_ENDPOINT_URL; tests steer it (throttling, failures, scripted executions,
+// outside updates) and inspect it (calls, stacks, events, change sets).
+//
+//   const aws = await startFakeAws({ changeSetStepMs: 20, eventIntervalMs: 10 });
+//   aws.putStack({ name: 'api-prod', template, parameters: { Env: 'prod' } });
+//   // … run the bot with AWS_ENDPOINT_URL=aws.url …
+//   expect(aws.stack('api-prod')?.status).toBe('UPDATE_COMPLETE');
+//   await aws.close();
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { StackEvent } from '@aws-sdk/client-cloudformation';
+import { type Caller, CloudFormationFake, type ExecutionScript, Scheduler, type StackRec } from './aws-cfn.js';
+import {
+  AwsError,
+  credentialScope,
+  decodeAwsChunked,
+  type Params,
+  parseForm,
+  queryErrorBody,
+  queryResponse,
+  requestId,
+  s3ErrorBody,
+  validationError,
+} from './aws-wire.js';
+
+export interface FakeAwsOptions {
+  /** Time between change set states CREATE_PENDING → CREATE_IN_PROGRESS → CREATE_COMPLETE/FAILED. Default 150. */
+  changeSetStepMs?: number;
+  /** Time between stack events of an operation. Default 50. */
+  eventIntervalMs?: number;
+  /** Page size of DescribeChangeSet changes, DescribeStackEvents, DescribeStacks, ListChangeSets. Default 100. */
+  pageSize?: number;
+  /** Account of the plain (non-assumed) credentials, e.g. AWS_ACCESS_KEY_ID=test. Default '000000000000'. */
+  defaultAccount?: string;
+}
+
+export type FakeService = 'cloudformation' | 'sts' | 's3';
+
+export interface FakeCall {
+  service: FakeService;
+  action: string;
+  /** awsQuery parameters as sent (without Action/Version); for S3 { Bucket, Key }. */
+  params: Record<string, string>;
+  region?: string;
+  accessKeyId?: string;
+  at: number;
+}
+
+export interface FakeChangeSetView {
+  name: string;
+  arn: string;
+  status: string;
+  executionStatus: string;
+  statusReason?: string;
+}
+
+export interface FakeStackView {
+  name: string;
+  region: string;
+  account: string;
+  stackId: string;
+  /** Current template text. */
+  template: string;
+  parameters: Record<string, string>;
+  outputs: Record<string, string>;
+  tags: Record<string, string>;
+  status: string;
+  statusReason?: string;
+  creationTime: Date;
+  lastUpdatedTime?: Date;
+  /** Newest first, as DescribeStackEvents returns them. */
+  events: StackEvent[];
+  changeSets: FakeChangeSetView[];
+}
+
+export interface PutStackInput {
+  name: string;
+  /** Default us-east-1. */
+  region?: string;
+  /** Default the defaultAccount option. Only callers with credentials of this account see the stack. */
+  account?: string;
+  /** JSON or YAML text. */
+  template: string;
+  parameters?: Record<string, string>;
+  outputs?: Record<string, string>;
+  tags?: Record<string, string>;
+  /** Default UPDATE_COMPLETE. */
+  status?: string;
+  lastUpdatedTime?: Date;
+}
+
+export interface AssumeRoleCall {
+  RoleArn: string;
+  RoleSessionName: string;
+  SourceIdentity?: string;
+  ExternalId?: string;
+  DurationSeconds?: string;
+}
+
+export interface FakeAws {
+  /** e.g. http://127.0.0.1:PORT — the bot's AWS_ENDPOINT_URL. */
+  url: string;
+  close(): Promise<void>;
+  /** Creates a stack, or replaces the template/parameters/status of an existing one (as an outside deploy would). */
+  putStack(o: PutStackInput): void;
+  /** Without region: the first stack of that name in any region/account. */
+  stack(name: string, region?: string, account?: string): FakeStackView | undefined;
+  calls: FakeCall[];
+  callsOf(action: string): FakeCall[];
+  /** The next `times` calls of the action ('*' = any) answer 400 Throttling "Rate exceeded" (S3: 503 SlowDown). */
+  throttle(action: string, times: number): void;
+  /** The next call of the action fails with this error (status default 400). Queued: call twice for two failures. */
+  failNext(action: string, err: { code: string; message: string; status?: number }): void;
+  /** The next change set on that stack reports exactly these ResourceChange (or Change) objects instead of the diff. */
+  overrideNextChanges(stackName: string, changes: object[]): void;
+  /** How the next ExecuteChangeSet on that stack behaves. */
+  scriptExecution(stackName: string, s: ExecutionScript): void;
+  /** The stack goes UPDATE_IN_PROGRESS as if someone else deployed; durationMs default 1000, Infinity = until cancelled. */
+  startOutsideUpdate(stackName: string, o?: { durationMs?: number }): void;
+  /** "bucket/key" → body. Tests may put templates here directly. */
+  s3Objects: Map<string, string>;
+  assumeRoleCalls: AssumeRoleCall[];
+}
+
+const CFN_XMLNS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
+const STS_XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+
+interface Identity {
+  account: string;
+  arn: string;
+  userId: string;
+}
+
+interface Injected {
+  throttles: Map<string, number>;
+  failures: Map<string, Array<{ code: string; message: string; status?: number }>>;
+}
+
+/** Takes the next injected error for this action, if any (action-specific first, then '*'). */
+function takeInjected(inj: Injected, action: string, service: FakeService): AwsError | undefined {
+  const failure = inj.failures.get(action)?.shift();
+  if (failure) return new AwsError(failure.code, failure.message, failure.status ?? 400);
+  for (const key of [action, '*']) {
+    const left = inj.throttles.get(key) ?? 0;
+    if (left > 0) {
+      inj.throttles.set(key, left - 1);
+      return service === 's3'
+        ? new AwsError('SlowDown', 'Please reduce your request rate.', 503)
+        : new AwsError('Throttling', 'Rate exceeded');
+    }
+  }
+  return undefined;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Where a TemplateURL points: virtual-hosted S3 (bucket.s3[.region].amazonaws.com), path-style S3, or this fake. */
+export function s3Location(url: string, ownHost: string): { bucket: string; key: string } | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const path = u.pathname.split('/').slice(1).map(decodeURIComponent);
+  const virtual = /^(.+)\.s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com$/.exec(u.hostname) ?? /^(.+)\.s3\.amazonaws\.com$/.exec(u.hostname);
+  if (virtual) return { bucket: virtual[1]!, key: path.join('/') };
+  const pathStyle = /^s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com$/.test(u.hostname) || u.host === ownHost;
+  if (pathStyle && path.length >= 2) return { bucket: path[0]!, key: path.slice(1).join('/') };
+  return undefined;
+}
+
+export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> {
+  const defaultAccount = opts.defaultAccount ?? '000000000000';
+  const scheduler = new Scheduler();
+  const s3Objects = new Map<string, string>();
+  const calls: FakeCall[] = [];
+  const assumeRoleCalls: AssumeRoleCall[] = [];
+  const issued = new Map<string, Identity>();
+  const injected: Injected = { throttles: new Map(), failures: new Map() };
+  let ownHost = '';
+
+  const cfn = new CloudFormationFake(
+    {
+      changeSetStepMs: opts.changeSetStepMs ?? 150,
+      eventIntervalMs: opts.eventIntervalMs ?? 50,
+      pageSize: opts.pageSize ?? 100,
+      readTemplateUrl: (url) => {
+        const loc = s3Location(url, ownHost);
+        if (!loc) throw validationError('TemplateURL must be a supported URL.');
+        return s3Objects.get(`${loc.bucket}/${loc.key}`);
+      },
+    },
+    scheduler,
+  );
+
+  // The access key identifies the caller: keys issued by AssumeRole carry the role's account,
+  // `ASIA<12 digits>…` keys that account, anything else (e.g. `test`) is the default account.
+  const identityOf = (accessKeyId: string | undefined): Identity => {
+    const known = accessKeyId ? issued.get(accessKeyId) : undefined;
+    if (known) return known;
+    const account = /^ASIA(\d{12})/.exec(accessKeyId ?? '')?.[1] ?? defaultAccount;
+    const user = accessKeyId || 'anonymous';
+    return { account, arn: `arn:aws:iam::${account}:user/${user}`, userId: `AIDA${user.toUpperCase()}` };
+  };
+
+  const sts = (action: string, p: Params, who: Identity): object | undefined => {
+    if (action === 'GetCallerIdentity') return { UserId: who.userId, Account: who.account, Arn: who.arn };
+    if (action !== 'AssumeRole') {
+      throw new AwsError('InvalidAction', `Could not find operation ${action} for version 2011-06-15`);
+    }
+    const roleArn = p.RoleArn ?? '';
+    const role = /^arn:aws:iam::(\d{12}):role\/(?:[\w+=,.@/-]*\/)?([\w+=,.@-]+)$/.exec(roleArn);
+    if (!role) {
+      throw validationError(`1 validation error detected: Value '${roleArn}' at 'roleArn' failed to satisfy constraint`);
+    }
+    const session = p.RoleSessionName ?? '';
+    if (!/^[\w+=,.@-]{2,64}$/.test(session)) {
+      throw validationError(
+        `1 validation error detected: Value '${session}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`,
+      );
+    }
+    const duration = p.DurationSeconds === undefined ? 3600 : Number(p.DurationSeconds);
+    if (!Number.isInteger(duration) || duration < 900 || duration > 43_200) {
+      throw validationError(
+        `1 validation error detected: Value '${p.DurationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200`,
+      );
+    }
+    if (p.ExternalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(p.ExternalId)) {
+      throw validationError(`1 validation error detected: Value at 'externalId' failed to satisfy constraint`);
+    }
+    if (p.SourceIdentity !== undefined && (!/^[\w+=,.@-]{2,64}$/.test(p.SourceIdentity) || p.SourceIdentity.startsWith('aws:'))) {
+      throw validationError(`1 validation error detected: Value at 'sourceIdentity' failed to satisfy constraint`);
+    }
+    assumeRoleCalls.push({
+      RoleArn: roleArn,
+      RoleSessionName: session,
+      SourceIdentity: p.SourceIdentity,
+      ExternalId: p.ExternalId,
+      DurationSeconds: p.DurationSeconds,
+    });
+    const account = role[1]!;
+    const roleId = `AROA${randomBytes(8).toString('hex').toUpperCase()}`;
+    const arn = `arn:aws:sts::${account}:assumed-role/${role[2]}/${session}`;
+    const accessKeyId = `ASIA${account}${randomBytes(4).toString('hex').toUpperCase()}`;
+    issued.set(accessKeyId, { account, arn, userId: `${roleId}:${session}` });
+    return {
+      Credentials: {
+        AccessKeyId: accessKeyId,
+        SecretAccessKey: randomBytes(20).toString('base64'),
+        SessionToken: randomBytes(48).toString('base64'),
+        Expiration: new Date(Date.now() + duration * 1000),
+      },
+      AssumedRoleUser: { AssumedRoleId: `${roleId}:${session}`, Arn: arn },
+      PackedPolicySize: p.Policy ? 10 : undefined,
+      SourceIdentity: p.SourceIdentity,
+    };
+  };
+
+  const send = (res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-length': String(Buffer.byteLength(body)), ...headers });
+    res.end(body);
+  };
+
+  const handleQuery = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    const params = parseForm(body.toString('utf8'));
+    const { Action: action = '', Version: version, ...rest } = params;
+    const scope = credentialScope(req.headers.authorization, new URLSearchParams());
+    const service: FakeService = scope?.service === 'sts' || version === '2011-06-15' ? 'sts' : 'cloudformation';
+    calls.push({
+      service,
+      action,
+      params: rest,
+      region: scope?.region,
+      accessKeyId: scope?.accessKeyId,
+      at: Date.now(),
+    });
+    const id = requestId();
+    const xmlns = service === 'sts' ? STS_XMLNS : CFN_XMLNS;
+    const headers = { 'content-type': 'text/xml', 'x-amzn-requestid': id };
+    try {
+      const err = takeInjected(injected, action, service);
+      if (err) throw err;
+      const who = identityOf(scope?.accessKeyId);
+      const caller: Caller = { account: who.account, region: scope?.region ?? 'us-east-1' };
+      const result = service === 'sts' ? sts(action, rest, who) : cfn.handle(action, rest, caller);
+      send(res, 200, queryResponse(action, xmlns, result, id), headers);
+    } catch (cause) {
+      const err =
+        cause instanceof AwsError
+          ? cause
+          : new AwsError('InternalFailure', `fake AWS: ${(cause as Error).message}`, 500, 'Receiver');
+      if (!(cause instanceof AwsError)) console.error('fake AWS: handler threw', cause);
+      send(res, err.status, queryErrorBody(err, xmlns, id), headers);
+    }
+  };
+
+  const handleS3 = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const scope = credentialScope(req.headers.authorization, url.searchParams);
+    const [bucket = '', ...keyParts] = url.pathname.split('/').slice(1).map(decodeURIComponent);
+    const key = keyParts.join('/');
+    const method = req.method ?? 'GET';
+    const action =
+      method === 'PUT' ? (key ? 'PutObject' : 'CreateBucket') : method === 'HEAD' ? 'HeadObject' : 'GetObject';
+    calls.push({
+      service: 's3',
+      action,
+      params: { Bucket: bucket, Key: key },
+      region: scope?.region,
+      accessKeyId: scope?.accessKeyId,
+      at: Date.now(),
+    });
+    const id = requestId();
+    const headers = { 'x-amz-request-id': id };
+    try {
+      const err = takeInjected(injected, action, 's3');
+      if (err) throw err;
+      if (!bucket) throw new AwsError('NotImplemented', 'The fake S3 supports only path-style bucket/key requests', 501);
+      if (action === 'CreateBucket') return send(res, 200, '', headers);
+      if (action === 'PutObject') {
+        // Recent SDKs send uploads aws-chunked with a trailing checksum.
+        const chunked =
+          String(req.headers['content-encoding'] ?? '').includes('aws-chunked') ||
+          String(req.headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-');
+        const data = chunked ? decodeAwsChunked(body) : body;
+        s3Objects.set(`${bucket}/${key}`, data.toString('utf8'));
+        const etag = `"${createHash('md5').update(data).digest('hex')}"`;
+        return send(res, 200, '', { ...headers, etag });
+      }
+      const object = s3Objects.get(`${bucket}/${key}`);
+      if (object === undefined) throw new AwsError('NoSuchKey', 'The specified key does not exist.', 404);
+      const data = Buffer.from(object, 'utf8');
+      const objectHeaders = {
+        ...headers,
+        etag: `"${createHash('md5').update(data).digest('hex')}"`,
+        'content-type': 'application/octet-stream',
+      };
+      if (action === 'HeadObject') {
+        res.writeHead(200, { ...objectHeaders, 'content-length': String(data.length) });
+        return res.end();
+      }
+      return send(res, 200, data, objectHeaders);
+    } catch (cause) {
+      const err = cause instanceof AwsError ? cause : new AwsError('InternalError', (cause as Error).message, 500);
+      if (method === 'HEAD') {
+        res.writeHead(err.status, headers);
+        return res.end();
+      }
+      return send(res, err.status, s3ErrorBody(err, id), { ...headers, 'content-type': 'application/xml' });
+    }
+  };
+
+  const server = createServer((req, res) => {
+    readBody(req)
+      .then((body) => {
+        const isQuery =
+          req.method === 'POST' &&
+          (req.url ?? '/').split('?')[0] === '/' &&
+          String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded');
+        if (isQuery) handleQuery(req, res, body);
+        else handleS3(req, res, body);
+      })
+      .catch((err: unknown) => {
+        console.error('fake AWS: request failed', err);
+        if (!res.headersSent) send(res, 500, 'fake AWS: internal error');
+      });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  ownHost = `127.0.0.1:${port}`;
+
+  const view = (s: StackRec): FakeStackView => ({
+    name: s.name,
+    region: s.region,
+    account: s.account,
+    stackId: s.stackId,
+    template: s.template.body,
+    parameters: { ...s.parameters },
+    outputs: Object.fromEntries(s.outputs.map((o) => [o.OutputKey ?? '', o.OutputValue ?? ''])),
+    tags: Object.fromEntries(s.tags.map((t) => [t.Key ?? '', t.Value ?? ''])),
+    status: s.status,
+    statusReason: s.statusReason,
+    creationTime: s.creationTime,
+    lastUpdatedTime: s.lastUpdatedTime,
+    events: [...s.events].reverse(),
+    changeSets: s.changeSets.map((c) => ({
+      name: c.name,
+      arn: c.arn,
+      status: c.status,
+      executionStatus: c.executionStatus === 'AVAILABLE' && s.version !== c.baseVersion ? 'OBSOLETE' : c.executionStatus,
+      statusReason: c.statusReason,
+    })),
+  });
+
+  return {
+    url: `http://${ownHost}`,
+    async close() {
+      scheduler.clear();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+    putStack(o) {
+      cfn.putStack({ ...o, region: o.region ?? 'us-east-1', account: o.account ?? defaultAccount });
+    },
+    stack(name, region, account) {
+      const s = cfn.findStackByName(name, region, account);
+      return s ? view(s) : undefined;
+    },
+    calls,
+    callsOf: (action) => calls.filter((c) => c.action === action),
+    throttle(action, times) {
+      injected.throttles.set(action, (injected.throttles.get(action) ?? 0) + times);
+    },
+    failNext(action, err) {
+      const queue = injected.failures.get(action) ?? [];
+      queue.push(err);
+      injected.failures.set(action, queue);
+    },
+    overrideNextChanges: (stackName, changes) => cfn.overrideNextChanges(stackName, changes),
+    scriptExecution: (stackName, s) => cfn.scriptExecution(stackName, s),
+    startOutsideUpdate(stackName, o) {
+      const s = cfn.findStackByName(stackName);
+      if (!s) throw new Error(`fake AWS: no stack named ${stackName}`);
+      cfn.startOutsideUpdate(s, o?.durationMs ?? 1000);
+    },
+    s3Objects,
+    assumeRoleCalls,
+  };
+}
+
+export type { ExecutionScript } from './aws-cfn.js';

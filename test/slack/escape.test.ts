@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import {
+  code,
+  escapeMrkdwn,
+  mention,
+  mentionGroup,
+  mentionUser,
+  plainText,
+  truncate,
+  truncateEscaped,
+} from '../../src/slack/escape.js';
+
+describe('escapeMrkdwn', () => {
+  it.each([
+    ['plain', 'plain'],
+    ['<!channel>', '&lt;!channel&gt;'],
+    ['<@U123>', '&lt;@U123&gt;'],
+    ['<!subteam^S1>', '&lt;!subteam^S1&gt;'],
+    ['a & b', 'a &amp; b'],
+    ['&lt;', '&amp;lt;'],
+    ['*bold* _it_ `code` ~s~ @here', '*bold* _it_ `code` ~s~ @here'],
+    ['<https://evil|click>', '&lt;https://evil|click&gt;'],
+  ])('%s → %s', (input, output) => {
+    expect(escapeMrkdwn(input)).toBe(output);
+  });
+});
+
+describe('code', () => {
+  it.each([
+    ['UsersTable', '`UsersTable`'],
+    ['a`b', '`aˋb`'],
+    ['<!here>', '`&lt;!here&gt;`'],
+    ['line1\nline2', '`line1 line2`'],
+    ['', '`""`'],
+    ['  ', '`"  "`'],
+  ])('%j → %s', (input, output) => {
+    expect(code(input)).toBe(output);
+  });
+});
+
+describe('truncate', () => {
+  it.each([
+    ['short', 10, 'short'],
+    ['exactly10!', 10, 'exactly10!'],
+    ['this is too long', 10, 'this is t…'],
+    ['abc', 1, '…'],
+    ['abc', 0, ''],
+  ])('%j to %d → %j', (input, n, output) => {
+    expect(truncate(input, n)).toBe(output);
+  });
+
+  it('does not split an emoji', () => {
+    const out = truncate('ab😀cdef', 4);
+    expect(out).toBe('ab…');
+    expect(out.length).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('truncateEscaped', () => {
+  it('does not leave half an entity', () => {
+    const s = escapeMrkdwn('aaaa<bbbb');
+    for (let n = 3; n < s.length; n++) {
+      const out = truncateEscaped(s, n);
+      expect(out.length).toBeLessThanOrEqual(n);
+      expect(out).not.toMatch(/&[a-z]*…$/);
+    }
+  });
+});
+
+describe('mentions', () => {
+  it.each([
+    ['U0ALICE', '<@U0ALICE>'],
+    ['W123ABC', '<@W123ABC>'],
+    ['u0alice', 'u0alice'],
+    ['U0ALICE> <!channel', 'U0ALICE&gt; &lt;!channel'],
+    ['<!channel>', '&lt;!channel&gt;'],
+    ['S0LEADS', 'S0LEADS'],
+  ])('mentionUser(%j) → %j', (id, out) => {
+    expect(mentionUser(id)).toBe(out);
+  });
+
+  it.each([
+    ['S0LEADS', '<!subteam^S0LEADS>'],
+    ['U0ALICE', 'U0ALICE'],
+    ['S0LEADS>', 'S0LEADS&gt;'],
+  ])('mentionGroup(%j) → %j', (id, out) => {
+    expect(mentionGroup(id)).toBe(out);
+  });
+
+  it.each([
+    ['S0LEADS', '<!subteam^S0LEADS>'],
+    ['U0ALICE', '<@U0ALICE>'],
+    ['<!here>', '&lt;!here&gt;'],
+  ])('mention(%j) → %j', (id, out) => {
+    expect(mention(id)).toBe(out);
+  });
+});
+
+describe('plainText', () => {
+  it('keeps angle brackets out of plain text', () => {
+    expect(plainText('Promote <!channel>: a → b')).toBe('Promote ‹!channel›: a → b');
+  });
+});

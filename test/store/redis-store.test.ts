@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRedisStore } from '../../src/store/redis-store.js';
+import type { Store } from '../../src/store/types.js';
+import { promotion, storeContract } from './store-contract.js';
+
+const HOUR = 60 * 60 * 1000;
+
+// One admin connection per file, for cleaning up and for looking at keys behind the store's back.
+let admin: Redis;
+beforeAll(() => {
+  admin = new Redis(inject('redisUrl'));
+});
+afterAll(async () => {
+  await admin.quit();
+});
+
+async function deleteKeys(prefix: string): Promise<void> {
+  const stream = admin.scanStream({ match: `${prefix}*`, count: 500 });
+  for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await admin.del(...keys);
+}
+
+const uniquePrefix = () => `test:store:${randomUUID()}:`;
+
+storeContract('redis store', async (opts) => {
+  const prefix = uniquePrefix();
+  const store = createRedisStore(new Redis(inject('redisUrl')), { ...opts, prefix });
+  return { store, cleanup: () => deleteKeys(prefix) };
+});
+
+describe('redis store', () => {
+  let prefix: string;
+  let redis: Redis;
+  let store: Store;
+
+  // These tests look at keys directly, so they build their own store instead of using the contract's.
+  const open = () => {
+    prefix = uniquePrefix();
+    redis = new Redis(inject('redisUrl'));
+    store = createRedisStore(redis, { prefix });
+  };
+  afterEach(async () => {
+    await store.close();
+    await deleteKeys(prefix);
+  });
+
+  it('says it is durable', () => {
+    open();
+    expect(store.durable).toBe(true);
+  });
+
+  it('puts every key under its prefix, so stores with different prefixes do not see each other', async () => {
+    open();
+    const other = createRedisStore(new Redis(inject('redisUrl')), { prefix: uniquePrefix() });
+    try {
+      await store.createPromotion(promotion('p1'), { active: true, ttlMs: HOUR });
+      await store.acquire('k', 'alice', HOUR);
+      await store.appendAudit({ at: 'x', actor: 'U1', action: 'planned', promotionId: 'p1' });
+      await store.setJson('j', 1);
+      await store.pushCapped('l', 1, 5);
+      expect(await other.getPromotion('p1')).toBeUndefined();
+      expect(await other.listActive()).toEqual([]);
+      expect(await other.listRecent(10)).toEqual([]);
+      expect(await other.holder('k')).toBeUndefined();
+      expect(await other.listHeld('')).toEqual([]);
+      expect(await other.readAudit({ limit: 10 })).toEqual([]);
+      expect(await other.getJson('j')).toBeUndefined();
+      expect(await other.listCapped('l', 10)).toEqual([]);
+      const keys = await scanAll(`${prefix}*`);
+      expect(keys.length).toBeGreaterThanOrEqual(7);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('gives promotions, locks and per-promotion audit lists a TTL', async () => {
+    open();
+    await store.createPromotion(promotion('p1'), { active: true, ttlMs: HOUR });
+    await store.acquire('k', 'alice', HOUR);
+    await store.appendAudit({ at: 'x', actor: 'U1', action: 'planned', promotionId: 'p1' });
+    const withTtl = await Promise.all(
+      [`${prefix}promotion:p1`, `${prefix}lock:k`, `${prefix}audit:promotion:p1`].map((k) => admin.pttl(k)),
+    );
+    for (const ttl of withTtl) expect(ttl).toBeGreaterThan(0);
+    expect(withTtl[0]).toBeLessThanOrEqual(HOUR);
+  });
+
+  it('drops an ID from the active index when its record is gone', async () => {
+    open();
+    await store.createPromotion(promotion('p1'), { active: true, ttlMs: HOUR });
+    await store.createPromotion(promotion('p2'), { active: true, ttlMs: HOUR });
+    await admin.del(`${prefix}promotion:p1`); // as if it had expired
+    expect((await store.listActive()).map((p) => p.id)).toEqual(['p2']);
+    expect(await admin.zrange(`${prefix}promotions:active`, 0, -1)).toEqual(['p2']);
+    expect((await store.listRecent(10)).map((p) => p.id)).toEqual(['p2']);
+    expect(await admin.lrange(`${prefix}promotions:recent`, 0, -1)).toEqual(['p2']);
+  });
+
+  it('drops expired IDs from the active index on the next write, without anyone listing it', async () => {
+    open();
+    await store.createPromotion(promotion('short'), { active: true, ttlMs: 150 });
+    await new Promise((r) => setTimeout(r, 400));
+    await store.createPromotion(promotion('next'), { active: true, ttlMs: HOUR });
+    expect(await admin.zrange(`${prefix}promotions:active`, 0, -1)).toEqual(['next']);
+  });
+
+  it('says what it was doing when Redis fails, keeping the cause', async () => {
+    open();
+    await admin.set(`${prefix}promotion:p1`, 'not a hash');
+    const err = await store.getPromotion('p1').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe('reading promotion p1');
+    expect(((err as Error).cause as Error).message).toMatch(/WRONGTYPE/);
+    await expect(store.createPromotion(promotion('p2'), { active: true, ttlMs: HOUR })).resolves.toBe(true);
+  });
+
+  it('reports errors inside a MULTI instead of swallowing them', async () => {
+    open();
+    await admin.set(`${prefix}audit`, 'not a list');
+    await expect(store.appendAudit({ at: 'x', actor: 'U1', action: 'planned' })).rejects.toThrow(
+      'appending audit entry planned',
+    );
+  });
+
+  it('refuses a cap below 1 before touching the connection', () => {
+    open();
+    const unused = new Redis(inject('redisUrl'), { lazyConnect: true });
+    expect(() => createRedisStore(unused, { auditKeep: 0 })).toThrow(RangeError);
+    expect(unused.status).toBe('wait');
+    unused.disconnect();
+  });
+
+  it('quits its connection on close, and closing twice is fine', async () => {
+    open();
+    await store.close();
+    expect(redis.status).toBe('end');
+    await store.close();
+  });
+});
+
+async function scanAll(match: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const keys of admin.scanStream({ match }) as AsyncIterable<string[]>) found.push(...keys);
+  return found;
+}

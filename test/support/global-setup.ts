@@ -1,0 +1,74 @@
+// Starts what the whole test run shares: a real Redis (REDIS_URL when set, else a throwaway
+// redis-server on a free port) and a fresh build of the bot for the end-to-end tests.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForRedis(port: number, proc: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`redis-server exited with code ${proc.exitCode}`);
+    try {
+      execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`redis-server on port ${port} did not answer within 10 s`);
+}
+
+let redis: ChildProcess | undefined;
+let redisDir: string | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  let url = process.env.REDIS_URL;
+  if (!url) {
+    try {
+      execFileSync('redis-server', ['--version'], { stdio: 'pipe' });
+    } catch (cause) {
+      throw new Error(
+        'the tests need a real Redis: set REDIS_URL, or install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)',
+        { cause },
+      );
+    }
+    const port = await freePort();
+    redisDir = mkdtempSync(join(tmpdir(), 'promote-bot-redis-'));
+    redis = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir],
+      { stdio: 'ignore' },
+    );
+    await waitForRedis(port, redis);
+    url = `redis://127.0.0.1:${port}`;
+  }
+  project.provide('redisUrl', url);
+  // The end-to-end tests start the bot as `npm start` does: from the compiled output.
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+}
+
+export async function teardown(): Promise<void> {
+  redis?.kill('SIGTERM');
+  if (redisDir) rmSync(redisDir, { recursive: true, force: true });
+}

@@ -1,0 +1,167 @@
+// Drives the bot process in HTTP mode the way Slack does: signed, form-urlencoded POSTs to /slack/events with the
+// exact bodies Slack sends for slash commands (platform-facts §1.1) and block_actions (§1.5), signed as in §1.3.
+import { createHmac, randomBytes } from 'node:crypto';
+
+export interface DriverResult {
+  status: number;
+  body: string;
+  /** time until the HTTP response (Bolt's ack) arrived */
+  elapsedMs: number;
+}
+
+const API_APP_ID = 'A0PROMOTEAPP';
+// The deprecated verification token Slack still puts in every body; Bolt ignores it in favour of signatures.
+const VERIFICATION_TOKEN = 'fake-verification-token';
+const DEFAULT_TEAM_ID = 'T0FAKETEAM';
+const TEAM_DOMAIN = 'fake-workspace';
+
+/** `v0=` + hex HMAC-SHA256(secret, `v0:${timestamp}:${rawBody}`) — what Slack sends as X-Slack-Signature. */
+export function slackSignature(secret: string, timestamp: number, rawBody: string): string {
+  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`;
+}
+
+function triggerId(): string {
+  return `${Date.now()}.${Math.floor(Math.random() * 1e10)}.${randomBytes(16).toString('hex')}`;
+}
+
+function userName(userId: string): string {
+  return `user-${userId.toLowerCase()}`;
+}
+
+function channelName(channelId: string): string {
+  return `channel-${channelId.toLowerCase()}`;
+}
+
+export interface SlashCommandOptions {
+  url: string;
+  secret: string;
+  command: string;
+  text: string;
+  userId: string;
+  channelId: string;
+  responseUrl: string;
+  teamId?: string;
+  /** X-Slack-Request-Timestamp in unix seconds; default now (set an old one for replay tests) */
+  timestamp?: number;
+  /** sign with the wrong secret */
+  badSignature?: boolean;
+}
+
+/** The form fields Slack POSTs for a slash command, in Slack's order. */
+export function slashCommandFields(o: Omit<SlashCommandOptions, 'url' | 'secret' | 'timestamp' | 'badSignature'>) {
+  return {
+    token: VERIFICATION_TOKEN,
+    team_id: o.teamId ?? DEFAULT_TEAM_ID,
+    team_domain: TEAM_DOMAIN,
+    channel_id: o.channelId,
+    channel_name: channelName(o.channelId),
+    user_id: o.userId,
+    user_name: userName(o.userId),
+    command: o.command,
+    text: o.text,
+    api_app_id: API_APP_ID,
+    is_enterprise_install: 'false',
+    response_url: o.responseUrl,
+    trigger_id: triggerId(),
+  };
+}
+
+export interface BlockActionOptions {
+  url: string;
+  secret: string;
+  userId: string;
+  actionId: string;
+  value: string;
+  blockId?: string;
+  channelId: string;
+  messageTs: string;
+  responseUrl: string;
+  triggerId?: string;
+  teamId?: string;
+  /** the clicked button's label; default the action_id */
+  buttonText?: string;
+  /** the message the button is on, as Slack echoes it back in the payload */
+  messageText?: string;
+  messageBlocks?: unknown[];
+  /** set when the button is on a thread reply */
+  threadTs?: string;
+  timestamp?: number;
+  badSignature?: boolean;
+}
+
+/** The JSON Slack sends (in the form field `payload`) when a user clicks a button on a message. */
+export function blockActionPayload(o: Omit<BlockActionOptions, 'url' | 'secret' | 'timestamp' | 'badSignature'>) {
+  const teamId = o.teamId ?? DEFAULT_TEAM_ID;
+  const actionTs = `${(Date.now() / 1000).toFixed(6)}`;
+  return {
+    type: 'block_actions',
+    user: { id: o.userId, username: userName(o.userId), name: userName(o.userId), team_id: teamId },
+    api_app_id: API_APP_ID,
+    token: VERIFICATION_TOKEN,
+    container: { type: 'message', message_ts: o.messageTs, channel_id: o.channelId, is_ephemeral: false },
+    trigger_id: o.triggerId ?? triggerId(),
+    team: { id: teamId, domain: TEAM_DOMAIN },
+    enterprise: null,
+    is_enterprise_install: false,
+    channel: { id: o.channelId, name: channelName(o.channelId) },
+    message: {
+      type: 'message',
+      ts: o.messageTs,
+      text: o.messageText ?? '',
+      ...(o.messageBlocks ? { blocks: o.messageBlocks } : {}),
+      ...(o.threadTs ? { thread_ts: o.threadTs } : {}),
+    },
+    state: { values: {} },
+    response_url: o.responseUrl,
+    actions: [
+      {
+        type: 'button',
+        action_id: o.actionId,
+        block_id: o.blockId ?? 'actions',
+        value: o.value,
+        text: { type: 'plain_text', text: o.buttonText ?? o.actionId, emoji: true },
+        action_ts: actionTs,
+      },
+    ],
+  };
+}
+
+/** POSTs a signed form body to the bot; resolves once the response (the ack) is in. */
+export async function postSigned(o: {
+  url: string;
+  secret: string;
+  rawBody: string;
+  timestamp?: number;
+  badSignature?: boolean;
+}): Promise<DriverResult> {
+  const timestamp = o.timestamp ?? Math.floor(Date.now() / 1000);
+  const secret = o.badSignature ? `${o.secret}-wrong` : o.secret;
+  const started = performance.now();
+  let response: Response;
+  try {
+    response = await fetch(o.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
+        'x-slack-request-timestamp': String(timestamp),
+        'x-slack-signature': slackSignature(secret, timestamp, o.rawBody),
+      },
+      body: o.rawBody,
+    });
+  } catch (cause) {
+    throw new Error(`sending a signed Slack request to ${o.url}`, { cause });
+  }
+  const elapsedMs = performance.now() - started;
+  return { status: response.status, body: await response.text(), elapsedMs };
+}
+
+export async function sendSlashCommand(o: SlashCommandOptions): Promise<DriverResult> {
+  const rawBody = new URLSearchParams(slashCommandFields(o)).toString();
+  return postSigned({ ...o, rawBody });
+}
+
+export async function sendBlockAction(o: BlockActionOptions): Promise<DriverResult> {
+  const rawBody = new URLSearchParams({ payload: JSON.stringify(blockActionPayload(o)) }).toString();
+  return postSigned({ ...o, rawBody });
+}
