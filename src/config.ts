@@ -56,6 +56,8 @@ export interface EnvSettings {
   port: number;
   redisUrl?: string;
   configPath: string;
+  /** Key prefix in Redis, so several bots (or tests) can share one Redis */
+  redisPrefix: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -263,6 +265,7 @@ const envSchema = z.object({
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
   PROMOTE_CONFIG: z.string().min(1).default('promote.yml'),
+  PROMOTE_REDIS_PREFIX: z.string().min(1).max(64).default('promote:'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -288,6 +291,7 @@ export function readEnv(env: Record<string, string | undefined>): Checked<EnvSet
       port: e.PORT,
       redisUrl: e.REDIS_URL,
       configPath: e.PROMOTE_CONFIG,
+      redisPrefix: e.PROMOTE_REDIS_PREFIX,
       logLevel: e.LOG_LEVEL,
     },
   };

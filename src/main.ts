@@ -36,7 +36,11 @@ function newId(): string {
   return randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
 }
 
-async function connectStore(url: string | undefined, log: ReturnType<typeof createLogger>): Promise<Store> {
+async function connectStore(
+  url: string | undefined,
+  prefix: string,
+  log: ReturnType<typeof createLogger>,
+): Promise<Store> {
   if (!url) {
     log.warn(
       'REDIS_URL is not set: using the embedded in-memory store. State is NOT durable and this must be the only replica.',
@@ -51,7 +55,7 @@ async function connectStore(url: string | undefined, log: ReturnType<typeof crea
   } catch (cause) {
     throw new Error(`connecting to Redis at ${url.replace(/\/\/[^@]*@/, '//***@')}`, { cause });
   }
-  return createRedisStore(redis);
+  return createRedisStore(redis, { prefix });
 }
 
 async function main(): Promise<void> {
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
   }
   const { env, config } = settings.value;
   const log = createLogger(env.logLevel);
-  const store = await connectStore(env.redisUrl, log);
+  const store = await connectStore(env.redisUrl, env.redisPrefix, log);
   const endpointOverride = !!(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
   const aws = createAwsClients({ forcePathStyle: endpointOverride });
 

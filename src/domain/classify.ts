@@ -187,9 +187,10 @@ const alsoSecurity = (f: Facts) =>
   f.securityProperties.length ? `; also changes permissions (${list(f.securityProperties)})` : '';
 
 /**
- * The classification, first matching row wins. Rows are in IMPACT_ORDER so a change is always
- * reported at its worst. Reasons are plain text starting with a verb (LOUD_VERBS in capitals for
- * what reviewers must look at), then the noun and logical ID.
+ * The classification: the first matching row wins. Rows run from worst to mildest so a change is
+ * reported at its worst; the Retain/Snapshot rows come first only because they soften the
+ * "data will be lost" rows below them. Reasons are plain text starting with a verb (LOUD_VERBS in
+ * capitals for what reviewers must look at), then the noun and the logical ID.
  */
 const RULES: readonly Rule[] = [
   {
@@ -269,7 +270,8 @@ const RULES: readonly Rule[] = [
   },
   {
     impact: 'minor',
-    when: (f) => f.info.noise === true,
+    // Imports stay visible: bringing an existing resource under the stack is worth a look.
+    when: (f) => f.info.noise === true && f.action !== 'Import',
     reason: (f) => `${quietVerb(f.action)} ${subject(f)}`,
   },
   {
@@ -513,6 +515,8 @@ export function classifyChange(rc: ResourceChange): ClassifiedChange {
 }
 
 const rank = (impact: Impact) => IMPACT_ORDER.indexOf(impact);
+// Numeric-aware so Table2 sorts before Table10, as people read them.
+const byLogicalId = new Intl.Collator('en', { numeric: true }).compare;
 
 /** The worst impact among the changes (IMPACT_ORDER), or undefined when there are none. */
 export function worstImpact(changes: readonly ClassifiedChange[]): Impact | undefined {
@@ -525,9 +529,7 @@ export function worstImpact(changes: readonly ClassifiedChange[]): Impact | unde
 export function buildPlan(rcs: readonly ResourceChange[]): Plan {
   const changes = rcs
     .map(classifyChange)
-    .sort(
-      (a, b) => rank(a.impact) - rank(b.impact) || (a.logicalId < b.logicalId ? -1 : a.logicalId > b.logicalId ? 1 : 0),
-    );
+    .sort((a, b) => rank(a.impact) - rank(b.impact) || byLogicalId(a.logicalId, b.logicalId));
   const counts = { added: 0, modified: 0, removed: 0, replaced: 0, minor: 0, total: changes.length };
   for (const c of changes) {
     if (c.action === 'Add' || c.action === 'Import') counts.added++;

@@ -309,7 +309,12 @@ describe('classifyChange', () => {
     ],
     [
       'an SSO permission set',
-      rc({ LogicalResourceId: 'Admins', ResourceType: 'AWS::SSO::PermissionSet', Action: 'Modify', Replacement: 'False' }),
+      rc({
+        LogicalResourceId: 'Admins',
+        ResourceType: 'AWS::SSO::PermissionSet',
+        Action: 'Modify',
+        Replacement: 'False',
+      }),
       'security',
       'MODIFIES SSO permission set Admins — SSO access change',
     ],
@@ -381,7 +386,12 @@ describe('classifyChange', () => {
       'modify',
       'modifies table UsersTable',
     ],
-    ['adding a function', rc({ LogicalResourceId: 'Handler', ResourceType: fn, Action: 'Add' }), 'add', 'adds function Handler'],
+    [
+      'adding a function',
+      rc({ LogicalResourceId: 'Handler', ResourceType: fn, Action: 'Add' }),
+      'add',
+      'adds function Handler',
+    ],
     [
       'adding a table',
       rc({ LogicalResourceId: 'UsersTable', ResourceType: table, Action: 'Add' }),
@@ -444,7 +454,12 @@ describe('classifyChange', () => {
     ],
     [
       'CDK metadata',
-      rc({ LogicalResourceId: 'CDKMetadata', ResourceType: 'AWS::CDK::Metadata', Action: 'Modify', Replacement: 'False' }),
+      rc({
+        LogicalResourceId: 'CDKMetadata',
+        ResourceType: 'AWS::CDK::Metadata',
+        Action: 'Modify',
+        Replacement: 'False',
+      }),
       'minor',
       'modifies CDK metadata CDKMetadata',
     ],

@@ -4,13 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Change, Output, Parameter, ResourceChange, StackEvent, Tag } from '@aws-sdk/client-cloudformation';
 import {
+  checkCapabilities,
   diffResources,
-  type EvaluatedResource,
   evaluateTemplate,
   type ParameterInput,
   parseTemplate,
   resolveParameterValues,
-  checkCapabilities,
   type Template,
   templateSummary,
 } from './aws-template.js';
@@ -433,7 +432,9 @@ export class CloudFormationFake {
     const filter = memberList(p, 'StackStatusFilter');
     const stacks = this.stacks.filter(
       (s) =>
-        s.account === caller.account && s.region === caller.region && (filter.length === 0 || filter.includes(s.status)),
+        s.account === caller.account &&
+        s.region === caller.region &&
+        (filter.length === 0 || filter.includes(s.status)),
     );
     const page = this.page(stacks, p.NextToken);
     return {
@@ -478,7 +479,10 @@ export class CloudFormationFake {
   }
 
   private getTemplateSummary(p: Params, caller: Caller) {
-    const tpl = p.StackName && !p.TemplateBody && !p.TemplateURL ? this.stack(caller, p.StackName).template : this.templateFrom(p);
+    const tpl =
+      p.StackName && !p.TemplateBody && !p.TemplateURL
+        ? this.stack(caller, p.StackName).template
+        : this.templateFrom(p);
     return templateSummary(tpl);
   }
 
@@ -537,7 +541,8 @@ export class CloudFormationFake {
     const sources = [p.TemplateBody, p.TemplateURL, bool(p.UsePreviousTemplate) ? 'yes' : undefined].filter(
       (x) => x !== undefined,
     );
-    if (sources.length > 1) throw validationError('Specify exactly one of TemplateBody, TemplateURL or UsePreviousTemplate.');
+    if (sources.length > 1)
+      throw validationError('Specify exactly one of TemplateBody, TemplateURL or UsePreviousTemplate.');
     const template = bool(p.UsePreviousTemplate) ? stack.template : this.templateFrom(p);
     if (stack.changeSets.some((c) => c.name === name)) {
       throw new AwsError('AlreadyExistsException', `ChangeSet [${name}] already exists`);
@@ -593,11 +598,17 @@ export class CloudFormationFake {
     return { Id: cs.arn, StackId: stack.stackId };
   }
 
-  private computeOutcome(stack: StackRec, cs: ChangeSetRec): { changes: Change[]; overridden: boolean; failure?: string } {
+  private computeOutcome(
+    stack: StackRec,
+    cs: ChangeSetRec,
+  ): { changes: Change[]; overridden: boolean; failure?: string } {
     const override = this.overrides.get(stack.name);
     if (override) {
       this.overrides.delete(stack.name);
-      const changes = override.map((c): Change => ('ResourceChange' in c ? (c as Change) : { Type: 'Resource', ResourceChange: c as ResourceChange }));
+      const changes = override.map(
+        (c): Change =>
+          'ResourceChange' in c ? (c as Change) : { Type: 'Resource', ResourceChange: c as ResourceChange },
+      );
       return { changes, overridden: true, failure: changes.length === 0 ? NO_CHANGES_REASON : undefined };
     }
     const ctx = { region: stack.region, account: stack.account, stackName: stack.name, stackId: stack.stackId };
@@ -672,7 +683,11 @@ export class CloudFormationFake {
 
   private deleteChangeSet(p: Params, caller: Caller) {
     const cs = this.changeSet(caller, p.ChangeSetName, p.StackName);
-    if (cs.status === 'CREATE_PENDING' || cs.status === 'CREATE_IN_PROGRESS' || cs.executionStatus === 'EXECUTE_IN_PROGRESS') {
+    if (
+      cs.status === 'CREATE_PENDING' ||
+      cs.status === 'CREATE_IN_PROGRESS' ||
+      cs.executionStatus === 'EXECUTE_IN_PROGRESS'
+    ) {
       const status = cs.executionStatus === 'EXECUTE_IN_PROGRESS' ? cs.executionStatus : cs.status;
       throw new AwsError('InvalidChangeSetStatus', `Cannot delete ChangeSet in status ${status}`);
     }
@@ -690,7 +705,10 @@ export class CloudFormationFake {
       );
     }
     if (stack.usedTokens.has(token)) {
-      throw new AwsError('TokenAlreadyExistsException', `ClientRequestToken ${token} was already used for stack ${stack.name}`);
+      throw new AwsError(
+        'TokenAlreadyExistsException',
+        `ClientRequestToken ${token} was already used for stack ${stack.name}`,
+      );
     }
   }
 
@@ -775,7 +793,8 @@ export class CloudFormationFake {
       const verb = item.action === 'Add' ? 'CREATE' : 'UPDATE';
       steps.push({
         run: () => {
-          if (item.action === 'Add' || item.replaced) item.newPhysical = `${stack.name}-${item.logicalId}-${randomSuffix()}`;
+          if (item.action === 'Add' || item.replaced)
+            item.newPhysical = `${stack.name}-${item.logicalId}-${randomSuffix()}`;
           ctx.touched.push(item);
           ctx.inProgress = item;
           const reason = item.replaced
@@ -892,7 +911,11 @@ export class CloudFormationFake {
           run: () => {
             const rest = revert.slice(revert.indexOf(failing) + 1);
             stack.pendingRollback = { failed: [failing, ...rest], cleanup: cleanup.filter((i) => i !== failing) };
-            this.finishOp(ctx, 'UPDATE_ROLLBACK_FAILED', `The following resource(s) failed to update: [${failing.logicalId}].`);
+            this.finishOp(
+              ctx,
+              'UPDATE_ROLLBACK_FAILED',
+              `The following resource(s) failed to update: [${failing.logicalId}].`,
+            );
           },
         },
       );
@@ -949,7 +972,9 @@ export class CloudFormationFake {
     const pending = stack.pendingRollback ?? { failed: [], cleanup: [] };
     const skip = memberList(p, 'ResourcesToSkip').filter((s) => s !== '');
     const skippable = new Set(
-      pending.failed.length > 0 ? pending.failed.map((i) => i.logicalId) : stack.template.resources.map((r) => r.logicalId),
+      pending.failed.length > 0
+        ? pending.failed.map((i) => i.logicalId)
+        : stack.template.resources.map((r) => r.logicalId),
     );
     const bad = skip.filter((s) => !skippable.has(s));
     if (bad.length > 0) {
@@ -973,7 +998,8 @@ export class CloudFormationFake {
     for (const item of [...pending.failed, ...unknownSkips]) {
       if (skip.includes(item.logicalId)) {
         steps.push({
-          run: () => this.resourceEvent(ctx, item, 'UPDATE_COMPLETE', 'Resource skipped during rollback', item.oldPhysical),
+          run: () =>
+            this.resourceEvent(ctx, item, 'UPDATE_COMPLETE', 'Resource skipped during rollback', item.oldPhysical),
         });
       } else {
         steps.push(
@@ -1055,4 +1081,3 @@ function withoutValues(c: Change): Change {
   };
 }
 
-export type { EvaluatedResource };

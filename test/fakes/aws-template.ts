@@ -119,20 +119,18 @@ export function parseTemplate(body: string): Template {
       condition: typeof r.Condition === 'string' ? r.Condition : undefined,
     };
   });
-  const parameters = Object.entries(isObject(doc.Parameters) ? doc.Parameters : {}).map(
-    ([key, p]): ParameterDecl => {
-      const decl = isObject(p) ? p : {};
-      return {
-        key,
-        type: typeof decl.Type === 'string' ? decl.Type : 'String',
-        default: decl.Default === undefined ? undefined : scalarText(decl.Default),
-        noEcho: decl.NoEcho === true || decl.NoEcho === 'true',
-        description: typeof decl.Description === 'string' ? decl.Description : undefined,
-        allowedValues: Array.isArray(decl.AllowedValues) ? decl.AllowedValues.map(scalarText) : undefined,
-        allowedPattern: typeof decl.AllowedPattern === 'string' ? decl.AllowedPattern : undefined,
-      };
-    },
-  );
+  const parameters = Object.entries(isObject(doc.Parameters) ? doc.Parameters : {}).map(([key, p]): ParameterDecl => {
+    const decl = isObject(p) ? p : {};
+    return {
+      key,
+      type: typeof decl.Type === 'string' ? decl.Type : 'String',
+      default: decl.Default === undefined ? undefined : scalarText(decl.Default),
+      noEcho: decl.NoEcho === true || decl.NoEcho === 'true',
+      description: typeof decl.Description === 'string' ? decl.Description : undefined,
+      allowedValues: Array.isArray(decl.AllowedValues) ? decl.AllowedValues.map(scalarText) : undefined,
+      allowedPattern: typeof decl.AllowedPattern === 'string' ? decl.AllowedPattern : undefined,
+    };
+  });
   const transform = doc.Transform;
   const tpl: Template = {
     body,
@@ -164,7 +162,9 @@ function checkReferences(tpl: Template): void {
     }
   }
   if (missing.size > 0) {
-    throw formatError(`Unresolved resource dependencies [${[...missing].join(', ')}] in the Resources block of the template`);
+    throw formatError(
+      `Unresolved resource dependencies [${[...missing].join(', ')}] in the Resources block of the template`,
+    );
   }
 }
 
@@ -471,6 +471,7 @@ class Resolver {
     });
     if (unresolved) return { 'Fn::Sub': varsRaw === undefined ? replaced : [replaced, local] };
     // `${!Literal}` renders as the literal `${Literal}`.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not JS
     return replaced.replace(/\$\{!([^}]*)\}/g, '${$1}');
   }
 }
@@ -557,7 +558,11 @@ function defaultsToSnapshot(r: ResourceDecl): boolean {
 
 function removePolicyAction(r: ResourceDecl): 'Delete' | 'Retain' | 'Snapshot' {
   const policy = r.deletionPolicy ?? (defaultsToSnapshot(r) ? 'Snapshot' : 'Delete');
-  return policy === 'Retain' || policy === 'RetainExceptOnCreate' ? 'Retain' : policy === 'Snapshot' ? 'Snapshot' : 'Delete';
+  return policy === 'Retain' || policy === 'RetainExceptOnCreate'
+    ? 'Retain'
+    : policy === 'Snapshot'
+      ? 'Snapshot'
+      : 'Delete';
 }
 
 function replacePolicyAction(r: ResourceDecl): 'ReplaceAndDelete' | 'ReplaceAndRetain' | 'ReplaceAndSnapshot' {
@@ -624,7 +629,10 @@ export function diffResources(
   }
   addDynamicDetails(before, after, changes, physicalId);
   for (const change of changes.values()) finishModify(change, after.get(change.LogicalResourceId!));
-  return { changes: [...changes.values()], typeChanged };
+  // Template order: the new template's resources, then the removed ones.
+  const order = [...after.keys(), ...[...before.keys()].filter((id) => !after.has(id))];
+  const ordered = order.flatMap((id) => changes.get(id) ?? []);
+  return { changes: ordered, typeChanged };
 }
 
 function staticDetails(b: EvaluatedResource, a: EvaluatedResource): ResourceChangeDetail[] {
@@ -655,11 +663,12 @@ function staticDetails(b: EvaluatedResource, a: EvaluatedResource): ResourceChan
       CausingEntity: causingParameter,
     });
   }
-  const attributes: Array<['Metadata' | 'DeletionPolicy' | 'UpdateReplacePolicy', Json | undefined, Json | undefined]> = [
-    ['Metadata', b.decl.metadata, a.decl.metadata],
-    ['DeletionPolicy', b.decl.deletionPolicy, a.decl.deletionPolicy],
-    ['UpdateReplacePolicy', b.decl.updateReplacePolicy, a.decl.updateReplacePolicy],
-  ];
+  const attributes: Array<['Metadata' | 'DeletionPolicy' | 'UpdateReplacePolicy', Json | undefined, Json | undefined]> =
+    [
+      ['Metadata', b.decl.metadata, a.decl.metadata],
+      ['DeletionPolicy', b.decl.deletionPolicy, a.decl.deletionPolicy],
+      ['UpdateReplacePolicy', b.decl.updateReplacePolicy, a.decl.updateReplacePolicy],
+    ];
   for (const [attribute, bv, av] of attributes) {
     if (canonical(bv) === canonical(av)) continue;
     details.push({

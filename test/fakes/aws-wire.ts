@@ -123,8 +123,12 @@ export interface CredentialScope {
  * The SigV4 credential scope from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, …`
  * or, for presigned URLs, from the `X-Amz-Credential` query parameter. Signatures are not checked.
  */
-export function credentialScope(authorization: string | undefined, query: URLSearchParams): CredentialScope | undefined {
-  const credential = /Credential=([^,\s]+)/.exec(authorization ?? '')?.[1] ?? query.get('X-Amz-Credential') ?? undefined;
+export function credentialScope(
+  authorization: string | undefined,
+  query: URLSearchParams,
+): CredentialScope | undefined {
+  const credential =
+    /Credential=([^,\s]+)/.exec(authorization ?? '')?.[1] ?? query.get('X-Amz-Credential') ?? undefined;
   if (!credential) return undefined;
   const [accessKeyId, , region, service] = credential.split('/');
   if (!accessKeyId || !region || !service) return undefined;

@@ -122,6 +122,7 @@ export interface FakeAws {
   startOutsideUpdate(stackName: string, o?: { durationMs?: number }): void;
   /** "bucket/key" → body. Tests may put templates here directly. */
   s3Objects: Map<string, string>;
+  /** Every AssumeRole request in order, including those that failed. */
   assumeRoleCalls: AssumeRoleCall[];
 }
 
@@ -170,7 +171,8 @@ export function s3Location(url: string, ownHost: string): { bucket: string; key:
     return undefined;
   }
   const path = u.pathname.split('/').slice(1).map(decodeURIComponent);
-  const virtual = /^(.+)\.s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com$/.exec(u.hostname) ?? /^(.+)\.s3\.amazonaws\.com$/.exec(u.hostname);
+  const virtual =
+    /^(.+)\.s3[.-](?:[a-z0-9-]+\.)?amazonaws\.com$/.exec(u.hostname) ?? /^(.+)\.s3\.amazonaws\.com$/.exec(u.hostname);
   if (virtual) return { bucket: virtual[1]!, key: path.join('/') };
   const pathStyle = /^s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com$/.test(u.hostname) || u.host === ownHost;
   if (pathStyle && path.length >= 2) return { bucket: path[0]!, key: path.slice(1).join('/') };
@@ -219,7 +221,9 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     const roleArn = p.RoleArn ?? '';
     const role = /^arn:aws:iam::(\d{12}):role\/(?:[\w+=,.@/-]*\/)?([\w+=,.@-]+)$/.exec(roleArn);
     if (!role) {
-      throw validationError(`1 validation error detected: Value '${roleArn}' at 'roleArn' failed to satisfy constraint`);
+      throw validationError(
+        `1 validation error detected: Value '${roleArn}' at 'roleArn' failed to satisfy constraint`,
+      );
     }
     const session = p.RoleSessionName ?? '';
     if (!/^[\w+=,.@-]{2,64}$/.test(session)) {
@@ -236,16 +240,12 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     if (p.ExternalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(p.ExternalId)) {
       throw validationError(`1 validation error detected: Value at 'externalId' failed to satisfy constraint`);
     }
-    if (p.SourceIdentity !== undefined && (!/^[\w+=,.@-]{2,64}$/.test(p.SourceIdentity) || p.SourceIdentity.startsWith('aws:'))) {
+    if (
+      p.SourceIdentity !== undefined &&
+      (!/^[\w+=,.@-]{2,64}$/.test(p.SourceIdentity) || p.SourceIdentity.startsWith('aws:'))
+    ) {
       throw validationError(`1 validation error detected: Value at 'sourceIdentity' failed to satisfy constraint`);
     }
-    assumeRoleCalls.push({
-      RoleArn: roleArn,
-      RoleSessionName: session,
-      SourceIdentity: p.SourceIdentity,
-      ExternalId: p.ExternalId,
-      DurationSeconds: p.DurationSeconds,
-    });
     const account = role[1]!;
     const roleId = `AROA${randomBytes(8).toString('hex').toUpperCase()}`;
     const arn = `arn:aws:sts::${account}:assumed-role/${role[2]}/${session}`;
@@ -282,6 +282,16 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       accessKeyId: scope?.accessKeyId,
       at: Date.now(),
     });
+    // Every AssumeRole attempt is recorded, also those that fail validation or an injected error.
+    if (service === 'sts' && action === 'AssumeRole') {
+      assumeRoleCalls.push({
+        RoleArn: rest.RoleArn ?? '',
+        RoleSessionName: rest.RoleSessionName ?? '',
+        SourceIdentity: rest.SourceIdentity,
+        ExternalId: rest.ExternalId,
+        DurationSeconds: rest.DurationSeconds,
+      });
+    }
     const id = requestId();
     const xmlns = service === 'sts' ? STS_XMLNS : CFN_XMLNS;
     const headers = { 'content-type': 'text/xml', 'x-amzn-requestid': id };
@@ -323,7 +333,8 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     try {
       const err = takeInjected(injected, action, 's3');
       if (err) throw err;
-      if (!bucket) throw new AwsError('NotImplemented', 'The fake S3 supports only path-style bucket/key requests', 501);
+      if (!bucket)
+        throw new AwsError('NotImplemented', 'The fake S3 supports only path-style bucket/key requests', 501);
       if (action === 'CreateBucket') return send(res, 200, '', headers);
       if (action === 'PutObject') {
         // Recent SDKs send uploads aws-chunked with a trailing checksum.
@@ -398,7 +409,8 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       name: c.name,
       arn: c.arn,
       status: c.status,
-      executionStatus: c.executionStatus === 'AVAILABLE' && s.version !== c.baseVersion ? 'OBSOLETE' : c.executionStatus,
+      executionStatus:
+        c.executionStatus === 'AVAILABLE' && s.version !== c.baseVersion ? 'OBSOLETE' : c.executionStatus,
       statusReason: c.statusReason,
     })),
   });

@@ -35,11 +35,11 @@ export const LIMITS = {
 } as const;
 
 /** Section with mrkdwn text (already escaped by the caller), clipped to the section limit. */
-export function section(text: string, blockId?: string): KnownBlock {
+export function section(text: string, blockId?: string, max: number = LIMITS.sectionText): KnownBlock {
   return {
     type: 'section',
     ...(blockId ? { block_id: blockId } : {}),
-    text: { type: 'mrkdwn', text: truncateEscaped(text || ' ', LIMITS.sectionText) },
+    text: { type: 'mrkdwn', text: truncateEscaped(text || ' ', Math.min(max, LIMITS.sectionText)) },
   };
 }
 

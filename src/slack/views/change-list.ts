@@ -21,6 +21,8 @@ export interface EntryOptions {
   maxProperties: number;
   /** Characters kept of each before/after value (before escaping). */
   valueChars: number;
+  /** Cap on the whole entry, so one change never takes more than a section can hold. */
+  maxChars?: number;
 }
 
 const MODIFY_ACTIONS = new Set(['Modify', 'Dynamic', 'SyncWithActual', 'unknown']);
@@ -78,8 +80,8 @@ export function formatChangeEntry(c: ClassifiedChange, opts: EntryOptions): stri
     const more = c.properties.length - shown.length;
     if (more > 0) lines.push(`      ↳ _…and ${plural(more, 'more property', 'more properties')}_`);
   }
-  // One entry never takes more than a section can hold, whatever AWS sent.
-  return truncateEscaped(lines.join('\n'), 1500);
+  const entry = lines.join('\n');
+  return opts.maxChars === undefined ? entry : truncateEscaped(entry, opts.maxChars);
 }
 
 /** "*40 changes:* 10 added · 20 modified · 5 removed · 3 replaced" (mrkdwn). */

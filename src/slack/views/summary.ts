@@ -50,13 +50,15 @@ const ROLLBACK_CAUTION = '⚠ Rolling back re-applies an old template; data dele
 /** Room kept for the "…and N more changes not shown" note. */
 const NOTE_RESERVE = 250;
 const REVIEWERS_SHOWN = 30;
+/** The status and approval sections are capped lower so hostile config or reasons leave room for changes. */
+const FIXED_SECTION_MAX = 2000;
 const APPROVALS_SHOWN = 20;
 
 /** Less detail per change when the plan is too big to show every risky change otherwise. */
 const DETAIL_LEVELS: readonly EntryOptions[] = [
-  { maxProperties: 3, valueChars: 60 },
-  { maxProperties: 1, valueChars: 60 },
-  { maxProperties: 0, valueChars: 60 },
+  { maxProperties: 3, valueChars: 60, maxChars: 1500 },
+  { maxProperties: 1, valueChars: 60, maxChars: 1500 },
+  { maxProperties: 0, valueChars: 60, maxChars: 1500 },
 ];
 
 const RISKY: ReadonlySet<Impact> = new Set(IMPACT_ORDER.slice(0, IMPACT_ORDER.indexOf('security') + 1));
@@ -69,14 +71,14 @@ export function renderPromotionMessage(input: SummaryInput): View {
 
   const top: KnownBlock[] = [header(plainText(promotionTitle(p)), BLOCK_ID.header)];
   if (p.kind === 'rollback') top.push(context(ROLLBACK_CAUTION, BLOCK_ID.caution));
-  top.push(section(stateLine(p, now, rule), BLOCK_ID.status));
+  top.push(section(stateLine(p, now, rule), BLOCK_ID.status, FIXED_SECTION_MAX));
   top.push(fieldsSection(detailFields(p, now), BLOCK_ID.details));
   const plan = p.plan && p.plan.changes.length > 0 ? p.plan : undefined;
   if (plan) top.push(section(countsLine(plan, showMinor), BLOCK_ID.counts));
 
   const bottom: KnownBlock[] = [];
   if (awaiting) {
-    bottom.push(section(approvalText(p, rule, now), BLOCK_ID.approval));
+    bottom.push(section(approvalText(p, rule, now), BLOCK_ID.approval, FIXED_SECTION_MAX));
     bottom.push(actions(approvalButtons(p), BLOCK_ID.actions));
   }
   bottom.push(context(footerText(p, now), BLOCK_ID.footer));
@@ -123,7 +125,7 @@ function countsLine(plan: Plan, showMinor: boolean): string {
   const parts = [formatCounts(plan.counts)];
   const destroys = plan.changes.filter((c) => c.impact === 'destroys').length;
   const security = plan.changes.filter((c) => c.impact === 'security').length;
-  if (destroys) parts.push(`⚠ *${count(destroys)} destroy data*`);
+  if (destroys) parts.push(`⚠ *${count(destroys)} destructive*`);
   if (security) parts.push(`🔐 *${count(security)} security*`);
   if (plan.counts.minor) {
     parts.push(
@@ -183,9 +185,7 @@ function leftOutNote(left: readonly ClassifiedChange[], buttonShown: boolean): s
   const how = buttonShown ? ' — press *Show all changes*' : '';
   const destroys = left.filter((c) => c.impact === 'destroys').length;
   const risky = left.filter((c) => RISKY.has(c.impact)).length;
-  const warn = risky
-    ? ` (among them ⚠ ${count(risky)} risky${destroys ? `, ${count(destroys)} destroying data` : ''})`
-    : '';
+  const warn = risky ? ` (including ⚠ ${count(risky)} risky${destroys ? `, ${count(destroys)} destructive` : ''})` : '';
   return `…and ${plural(left.length, 'more change')} not shown${how}${warn}`;
 }
 
@@ -267,7 +267,7 @@ function fallbackText(p: Promotion, rule: ApprovalRule): string {
   if (p.state === 'awaiting_approval') {
     const changes = p.plan ? `, ${plural(p.plan.counts.total, 'change')}` : '';
     const destroys = p.plan?.changes.filter((c) => c.impact === 'destroys').length ?? 0;
-    state = `needs ${plural(rule.required, 'approval')}${changes}${destroys ? `, ${count(destroys)} destroy data` : ''}`;
+    state = `needs ${plural(rule.required, 'approval')}${changes}${destroys ? `, ${count(destroys)} destructive` : ''}`;
   } else {
     state = p.state.replace(/_/g, ' ');
   }

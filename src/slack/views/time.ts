@@ -22,7 +22,10 @@ function parse(iso: string | undefined): Date | undefined {
 /** "2 hours ago" / "in 4 hours" (mrkdwn-safe); an unreadable time is shown escaped as it is. */
 export function relative(iso: string, now: Date): string {
   const d = parse(iso);
-  return d ? formatDistanceStrict(d, now, { addSuffix: true }) : escapeMrkdwn(iso);
+  if (!d) return escapeMrkdwn(iso);
+  // formatDistanceStrict would say "0 seconds ago".
+  if (Math.abs(d.getTime() - now.getTime()) < 1000) return 'just now';
+  return formatDistanceStrict(d, now, { addSuffix: true });
 }
 
 /** "2025-03-01 16:00 UTC": absolute, so it reads the same for every reviewer. */

@@ -1,0 +1,129 @@
+// Starts the bot as the README does (the compiled `node dist/main.js` that `npm start` runs) in HTTP
+// mode, pointed at the fake Slack and fake AWS endpoints, and a real Redis.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const SIGNING_SECRET = 'test-signing-secret';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface BotOptions {
+  config: string; // promote.yml text
+  slackUrl: string;
+  slackToken: string;
+  awsUrl: string;
+  redisUrl?: string; // omitted: the in-memory store
+  redisPrefix?: string;
+  port?: number;
+  extraEnv?: Record<string, string>;
+}
+
+export interface BotProcess {
+  url: string; // http://127.0.0.1:PORT/slack/events
+  base: string;
+  port: number;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  proc: ChildProcess;
+}
+
+export function writeConfig(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'promote-bot-cfg-'));
+  const path = join(dir, 'promote.yml');
+  writeFileSync(path, text);
+  return path;
+}
+
+/** Runs `node dist/main.js` and waits until GET /healthz answers 200. */
+export async function startBot(o: BotOptions): Promise<BotProcess> {
+  const port = o.port ?? (await freePort());
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    SLACK_BOT_TOKEN: o.slackToken,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: o.slackUrl,
+    PORT: String(port),
+    PROMOTE_CONFIG: writeConfig(o.config),
+    AWS_ENDPOINT_URL: o.awsUrl,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...(o.redisUrl ? { REDIS_URL: o.redisUrl } : {}),
+    ...(o.redisPrefix ? { PROMOTE_REDIS_PREFIX: o.redisPrefix } : {}),
+    ...o.extraEnv,
+  };
+  const proc = spawn(process.execPath, ['dist/main.js'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout?.on('data', (d) => {
+    out += d;
+  });
+  proc.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`bot exited with ${proc.exitCode}:\n${out}`);
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`bot did not answer /healthz within 15 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `${base}/slack/events`,
+    base,
+    port,
+    proc,
+    output: () => out,
+    async kill(signal = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      await done;
+    },
+  };
+}
+
+/** Runs the bot expecting it to refuse to start; resolves with its exit code and output. */
+export async function runBotExpectingExit(
+  env: Record<string, string>,
+  timeoutMs = 10_000,
+): Promise<{ code: number | null; output: string }> {
+  const proc = spawn(process.execPath, ['dist/main.js'], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d) => {
+    out += d;
+  });
+  proc.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+  clearTimeout(timer);
+  return { code, output: out };
+}

@@ -1,0 +1,248 @@
+// A small world for end-to-end tests: fake Slack, fake AWS with dev/prod stacks in their own accounts,
+// a real Redis (unique key prefix per scenario) and the bot process.
+import { randomBytes } from 'node:crypto';
+import { type FakeAws, startFakeAws } from '../fakes/aws.js';
+import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
+import { type BotProcess, SIGNING_SECRET, startBot } from './bot.js';
+import { sendBlockAction, sendSlashCommand } from './slack-driver.js';
+
+export const DEV_ACCOUNT = '111111111111';
+export const PROD_ACCOUNT = '333333333333';
+export const CHANNEL = 'C0PROMOTE';
+export const REQUESTER = 'U0REQ';
+
+export function configYaml(
+  o: { required?: number; reviewers?: string[]; rollbackRequired?: number; extra?: string } = {},
+): string {
+  return `
+settings:
+  sweepEvery: 200ms
+  leaseTtl: 1500ms
+  progressEvery: 300ms
+  pollMin: 50ms
+  pollMax: 200ms
+services:
+  api:
+    channels: [${CHANNEL}, C0OTHER]
+    stages:
+      dev:
+        stack: api-dev
+        role: arn:aws:iam::${DEV_ACCOUNT}:role/promote-bot
+      prod:
+        stack: api-prod
+        role: arn:aws:iam::${PROD_ACCOUNT}:role/promote-bot
+        externalId: promote-ext
+        approvals:
+          required: ${o.required ?? 2}
+          reviewers: [${(o.reviewers ?? ['U0ALICE', 'U0BOB', 'S0LEADS']).join(', ')}]
+          expiresAfter: 4h
+        rollback:
+          required: ${o.rollbackRequired ?? 1}
+  web:
+    channels: [C0WEB]
+    stages:
+      dev: { stack: web-dev }
+      prod:
+        stack: web-prod
+        approvals: { required: 1, reviewers: [U0ALICE] }
+${o.extra ?? ''}`;
+}
+
+/** What prod runs: a table, a queue that dev no longer has, a role with a policy, a function. */
+export const PROD_TEMPLATE = JSON.stringify({
+  Parameters: { Env: { Type: 'String' }, MemorySize: { Type: 'Number', Default: '128' } },
+  Resources: {
+    UsersTable: {
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        TableName: 'users',
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      },
+    },
+    OldQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'old-jobs' } },
+    AppRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        },
+        Policies: [
+          {
+            PolicyName: 'read',
+            PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] },
+          },
+        ],
+      },
+    },
+    Fn: {
+      Type: 'AWS::Lambda::Function',
+      Properties: {
+        MemorySize: { Ref: 'MemorySize' },
+        Runtime: 'nodejs20.x',
+        Handler: 'index.handler',
+        Code: { ZipFile: 'v1' },
+        Role: 'arn:aws:iam::333333333333:role/x',
+      },
+    },
+  },
+});
+
+/** What dev runs: the table renamed (replacement), the queue gone, a broader policy, new code, a new log group. */
+export const DEV_TEMPLATE = JSON.stringify({
+  Parameters: { Env: { Type: 'String' }, MemorySize: { Type: 'Number', Default: '128' } },
+  Resources: {
+    UsersTable: {
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        TableName: 'users-v2',
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      },
+    },
+    AppRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        },
+        Policies: [
+          { PolicyName: 'read', PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] } },
+        ],
+      },
+    },
+    Fn: {
+      Type: 'AWS::Lambda::Function',
+      Properties: {
+        MemorySize: { Ref: 'MemorySize' },
+        Runtime: 'nodejs20.x',
+        Handler: 'index.handler',
+        Code: { ZipFile: 'v2' },
+        Role: 'arn:aws:iam::333333333333:role/x',
+      },
+    },
+    FnLogs: { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 14 } },
+  },
+});
+
+export interface Scenario {
+  aws: FakeAws;
+  slack: FakeSlack;
+  bot: BotProcess;
+  redisPrefix: string;
+  promote(text: string, user?: string, channel?: string): ReturnType<typeof sendSlashCommand>;
+  rollback(text: string, user?: string, channel?: string): ReturnType<typeof sendSlashCommand>;
+  click(actionId: string, promotionId: string, user: string, messageTs: string): ReturnType<typeof sendBlockAction>;
+  restart(signal?: NodeJS.Signals): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startScenario(o: {
+  redisUrl?: string;
+  config?: string;
+  stacks?: boolean;
+  aws?: Parameters<typeof startFakeAws>[0];
+}): Promise<Scenario> {
+  const aws = await startFakeAws({ changeSetStepMs: 60, eventIntervalMs: 30, ...o.aws });
+  const slack = await startFakeSlack();
+  slack.userGroups.set('S0LEADS', ['U0LEAD1', 'U0LEAD2']);
+  if (o.stacks !== false) {
+    aws.putStack({
+      name: 'api-dev',
+      account: DEV_ACCOUNT,
+      template: DEV_TEMPLATE,
+      parameters: { Env: 'dev', MemorySize: '256' },
+      outputs: { Version: 'v1.4.2' },
+      lastUpdatedTime: new Date(Date.now() - 2 * 3600_000),
+    });
+    aws.putStack({
+      name: 'api-prod',
+      account: PROD_ACCOUNT,
+      template: PROD_TEMPLATE,
+      parameters: { Env: 'prod', MemorySize: '1024' },
+    });
+  }
+  const redisPrefix = `e2e-${randomBytes(4).toString('hex')}:`;
+  const config = o.config ?? configYaml();
+  const launch = () =>
+    startBot({
+      config,
+      slackUrl: slack.url,
+      slackToken: slack.token,
+      awsUrl: aws.url,
+      redisUrl: o.redisUrl,
+      redisPrefix,
+    });
+  const s: Scenario = {
+    aws,
+    slack,
+    bot: await launch(),
+    redisPrefix,
+    promote: (text, user = REQUESTER, channel = CHANNEL) =>
+      sendSlashCommand({
+        url: s.bot.url,
+        secret: SIGNING_SECRET,
+        command: '/promote',
+        text,
+        userId: user,
+        channelId: channel,
+        responseUrl: slack.responseUrl(`promote:${text}`),
+      }),
+    rollback: (text, user = REQUESTER, channel = CHANNEL) =>
+      sendSlashCommand({
+        url: s.bot.url,
+        secret: SIGNING_SECRET,
+        command: '/rollback',
+        text,
+        userId: user,
+        channelId: channel,
+        responseUrl: slack.responseUrl(`rollback:${text}`),
+      }),
+    click: (actionId, promotionId, user, messageTs) =>
+      sendBlockAction({
+        url: s.bot.url,
+        secret: SIGNING_SECRET,
+        userId: user,
+        actionId,
+        value: promotionId,
+        channelId: CHANNEL,
+        messageTs,
+        responseUrl: slack.responseUrl(`click:${actionId}:${user}`),
+      }),
+    async restart(signal = 'SIGKILL') {
+      await s.bot.kill(signal);
+      s.bot = await launch();
+    },
+    async close() {
+      await s.bot.kill('SIGKILL');
+      await slack.close();
+      await aws.close();
+    },
+  };
+  return s;
+}
+
+/** Ephemeral replies (response_url posts) whose text matches. */
+export function replies(slack: FakeSlack, re: RegExp): string[] {
+  return slack.responses.map((r) => String(r.body?.text ?? '')).filter((t) => re.test(t));
+}
+
+/** The channel summary message of the newest promotion (the one with buttons or a header). */
+export function summaries(slack: FakeSlack) {
+  return slack.messages.filter((m) => !m.thread_ts && Array.isArray(m.blocks) && m.blocks.length > 0);
+}
+
+/** The promotion ID carried by a summary's buttons. */
+export function promotionIdOf(blocks: unknown[] | undefined): string | undefined {
+  for (const b of (blocks ?? []) as Array<{ type: string; elements?: Array<{ value?: string; action_id?: string }> }>) {
+    if (b.type !== 'actions') continue;
+    for (const e of b.elements ?? []) if (e.value) return e.value;
+  }
+  return undefined;
+}
+
+export function allText(blocks: unknown): string {
+  return JSON.stringify(blocks ?? []);
+}
