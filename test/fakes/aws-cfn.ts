@@ -64,7 +64,7 @@ export class Scheduler {
   }
 }
 
-interface ChangeSetRec {
+export interface ChangeSetRec {
   name: string;
   arn: string;
   stack: StackRec;
@@ -385,8 +385,8 @@ export class CloudFormationFake {
     return cs;
   }
 
-  // A change set made before the stack changed can no longer be executed.
-  private executionStatus(cs: ChangeSetRec): string {
+  /** A change set made before the stack changed can no longer be executed: it reads OBSOLETE. */
+  executionStatus(cs: ChangeSetRec): string {
     return cs.executionStatus === 'AVAILABLE' && cs.stack.version !== cs.baseVersion ? 'OBSOLETE' : cs.executionStatus;
   }
 
@@ -1080,4 +1080,3 @@ function withoutValues(c: Change): Change {
     },
   };
 }
-

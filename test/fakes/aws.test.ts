@@ -244,7 +244,7 @@ describe('stacks and templates', () => {
 
 describe('change sets', () => {
   it('goes CREATE_PENDING → CREATE_COMPLETE and becomes AVAILABLE', async () => {
-    const aws = await fake({ changeSetStepMs: 20 });
+    const aws = await fake({ changeSetStepMs: 300 });
     putBase(aws);
     const cfn = cfnClient(aws);
     const created = await createChangeSet(cfn);
@@ -561,7 +561,7 @@ describe('change sets', () => {
 
 describe('executing change sets', () => {
   it('updates the stack with events and applies the new template', async () => {
-    const aws = await fake();
+    const aws = await fake({ eventIntervalMs: 30 });
     putBase(aws);
     const before = aws.stack('api')!;
     const cfn = cfnClient(aws);
@@ -624,7 +624,7 @@ describe('executing change sets', () => {
   });
 
   it('refuses a change set that is not AVAILABLE yet, and a reused token', async () => {
-    const aws = await fake({ changeSetStepMs: 50 });
+    const aws = await fake({ changeSetStepMs: 300 });
     putBase(aws);
     const cfn = cfnClient(aws);
     const created = await createChangeSet(cfn);
@@ -805,7 +805,7 @@ describe('executing change sets', () => {
     const aws = await fake();
     putBase(aws);
     const cfn = cfnClient(aws);
-    aws.startOutsideUpdate('api', { durationMs: 30 });
+    aws.startOutsideUpdate('api', { durationMs: 300 });
     expect((await stackOf(cfn, 'api')).StackStatus).toBe('UPDATE_IN_PROGRESS');
     expect((await terminal(cfn, 'api')).StackStatus).toBe('UPDATE_COMPLETE');
     const token = (await eventsOf(cfn, 'api'))[0]!.ClientRequestToken;

@@ -409,8 +409,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       name: c.name,
       arn: c.arn,
       status: c.status,
-      executionStatus:
-        c.executionStatus === 'AVAILABLE' && s.version !== c.baseVersion ? 'OBSOLETE' : c.executionStatus,
+      executionStatus: cfn.executionStatus(c),
       statusReason: c.statusReason,
     })),
   });

@@ -378,6 +378,21 @@ describe('renderPromotionMessage in every state', () => {
     else expect(els).toEqual([]);
   });
 
+  it.each<PromotionState>(['succeeded', 'failed', 'rolled_back', 'rejected', 'expired', 'cancelled'])(
+    'still names who approved once %s',
+    (state) => {
+      const { blocks } = render({
+        state,
+        approvals: [
+          { user: 'U0BOB', at: minutesAgo(5) },
+          { user: 'U0ALICE', at: minutesAgo(4) },
+        ],
+        execution: { token: 't', startedAt: minutesAgo(3), endedAt: minutesAgo(1), failedResources: [] },
+      });
+      expect(allText(blocks)).toContain('Approved by <@U0BOB>, <@U0ALICE>');
+    },
+  );
+
   it('keeps the plan visible after a decision', () => {
     const { blocks } = render({ state: 'rejected', decision: { user: 'U0ALICE', at: minutesAgo(1) } });
     expect(changeLines(blocks)[0]).toBe('⚠ *DELETES* table `UsersTable` — data will be lost');

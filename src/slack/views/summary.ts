@@ -71,7 +71,7 @@ export function renderPromotionMessage(input: SummaryInput): View {
 
   const top: KnownBlock[] = [header(plainText(promotionTitle(p)), BLOCK_ID.header)];
   if (p.kind === 'rollback') top.push(context(ROLLBACK_CAUTION, BLOCK_ID.caution));
-  top.push(section(stateLine(p, now, rule), BLOCK_ID.status, FIXED_SECTION_MAX));
+  top.push(section(statusText(p, now, rule), BLOCK_ID.status, FIXED_SECTION_MAX));
   top.push(fieldsSection(detailFields(p, now), BLOCK_ID.details));
   const plan = p.plan && p.plan.changes.length > 0 ? p.plan : undefined;
   if (plan) top.push(section(countsLine(plan, showMinor), BLOCK_ID.counts));
@@ -101,6 +101,16 @@ export function renderPromotionMessage(input: SummaryInput): View {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** The state line, plus who approved once the decision is made (the record stays in the channel). */
+function statusText(p: Promotion, now: Date, rule: ApprovalRule): string {
+  const line = stateLine(p, now, rule);
+  const alreadyNamed = p.state === 'awaiting_approval' || p.state === 'approved' || p.state === 'executing';
+  if (alreadyNamed || p.approvals.length === 0) return line;
+  const who = p.approvals.slice(0, APPROVALS_SHOWN).map((a) => mentionUser(a.user));
+  if (p.approvals.length > APPROVALS_SHOWN) who.push(`+${count(p.approvals.length - APPROVALS_SHOWN)} more`);
+  return `${line}\nApproved by ${who.join(', ')}`;
+}
 
 function detailFields(p: Promotion, now: Date): string[] {
   const place = (stack: string, region: string, account?: string) =>

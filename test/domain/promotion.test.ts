@@ -1,0 +1,247 @@
+// The promotion state machine and approval rules, as tables. Pure: no store, no clock but `now`.
+import { describe, expect, it } from 'vitest';
+import { approvalsMissing, type PromotionEvent, step } from '../../src/domain/promotion.js';
+import type { ApprovalRule, Plan, Promotion, PromotionState } from '../../src/domain/types.js';
+
+const NOW = new Date('2026-11-22T10:00:00Z');
+const LATER = new Date('2026-11-22T20:00:00Z'); // past a 4h expiry
+
+const rule: ApprovalRule = {
+  required: 2,
+  reviewers: ['U0ALICE', 'U0BOB'],
+  allowSelfApproval: false,
+  expiresAfterMs: 4 * 3_600_000,
+};
+const plan: Plan = { changes: [], counts: { added: 0, modified: 1, removed: 0, replaced: 0, minor: 0, total: 1 } };
+
+function promotion(state: PromotionState, patch: Partial<Promotion> = {}): Promotion {
+  return {
+    id: 'p1',
+    version: 3,
+    kind: 'promote',
+    service: 'api',
+    from: 'dev',
+    to: 'prod',
+    requester: 'U0REQ',
+    channel: 'C1',
+    state,
+    createdAt: NOW.toISOString(),
+    updatedAt: NOW.toISOString(),
+    expiresAt: '2026-11-22T14:00:00.000Z',
+    target: { stack: 'api-prod', region: 'us-east-1' },
+    approvals: [],
+    ...patch,
+  };
+}
+
+const approve = (user: string, isReviewer = true, r = rule): PromotionEvent => ({
+  type: 'approve',
+  user,
+  isReviewer,
+  rule: r,
+});
+
+type Row = [string, Promotion, PromotionEvent, Date, PromotionState | RegExp];
+
+const rows: Row[] = [
+  [
+    'planned → awaiting approval',
+    promotion('planning', { expiresAt: undefined }),
+    { type: 'planned', changeSet: { arn: 'arn:cs', name: 'cs' }, plan, rule },
+    NOW,
+    'awaiting_approval',
+  ],
+  [
+    'planned with required 0 → approved at once',
+    promotion('planning'),
+    { type: 'planned', changeSet: { arn: 'a', name: 'n' }, plan, rule: { ...rule, required: 0 } },
+    NOW,
+    'approved',
+  ],
+  [
+    'nothing to promote',
+    promotion('planning'),
+    { type: 'nothing_to_promote', reason: 'prod already matches dev' },
+    NOW,
+    'nothing_to_promote',
+  ],
+  ['plan failed', promotion('planning'), { type: 'plan_failed', reason: 'boom' }, NOW, 'plan_failed'],
+  ['first approval keeps waiting', promotion('awaiting_approval'), approve('U0ALICE'), NOW, 'awaiting_approval'],
+  [
+    'quorum reached → approved',
+    promotion('awaiting_approval', { approvals: [{ user: 'U0ALICE', at: NOW.toISOString() }] }),
+    approve('U0BOB'),
+    NOW,
+    'approved',
+  ],
+  [
+    'group member (resolved as reviewer) counts',
+    promotion('awaiting_approval', { approvals: [{ user: 'U0ALICE', at: '' }] }),
+    approve('U0LEAD1'),
+    NOW,
+    'approved',
+  ],
+  ['self-approval refused', promotion('awaiting_approval'), approve('U0REQ'), NOW, /cannot approve/],
+  [
+    'self-approval allowed when configured',
+    promotion('awaiting_approval'),
+    approve('U0REQ', true, { ...rule, required: 1, allowSelfApproval: true }),
+    NOW,
+    'approved',
+  ],
+  ['non-reviewer refused', promotion('awaiting_approval'), approve('U0MALLORY', false), NOW, /not a reviewer/],
+  [
+    'duplicate approval refused',
+    promotion('awaiting_approval', { approvals: [{ user: 'U0ALICE', at: '' }] }),
+    approve('U0ALICE'),
+    NOW,
+    /already/,
+  ],
+  ['approve after expiry refused', promotion('awaiting_approval'), approve('U0ALICE'), LATER, /expired/],
+  ['approve after reject refused', promotion('rejected'), approve('U0ALICE'), NOW, /rejected/],
+  ['approve while executing refused', promotion('executing'), approve('U0ALICE'), NOW, /running/],
+  [
+    'reject after an approval ends it',
+    promotion('awaiting_approval', { approvals: [{ user: 'U0ALICE', at: '' }] }),
+    { type: 'reject', user: 'U0BOB', isReviewer: true },
+    NOW,
+    'rejected',
+  ],
+  [
+    'reject by a non-reviewer refused',
+    promotion('awaiting_approval'),
+    { type: 'reject', user: 'U0X', isReviewer: false },
+    NOW,
+    /not a reviewer/,
+  ],
+  [
+    'reject after approval quorum refused',
+    promotion('approved'),
+    { type: 'reject', user: 'U0BOB', isReviewer: true },
+    NOW,
+    /approved/,
+  ],
+  ['requester cancels', promotion('awaiting_approval'), { type: 'cancel', user: 'U0REQ' }, NOW, 'cancelled'],
+  [
+    'someone else cannot cancel',
+    promotion('awaiting_approval'),
+    { type: 'cancel', user: 'U0ALICE' },
+    NOW,
+    /Only <@U0REQ>/,
+  ],
+  [
+    'a rollback supersedes an approved promotion',
+    promotion('approved'),
+    { type: 'cancel', user: 'U0ONCALL', force: true },
+    NOW,
+    'cancelled',
+  ],
+  [
+    'nothing cancels an execution',
+    promotion('executing'),
+    { type: 'cancel', user: 'U0REQ', force: true },
+    NOW,
+    /no longer be cancelled/,
+  ],
+  ['expire past the deadline', promotion('awaiting_approval'), { type: 'expire' }, LATER, 'expired'],
+  ['no expiry before the deadline', promotion('awaiting_approval'), { type: 'expire' }, NOW, /not expired/],
+  ['an approved promotion does not expire', promotion('approved'), { type: 'expire' }, LATER, /approved/],
+  [
+    'stale plan is cancelled, never executed',
+    promotion('approved'),
+    { type: 'stale', reason: 'stack changed' },
+    NOW,
+    'cancelled',
+  ],
+  ['execute from approved', promotion('approved'), { type: 'execute', token: 'promote-p1' }, NOW, 'executing'],
+  [
+    'execute twice refused',
+    promotion('executing', { execution: { token: 't', startedAt: '', failedResources: [] } }),
+    { type: 'execute', token: 't' },
+    NOW,
+    /running/,
+  ],
+  ['execute without approval refused', promotion('awaiting_approval'), { type: 'execute', token: 't' }, NOW, /waiting/],
+  [
+    'UPDATE_COMPLETE → succeeded',
+    promotion('executing', { execution: { token: 't', startedAt: '', failedResources: [] } }),
+    { type: 'finished', stackStatus: 'UPDATE_COMPLETE' },
+    NOW,
+    'succeeded',
+  ],
+  [
+    'UPDATE_ROLLBACK_COMPLETE → rolled back',
+    promotion('executing', { execution: { token: 't', startedAt: '', failedResources: [] } }),
+    { type: 'finished', stackStatus: 'UPDATE_ROLLBACK_COMPLETE', reason: 'x' },
+    NOW,
+    'rolled_back',
+  ],
+  [
+    'UPDATE_ROLLBACK_FAILED → failed',
+    promotion('executing', { execution: { token: 't', startedAt: '', failedResources: [] } }),
+    { type: 'finished', stackStatus: 'UPDATE_ROLLBACK_FAILED' },
+    NOW,
+    'failed',
+  ],
+  [
+    'finished twice refused',
+    promotion('succeeded'),
+    { type: 'finished', stackStatus: 'UPDATE_COMPLETE' },
+    NOW,
+    /finished/,
+  ],
+];
+
+describe('step', () => {
+  it.each(rows)('%s', (_name, p, event, now, expected) => {
+    const r = step(p, event, now);
+    if (typeof expected === 'string') {
+      expect(r.ok ? r.promotion.state : r.refusal).toBe(expected);
+      if (r.ok) {
+        expect(r.promotion.version).toBe(p.version + 1);
+        expect(r.promotion.updatedAt).toBe(now.toISOString());
+      }
+    } else {
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.refusal).toMatch(expected);
+    }
+  });
+
+  it('never changes the promotion it was given', () => {
+    const p = promotion('awaiting_approval');
+    const copy = structuredClone(p);
+    step(p, approve('U0ALICE'), NOW);
+    expect(p).toEqual(copy);
+  });
+
+  it('records who approved and when, and the deadline when planned', () => {
+    const a = step(promotion('awaiting_approval'), approve('U0ALICE'), NOW);
+    expect(a.ok && a.promotion.approvals).toEqual([{ user: 'U0ALICE', at: NOW.toISOString() }]);
+    const p = step(promotion('planning'), { type: 'planned', changeSet: { arn: 'a', name: 'n' }, plan, rule }, NOW);
+    expect(p.ok && p.promotion.expiresAt).toBe('2026-11-22T14:00:00.000Z');
+  });
+
+  it('keeps failed resources reported during the execution', () => {
+    const p = promotion('executing', { execution: { token: 't', startedAt: '', failedResources: [] } });
+    const r = step(
+      p,
+      { type: 'progress', failed: [{ logicalId: 'Fn', status: 'UPDATE_FAILED', reason: 'boom' }] },
+      NOW,
+    );
+    expect(r.ok && r.promotion.execution?.failedResources).toEqual([
+      { logicalId: 'Fn', status: 'UPDATE_FAILED', reason: 'boom' },
+    ]);
+  });
+});
+
+describe('approvalsMissing', () => {
+  it.each([
+    [0, 2, 2],
+    [1, 2, 1],
+    [2, 2, 0],
+    [3, 2, 0],
+  ])('%i approvals of %i required → %i missing', (have, required, missing) => {
+    const approvals = Array.from({ length: have }, (_, i) => ({ user: `U${i}`, at: '' }));
+    expect(approvalsMissing(promotion('awaiting_approval', { approvals }), { ...rule, required })).toBe(missing);
+  });
+});
