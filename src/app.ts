@@ -104,6 +104,7 @@ export function createApp(env: EnvSettings, deps: Deps): App {
     });
 
   button(ACTION.approve, (id, user, reply) => approve(deps, id, user, reply));
+  button(ACTION.continueSkipping, (id, user, reply) => approve(deps, id, user, reply, { skipStuck: true }));
   button(ACTION.reject, (id, user, reply) => reject(deps, id, user, reply));
   button(ACTION.cancel, (id, user, reply) => cancel(deps, id, user, reply));
   button(ACTION.showChanges, (id, _user, reply) => showChanges(deps, id, reply));

@@ -6,10 +6,10 @@ import { TERMINAL_STATES } from './types.js';
 
 export type PromotionEvent =
   | { type: 'posted'; ts: string }
-  | { type: 'planned'; changeSet: { arn: string; name: string }; plan: Plan; rule: ApprovalRule }
+  | { type: 'planned'; changeSet?: { arn: string; name: string }; plan: Plan; rule: ApprovalRule }
   | { type: 'nothing_to_promote'; reason: string }
   | { type: 'plan_failed'; reason: string }
-  | { type: 'approve'; user: string; isReviewer: boolean; rule: ApprovalRule }
+  | { type: 'approve'; user: string; isReviewer: boolean; rule: ApprovalRule; skip?: string[] }
   | { type: 'reject'; user: string; isReviewer: boolean; reason?: string }
   | { type: 'cancel'; user: string; reason?: string; force?: boolean }
   | { type: 'expire' }
@@ -97,7 +97,9 @@ export function step(p: Promotion, event: PromotionEvent, now: Date): Step {
       if (p.approvals.some((a) => a.user === event.user)) return refuse('You have approved this already.');
       const approvals = [...p.approvals, { user: event.user, at }];
       const reached = approvals.length >= event.rule.required;
-      return next({ approvals, state: reached ? 'approved' : 'awaiting_approval' });
+      // continue_rollback: the reviewer's button says whether to skip the resources stuck in rollback.
+      const skip = event.skip ?? p.skip;
+      return next({ approvals, state: reached ? 'approved' : 'awaiting_approval', ...(skip ? { skip } : {}) });
     }
 
     case 'reject':
@@ -145,8 +147,11 @@ export function step(p: Promotion, event: PromotionEvent, now: Date): Step {
 
     case 'finished': {
       if (p.state !== 'executing' || !p.execution) return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      // Cancelling an update or continuing a rollback succeeds when the stack has rolled back.
+      const recovery = p.mode === 'cancel_update' || p.mode === 'continue_rollback';
+      const success = recovery ? 'UPDATE_ROLLBACK_COMPLETE' : 'UPDATE_COMPLETE';
       const state: PromotionState =
-        event.stackStatus === 'UPDATE_COMPLETE'
+        event.stackStatus === success
           ? 'succeeded'
           : event.stackStatus === 'UPDATE_ROLLBACK_COMPLETE'
             ? 'rolled_back'

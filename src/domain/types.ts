@@ -111,6 +111,12 @@ export interface FailedResource {
   reason?: string;
 }
 
+/**
+ * How a rollback puts the stage back: a change set re-applying a recorded release, cancelling an update in
+ * flight (CancelUpdateStack), or continuing a failed rollback (ContinueUpdateRollback).
+ */
+export type RecoveryMode = 'changeset' | 'cancel_update' | 'continue_rollback';
+
 export interface Promotion {
   id: string;
   /** Incremented by every stored transition (compare-and-set) */
@@ -149,6 +155,11 @@ export interface Promotion {
   };
   changeSet?: { arn: string; name: string };
   plan?: Plan;
+  /** Rollbacks only; absent means 'changeset' */
+  mode?: RecoveryMode;
+  /** continue_rollback: resources whose rollback failed (shown), and those chosen to skip */
+  stuck?: FailedResource[];
+  skip?: string[];
   approvals: Approval[];
   /** Who rejected / cancelled, with an optional reason */
   decision?: { user: string; at: string; reason?: string };

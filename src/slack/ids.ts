@@ -5,8 +5,8 @@ export const ACTION = {
   reject: 'promotion_reject',
   cancel: 'promotion_cancel',
   showChanges: 'promotion_show_changes',
-  cancelUpdate: 'rollback_cancel_update',
-  continueRollback: 'rollback_continue',
+  /** continue_rollback only: approve and skip the resources stuck in UPDATE_ROLLBACK_FAILED */
+  continueSkipping: 'rollback_continue_skip',
 } as const;
 
 export type ActionId = (typeof ACTION)[keyof typeof ACTION];

@@ -1,7 +1,9 @@
 // Executing an approved promotion exactly once, following the stack, reporting in the thread.
 // Exactly one replica drives a promotion at a time: it holds a lease in the store and renews it.
-import { GetTemplateCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
+import { type CloudFormationClient, GetTemplateCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
 import {
+  cancelUpdate,
+  continueRollback,
   deleteChangeSet,
   describeChangeSetStatus,
   describeStack,
@@ -119,7 +121,10 @@ export async function staleness(deps: Deps, p: Promotion): Promise<string | unde
 async function startExecution(deps: Deps, p: Promotion): Promise<Promotion | undefined> {
   const stage = stageOf(deps, p)!;
   const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
-  const stale = await staleness(deps, p);
+  const recovery = p.mode === 'cancel_update' || p.mode === 'continue_rollback';
+  // Recovery calls check the stack state themselves (CancelUpdateStack only from UPDATE_IN_PROGRESS…):
+  // one API call after the click, as fast as an incident needs.
+  const stale = recovery ? undefined : await staleness(deps, p);
   if (stale) {
     const t = await transition(deps, p.id, { type: 'stale', reason: `Not executed: ${stale}. Re-run /promote.` });
     if (t.ok) {
@@ -131,12 +136,33 @@ async function startExecution(deps: Deps, p: Promotion): Promise<Promotion | und
     return undefined;
   }
   // GetTemplate only returns the current template: keep what runs now, for /rollback.
-  await recordBefore(deps, p, stage);
+  if (!recovery) await recordBefore(deps, p, stage);
   const token = requestToken(p.kind, p.id);
   const t = await transition(deps, p.id, { type: 'execute', token });
   if (!t.ok) return undefined;
   await refreshSummary(deps, t.after);
   return t.after;
+}
+
+/** Starts the operation once: ExecuteChangeSet, CancelUpdateStack or ContinueUpdateRollback. */
+async function startOperation(
+  cfn: CloudFormationClient,
+  p: Promotion,
+  token: string,
+): Promise<{ started: true } | { started: false; alreadyStarted: true } | { started: false; refused: string }> {
+  if (p.mode === 'cancel_update' || p.mode === 'continue_rollback') {
+    try {
+      if (p.mode === 'cancel_update') await cancelUpdate(cfn, p.target.stack, token);
+      else await continueRollback(cfn, p.target.stack, token, p.skip ?? []);
+      return { started: true };
+    } catch (e) {
+      const name = (e as { cause?: { name?: string } }).cause?.name;
+      if (name === 'TokenAlreadyExistsException') return { started: false, alreadyStarted: true };
+      if (name === 'ValidationError') return { started: false, refused: (e as Error).message };
+      throw e;
+    }
+  }
+  return executeChangeSet(cfn, p.changeSet!.arn, token);
 }
 
 interface Progress {
@@ -176,7 +202,7 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
   const ex = p.execution!;
 
   if (!ex.confirmed) {
-    const r = await executeChangeSet(cfn, p.changeSet!.arn, ex.token);
+    const r = await startOperation(cfn, p, ex.token);
     if (!r.started && 'refused' in r) {
       // Not started by us and not startable: maybe it ran before a restart; the events decide.
       const ours = await eventsSince(cfn, p.target.stack, undefined, ex.token);
@@ -188,7 +214,10 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
     }
     const t = await transition(deps, p.id, { type: 'execution_confirmed' });
     if (t.ok) p = t.after;
-    await audit(deps, p, 'bot', 'executed', { token: ex.token });
+    await audit(deps, p, 'bot', p.mode && p.mode !== 'changeset' ? p.mode : 'executed', {
+      token: ex.token,
+      skip: p.skip,
+    });
   }
 
   const pr: Progress = { done: new Set(), inProgress: new Set(), failed: new Map() };

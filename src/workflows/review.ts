@@ -29,12 +29,20 @@ export async function closePending(deps: Deps, t: Extract<Transition, { ok: true
   await refreshSummary(deps, p);
 }
 
-export async function approve(deps: Deps, id: string, user: string, reply: Reply): Promise<void> {
+export async function approve(
+  deps: Deps,
+  id: string,
+  user: string,
+  reply: Reply,
+  opts: { skipStuck?: boolean } = {},
+): Promise<void> {
   const current = await deps.store.getPromotion(id);
   if (!current) return reply('This promotion is no longer known.');
   const rule = ruleOf(deps, current);
   const isReviewer = await deps.reviewers.isReviewer(user, rule.reviewers);
-  const t = await transition(deps, id, { type: 'approve', user, isReviewer, rule }, user);
+  // continue_rollback: the "skip" button skips exactly the resources shown as stuck.
+  const skip = opts.skipStuck ? (current.stuck ?? []).map((r) => r.logicalId) : undefined;
+  const t = await transition(deps, id, { type: 'approve', user, isReviewer, rule, skip }, user);
   if (!t.ok) {
     return reply(t.refusal === 'not a reviewer' && t.current ? notReviewerText(deps, t.current) : t.refusal);
   }

@@ -1,14 +1,23 @@
 // /rollback and the release history it needs. CloudFormation's GetTemplate only returns the current
 // template, so every successful promotion records what the stage ran before and after it.
-import { GetTemplateCommand, GetTemplateSummaryCommand, type Parameter } from '@aws-sdk/client-cloudformation';
+import {
+  type CloudFormationClient,
+  DescribeStackEventsCommand,
+  GetTemplateCommand,
+  GetTemplateSummaryCommand,
+  type Parameter,
+  type Stack,
+} from '@aws-sdk/client-cloudformation';
 import { createChangeSet, describeStack, fingerprint } from '../aws/cloudformation.js';
 import { isInProgress, whyNotUpdatable } from '../aws/stack-status.js';
 import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
 import { isPending } from '../domain/promotion.js';
-import type { Promotion } from '../domain/types.js';
+import type { FailedResource, Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { renderPromotionMessage } from '../slack/views/summary.js';
 import { accessOf, accountOf, audit, type Deps, type LockHolder, lockKey, type Reply, transition } from './deps.js';
+import { drive } from './execute.js';
 import { holdKey, releaseLock, takeLock } from './locks.js';
 import { changeSetName, finishPlanning, templateFor } from './plan.js';
 import { type Release, releasesKey, type StageSnapshot, unpackTemplate } from './releases.js';
@@ -73,9 +82,15 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   const to = stage.value;
   const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
   const stack = await describeStack(cfn, to.stack);
-  if (isInProgress(stack?.StackStatus) || stack?.StackStatus === 'UPDATE_ROLLBACK_FAILED') {
+  if (stack?.StackStatus === 'UPDATE_IN_PROGRESS') {
+    return recover(deps, { ...req, service: svc.value.name }, to, stack, 'cancel_update', reply);
+  }
+  if (stack?.StackStatus === 'UPDATE_ROLLBACK_FAILED') {
+    return recover(deps, { ...req, service: svc.value.name }, to, stack, 'continue_rollback', reply);
+  }
+  if (isInProgress(stack?.StackStatus)) {
     await reply(
-      `${to.stack} is in ${stack?.StackStatus}. Cancelling an update in flight and continuing a failed rollback are not supported by the bot yet: use the CloudFormation console (Stack actions → Cancel update stack / Continue update rollback).`,
+      `${to.stack} is busy (${stack?.StackStatus}): only an update (UPDATE_IN_PROGRESS) can be cancelled. Wait for it to settle and run /rollback again.`,
     );
     return undefined;
   }
@@ -191,4 +206,113 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
     await reply(`Planning the rollback failed: ${esc((err as Error).message)}`);
     return undefined;
   }
+}
+
+/** Resources whose rollback failed: failures after the stack's last UPDATE_ROLLBACK_IN_PROGRESS event. */
+export async function stuckResources(cfn: CloudFormationClient, stack: Stack): Promise<FailedResource[]> {
+  const stuck = new Map<string, FailedResource>();
+  let next: string | undefined;
+  for (let page = 0; page < 10; page++) {
+    const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stack.StackName, NextToken: next }));
+    for (const ev of out.StackEvents ?? []) {
+      const isStack = ev.PhysicalResourceId === stack.StackId || ev.LogicalResourceId === stack.StackName;
+      if (isStack && ev.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS') return [...stuck.values()];
+      if (
+        !isStack &&
+        ev.ResourceStatus?.endsWith('_FAILED') &&
+        ev.LogicalResourceId &&
+        !stuck.has(ev.LogicalResourceId)
+      ) {
+        stuck.set(ev.LogicalResourceId, {
+          logicalId: ev.LogicalResourceId,
+          resourceType: ev.ResourceType,
+          status: ev.ResourceStatus,
+          reason: ev.ResourceStatusReason,
+        });
+      }
+    }
+    next = out.NextToken;
+    if (!next) break;
+  }
+  return [...stuck.values()];
+}
+
+/**
+ * Cancel an update in flight, or continue a failed rollback: a rollback record with no change set, approved
+ * under the stage's rollback rule (required: 0 runs at once), then one API call.
+ */
+async function recover(
+  deps: Deps,
+  req: RollbackRequest,
+  to: StageConfig,
+  stack: Stack,
+  mode: 'cancel_update' | 'continue_rollback',
+  reply: Reply,
+): Promise<Promotion | undefined> {
+  const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
+  const id = deps.newId();
+  const rule = to.rollback;
+  if (mode === 'continue_rollback') {
+    const holder = await takeLock(
+      deps,
+      to,
+      {
+        promotionId: id,
+        user: req.requester,
+        since: deps.now().toISOString(),
+        service: req.service,
+        stage: to.name,
+        kind: 'rollback',
+      },
+      reply,
+      deps.timing.planningTimeoutMs + rule.expiresAfterMs,
+    );
+    if (!holder) return undefined;
+  }
+  const stuck = mode === 'continue_rollback' ? await stuckResources(cfn, stack) : undefined;
+  const at = deps.now().toISOString();
+  let p: Promotion = {
+    id,
+    version: 1,
+    kind: 'rollback',
+    mode,
+    stuck,
+    service: req.service,
+    to: to.name,
+    requester: req.requester,
+    channel: req.channel,
+    state: 'planning',
+    createdAt: at,
+    updatedAt: at,
+    target: {
+      stack: to.stack,
+      region: to.region,
+      account: accountOf(to),
+      stackId: stack.StackId,
+      status: stack.StackStatus,
+      lastUpdatedTime: stack.LastUpdatedTime?.toISOString(),
+    },
+    approvals: [],
+  };
+  await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
+  await audit(deps, p, req.requester, `rollback requested (${mode})`, {
+    stackStatus: stack.StackStatus,
+    stuck: stuck?.map((r) => r.logicalId),
+  });
+  const planned = await transition(deps, id, {
+    type: 'planned',
+    plan: { changes: [], counts: { added: 0, modified: 0, removed: 0, replaced: 0, minor: 0, total: 0 } },
+    rule,
+  });
+  if (!planned.ok) return undefined;
+  p = planned.after;
+  const view = renderPromotionMessage({ promotion: p, rule, now: deps.now() });
+  const ts = (await deps.slack.post({ channel: p.channel, text: view.text, blocks: view.blocks })).ts;
+  const posted = await transition(deps, id, { type: 'posted', ts });
+  if (posted.ok) p = posted.after;
+  if (p.state === 'approved') {
+    await audit(deps, p, 'bot', `executing without approval (rollback.required: 0)`);
+    void drive(deps, p.id);
+  }
+  return p;
 }

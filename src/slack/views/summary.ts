@@ -21,7 +21,7 @@ import {
   type View,
 } from './blocks.js';
 import { type EntryOptions, formatChangeEntry, formatCounts } from './change-list.js';
-import { promotionTitle, stateLine } from './status.js';
+import { promotionTitle, reasonText, renderFailedResource, stateLine } from './status.js';
 import { relative, utc } from './time.js';
 
 export interface SummaryInput {
@@ -35,6 +35,7 @@ export interface SummaryInput {
 export const BLOCK_ID = {
   header: 'promotion_header',
   caution: 'promotion_caution',
+  note: 'promotion_note',
   status: 'promotion_status',
   details: 'promotion_details',
   counts: 'promotion_counts',
@@ -72,6 +73,8 @@ export function renderPromotionMessage(input: SummaryInput): View {
   const top: KnownBlock[] = [header(plainText(promotionTitle(p)), BLOCK_ID.header)];
   if (p.kind === 'rollback') top.push(context(ROLLBACK_CAUTION, BLOCK_ID.caution));
   top.push(section(statusText(p, now, rule), BLOCK_ID.status, FIXED_SECTION_MAX));
+  const note = recoveryNote(p);
+  if (note) top.push(section(note, BLOCK_ID.note, FIXED_SECTION_MAX));
   top.push(fieldsSection(detailFields(p, now), BLOCK_ID.details));
   const plan = p.plan && p.plan.changes.length > 0 ? p.plan : undefined;
   if (plan) top.push(section(countsLine(plan, showMinor), BLOCK_ID.counts));
@@ -216,7 +219,37 @@ function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
   return lines.join('\n');
 }
 
+/** What a rollback will do and what reviewers should know (drift, stuck resources), escaped. */
+function recoveryNote(p: Promotion): string | undefined {
+  if (p.kind !== 'rollback') return undefined;
+  const lines: string[] = [];
+  if (p.mode === 'cancel_update') {
+    lines.push(
+      `An update of ${code(p.target.stack)} is running. Approving cancels it (CancelUpdateStack); CloudFormation then rolls back to the last stable state by itself.`,
+    );
+  } else if (p.mode === 'continue_rollback') {
+    lines.push(
+      `${code(p.target.stack)} is stuck in UPDATE_ROLLBACK_FAILED. Approving continues the rollback (ContinueUpdateRollback).`,
+    );
+    const stuck = p.stuck ?? [];
+    if (stuck.length) {
+      lines.push('Resources that failed to roll back:');
+      for (const r of stuck.slice(0, 15)) lines.push(renderFailedResource(r));
+      if (stuck.length > 15) lines.push(`…and ${count(stuck.length - 15)} more`);
+      lines.push(
+        '_Skipping leaves them as they are now: CloudFormation marks them rolled back without changing them. Fix them by hand afterwards._',
+      );
+    }
+    if (p.skip?.length) lines.push(`Will skip: ${p.skip.map((s) => code(truncate(s, 120))).join(', ')}`);
+  }
+  if (p.stateReason && (p.state === 'awaiting_approval' || p.state === 'approved' || p.state === 'executing')) {
+    lines.push(`⚠ ${reasonText(p.stateReason)}`);
+  }
+  return lines.length ? truncate(lines.join('\n'), FIXED_SECTION_MAX) : undefined;
+}
+
 function approvalButtons(p: Promotion): Button[] {
+  if (p.mode === 'cancel_update' || p.mode === 'continue_rollback') return recoveryButtons(p);
   const title = promotionTitle(p);
   const destroys = p.plan?.changes.filter((c) => c.impact === 'destroys').length ?? 0;
   return [
@@ -265,6 +298,39 @@ function approvalButtons(p: Promotion): Button[] {
     }),
     button({ text: 'Show all changes', actionId: ACTION.showChanges, value: p.id }),
   ];
+}
+
+function recoveryButtons(p: Promotion): Button[] {
+  const stuck = p.stuck?.length ?? 0;
+  const buttons: Button[] = [
+    button({
+      text: p.mode === 'cancel_update' ? 'Cancel update' : 'Continue rollback',
+      actionId: ACTION.approve,
+      value: p.id,
+      style: 'danger',
+    }),
+  ];
+  if (p.mode === 'continue_rollback' && stuck) {
+    buttons.push(
+      button({
+        text: `Continue, skip ${plural(stuck, 'stuck resource')}`,
+        actionId: ACTION.continueSkipping,
+        value: p.id,
+        confirm: {
+          title: 'Skip the stuck resources?',
+          text: 'CloudFormation will mark them rolled back without changing them: they may no longer match the template.',
+          confirm: 'Skip them',
+          deny: 'Back',
+          style: 'danger',
+        },
+      }),
+    );
+  }
+  buttons.push(
+    button({ text: 'Reject', actionId: ACTION.reject, value: p.id }),
+    button({ text: 'Cancel', actionId: ACTION.cancel, value: p.id }),
+  );
+  return buttons;
 }
 
 function footerText(p: Promotion, now: Date): string {
