@@ -108,7 +108,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
     const r = releases.find((x) => x.id === req.release);
     if (!r) {
       return void (await reply(
-        `Unknown release "${esc(req.release)}" for ${svc.value.name}/${to.name}. Known releases: ${releases.map((x) => x.id).join(', ')}.`,
+        `Unknown release "${esc(req.release)}" for ${svc.value.name}/${to.name}. Known releases (newest first): ${releases.map((x) => `\`${x.id}\``).join(', ')}.`,
       ));
     }
     target = { snapshot: r.after, label: `release ${r.id}` };

@@ -1,0 +1,219 @@
+// /rollback end to end: releases recorded by promotions, re-applying one, cancelling an update in flight,
+// continuing a failed rollback, the lighter approval rule, holds.
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { ACTION } from '../../src/slack/ids.js';
+import { createRedisStore } from '../../src/store/redis-store.js';
+import {
+  configYaml,
+  DEV_ACCOUNT,
+  DEV_TEMPLATE,
+  PROD_ACCOUNT,
+  PROD_TEMPLATE,
+  promotionIdOf,
+  REQUESTER,
+  replies,
+  type Scenario,
+  startScenario,
+  summaries,
+} from '../support/scenario.js';
+
+/** Promotes dev to prod with two approvals and waits for the final reply. */
+async function promoteAndWait(s: Scenario): Promise<void> {
+  const before = summaries(s.slack).length;
+  await s.promote('api dev→prod');
+  const summary = await s.slack.waitFor(
+    () =>
+      summaries(s.slack)
+        .slice(before)
+        .find((m) => promotionIdOf(m.blocks)),
+    15_000,
+  );
+  const id = promotionIdOf(summary.blocks)!;
+  await s.click(ACTION.approve, id, 'U0ALICE', summary.ts);
+  await s.click(ACTION.approve, id, 'U0BOB', summary.ts);
+  await s.slack.waitFor(() => s.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+}
+
+/** The newest summary headed ROLLBACK. */
+async function rollbackSummary(s: Scenario) {
+  return s.slack.waitFor(
+    () =>
+      summaries(s.slack)
+        .filter((m) => JSON.stringify(m.history[0]?.blocks ?? []).includes('ROLLBACK'))
+        .at(-1),
+    15_000,
+  );
+}
+
+const prodStack = (s: Scenario) => s.aws.stack('api-prod', undefined, PROD_ACCOUNT)!;
+
+describe('/rollback', () => {
+  let s: Scenario | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  it('re-applies the previous release after one approval, then holds the stage until unheld', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    await promoteAndWait(s);
+    expect(JSON.parse(prodStack(s).template)).toEqual(JSON.parse(DEV_TEMPLATE));
+
+    await s.promote('history api prod');
+    const history = await s.slack.waitFor(() => replies(s!.slack, /Releases of api\/prod/)[0]);
+    expect(history).toMatch(/by <@U0REQ>/);
+
+    const ack = await s.rollback('api', 'U0ONCALL');
+    expect(ack.status).toBe(200);
+    const summary = await rollbackSummary(s);
+    const text = JSON.stringify(summary.blocks);
+    expect(text).toContain('data deleted since is not restored');
+    // Re-adding the queue and renaming the table back: the rollback's own destructive warnings.
+    expect(text).toMatch(/UsersTable/);
+    const id = promotionIdOf(summary.blocks)!;
+    await s.click(ACTION.approve, id, 'U0ALICE', summary.ts);
+    await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+
+    const prod = prodStack(s);
+    expect(JSON.parse(prod.template)).toEqual(JSON.parse(PROD_TEMPLATE));
+    expect(prod.parameters).toMatchObject({ Env: 'prod', MemorySize: '1024' });
+
+    await s.promote('api dev→prod');
+    const held = await s.slack.waitFor(() => replies(s!.slack, /is held/)[0]);
+    expect(held).toContain('/promote unhold api prod');
+    await s.promote('unhold api prod');
+    await s.slack.waitFor(() => replies(s!.slack, /no longer held/)[0]);
+    const count = summaries(s.slack).length;
+    await s.promote('api dev→prod');
+    await s.slack.waitFor(() => (summaries(s!.slack).length > count ? true : undefined), 15_000);
+  });
+
+  it('`to <release>` picks an older release; an unknown release lists the known ones', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    await promoteAndWait(s); // r1: prod runs DEV_TEMPLATE
+    const v3 = JSON.parse(DEV_TEMPLATE);
+    v3.Resources.Fn.Properties.Code.ZipFile = 'v3';
+    s.aws.putStack({
+      name: 'api-dev',
+      account: DEV_ACCOUNT,
+      template: JSON.stringify(v3),
+      parameters: { Env: 'dev', MemorySize: '256' },
+    });
+    await promoteAndWait(s); // r2: prod runs v3
+    expect(JSON.parse(prodStack(s).template).Resources.Fn.Properties.Code.ZipFile).toBe('v3');
+
+    await s.rollback('api prod to nope');
+    const unknown = await s.slack.waitFor(() => replies(s!.slack, /Unknown release "nope"/)[0]);
+    const ids = [...unknown.matchAll(/`(r[^`]+)`/g)].map((m) => m[1]!);
+    expect(ids).toHaveLength(2);
+    const oldest = ids[1]!; // newest first
+
+    await s.rollback(`api prod to ${oldest}`);
+    const summary = await rollbackSummary(s);
+    await s.click(ACTION.approve, promotionIdOf(summary.blocks)!, 'U0BOB', summary.ts);
+    await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+    expect(JSON.parse(prodStack(s).template)).toEqual(JSON.parse(DEV_TEMPLATE));
+  });
+
+  it('cancels an update in flight with one API call after the click and reports the rollback', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    s.aws.startOutsideUpdate('api-prod', { durationMs: Number.POSITIVE_INFINITY });
+    await s.rollback('api prod');
+    const summary = await rollbackSummary(s);
+    expect(JSON.stringify(summary.blocks)).toMatch(/Cancel update/);
+    const callsBefore = s.aws.calls.filter((c) => c.service === 'cloudformation').length;
+    await s.click(ACTION.approve, promotionIdOf(summary.blocks)!, 'U0ALICE', summary.ts);
+    const final = await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+    expect(final.text).toMatch(/Rolled back/);
+    const cfnCalls = s.aws.calls.filter((c) => c.service === 'cloudformation').slice(callsBefore);
+    expect(cfnCalls[0]?.action).toBe('CancelUpdateStack');
+    expect(s.aws.callsOf('CancelUpdateStack')).toHaveLength(1);
+    expect(prodStack(s).status).toBe('UPDATE_ROLLBACK_COMPLETE');
+  });
+
+  it('continues a failed rollback, skipping the stuck resources when asked', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    s.aws.scriptExecution('api-prod', { failResource: { logicalId: 'Fn', reason: 'boom' }, rollbackFails: true });
+    await promoteAndWait(s);
+    expect(prodStack(s).status).toBe('UPDATE_ROLLBACK_FAILED');
+
+    await s.promote('api dev→prod');
+    await s.slack.waitFor(() => replies(s!.slack, /UPDATE_ROLLBACK_FAILED/)[0]);
+
+    await s.rollback('api');
+    const summary = await rollbackSummary(s);
+    const text = JSON.stringify(summary.blocks);
+    expect(text).toContain('Resources that failed to roll back');
+    expect(text).toContain(ACTION.continueSkipping);
+    await s.click(ACTION.continueSkipping, promotionIdOf(summary.blocks)!, 'U0BOB', summary.ts);
+    await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+    const call = s.aws.callsOf('ContinueUpdateRollback')[0]!;
+    expect(Object.entries(call.params).some(([k, v]) => k.startsWith('ResourcesToSkip') && v.length > 0)).toBe(true);
+    expect(prodStack(s).status).toBe('UPDATE_ROLLBACK_COMPLETE');
+  });
+
+  it('with rollback.required: 0 executes without a click, and the audit log says so', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl'), config: configYaml({ rollbackRequired: 0 }) });
+    await promoteAndWait(s);
+    await s.rollback('api prod', 'U0ONCALL');
+    const summary = await rollbackSummary(s);
+    await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+    expect(JSON.parse(prodStack(s).template)).toEqual(JSON.parse(PROD_TEMPLATE));
+
+    const redis = new Redis(inject('redisUrl'));
+    const store = createRedisStore(redis, { prefix: s.redisPrefix });
+    try {
+      const audit = await store.readAudit({ limit: 200 });
+      expect(audit.some((a) => /without approval \(rollback\.required: 0\)/.test(a.action))).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('cancels a pending promotion on the same stack, which then never executes', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    await promoteAndWait(s);
+    const v3 = JSON.parse(DEV_TEMPLATE);
+    v3.Resources.Fn.Properties.Code.ZipFile = 'v3';
+    s.aws.putStack({
+      name: 'api-dev',
+      account: DEV_ACCOUNT,
+      template: JSON.stringify(v3),
+      parameters: { Env: 'dev', MemorySize: '256' },
+    });
+    const before = summaries(s.slack).length;
+    await s.promote('api dev→prod', REQUESTER);
+    const pending = await s.slack.waitFor(
+      () =>
+        summaries(s!.slack)
+          .slice(before)
+          .find((m) => promotionIdOf(m.blocks)),
+      15_000,
+    );
+    const pendingId = promotionIdOf(pending.blocks)!;
+
+    await s.rollback('api prod', 'U0ONCALL');
+    await s.slack.waitFor(
+      () =>
+        /superseded by a rollback/.test(JSON.stringify(s!.slack.messages.find((m) => m.ts === pending.ts)?.blocks))
+          ? true
+          : undefined,
+      15_000,
+    );
+    await s.click(ACTION.approve, pendingId, 'U0ALICE', pending.ts);
+    await s.click(ACTION.approve, pendingId, 'U0BOB', pending.ts);
+    await s.slack.waitFor(() => replies(s!.slack, /cancelled/i)[0]);
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(1); // only the first promotion
+  });
+
+  it('refuses unknown services and stages, listing what exists', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    await s.rollback('nope');
+    await s.slack.waitFor(() => replies(s!.slack, /Unknown service "nope".*Known services: api, web/)[0]);
+    await s.rollback('api qa');
+    await s.slack.waitFor(() => replies(s!.slack, /Unknown stage "qa".*Known stages: dev, prod/)[0]);
+    await s.rollback('api prod');
+    await s.slack.waitFor(() => replies(s!.slack, /No releases recorded for api\/prod/)[0]);
+  });
+});
