@@ -3,7 +3,6 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { ACTION } from '../../src/slack/ids.js';
 import {
   allText,
-  CHANNEL,
   configYaml,
   DEV_TEMPLATE,
   PROD_ACCOUNT,
