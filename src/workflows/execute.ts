@@ -18,10 +18,13 @@ import type { FailedResource, Promotion } from '../domain/types.js';
 import { renderFailedResource, renderFinal, renderProgress } from '../slack/views/progress.js';
 import { renderPromotionMessage } from '../slack/views/summary.js';
 import { accessOf, audit, type Deps, ruleOf, stageOf, transition } from './deps.js';
-import { releaseLock } from './locks.js';
+import { extendLock, releaseLock } from './locks.js';
 import { recordBefore, recordRelease } from './releases.js';
 
 const inFlight = new Set<string>();
+
+/** How long the stack lock is kept once an execution starts; released as soon as it ends. */
+const EXECUTION_LOCK_MS = 12 * 3_600_000;
 
 export function leaseKey(id: string): string {
   return `lease:exec:${id}`;
@@ -140,6 +143,7 @@ async function startExecution(deps: Deps, p: Promotion): Promise<Promotion | und
   const token = requestToken(p.kind, p.id);
   const t = await transition(deps, p.id, { type: 'execute', token });
   if (!t.ok) return undefined;
+  await extendLock(deps, t.after, EXECUTION_LOCK_MS);
   await refreshSummary(deps, t.after);
   return t.after;
 }

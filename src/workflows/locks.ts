@@ -34,11 +34,11 @@ export async function describeLockHolder(deps: Deps, raw: string): Promise<strin
 export async function takeLock(
   deps: Deps,
   stage: StageConfig,
-  holder: LockHolder,
+  who: Omit<LockHolder, 'since' | 'stage'>,
   reply: Reply,
   ttlMs: number,
 ): Promise<string | undefined> {
-  const value = JSON.stringify(holder);
+  const value = JSON.stringify({ ...who, since: deps.now().toISOString(), stage: stage.name });
   const got = await deps.store.acquire(lockKey(stage), value, ttlMs);
   if (got.acquired) return value;
   await reply(
@@ -47,15 +47,27 @@ export async function takeLock(
   return undefined;
 }
 
-export async function releaseLock(deps: Deps, p: Promotion): Promise<void> {
+/** The stage lock's key and holder, when `p` holds it. */
+async function heldBy(deps: Deps, p: Promotion): Promise<{ key: string; holder: string } | undefined> {
   const stage = deps.config.services[p.service]?.stages.find((s) => s.name === p.to);
-  if (!stage) return;
+  if (!stage) return undefined;
   const key = lockKey(stage);
   const holder = await deps.store.holder(key);
-  if (!holder) return;
+  if (!holder) return undefined;
   try {
-    if ((JSON.parse(holder) as LockHolder).promotionId === p.id) await deps.store.release(key, holder);
+    return (JSON.parse(holder) as LockHolder).promotionId === p.id ? { key, holder } : undefined;
   } catch {
-    // not our lock
+    return undefined; // not a lock of ours
   }
+}
+
+export async function releaseLock(deps: Deps, p: Promotion): Promise<void> {
+  const held = await heldBy(deps, p);
+  if (held) await deps.store.release(held.key, held.holder);
+}
+
+/** Keeps the stage's lock for as long as an execution may take (CloudFormation updates can run for hours). */
+export async function extendLock(deps: Deps, p: Promotion, ttlMs: number): Promise<void> {
+  const held = await heldBy(deps, p);
+  if (held) await deps.store.renew(held.key, held.holder, ttlMs);
 }

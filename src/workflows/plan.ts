@@ -20,7 +20,7 @@ import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { slackErrorCode } from '../slack/port.js';
 import { renderChangeList } from '../slack/views/change-list.js';
-import { renderPromotionMessage } from '../slack/views/summary.js';
+import { BLOCK_ID, renderPromotionMessage } from '../slack/views/summary.js';
 import { accessOf, accountOf, audit, type Deps, type Reply, ruleOf, transition } from './deps.js';
 import { drive } from './execute.js';
 import { holdKey, releaseLock, takeLock } from './locks.js';
@@ -122,14 +122,7 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
   const holder = await takeLock(
     deps,
     to,
-    {
-      promotionId: id,
-      user: req.requester,
-      since: deps.now().toISOString(),
-      service: service.name,
-      stage: to.name,
-      kind: 'promotion',
-    },
+    { promotionId: id, user: req.requester, service: service.name, kind: 'promotion' },
     reply,
     lockTtl,
   );
@@ -280,7 +273,8 @@ export async function finishPlanning(
   }
   const posted = await transition(deps, p.id, { type: 'posted', ts });
   if (posted.ok) current = posted.after;
-  await postFullListIfCut(deps, current, ts, view.text);
+  // When the summary could not show every change, the full list goes in the thread.
+  if (view.blocks.some((b) => b.block_id === BLOCK_ID.leftOut)) await shareChangeList(deps, current, ts);
   if (current.state === 'approved') {
     // required: 0 — no review for this stage; recorded as such.
     await audit(
@@ -292,15 +286,6 @@ export async function finishPlanning(
     void drive(deps, current.id);
   }
   return current;
-}
-
-/** When the summary could not show every change, the full list goes in the thread as a file. */
-export async function postFullListIfCut(deps: Deps, p: Promotion, ts: string, _summaryText: string): Promise<void> {
-  if (!p.plan) return;
-  const shown = renderPromotionMessage({ promotion: p, rule: ruleOf(deps, p), now: deps.now() });
-  const json = JSON.stringify(shown.blocks);
-  if (!/more changes? not shown|left out/i.test(json)) return;
-  await shareChangeList(deps, p, ts);
 }
 
 /** Posts the full change list in the thread: as messages when short, as a file when long. */

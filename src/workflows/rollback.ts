@@ -122,14 +122,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   const holder = await takeLock(
     deps,
     to,
-    {
-      promotionId: id,
-      user: req.requester,
-      since: deps.now().toISOString(),
-      service: svc.value.name,
-      stage: to.name,
-      kind: 'rollback',
-    },
+    { promotionId: id, user: req.requester, service: svc.value.name, kind: 'rollback' },
     reply,
     deps.timing.planningTimeoutMs + rule.expiresAfterMs,
   );
@@ -256,14 +249,7 @@ async function recover(
     const holder = await takeLock(
       deps,
       to,
-      {
-        promotionId: id,
-        user: req.requester,
-        since: deps.now().toISOString(),
-        service: req.service,
-        stage: to.name,
-        kind: 'rollback',
-      },
+      { promotionId: id, user: req.requester, service: req.service, kind: 'rollback' },
       reply,
       deps.timing.planningTimeoutMs + rule.expiresAfterMs,
     );
