@@ -210,9 +210,16 @@ export async function describeChangeSetStatus(
   }
 }
 
-/** ClientRequestToken: [a-zA-Z0-9][-a-zA-Z0-9]*, ≤ 128. Derived from the promotion so a retry is the same request. */
+/**
+ * ClientRequestToken: [a-zA-Z0-9][-a-zA-Z0-9]*, ≤ 128. Derived from the promotion so a retry is the same request.
+ * Leading dashes are dropped: CloudFormation rejects a token that does not start with a letter or digit.
+ */
 export function requestToken(prefix: string, id: string): string {
-  return `${prefix}-${id}`.replace(/[^-a-zA-Z0-9]/g, '-').slice(0, 128);
+  const token = `${prefix}-${id}`
+    .replace(/[^-a-zA-Z0-9]/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, 128);
+  return token || 'token';
 }
 
 export type ExecuteResult =

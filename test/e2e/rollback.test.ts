@@ -160,6 +160,8 @@ describe('/rollback', () => {
     const summary = await rollbackSummary(s);
     await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
     expect(JSON.parse(prodStack(s).template)).toEqual(JSON.parse(PROD_TEMPLATE));
+    const seen = summary.history.map((h) => JSON.stringify(h.blocks)).join('\n');
+    expect(seen).toContain('No approval required (rollback.required: 0)');
 
     const redis = new Redis(inject('redisUrl'));
     const store = createRedisStore(redis, { prefix: s.redisPrefix });
@@ -205,6 +207,21 @@ describe('/rollback', () => {
     await s.click(ACTION.approve, pendingId, 'U0BOB', pending.ts);
     await s.slack.waitFor(() => replies(s!.slack, /cancelled/i)[0]);
     expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(1); // only the first promotion
+  });
+
+  it('warns when the stack changed outside the bot since the release it would restore', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    await promoteAndWait(s);
+    const prod = prodStack(s);
+    s.aws.putStack({
+      name: 'api-prod',
+      account: PROD_ACCOUNT,
+      template: prod.template,
+      parameters: { ...prod.parameters, MemorySize: '2048' },
+    });
+    await s.rollback('api prod', 'U0ONCALL');
+    const summary = await rollbackSummary(s);
+    expect(JSON.stringify(summary.blocks)).toMatch(/changed outside the bot since release r\w+/);
   });
 
   it('refuses unknown services and stages, listing what exists', async () => {

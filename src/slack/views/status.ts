@@ -19,7 +19,13 @@ function who(p: Promotion, now: Date): string {
 }
 
 function approvers(p: Promotion): string {
-  return p.approvals.length ? p.approvals.map((a) => mentionUser(a.user)).join(', ') : 'no one';
+  return p.approvals.map((a) => mentionUser(a.user)).join(', ');
+}
+
+/** "Approved by …", or, for a stage with `required: 0`, that no approval was asked for (recorded as such). */
+function approvedBy(p: Promotion): string {
+  if (p.approvals.length) return `Approved by ${approvers(p)}`;
+  return `No approval required (${p.kind === 'rollback' ? 'rollback' : 'approvals'}.required: 0)`;
 }
 
 function failureReason(p: Promotion): string {
@@ -59,10 +65,10 @@ export function stateLine(p: Promotion, now: Date, rule?: ApprovalRule): string 
     case 'awaiting_approval':
       return '🗳 *Waiting for approval*';
     case 'approved':
-      return `✅ Approved by ${approvers(p)} — executing`;
+      return `✅ ${approvedBy(p)} — executing`;
     case 'executing': {
       const started = p.execution ? ` (started ${relative(p.execution.startedAt, now)})` : '';
-      return `🚀 Approved by ${approvers(p)} — executing${started}`;
+      return `🚀 ${approvedBy(p)} — executing${started}`;
     }
     case 'succeeded':
     case 'failed':
