@@ -6,10 +6,11 @@ import { parsePromoteText, parseRollbackText, usageText } from './domain/command
 import { errorFields } from './log.js';
 import { escapeMrkdwn as esc } from './slack/escape.js';
 import { ACTION } from './slack/ids.js';
+import { REJECT_REASON, type RejectReasonMetadata } from './slack/views/reject-reason.js';
 import type { Deps, Reply } from './workflows/deps.js';
 import { planPromotion } from './workflows/plan.js';
 import { historyText } from './workflows/releases.js';
-import { approve, cancel, reject, showChanges } from './workflows/review.js';
+import { addRejectReason, approve, cancel, reject, showChanges } from './workflows/review.js';
 import { runRollback, unhold } from './workflows/rollback.js';
 import { statusText } from './workflows/status.js';
 
@@ -95,19 +96,39 @@ export function createApp(env: EnvSettings, deps: Deps): App {
     );
   });
 
-  const button = (actionId: string, run: (id: string, user: string, reply: Reply) => Promise<void>) =>
+  const button = (
+    actionId: string,
+    run: (id: string, user: string, reply: Reply, triggerId?: string) => Promise<void>,
+  ) =>
     app.action(actionId, async ({ ack, body, action, respond }) => {
       await ack();
       const id = action.type === 'button' ? (action.value ?? '') : '';
       const reply = replyVia(respond);
-      background(deps, `handling ${actionId}`, reply, () => run(id, body.user.id, reply));
+      const triggerId = 'trigger_id' in body ? (body.trigger_id as string) : undefined;
+      background(deps, `handling ${actionId}`, reply, () => run(id, body.user.id, reply, triggerId));
     });
 
   button(ACTION.approve, (id, user, reply) => approve(deps, id, user, reply));
   button(ACTION.continueSkipping, (id, user, reply) => approve(deps, id, user, reply, { skipStuck: true }));
-  button(ACTION.reject, (id, user, reply) => reject(deps, id, user, reply));
+  button(ACTION.reject, (id, user, reply, triggerId) => reject(deps, id, user, reply, triggerId));
   button(ACTION.cancel, (id, user, reply) => cancel(deps, id, user, reply));
   button(ACTION.showChanges, (id, _user, reply) => showChanges(deps, id, reply));
+
+  app.view(REJECT_REASON.callbackId, async ({ ack, body, view }) => {
+    await ack();
+    let meta: RejectReasonMetadata;
+    try {
+      meta = JSON.parse(view.private_metadata) as RejectReasonMetadata;
+    } catch {
+      return;
+    }
+    const reason = view.state.values[REJECT_REASON.blockId]?.[REJECT_REASON.actionId]?.value ?? '';
+    const user = body.user.id;
+    const reply: Reply = (text) => deps.slack.ephemeral({ channel: meta.channel, user, text });
+    background(deps, 'recording the rejection reason', reply, () =>
+      addRejectReason(deps, meta.id, user, reason, reply),
+    );
+  });
 
   app.error(async (error) => {
     deps.log.error('slack listener failed', { err: error });

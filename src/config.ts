@@ -2,6 +2,7 @@
 // promote.yml. Pure: takes the env object and the file text, returns every problem at once.
 import { parse as parseYaml } from 'yaml';
 import { type ZodType, z } from 'zod';
+import { PROMOTE_SUBCOMMANDS } from './domain/command.js';
 import { parseDuration } from './domain/duration.js';
 import type { ApprovalRule } from './domain/types.js';
 
@@ -66,12 +67,24 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; problems: string[
 const DEFAULT_EXPIRY = '24h';
 const DEFAULT_ROLLBACK_EXPIRY = '1h';
 
+/**
+ * Settings that become setTimeout/setInterval delays (sweeper, lease renewal, event polling). Node runs a
+ * timer over 2^31-1 ms (~24.8 days) after 1 ms instead, so `sweepEvery: 30d` would spin; 1d is far beyond
+ * any sensible value and keeps `pollMax × 4` in range too.
+ */
+const TIMER_KEYS = ['leaseTtl', 'sweepEvery', 'pollMin', 'pollMax'] as const;
+const MAX_TIMER_MS = 86_400_000;
+
 const idList = (pattern: RegExp, what: string) =>
   z.array(z.string().regex(pattern, `must be a Slack ${what} ID`)).min(1, 'must not be empty');
 
-const duration = z.string().refine((s) => parseDuration(s) !== undefined && parseDuration(s)! > 0, {
-  message: 'must be a duration such as 30m, 4h or 1d',
-});
+/** 10 years: longer is a typo, and far longer overflows the Date an expiry becomes (RangeError on approval). */
+const MAX_DURATION_MS = 3650 * 86_400_000;
+
+const duration = z
+  .string()
+  .refine((s) => (parseDuration(s) ?? 0) > 0, { message: 'must be a duration such as 30m, 4h or 1d' })
+  .refine((s) => (parseDuration(s) ?? 0) <= MAX_DURATION_MS, { message: 'must be at most 3650d' });
 
 const reviewerId = z.string().regex(/^[UWS][A-Z0-9]+$/, 'must be a Slack user ID (U…/W…) or user-group ID (S…)');
 
@@ -116,6 +129,8 @@ const stageSchema = z
   })
   .strict();
 
+type StageInput = z.infer<typeof stageSchema>;
+
 const serviceSchema = z
   .object({
     channels: idList(/^[CGD][A-Z0-9]+$/, 'channel').optional(),
@@ -156,7 +171,11 @@ function describeIssues(issues: z.core.$ZodIssue[]): string[] {
     if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
       return [`${at(path)}: required`];
     }
-    return [`${at(path)}: ${issue.message}`];
+    // A bad record key (a service or stage name) reports only "Invalid key in record"; the rule it broke is inside.
+    if (issue.code === 'invalid_key') {
+      return [`${at(path)}: ${issue.issues[0]?.message ?? issue.message}`];
+    }
+    return [`${at(path)}: ${issue.message.replace(/^Invalid input: /, '')}`];
   });
 }
 
@@ -177,33 +196,100 @@ function quorumProblem(path: string, rule: { required: number; reviewers: string
   return undefined;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A service as far as it could be read: a stage that fails its own schema is `undefined` but keeps its place. */
+interface ServiceInput {
+  channels?: string[];
+  stages: Record<string, StageInput | undefined>;
+}
+
+/**
+ * The parts of a config that failed the schema which are well-formed on their own. zod reports only schema
+ * issues, so without this one typo would hide every cross-field problem (references, quorums) elsewhere.
+ */
+function readableParts(raw: unknown): { services: [string, ServiceInput][]; settings?: Record<string, unknown> } {
+  const root = isRecord(raw) ? raw : {};
+  const services: [string, ServiceInput][] = [];
+  for (const [name, svc] of Object.entries(isRecord(root.services) ? root.services : {})) {
+    if (!isRecord(svc) || !isRecord(svc.stages)) continue;
+    const stages = Object.entries(svc.stages).map(([stage, s]) => [stage, stageSchema.safeParse(s).data] as const);
+    services.push([name, { stages: Object.fromEntries(stages) }]);
+  }
+  return { services, settings: settingsSchema.safeParse(root.settings ?? {}).data };
+}
+
+/** Commands match names case-insensitively, so `api` and `API` would be ambiguous. */
+function caseClashes(names: string[], pathOf: (name: string) => string): string[] {
+  const seen = new Map<string, string>();
+  const problems: string[] = [];
+  for (const name of names) {
+    const first = seen.get(name.toLowerCase());
+    if (first) problems.push(`${pathOf(name)}: differs from ${first} only in case (commands ignore case)`);
+    else seen.set(name.toLowerCase(), name);
+  }
+  return problems;
+}
+
+function settingsProblems(settings: Record<string, number>): string[] {
+  const problems = TIMER_KEYS.filter((k) => (settings[k] ?? 0) > MAX_TIMER_MS).map(
+    (k) => `settings.${k}: at most 1d (it is a timer delay)`,
+  );
+  const { pollMin, pollMax } = settings;
+  if (pollMin !== undefined && pollMax !== undefined && pollMin > pollMax) {
+    problems.push('settings.pollMin: must not be longer than settings.pollMax');
+  }
+  return problems;
+}
+
 /** Validates promote.yml text. `defaultRegion` is AWS_REGION (or AWS_DEFAULT_REGION). */
 export function parsePromoteConfig(text: string, defaultRegion?: string): Checked<PromoteConfig> {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    // merge: YAML users share approval rules between stages with `<<: *anchor`, which YAML 1.2 leaves out.
+    raw = parseYaml(text, { merge: true });
   } catch (e) {
     return { ok: false, problems: [`(file): not valid YAML: ${(e as Error).message.split('\n')[0]}`] };
   }
-  const parsed = check(configSchema, raw ?? {});
-  if (!parsed.ok) return parsed;
+  const parsed = configSchema.safeParse(raw ?? {});
+  const problems = parsed.success ? [] : describeIssues(parsed.error.issues);
+  // Every problem at once: the checks below also run on whatever is well-formed when the schema failed.
+  const input = parsed.success
+    ? { services: Object.entries(parsed.data.services) as [string, ServiceInput][], settings: parsed.data.settings }
+    : readableParts(raw);
 
-  const problems: string[] = [];
-  const services: Record<string, ServiceConfig> = {};
-  if (Object.keys(parsed.value.services).length === 0) problems.push('services: must name at least one service');
+  const services: [string, ServiceConfig][] = [];
+  const rawServices = isRecord(raw) ? raw.services : undefined;
+  if (isRecord(rawServices) && Object.keys(rawServices).length === 0) {
+    problems.push('services: must name at least one service');
+  }
+  const serviceNames = input.services.map(([name]) => name);
+  problems.push(...caseClashes(serviceNames, (n) => `services.${n}`));
 
-  for (const [serviceName, svc] of Object.entries(parsed.value.services)) {
+  for (const [serviceName, svc] of input.services) {
+    if ((PROMOTE_SUBCOMMANDS as readonly string[]).includes(serviceName.toLowerCase())) {
+      problems.push(`services.${serviceName}: is a /promote subcommand, so /promote could not name this service`);
+    }
     const names = Object.keys(svc.stages);
     if (names.length === 0) problems.push(`services.${serviceName}.stages: must name at least one stage`);
-    const stages: StageConfig[] = names.map((name, index) => {
-      const s = svc.stages[name]!;
+    problems.push(...caseClashes(names, (n) => `services.${serviceName}.stages.${n}`));
+    const stages: StageConfig[] = [];
+    for (const [index, name] of names.entries()) {
       const path = `services.${serviceName}.stages.${name}`;
+      // JavaScript objects list integer-like keys first, so YAML order (the promotion path) would be lost.
+      if (/^\d+$/.test(name)) problems.push(`${path}: a stage name must not be only digits (its order would be lost)`);
+      const s = svc.stages[name];
+      if (!s) continue;
       const region = s.region ?? defaultRegion;
       if (!region) problems.push(`${path}.region: required (no AWS_REGION is set)`);
       const promotesFrom = s.promotesFrom ?? (index > 0 ? [names[index - 1]!] : []);
       for (const from of promotesFrom) {
-        if (!names.includes(from)) problems.push(`${path}.promotesFrom: no stage "${from}" in service ${serviceName}`);
+        const at = names.indexOf(from);
+        if (at === -1) problems.push(`${path}.promotesFrom: no stage "${from}" in service ${serviceName}`);
         else if (from === name) problems.push(`${path}.promotesFrom: a stage cannot promote from itself`);
+        else if (at > index) {
+          problems.push(`${path}.promotesFrom: ${from} comes after ${name}; stages are listed in promotion order`);
+        }
       }
       if (!s.approvals && promotesFrom.length > 0) {
         problems.push(
@@ -227,7 +313,7 @@ export function parsePromoteConfig(text: string, defaultRegion?: string): Checke
       for (const p of [quorumProblem(`${path}.approvals`, approvals), quorumProblem(`${path}.rollback`, rollback)]) {
         if (p) problems.push(p);
       }
-      return {
+      stages.push({
         name,
         index,
         stack: s.stack,
@@ -239,16 +325,19 @@ export function parsePromoteConfig(text: string, defaultRegion?: string): Checke
         approvals,
         rollback,
         keepReleases: s.keepReleases,
-      };
-    });
-    services[serviceName] = { name: serviceName, channels: svc.channels, stages };
+      });
+    }
+    services.push([serviceName, { name: serviceName, channels: svc.channels, stages }]);
   }
-  const settings = Object.fromEntries(
-    Object.entries(parsed.value.settings ?? {})
+  const settings: Record<string, number> = Object.fromEntries(
+    Object.entries(input.settings ?? {})
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => [k, parseDuration(v as string)!]),
   );
-  return problems.length ? { ok: false, problems } : { ok: true, value: { services, settings } };
+  problems.push(...settingsProblems(settings));
+  return problems.length
+    ? { ok: false, problems }
+    : { ok: true, value: { services: Object.fromEntries(services), settings } };
 }
 
 const envSchema = z.object({
@@ -258,8 +347,16 @@ const envSchema = z.object({
     .regex(/^xapp-/, 'must be an app-level token (xapp-…)')
     .optional(),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
-  SLACK_API_URL: z.url().default('https://slack.com/api/'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  // z.url() alone takes `localhost:3000/api` as a URL whose scheme is "localhost:".
+  SLACK_API_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://slack.com/api/' })
+    .default('https://slack.com/api/'),
+  PORT: z.coerce
+    .number({ error: 'must be a port number (0–65535)' })
+    .int('must be a port number (0–65535)')
+    .min(0, 'must be a port number (0–65535)')
+    .max(65535, 'must be a port number (0–65535)')
+    .default(3000),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -273,14 +370,13 @@ const envSchema = z.object({
 export function readEnv(env: Record<string, string | undefined>): Checked<EnvSettings> {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const r = check(envSchema, cleaned);
-  if (!r.ok) return r;
-  const e = r.value;
-  if (!e.SLACK_APP_TOKEN && !e.SLACK_SIGNING_SECRET) {
-    return {
-      ok: false,
-      problems: ['SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)'],
-    };
+  const problems = r.ok ? [] : [...r.problems];
+  // Checked on the raw values, so that a bad bot token does not hide a missing secret.
+  if (!cleaned.SLACK_APP_TOKEN && !cleaned.SLACK_SIGNING_SECRET) {
+    problems.push('SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
   }
+  if (!r.ok || problems.length) return { ok: false, problems };
+  const e = r.value;
   return {
     ok: true,
     value: {

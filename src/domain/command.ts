@@ -20,7 +20,16 @@ export function unescapeSlack(text: string): string {
   return text.replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&amp;/g, '&');
 }
 
-const ARROWS = /\s*(?:→|⟶|➔|->|=>|—>|–>|⇒|\bto\b)\s*/i;
+/** Words after `/promote` that are not a service name (config refuses services named like them). */
+export const PROMOTE_SUBCOMMANDS = ['help', 'status', 'history', 'unhold'] as const;
+const HELP = ['help', '-h', '--help', '?'];
+
+/**
+ * `->`, `=>`, `-->` (and the em/en dash that macOS and iOS smart punctuation make of `--`), the unicode
+ * arrows (➡️ carries a U+FE0F variation selector), `:arrow_right:` in case the emoji arrives as its
+ * shortcode, and ` to ` between words only: `\bto\b` would split a stage named `go-to-prod`.
+ */
+const ARROW = /\s*(?:[-‐‑‒–—―]+>|=+>|[→⇒⇨⟶⟹➔➜➝➞➡]\uFE0F?|:arrow_right:)\s*|\s+to\s+/iu;
 
 function words(text: string): string[] {
   return unescapeSlack(text)
@@ -32,7 +41,7 @@ function words(text: string): string[] {
 
 export function parsePromoteText(text: string): PromoteCommand {
   const w = words(text);
-  if (w.length === 0 || ['help', '-h', '--help', '?'].includes(w[0]!.toLowerCase())) return { kind: 'help' };
+  if (w.length === 0 || HELP.includes(w[0]!.toLowerCase())) return { kind: 'help' };
   const [head, ...rest] = w;
   const verb = head!.toLowerCase();
   if (verb === 'status') {
@@ -49,30 +58,34 @@ export function parsePromoteText(text: string): PromoteCommand {
     return { kind: 'unhold', service: rest[0]!, stage: rest[1]! };
   }
   const service = head!;
-  const path = rest.join(' ').trim();
+  const path = rest.join(' ');
   if (!path) return { kind: 'usage', problem: `say which stage to promote ${esc(service)} to` };
-  const arrowParts = path.split(ARROWS).filter((p) => p !== '');
-  let from: string | undefined;
-  let to: string | undefined;
-  if (ARROWS.test(path)) {
-    if (arrowParts.length !== 2 || arrowParts.some((p) => /\s/.test(p))) {
-      return { kind: 'usage', problem: `cannot read the stages in "${esc(path)}"` };
-    }
-    [from, to] = arrowParts;
-  } else {
-    const parts = path.split(/\s+/);
-    if (parts.length === 1) to = parts[0];
-    else if (parts.length === 2) [from, to] = parts;
-    else return { kind: 'usage', problem: `cannot read the stages in "${esc(path)}"` };
+  const stages = readStages(path);
+  if (!stages) return { kind: 'usage', problem: `cannot read the stages in "${esc(path)}"` };
+  return { kind: 'promote', service, ...stages };
+}
+
+/** `dev→prod`, `dev to prod`, `from dev to prod`, `dev prod`, `to prod`, `prod`; undefined when unreadable. */
+function readStages(path: string): { from?: string; to: string } | undefined {
+  const text = path.replace(/^from\s+/i, '');
+  if (ARROW.test(text)) {
+    const parts = text.split(ARROW);
+    if (parts.length !== 2 || parts.some((p) => p === '' || /\s/.test(p))) return undefined;
+    return { from: parts[0]!, to: parts[1]! };
   }
-  return { kind: 'promote', service, from, to: to! };
+  const parts = text.split(' ');
+  if (parts.length === 1) return { to: parts[0]! };
+  if (parts.length === 2 && parts[0]!.toLowerCase() === 'to') return { to: parts[1]! };
+  if (parts.length === 2) return { from: parts[0]!, to: parts[1]! };
+  return undefined;
 }
 
 export function parseRollbackText(text: string): RollbackCommand {
   const w = words(text);
-  if (w.length === 0 || ['help', '-h', '--help', '?'].includes(w[0]!.toLowerCase())) return { kind: 'help' };
+  if (w.length === 0 || HELP.includes(w[0]!.toLowerCase())) return { kind: 'help' };
   const [service, ...rest] = w;
   if (rest.length === 0) return { kind: 'rollback', service: service! };
+  if (rest.at(-1)!.toLowerCase() === 'to') return { kind: 'usage', problem: 'say which release to roll back to' };
   if (rest.length === 1) return { kind: 'rollback', service: service!, stage: rest[0] };
   if (rest.length === 3 && rest[1]!.toLowerCase() === 'to') {
     return { kind: 'rollback', service: service!, stage: rest[0], release: rest[2] };
@@ -98,13 +111,34 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** `stg` for `staging`, `prod` for `production`: the longer name with letters left out, same first letter. */
+function abbreviates(short: string, long: string): boolean {
+  if (short.length < 2 || short.length >= long.length || short[0] !== long[0]) return false;
+  let i = 0;
+  for (const ch of long) if (ch === short[i]) i++;
+  return i === short.length;
+}
+
+/** The candidate nearest to `name` (ignoring case), if any is near enough to be worth suggesting. */
 export function closest(name: string, candidates: string[]): string | undefined {
+  const a = name.toLowerCase();
   let best: { c: string; d: number } | undefined;
   for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c.toLowerCase());
-    if (!best || d < best.d) best = { c, d };
+    const b = c.toLowerCase();
+    const d = editDistance(a, b);
+    // A few typos, but never every letter replaced (`qa` is not a typo of `ab`); or an abbreviation.
+    const near =
+      (d <= Math.max(2, Math.floor(a.length / 3)) && d < Math.min(a.length, b.length)) ||
+      abbreviates(a, b) ||
+      abbreviates(b, a);
+    if (near && (!best || d < best.d)) best = { c, d };
   }
-  return best && best.d <= Math.max(2, Math.floor(name.length / 3)) ? best.c : undefined;
+  return best?.c;
+}
+
+/** Exact name first, then ignoring case (config refuses names that differ only in case). */
+function lookup(names: string[], name: string): string | undefined {
+  return names.find((n) => n === name) ?? names.find((n) => n.toLowerCase() === name.toLowerCase());
 }
 
 export type Resolved<T> = { ok: true; value: T } | { ok: false; refusal: string };
@@ -115,7 +149,9 @@ function suggest(what: string, name: string, known: string[]): string {
 }
 
 export function resolveService(config: PromoteConfig, name: string, channel: string): Resolved<ServiceConfig> {
-  const service = config.services[name] ?? config.services[name.toLowerCase()];
+  // Own keys only: `config.services[name]` would find `constructor` or `toString` on Object.prototype.
+  const key = lookup(Object.keys(config.services), name);
+  const service = key === undefined ? undefined : config.services[key];
   if (!service) return { ok: false, refusal: suggest('service', name, Object.keys(config.services)) };
   if (service.channels && !service.channels.includes(channel)) {
     return {
@@ -127,7 +163,11 @@ export function resolveService(config: PromoteConfig, name: string, channel: str
 }
 
 export function resolveStage(service: ServiceConfig, name: string): Resolved<StageConfig> {
-  const stage = service.stages.find((s) => s.name === name || s.name === name.toLowerCase());
+  const stageName = lookup(
+    service.stages.map((s) => s.name),
+    name,
+  );
+  const stage = service.stages.find((s) => s.name === stageName);
   if (!stage)
     return {
       ok: false,

@@ -6,5 +6,6 @@ export function parseDuration(text: string): number | undefined {
   if (!/^(\d+(ms|s|m|h|d))+$/.test(s)) return undefined;
   let total = 0;
   for (const m of s.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * (UNIT_MS[m[2] as string] ?? 0);
-  return total;
+  // "99999999999999999999d" is past exact integers (and any Date): not a duration anyone meant.
+  return Number.isSafeInteger(total) ? total : undefined;
 }

@@ -12,6 +12,7 @@ export type PromotionEvent =
   | { type: 'approve'; user: string; isReviewer: boolean; rule: ApprovalRule; skip?: string[] }
   | { type: 'reject'; user: string; isReviewer: boolean; reason?: string }
   | { type: 'cancel'; user: string; reason?: string; force?: boolean }
+  | { type: 'reason'; user: string; reason: string }
   | { type: 'expire' }
   | { type: 'stale'; reason: string }
   | { type: 'execute'; token: string }
@@ -106,6 +107,13 @@ export function step(p: Promotion, event: PromotionEvent, now: Date): Step {
       if (p.state !== 'awaiting_approval') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
       if (!event.isReviewer) return refuse('not a reviewer');
       return next({ state: 'rejected', decision: { user: event.user, at, reason: event.reason } });
+
+    case 'reason':
+      // The person who rejected may say why afterwards (the rejection itself never waits for it).
+      if (p.state !== 'rejected' || p.decision?.user !== event.user) {
+        return refuse('Only the person who rejected it can give the reason.');
+      }
+      return next({ decision: { ...p.decision, reason: event.reason } });
 
     case 'cancel':
       if (!isPending(p.state) && !(event.force && p.state === 'approved')) {

@@ -23,6 +23,7 @@ export interface SlackPort {
     thread_ts?: string;
   }): Promise<void>;
   groupMembers(groupId: string): Promise<string[]>;
+  openModal(triggerId: string, view: ModalView): Promise<void>;
   upload(o: {
     channel: string;
     thread_ts?: string;
@@ -32,6 +33,8 @@ export interface SlackPort {
     comment?: string;
   }): Promise<void>;
 }
+
+export type ModalView = webApi.ViewsOpenArguments['view'];
 
 export function createSlackPort(client: webApi.WebClient): SlackPort {
   return {
@@ -68,6 +71,13 @@ export function createSlackPort(client: webApi.WebClient): SlackPort {
         return (res.users as string[] | undefined) ?? [];
       } catch (cause) {
         throw new Error(`listing the members of user group ${groupId}`, { cause });
+      }
+    },
+    async openModal(triggerId, view) {
+      try {
+        await client.views.open({ trigger_id: triggerId, view });
+      } catch (cause) {
+        throw new Error('opening a modal', { cause });
       }
     },
     async upload(o) {

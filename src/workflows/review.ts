@@ -4,7 +4,8 @@ import { deleteChangeSet } from '../aws/cloudformation.js';
 import { approvalsMissing } from '../domain/promotion.js';
 import type { Promotion } from '../domain/types.js';
 import { mentionGroup, mentionUser } from '../slack/escape.js';
-import { accessOf, type Deps, type Reply, ruleOf, stageOf, type Transition, transition } from './deps.js';
+import { renderRejectReasonModal } from '../slack/views/reject-reason.js';
+import { accessOf, audit, type Deps, type Reply, ruleOf, stageOf, type Transition, transition } from './deps.js';
 import { drive, refreshSummary } from './execute.js';
 import { releaseLock } from './locks.js';
 import { shareChangeList } from './plan.js';
@@ -55,13 +56,38 @@ export async function approve(
   }
 }
 
-export async function reject(deps: Deps, id: string, user: string, reply: Reply, reason?: string): Promise<void> {
+/**
+ * Any named reviewer's Reject ends the promotion at once; then, when Slack gave a trigger, a modal asks
+ * for an optional reason, which is added to the decision when submitted.
+ */
+export async function reject(deps: Deps, id: string, user: string, reply: Reply, triggerId?: string): Promise<void> {
   const current = await deps.store.getPromotion(id);
   if (!current) return reply('This promotion is no longer known.');
   const isReviewer = await deps.reviewers.isReviewer(user, ruleOf(deps, current).reviewers);
-  const t = await transition(deps, id, { type: 'reject', user, isReviewer, reason }, user);
+  const t = await transition(deps, id, { type: 'reject', user, isReviewer }, user);
   if (!t.ok) return reply(t.refusal === 'not a reviewer' && t.current ? notReviewerText(deps, t.current) : t.refusal);
   await closePending(deps, t);
+  if (triggerId) {
+    await deps.slack
+      .openModal(triggerId, renderRejectReasonModal(t.after))
+      .catch((err) => deps.log.warn('asking for a rejection reason', { err, promotionId: id }));
+  }
+}
+
+/** The optional reason given after a rejection. */
+export async function addRejectReason(
+  deps: Deps,
+  id: string,
+  user: string,
+  reason: string,
+  reply: Reply,
+): Promise<void> {
+  const text = reason.trim();
+  if (!text) return;
+  const t = await transition(deps, id, { type: 'reason', user, reason: text }, user);
+  if (!t.ok) return reply(t.refusal);
+  await audit(deps, t.after, user, 'rejection reason', { reason: text });
+  await refreshSummary(deps, t.after);
 }
 
 export async function cancel(deps: Deps, id: string, user: string, reply: Reply): Promise<void> {

@@ -121,6 +121,27 @@ const rows: Row[] = [
     NOW,
     /approved/,
   ],
+  [
+    'the rejecter adds a reason afterwards',
+    promotion('rejected', { decision: { user: 'U0BOB', at: '' } }),
+    { type: 'reason', user: 'U0BOB', reason: 'freeze' },
+    NOW,
+    'rejected',
+  ],
+  [
+    'someone else cannot add the reason',
+    promotion('rejected', { decision: { user: 'U0BOB', at: '' } }),
+    { type: 'reason', user: 'U0ALICE', reason: 'x' },
+    NOW,
+    /Only the person who rejected/,
+  ],
+  [
+    'no reason on a promotion that was not rejected',
+    promotion('awaiting_approval'),
+    { type: 'reason', user: 'U0BOB', reason: 'x' },
+    NOW,
+    /Only the person who rejected/,
+  ],
   ['requester cancels', promotion('awaiting_approval'), { type: 'cancel', user: 'U0REQ' }, NOW, 'cancelled'],
   [
     'someone else cannot cancel',

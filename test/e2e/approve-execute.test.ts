@@ -1,6 +1,7 @@
 // Approvals through buttons, exactly-once execution and progress in the thread, end to end.
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { ACTION } from '../../src/slack/ids.js';
+import { SIGNING_SECRET } from '../support/bot.js';
 import {
   allText,
   configYaml,
@@ -13,6 +14,7 @@ import {
   startScenario,
   summaries,
 } from '../support/scenario.js';
+import { sendViewSubmission } from '../support/slack-driver.js';
 
 async function planned(s: Scenario) {
   await s.promote('api dev→prod');
@@ -90,6 +92,27 @@ describe('approving and executing a promotion', () => {
     await s.click(ACTION.approve, id, 'U0LEAD1', ts);
     await s.slack.waitFor(() => replies(s!.slack, /rejected/i)[0]);
     expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(0);
+
+    // The rejecter is asked why (optional); the reason lands on the message, escaped.
+    const modal = await s.slack.waitFor(() => s!.slack.views[0]);
+    const submit = (userId: string, value: string) =>
+      sendViewSubmission({
+        url: s!.bot.url,
+        secret: SIGNING_SECRET,
+        userId,
+        callbackId: String(modal.view.callback_id),
+        privateMetadata: String(modal.view.private_metadata),
+        values: { reason: { reason: { type: 'plain_text_input', value } } },
+      });
+    await submit('U0ALICE', 'hijack');
+    await s.slack.waitFor(() => s!.slack.ephemerals.find((e) => /Only the person who rejected/.test(e.text ?? '')));
+    await submit('U0BOB', '<!channel> not during the freeze');
+    const updated = await s.slack.waitFor(() => {
+      const text = allText(s!.slack.messages.find((m) => m.ts === ts)?.blocks);
+      return text.includes('not during the freeze') ? text : undefined;
+    });
+    expect(updated).toContain('&lt;!channel&gt; not during the freeze');
+    expect(updated).not.toContain('hijack');
     await s.slack.waitFor(() => (s!.aws.callsOf('DeleteChangeSet').length > 0 ? true : undefined));
     // Lock released: a new promotion plans.
     await s.promote('api dev→prod');

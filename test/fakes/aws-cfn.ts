@@ -83,6 +83,8 @@ export interface ChangeSetRec {
   overridden: boolean;
   /** stack.version when created: a later stack update makes an AVAILABLE change set OBSOLETE. */
   baseVersion: number;
+  /** Date.now() when it reached CREATE_COMPLETE or FAILED (read by the benchmarks). */
+  settledAt?: number;
 }
 
 export interface StackRec {
@@ -593,6 +595,7 @@ export class CloudFormationFake {
           cs.status = 'CREATE_COMPLETE';
           cs.executionStatus = 'AVAILABLE';
         }
+        cs.settledAt = Date.now();
       });
     });
     return { Id: cs.arn, StackId: stack.stackId };

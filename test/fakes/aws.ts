@@ -55,6 +55,8 @@ export interface FakeChangeSetView {
   status: string;
   executionStatus: string;
   statusReason?: string;
+  /** Date.now() when the change set reached CREATE_COMPLETE or FAILED; undefined while it is being created. */
+  settledAt?: number;
 }
 
 export interface FakeStackView {
@@ -411,6 +413,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       status: c.status,
       executionStatus: cfn.executionStatus(c),
       statusReason: c.statusReason,
+      settledAt: c.settledAt,
     })),
   });
 

@@ -105,6 +105,8 @@ export interface FakeSlack {
   /** everything POSTed to response URLs, accepted or not (check `status`) */
   responses: FakeResponse[];
   files: FakeFile[];
+  /** modals opened with views.open */
+  views: Array<{ trigger_id: string; view: Record<string, unknown> }>;
   /** usergroups.users.list source; unknown group → ok:false no_such_subteam */
   userGroups: Map<string, string[]>;
   /** users.info overrides; unknown users get a generated profile */
@@ -752,7 +754,33 @@ function authTest(s: State): Result {
   };
 }
 
+/** views.open: a modal needs a trigger_id, a plain_text title ≤ 24 characters and valid blocks (≤ 100). */
+function openView(s: State, args: Obj): Result {
+  const trigger = str(args.trigger_id);
+  if (!trigger) return { ok: false, error: 'invalid_trigger_id' };
+  let view = args.view;
+  if (typeof view === 'string') {
+    try {
+      view = JSON.parse(view);
+    } catch {
+      return { ok: false, error: 'invalid_arguments' };
+    }
+  }
+  if (!isObj(view) || view.type !== 'modal') return { ok: false, error: 'invalid_arguments' };
+  const title = isObj(view.title) ? str(view.title.text) : undefined;
+  const blocks = Array.isArray(view.blocks) ? view.blocks : [];
+  const errors: string[] = [];
+  if (!title || title.length > 24)
+    errors.push('title must be plain_text of 1–24 characters [json-pointer:/view/title]');
+  if (blocks.length > 100) errors.push('no more than 100 items allowed [json-pointer:/view/blocks]');
+  errors.push(...validateBlocks(blocks.slice(0, 100)).filter((e) => !/more than 50/.test(e)));
+  if (errors.length) return { ok: false, error: 'invalid_arguments', response_metadata: { messages: errors } };
+  s.fake.views.push({ trigger_id: trigger, view });
+  return { ok: true, view: { id: nextId(s, 'V'), ...view } };
+}
+
 const METHODS: Record<string, (s: State, args: Obj) => Result> = {
+  'views.open': openView,
   'auth.test': (s) => authTest(s),
   'chat.postMessage': postMessage,
   'chat.update': updateMessage,
@@ -928,6 +956,7 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
     ephemerals: [],
     responses: [],
     files: [],
+    views: [],
     userGroups: new Map(),
     users: new Map(),
     channels: new Map(),

@@ -165,3 +165,46 @@ export async function sendBlockAction(o: BlockActionOptions): Promise<DriverResu
   const rawBody = new URLSearchParams({ payload: JSON.stringify(blockActionPayload(o)) }).toString();
   return postSigned({ ...o, rawBody });
 }
+
+export interface ViewSubmissionOptions {
+  url: string;
+  secret: string;
+  userId: string;
+  callbackId: string;
+  privateMetadata: string;
+  /** state.values: block_id → action_id → { type, value } */
+  values: Record<string, Record<string, { type: string; value: string | null }>>;
+  teamId?: string;
+}
+
+/** A modal submitted by a person, as Slack sends it (type view_submission, form field `payload`). */
+export async function sendViewSubmission(o: ViewSubmissionOptions): Promise<DriverResult> {
+  const payload = {
+    type: 'view_submission',
+    team: { id: o.teamId ?? 'T0TEAM', domain: 'fake' },
+    user: {
+      id: o.userId,
+      username: o.userId.toLowerCase(),
+      name: o.userId.toLowerCase(),
+      team_id: o.teamId ?? 'T0TEAM',
+    },
+    api_app_id: 'A0PROMOTE',
+    token: 'verification-token',
+    trigger_id: `${Date.now()}.trigger`,
+    view: {
+      id: 'V0MODAL',
+      team_id: o.teamId ?? 'T0TEAM',
+      type: 'modal',
+      callback_id: o.callbackId,
+      private_metadata: o.privateMetadata,
+      state: { values: o.values },
+      hash: '1.hash',
+      title: { type: 'plain_text', text: 'modal' },
+      blocks: [],
+    },
+    response_urls: [],
+    is_enterprise_install: false,
+  };
+  const rawBody = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+  return postSigned({ ...o, rawBody });
+}

@@ -1,0 +1,212 @@
+// The per-stage AWS clients against the fake AWS endpoint, configured only through the environment as the
+// bot process is (AWS_ENDPOINT_URL, AWS_REGION, env credentials): STS AssumeRole per (role, actor) with the
+// actor in the session name and as SourceIdentity, cached credentials, and the role's account.
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAwsClients, roleSessionName, type StageAccess, sourceIdentity } from '../../src/aws/clients.js';
+import { describeStack } from '../../src/aws/cloudformation.js';
+import { type FakeAws, startFakeAws } from '../fakes/aws.js';
+
+const ENV_KEYS = [
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_CLOUDFORMATION',
+  'AWS_ENDPOINT_URL_STS',
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_REGION',
+  'AWS_PROFILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_EC2_METADATA_DISABLED',
+] as const;
+const savedEnv = new Map<string, string | undefined>();
+
+let aws: FakeAws;
+
+const PROD_ROLE = 'arn:aws:iam::111111111111:role/promote-bot';
+const prod: StageAccess = { region: 'us-east-1', role: PROD_ROLE, externalId: 'ext-123' };
+const dev: StageAccess = { region: 'us-east-1' };
+const TEMPLATE = JSON.stringify({ Resources: { Queue: { Type: 'AWS::SQS::Queue', Properties: {} } } });
+
+beforeAll(() => {
+  for (const k of ENV_KEYS) savedEnv.set(k, process.env[k]);
+});
+
+beforeEach(async () => {
+  aws = await startFakeAws();
+  for (const k of ENV_KEYS) delete process.env[k];
+  // Only the environment, as in the bot process; no profile or config file can interfere.
+  process.env.AWS_ENDPOINT_URL = aws.url;
+  process.env.AWS_ACCESS_KEY_ID = 'test';
+  process.env.AWS_SECRET_ACCESS_KEY = 'test';
+  process.env.AWS_REGION = 'us-east-1';
+  process.env.AWS_CONFIG_FILE = '/nonexistent/aws-config';
+  process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/aws-credentials';
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  aws.putStack({ name: 'api-prod', account: '111111111111', template: TEMPLATE });
+  aws.putStack({ name: 'api-dev', template: TEMPLATE }); // the default account of `test` credentials
+});
+
+afterEach(async () => {
+  await aws.close();
+});
+
+afterAll(() => {
+  for (const [k, v] of savedEnv) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
+
+describe('createAwsClients', () => {
+  it('assumes the stage role through STS with the actor in RoleSessionName, as SourceIdentity, and the ExternalId', async () => {
+    const clients = createAwsClients();
+    const stack = await describeStack(clients.cloudFormation(prod, 'U0123ABC'), 'api-prod');
+    expect(stack?.StackId).toBe(aws.stack('api-prod')?.stackId);
+    expect(aws.assumeRoleCalls).toHaveLength(1);
+    const call = aws.assumeRoleCalls[0]!;
+    expect(call).toMatchObject({ RoleArn: PROD_ROLE, SourceIdentity: 'U0123ABC', ExternalId: 'ext-123' });
+    expect(call.RoleSessionName).toContain('U0123ABC');
+  });
+
+  it('sends no ExternalId when the stage has none', async () => {
+    const clients = createAwsClients();
+    await describeStack(clients.cloudFormation({ region: 'us-east-1', role: PROD_ROLE }, 'U0123ABC'), 'api-prod');
+    expect(aws.assumeRoleCalls).toHaveLength(1);
+    expect(aws.assumeRoleCalls[0]!.ExternalId).toBeUndefined();
+  });
+
+  it('assumes the role once for many calls by the same actor', async () => {
+    const clients = createAwsClients();
+    for (let i = 0; i < 5; i++) await describeStack(clients.cloudFormation(prod, 'U0123ABC'), 'api-prod');
+    await Promise.all(
+      Array.from({ length: 5 }, () => describeStack(clients.cloudFormation(prod, 'U0123ABC'), 'api-prod')),
+    );
+    expect(aws.assumeRoleCalls).toHaveLength(1);
+    const keys = new Set(aws.callsOf('DescribeStacks').map((c) => c.accessKeyId));
+    expect(keys.size).toBe(1);
+    expect(clients.cloudFormation(prod, 'U0123ABC')).toBe(clients.cloudFormation(prod, 'U0123ABC'));
+  });
+
+  it('assumes the role once even when the first calls of an actor run concurrently', async () => {
+    const clients = createAwsClients();
+    await Promise.all(
+      Array.from({ length: 5 }, () => describeStack(clients.cloudFormation(prod, 'U0123ABC'), 'api-prod')),
+    );
+    expect(aws.assumeRoleCalls).toHaveLength(1);
+  });
+
+  it('gives another actor its own session, named after them', async () => {
+    const clients = createAwsClients();
+    await describeStack(clients.cloudFormation(prod, 'UALICE'), 'api-prod');
+    await describeStack(clients.cloudFormation(prod, 'UBOB'), 'api-prod');
+    await describeStack(clients.cloudFormation(prod, 'UALICE'), 'api-prod');
+    expect(aws.assumeRoleCalls.map((c) => c.SourceIdentity)).toEqual(['UALICE', 'UBOB']);
+    expect(aws.assumeRoleCalls[0]!.RoleSessionName).not.toBe(aws.assumeRoleCalls[1]!.RoleSessionName);
+    const keys = aws.callsOf('DescribeStacks').map((c) => c.accessKeyId);
+    expect(keys[0]).not.toBe(keys[1]);
+    expect(keys[2]).toBe(keys[0]);
+  });
+
+  it('acts in the role’s account: its stacks are visible, those of the default account are not', async () => {
+    const clients = createAwsClients();
+    const asProd = clients.cloudFormation(prod, 'U0123ABC');
+    expect(await describeStack(asProd, 'api-prod')).toBeDefined();
+    expect(await describeStack(asProd, 'api-dev')).toBeUndefined();
+    for (const call of aws.callsOf('DescribeStacks')) expect(call.accessKeyId).toMatch(/^ASIA111111111111/);
+  });
+
+  it('uses the default credentials without STS for a stage without a role, whoever asks', async () => {
+    const clients = createAwsClients();
+    expect(await describeStack(clients.cloudFormation(dev, 'UALICE'), 'api-dev')).toBeDefined();
+    expect(await describeStack(clients.cloudFormation(dev, 'UBOB'), 'api-prod')).toBeUndefined();
+    expect(aws.assumeRoleCalls).toEqual([]);
+    expect(aws.callsOf('DescribeStacks').map((c) => c.accessKeyId)).toEqual(['test', 'test']);
+    // No per-person client when there is no per-person identity.
+    expect(clients.cloudFormation(dev, 'UALICE')).toBe(clients.cloudFormation(dev, 'UBOB'));
+  });
+
+  it('signs for the stage region', async () => {
+    aws.putStack({ name: 'api-eu', region: 'eu-west-1', account: '111111111111', template: TEMPLATE });
+    const clients = createAwsClients();
+    const eu = { ...prod, region: 'eu-west-1' };
+    expect(await describeStack(clients.cloudFormation(eu, 'U0123ABC'), 'api-eu')).toBeDefined();
+    expect(await describeStack(clients.cloudFormation(eu, 'U0123ABC'), 'api-prod')).toBeUndefined();
+    expect(new Set(aws.calls.map((c) => c.region))).toEqual(new Set(['eu-west-1']));
+  });
+
+  it('gives S3 clients the same role session, path-style for a local endpoint', async () => {
+    const clients = createAwsClients({ forcePathStyle: true });
+    const s3 = clients.s3(prod, 'U0123ABC');
+    await s3.send(new PutObjectCommand({ Bucket: 'templates', Key: 'api/t.json', Body: TEMPLATE }));
+    expect(aws.s3Objects.get('templates/api/t.json')).toBe(TEMPLATE);
+    expect(aws.callsOf('PutObject')[0]!.accessKeyId).toMatch(/^ASIA111111111111/);
+    expect(aws.assumeRoleCalls.map((c) => c.SourceIdentity)).toEqual(['U0123ABC']);
+  });
+
+  it('drops the least recently used clients beyond maxClients', async () => {
+    const clients = createAwsClients({ maxClients: 2 });
+    const a = clients.cloudFormation(prod, 'UA');
+    const b = clients.cloudFormation(prod, 'UB');
+    expect(clients.cloudFormation(prod, 'UA')).toBe(a); // UA is now the most recent
+    clients.cloudFormation(prod, 'UC'); // evicts UB
+    expect(clients.cloudFormation(prod, 'UA')).toBe(a);
+    expect(clients.cloudFormation(prod, 'UB')).not.toBe(b);
+  });
+
+  it('routes CloudFormation to AWS_ENDPOINT_URL_CLOUDFORMATION alone, through the SDK’s own endpoint chain', async () => {
+    delete process.env.AWS_ENDPOINT_URL;
+    process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = aws.url;
+    const clients = createAwsClients();
+    const stack = await describeStack(clients.cloudFormation(dev, 'U0123ABC'), 'api-dev');
+    expect(stack?.StackId).toBe(aws.stack('api-dev')?.stackId);
+    expect(aws.callsOf('DescribeStacks')).toHaveLength(1);
+  });
+
+  it('routes STS to AWS_ENDPOINT_URL_STS and CloudFormation to its own variable for a stage with a role', async () => {
+    delete process.env.AWS_ENDPOINT_URL;
+    process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = aws.url;
+    process.env.AWS_ENDPOINT_URL_STS = aws.url;
+    const clients = createAwsClients();
+    expect(await describeStack(clients.cloudFormation(prod, 'U0123ABC'), 'api-prod')).toBeDefined();
+    expect(aws.assumeRoleCalls).toHaveLength(1);
+  });
+});
+
+// STS: RoleSessionName and SourceIdentity are 2–64 characters of [\w+=,.@-]; SourceIdentity must not start with "aws:".
+const STS_NAME = /^[\w+=,.@-]{2,64}$/;
+
+describe('roleSessionName and sourceIdentity', () => {
+  it.each([
+    { actor: 'U0123ABC', session: 'promote-bot-U0123ABC', identity: 'U0123ABC' },
+    { actor: 'W0123ABC', session: 'promote-bot-W0123ABC', identity: 'W0123ABC' },
+    { actor: 'jane.doe@example.com', session: 'promote-bot-jane.doe@example.com', identity: 'jane.doe@example.com' },
+    { actor: 'Jane Doe/ops:admin*', session: 'promote-bot-Jane-Doe-ops-admin-', identity: 'Jane-Doe-ops-admin-' },
+    { actor: 'aws:root', session: 'promote-bot-aws-root', identity: 'aws-root' },
+    { actor: 'U', session: 'promote-bot-U', identity: 'slack-U' },
+    { actor: '', session: 'promote-bot-', identity: 'slack-' },
+    { actor: 'é🚀', session: undefined, identity: undefined },
+    { actor: 'U'.repeat(100), session: undefined, identity: 'U'.repeat(64) },
+  ])('for actor "$actor" are valid STS names', ({ actor, session, identity }) => {
+    const s = roleSessionName(actor);
+    const id = sourceIdentity(actor);
+    expect(s).toMatch(STS_NAME);
+    expect(id).toMatch(STS_NAME);
+    expect(id.startsWith('aws:')).toBe(false);
+    if (session) expect(s).toBe(session);
+    if (identity) expect(id).toBe(identity);
+  });
+
+  it.each(['U0123ABC', 'Jane Doe/ops:admin*', 'aws:root', '', 'é🚀', 'U'.repeat(100)])(
+    'lets STS accept the session of actor "%s"',
+    async (actor) => {
+      const clients = createAwsClients({ maxAttempts: 1 });
+      expect(await describeStack(clients.cloudFormation(prod, actor), 'api-prod')).toBeDefined();
+      expect(aws.assumeRoleCalls).toEqual([
+        expect.objectContaining({ RoleSessionName: roleSessionName(actor), SourceIdentity: sourceIdentity(actor) }),
+      ]);
+    },
+  );
+});
