@@ -198,25 +198,45 @@ function quorumProblem(path: string, rule: { required: number; reviewers: string
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A service as far as it could be read: a stage that fails its own schema is `undefined` but keeps its place. */
+/** An object read key by key: the keys that parse, and the names of those that do not (or all, if not an object). */
+interface Fields<T> {
+  value: Partial<T>;
+  broken: Set<string>;
+}
+
+function readFields<T>(shape: Record<string, ZodType>, raw: unknown): Fields<T> {
+  const value: Record<string, unknown> = {};
+  const broken = new Set<string>();
+  for (const [key, schema] of Object.entries(shape)) {
+    const r = isRecord(raw) ? schema.safeParse(raw[key]) : undefined;
+    if (r?.success) value[key] = r.data;
+    else broken.add(key);
+  }
+  return { value: value as Partial<T>, broken };
+}
+
+/** A service as far as it could be read. Stages keep their YAML order, which is the promotion path. */
 interface ServiceInput {
   channels?: string[];
-  stages: Record<string, StageInput | undefined>;
+  stages: [string, Fields<StageInput>][];
 }
 
 /**
- * The parts of a config that failed the schema which are well-formed on their own. zod reports only schema
- * issues, so without this one typo would hide every cross-field problem (references, quorums) elsewhere.
+ * What a config that failed the schema still says, field by field. zod reports schema issues only, so without
+ * this one typo would hide every cross-field problem (references, quorums) and the bot would be restarted
+ * once per problem instead of fixed in one go.
  */
 function readableParts(raw: unknown): { services: [string, ServiceInput][]; settings?: Record<string, unknown> } {
   const root = isRecord(raw) ? raw : {};
   const services: [string, ServiceInput][] = [];
   for (const [name, svc] of Object.entries(isRecord(root.services) ? root.services : {})) {
     if (!isRecord(svc) || !isRecord(svc.stages)) continue;
-    const stages = Object.entries(svc.stages).map(([stage, s]) => [stage, stageSchema.safeParse(s).data] as const);
-    services.push([name, { stages: Object.fromEntries(stages) }]);
+    const stages = Object.entries(svc.stages).map(
+      ([stage, s]) => [stage, readFields<StageInput>(stageSchema.shape, s)] as [string, Fields<StageInput>],
+    );
+    services.push([name, { stages }]);
   }
-  return { services, settings: settingsSchema.safeParse(root.settings ?? {}).data };
+  return { services, settings: readFields(settingsSchema.shape, root.settings ?? {}).value };
 }
 
 /** Commands match names case-insensitively, so `api` and `API` would be ambiguous. */
@@ -242,6 +262,73 @@ function settingsProblems(settings: Record<string, number>): string[] {
   return problems;
 }
 
+/**
+ * One stage with its defaults applied, and the cross-field problems of the fields that parsed (a broken
+ * field has its schema problem already; checking it again would only add noise).
+ */
+function buildStage(
+  service: string,
+  names: string[],
+  index: number,
+  { value: s, broken }: Fields<StageInput>,
+  defaultRegion: string | undefined,
+): { stage: StageConfig; problems: string[] } {
+  const name = names[index]!;
+  const path = `services.${service}.stages.${name}`;
+  const problems: string[] = [];
+  // JavaScript objects list integer-like keys first, so the YAML order (the promotion path) would be lost.
+  if (/^\d+$/.test(name)) problems.push(`${path}: a stage name must not be only digits (its order would be lost)`);
+  const region = s.region ?? defaultRegion;
+  if (!region && !broken.has('region')) problems.push(`${path}.region: required (no AWS_REGION is set)`);
+  const promotesFrom = s.promotesFrom ?? (index > 0 && !broken.has('promotesFrom') ? [names[index - 1]!] : []);
+  for (const from of promotesFrom) {
+    const at = names.indexOf(from);
+    if (at === -1) problems.push(`${path}.promotesFrom: no stage "${from}" in service ${service}`);
+    else if (from === name) problems.push(`${path}.promotesFrom: a stage cannot promote from itself`);
+    else if (at > index)
+      problems.push(`${path}.promotesFrom: ${from} comes after ${name}; stages are listed in promotion order`);
+  }
+  if (!s.approvals && !broken.has('approvals') && promotesFrom.length > 0) {
+    problems.push(`${path}.approvals: required for a stage that can be promoted to (use required: 0 to skip review)`);
+  }
+  const approvals: ApprovalRule = {
+    required: s.approvals?.required ?? 0,
+    reviewers: s.approvals?.reviewers ?? [],
+    allowSelfApproval: s.approvals?.allowSelfApproval ?? false,
+    expiresAfterMs: parseDuration(s.approvals?.expiresAfter ?? DEFAULT_EXPIRY)!,
+  };
+  const rbReviewers = s.rollback?.reviewers ?? approvals.reviewers;
+  const rollback: ApprovalRule = {
+    // A stage nobody reviews cannot demand a rollback approval by default.
+    required: s.rollback?.required ?? (rbReviewers.length > 0 ? 1 : 0),
+    reviewers: rbReviewers,
+    allowSelfApproval: s.rollback?.allowSelfApproval ?? approvals.allowSelfApproval,
+    expiresAfterMs: parseDuration(s.rollback?.expiresAfter ?? DEFAULT_ROLLBACK_EXPIRY)!,
+  };
+  if (!broken.has('approvals')) {
+    const p = quorumProblem(`${path}.approvals`, approvals);
+    if (p) problems.push(p);
+    if (!broken.has('rollback')) {
+      const q = quorumProblem(`${path}.rollback`, rollback);
+      if (q) problems.push(q);
+    }
+  }
+  const stage: StageConfig = {
+    name,
+    index,
+    stack: s.stack ?? '',
+    region: region ?? '',
+    role: s.role,
+    externalId: s.externalId,
+    templateBucket: s.templateBucket,
+    promotesFrom,
+    approvals,
+    rollback,
+    keepReleases: s.keepReleases ?? 20,
+  };
+  return { stage, problems };
+}
+
 /** Validates promote.yml text. `defaultRegion` is AWS_REGION (or AWS_DEFAULT_REGION). */
 export function parsePromoteConfig(text: string, defaultRegion?: string): Checked<PromoteConfig> {
   let raw: unknown;
@@ -255,78 +342,41 @@ export function parsePromoteConfig(text: string, defaultRegion?: string): Checke
   const problems = parsed.success ? [] : describeIssues(parsed.error.issues);
   // Every problem at once: the checks below also run on whatever is well-formed when the schema failed.
   const input = parsed.success
-    ? { services: Object.entries(parsed.data.services) as [string, ServiceInput][], settings: parsed.data.settings }
+    ? {
+        services: Object.entries(parsed.data.services).map(([name, svc]): [string, ServiceInput] => [
+          name,
+          {
+            channels: svc.channels,
+            stages: Object.entries(svc.stages).map(([stage, s]) => [stage, { value: s, broken: new Set<string>() }]),
+          },
+        ]),
+        settings: parsed.data.settings,
+      }
     : readableParts(raw);
 
-  const services: [string, ServiceConfig][] = [];
   const rawServices = isRecord(raw) ? raw.services : undefined;
   if (isRecord(rawServices) && Object.keys(rawServices).length === 0) {
     problems.push('services: must name at least one service');
   }
-  const serviceNames = input.services.map(([name]) => name);
-  problems.push(...caseClashes(serviceNames, (n) => `services.${n}`));
-
+  problems.push(
+    ...caseClashes(
+      input.services.map(([name]) => name),
+      (n) => `services.${n}`,
+    ),
+  );
+  const services: [string, ServiceConfig][] = [];
   for (const [serviceName, svc] of input.services) {
     if ((PROMOTE_SUBCOMMANDS as readonly string[]).includes(serviceName.toLowerCase())) {
       problems.push(`services.${serviceName}: is a /promote subcommand, so /promote could not name this service`);
     }
-    const names = Object.keys(svc.stages);
+    const names = svc.stages.map(([name]) => name);
     if (names.length === 0) problems.push(`services.${serviceName}.stages: must name at least one stage`);
     problems.push(...caseClashes(names, (n) => `services.${serviceName}.stages.${n}`));
-    const stages: StageConfig[] = [];
-    for (const [index, name] of names.entries()) {
-      const path = `services.${serviceName}.stages.${name}`;
-      // JavaScript objects list integer-like keys first, so YAML order (the promotion path) would be lost.
-      if (/^\d+$/.test(name)) problems.push(`${path}: a stage name must not be only digits (its order would be lost)`);
-      const s = svc.stages[name];
-      if (!s) continue;
-      const region = s.region ?? defaultRegion;
-      if (!region) problems.push(`${path}.region: required (no AWS_REGION is set)`);
-      const promotesFrom = s.promotesFrom ?? (index > 0 ? [names[index - 1]!] : []);
-      for (const from of promotesFrom) {
-        const at = names.indexOf(from);
-        if (at === -1) problems.push(`${path}.promotesFrom: no stage "${from}" in service ${serviceName}`);
-        else if (from === name) problems.push(`${path}.promotesFrom: a stage cannot promote from itself`);
-        else if (at > index) {
-          problems.push(`${path}.promotesFrom: ${from} comes after ${name}; stages are listed in promotion order`);
-        }
-      }
-      if (!s.approvals && promotesFrom.length > 0) {
-        problems.push(
-          `${path}.approvals: required for a stage that can be promoted to (use required: 0 to skip review)`,
-        );
-      }
-      const approvals: ApprovalRule = {
-        required: s.approvals?.required ?? 0,
-        reviewers: s.approvals?.reviewers ?? [],
-        allowSelfApproval: s.approvals?.allowSelfApproval ?? false,
-        expiresAfterMs: parseDuration(s.approvals?.expiresAfter ?? DEFAULT_EXPIRY)!,
-      };
-      const rbReviewers = s.rollback?.reviewers ?? approvals.reviewers;
-      const rollback: ApprovalRule = {
-        // A stage nobody reviews cannot demand a rollback approval by default.
-        required: s.rollback?.required ?? (rbReviewers.length > 0 ? 1 : 0),
-        reviewers: rbReviewers,
-        allowSelfApproval: s.rollback?.allowSelfApproval ?? approvals.allowSelfApproval,
-        expiresAfterMs: parseDuration(s.rollback?.expiresAfter ?? DEFAULT_ROLLBACK_EXPIRY)!,
-      };
-      for (const p of [quorumProblem(`${path}.approvals`, approvals), quorumProblem(`${path}.rollback`, rollback)]) {
-        if (p) problems.push(p);
-      }
-      stages.push({
-        name,
-        index,
-        stack: s.stack,
-        region: region ?? '',
-        role: s.role,
-        externalId: s.externalId,
-        templateBucket: s.templateBucket,
-        promotesFrom,
-        approvals,
-        rollback,
-        keepReleases: s.keepReleases,
-      });
-    }
+    const stages = svc.stages.map(([, fields], index) => {
+      const built = buildStage(serviceName, names, index, fields, defaultRegion);
+      problems.push(...built.problems);
+      return built.stage;
+    });
     services.push([serviceName, { name: serviceName, channels: svc.channels, stages }]);
   }
   const settings: Record<string, number> = Object.fromEntries(

@@ -141,4 +141,23 @@ describe('createReviewerDirectory', () => {
     expect(errors).toEqual(['ratelimited']);
     expect(await dir.isReviewer('U2', ['S1'])).toBe(true); // the cached member still counts within the TTL
   });
+
+  it('stops granting through a deleted group once the TTL has passed, although Slack keeps failing', async () => {
+    fake.userGroups.set('S1', ['U2']);
+    const { dir, clock } = directory({ ttlMs: 60_000, onError: () => undefined });
+    expect(await dir.isReviewer('U2', ['S1'])).toBe(true);
+    fake.userGroups.delete('S1'); // now no_such_subteam
+    clock.t += 61_000;
+    expect(await dir.isReviewer('U2', ['S1'])).toBe(false);
+    clock.t += 10_000;
+    expect(await dir.isReviewer('U2', ['S1'])).toBe(false);
+  });
+
+  it('shares one usergroups.users.list request between simultaneous checks', async () => {
+    fake.userGroups.set('S1', ['U2', 'U3', 'U4']);
+    const { dir } = directory();
+    const answers = await Promise.all(['U2', 'U3', 'U4', 'U9'].map((u) => dir.isReviewer(u, ['S1'])));
+    expect(answers).toEqual([true, true, true, false]);
+    expect(groupCalls()).toHaveLength(1);
+  });
 });

@@ -248,29 +248,29 @@ export async function executeChangeSet(cfn: CloudFormationClient, arn: string, t
 
 /**
  * Events newer than `afterEventId` (oldest first), reading pages newest-first until it is met.
- * Only events of the operation with `token` when one is given.
+ * Only events of the operation with `token` when one is given. Without a marker (a follower that just
+ * started or restarted), pages are read back to `notBefore`: older events belong to earlier operations.
  */
 export async function eventsSince(
   cfn: CloudFormationClient,
   stackName: string,
   afterEventId: string | undefined,
   token: string | undefined,
-  maxPages = 20,
+  opts: { notBefore?: Date; maxPages?: number } = {},
 ): Promise<StackEvent[]> {
   const fresh: StackEvent[] = [];
+  const maxPages = opts.maxPages ?? 20;
   let next: string | undefined;
-  let pages = 0;
-  do {
+  for (let page = 0; page < maxPages; page++) {
     const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName, NextToken: next }));
     for (const ev of out.StackEvents ?? []) {
       if (afterEventId && ev.EventId === afterEventId) return fresh.reverse();
+      if (!afterEventId && opts.notBefore && ev.Timestamp && ev.Timestamp < opts.notBefore) return fresh.reverse();
       if (!token || ev.ClientRequestToken === token) fresh.push(ev);
     }
     next = out.NextToken;
-    pages += 1;
-    // Without a marker, only the first page matters: older pages belong to earlier operations.
-    if (!afterEventId) break;
-  } while (next && pages < maxPages);
+    if (!next || (!afterEventId && !opts.notBefore)) break;
+  }
   return fresh.reverse();
 }
 

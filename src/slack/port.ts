@@ -38,11 +38,16 @@ export type ModalView = webApi.ViewsOpenArguments['view'];
 
 export function createSlackPort(client: webApi.WebClient): SlackPort {
   return {
+    // Never link_names or parse: untrusted text must not turn into mentions. Fields are picked one by one,
+    // not spread, so an object carrying more than the port's type (e.g. `{ ...view }`) cannot send them.
     async post(msg) {
       try {
-        // Never set link_names or parse: untrusted text must not turn into mentions.
         const res = await client.chat.postMessage({
-          ...msg,
+          channel: msg.channel,
+          text: msg.text,
+          ...(msg.blocks ? { blocks: msg.blocks } : {}),
+          ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
+          ...(msg.reply_broadcast !== undefined ? { reply_broadcast: msg.reply_broadcast } : {}),
           unfurl_links: false,
           unfurl_media: false,
         } as webApi.ChatPostMessageArguments);
@@ -53,14 +58,25 @@ export function createSlackPort(client: webApi.WebClient): SlackPort {
     },
     async update(msg) {
       try {
-        await client.chat.update(msg);
+        await client.chat.update({
+          channel: msg.channel,
+          ts: msg.ts,
+          text: msg.text,
+          ...(msg.blocks ? { blocks: msg.blocks } : {}),
+        });
       } catch (cause) {
         throw new Error(`updating message ${msg.ts} in ${msg.channel}`, { cause });
       }
     },
     async ephemeral(msg) {
       try {
-        await client.chat.postEphemeral(msg);
+        await client.chat.postEphemeral({
+          channel: msg.channel,
+          user: msg.user,
+          text: msg.text,
+          ...(msg.blocks ? { blocks: msg.blocks } : {}),
+          ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
+        });
       } catch (cause) {
         throw new Error(`telling ${msg.user} in ${msg.channel}`, { cause });
       }

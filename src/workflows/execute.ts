@@ -26,6 +26,12 @@ const inFlight = new Set<string>();
 /** How long the stack lock is kept once an execution starts; released as soon as it ends. */
 const EXECUTION_LOCK_MS = 12 * 3_600_000;
 
+/** How long a settled stack with no event of ours is given before the follower believes its status. */
+const UNTAGGED_GRACE_MS = 60_000;
+
+/** Our clock and CloudFormation's may disagree a little: read events from a bit before we started. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
 export function leaseKey(id: string): string {
   return `lease:exec:${id}`;
 }
@@ -209,7 +215,9 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
     const r = await startOperation(cfn, p, ex.token);
     if (!r.started && 'refused' in r) {
       // Not started by us and not startable: maybe it ran before a restart; the events decide.
-      const ours = await eventsSince(cfn, p.target.stack, undefined, ex.token);
+      const ours = await eventsSince(cfn, p.target.stack, undefined, ex.token, {
+        notBefore: new Date(Date.parse(ex.startedAt) - CLOCK_SKEW_MS),
+      });
       if (ours.length === 0) {
         const t = await transition(deps, p.id, { type: 'finished', stackStatus: 'NOT_EXECUTED', reason: r.refused });
         if (t.ok) await finish(deps, t.after);
@@ -227,7 +235,7 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
   const pr: Progress = { done: new Set(), inProgress: new Set(), failed: new Map() };
   for (const f of p.execution!.failedResources) pr.failed.set(`${f.logicalId}:${f.status}`, f);
   const reported = new Set(pr.failed.keys());
-  const total = Math.max(1, p.plan?.counts.total ?? 1);
+  const total = p.plan?.counts.total ?? 0;
   const startedAt = Date.parse(p.execution!.startedAt);
   let lastEventId: string | undefined;
   let lastUpdate = 0;
@@ -238,7 +246,8 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
   const render = (status?: string) =>
     renderProgress({
       done: pr.done.size,
-      total,
+      // Recovery operations have no plan: count what CloudFormation touches.
+      total: Math.max(total, pr.done.size + pr.inProgress.size),
       inProgress: [...pr.inProgress],
       failed: pr.failed.size,
       elapsedMs: deps.now().getTime() - startedAt,
@@ -264,14 +273,19 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
       return;
     }
     let status: string | undefined;
+    let gone = false;
     try {
-      const events = await eventsSince(cfn, p.target.stack, lastEventId, ex.token);
+      const events = await eventsSince(cfn, p.target.stack, lastEventId, ex.token, {
+        notBefore: new Date(startedAt - CLOCK_SKEW_MS),
+      });
       for (const ev of events) applyEvent(pr, ev, p.target.stack);
       if (events.length) {
         lastEventId = events[events.length - 1]!.EventId;
         dirty = true;
       }
-      status = (await describeStack(cfn, p.target.stack))?.StackStatus;
+      const stack = await describeStack(cfn, p.target.stack);
+      gone = stack === undefined;
+      status = stack?.StackStatus;
       delay = events.length ? deps.timing.pollMinMs : Math.min(deps.timing.pollMaxMs, delay * 1.5);
     } catch (err) {
       if (!isThrottling(err) && !isThrottling((err as { cause?: unknown }).cause)) throw err;
@@ -289,8 +303,12 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
       if (t.ok) p = t.after;
     }
 
-    const settled = status !== undefined && isSettled(status) && lastEventId !== undefined;
-    if (settled || (status === undefined && lastEventId !== undefined)) {
+    // Settled after events of ours, or settled long after we started without any event carrying our token
+    // (a safety net: a follower must end even if CloudFormation did not tag the events).
+    const quietFor = deps.now().getTime() - startedAt;
+    const settled =
+      status !== undefined && isSettled(status) && (lastEventId !== undefined || quietFor > UNTAGGED_GRACE_MS);
+    if (settled || gone) {
       const firstFailure = [...pr.failed.values()][0];
       const reason = status === 'UPDATE_COMPLETE' ? undefined : (firstFailure?.reason ?? `stack ended in ${status}`);
       if (progressTs && p.messageTs) {
