@@ -136,6 +136,8 @@ export interface Scenario {
   rollback(text: string, user?: string, channel?: string): ReturnType<typeof sendSlashCommand>;
   click(actionId: string, promotionId: string, user: string, messageTs: string): ReturnType<typeof sendBlockAction>;
   restart(signal?: NodeJS.Signals): Promise<void>;
+  /** Another bot process on the same Redis prefix and fakes (a second replica). */
+  replica(): Promise<BotProcess>;
   close(): Promise<void>;
 }
 
@@ -175,6 +177,7 @@ export async function startScenario(o: {
       redisUrl: o.redisUrl,
       redisPrefix,
     });
+  const replicas: BotProcess[] = [];
   const s: Scenario = {
     aws,
     slack,
@@ -215,7 +218,13 @@ export async function startScenario(o: {
       await s.bot.kill(signal);
       s.bot = await launch();
     },
+    async replica() {
+      const bot = await launch();
+      replicas.push(bot);
+      return bot;
+    },
     async close() {
+      for (const r of replicas) await r.kill('SIGKILL');
       await s.bot.kill('SIGKILL');
       await slack.close();
       await aws.close();
