@@ -28,6 +28,7 @@ export interface ProgressResult {
   maxIn2s: number;
   maxIn2sBeforeFinal: number;
   minGapMs: number;
+  minGapBeforeFinalMs: number;
   /** chat.update calls on the progress message Slack refused (e.g. rate limited) */
   refusedUpdates: number;
   finalArrived: boolean;
@@ -81,6 +82,7 @@ export async function measureProgress(s: Scenario, budget: Budget, eventInterval
     maxIn2s: maxInWindow(times, 2_000),
     maxIn2sBeforeFinal: maxInWindow(times.slice(0, -1), 2_000),
     minGapMs: minGap(times),
+    minGapBeforeFinalMs: minGap(times.slice(0, -1)),
     refusedUpdates: updateCalls.filter((c) => !c.ok).length,
     finalArrived: final !== undefined,
     finalText: final?.text ?? '',

@@ -54,9 +54,10 @@ function machineFacts(redis: BenchRedis | undefined): string {
 async function scenario(o: Parameters<typeof startScenario>[0], prefixes: string[]): Promise<Scenario> {
   const s = await startScenario(o);
   if (o.redisUrl) prefixes.push(s.redisPrefix);
+  const closeOnce = s.close.bind(s);
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= s.close();
+    closing ??= closeOnce();
     return closing;
   };
   s.close = close;
@@ -125,11 +126,12 @@ function report(results: Results, facts: string, wallMs: number): string {
   if (results.promote && results.rollback) {
     const p = stats(results.promote.map((x) => x.readyToSummaryMs));
     const r = stats(results.rollback.map((x) => x.readyToSummaryMs));
-    // "No slower": within 10% or 5 ms of the promotion's, at the median and at p95.
-    const ok = (rv: number, pv: number) => rv <= Math.max(pv * 1.1, pv + 5);
-    const verdict = ok(r.p50, p.p50) && ok(r.p95, p.p95) ? 'no slower than' : 'SLOWER than';
+    // "No slower": within 10% or 5 ms of the promotion's. With n = 20 the p95 is the second-slowest sample,
+    // so the median carries the verdict and the p95 comparison is shown beside it.
+    const noSlower = (rv: number, pv: number) => (rv <= Math.max(pv * 1.1, pv + 5) ? 'no slower' : 'SLOWER');
     out.push(
-      `   rollback ready→summary p50 ${ms(r.p50)} / p95 ${ms(r.p95)} ms vs promotion ${ms(p.p50)} / ${ms(p.p95)} ms: ${verdict} a promotion's planning`,
+      `   rollback vs promotion, CREATE_COMPLETE → summary: p50 ${ms(r.p50)} vs ${ms(p.p50)} ms (${noSlower(r.p50, p.p50)}), ` +
+        `p95 ${ms(r.p95)} vs ${ms(p.p95)} ms (${noSlower(r.p95, p.p95)})`,
     );
   }
   out.push('');
@@ -146,7 +148,8 @@ function report(results: Results, facts: string, wallMs: number): string {
         ['updates per minute of execution', ms(g.updatesPerMinute)],
         ['max updates in any 2 s window (incl. final)', String(g.maxIn2s)],
         ['max updates in any 2 s window (throttled ones only)', String(g.maxIn2sBeforeFinal)],
-        ['smallest gap between two updates, ms', ms(g.minGapMs, 0)],
+        ['smallest gap between two updates (incl. final), ms', ms(g.minGapMs, 0)],
+        ['smallest gap between two throttled updates, ms', ms(g.minGapBeforeFinalMs, 0)],
         ['updates Slack refused', String(g.refusedUpdates)],
         ['final reply arrived', g.finalArrived ? 'yes' : 'NO'],
         ['last stack event → final reply, ms', ms(g.finalDelayMs, 0)],

@@ -23,14 +23,15 @@ services:
         ${prod}
 ${extra}`;
 
-function valid(text: string, region: string | undefined = 'us-east-1'): PromoteConfig {
-  const r = parsePromoteConfig(text, region);
+/** `null`: no AWS_REGION. */
+function valid(text: string, region: string | null = 'us-east-1'): PromoteConfig {
+  const r = parsePromoteConfig(text, region ?? undefined);
   if (!r.ok) throw new Error(`expected a valid config, got:\n${r.problems.join('\n')}`);
   return r.value;
 }
 
-function problemsOf(text: string, region: string | undefined = 'us-east-1'): string[] {
-  const r = parsePromoteConfig(text, region);
+function problemsOf(text: string, region: string | null = 'us-east-1'): string[] {
+  const r = parsePromoteConfig(text, region ?? undefined);
   if (r.ok) throw new Error('expected problems, the config was accepted');
   return r.problems;
 }
@@ -88,7 +89,7 @@ describe('promote.example.yml (the shipped file)', () => {
   });
 
   it('names exactly the stages that need AWS_REGION when it is not set', () => {
-    expect(problemsOf(EXAMPLE, undefined)).toEqual([
+    expect(problemsOf(EXAMPLE, null)).toEqual([
       'services.api.stages.stg.region: required (no AWS_REGION is set)',
       'services.api.stages.prod.region: required (no AWS_REGION is set)',
     ]);
@@ -111,7 +112,12 @@ describe('promote.example.yml (the shipped file)', () => {
 
   it('loads through loadSettings from its real path', () => {
     const r = loadSettings(
-      { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', PROMOTE_CONFIG: EXAMPLE_PATH.pathname, AWS_REGION: 'us-east-1' },
+      {
+        SLACK_BOT_TOKEN: 'xoxb-1',
+        SLACK_APP_TOKEN: 'xapp-1',
+        PROMOTE_CONFIG: EXAMPLE_PATH.pathname,
+        AWS_REGION: 'us-east-1',
+      },
       (p) => readFileSync(p, 'utf8'),
     );
     expect(r.ok).toBe(true);
@@ -205,7 +211,9 @@ describe('accepted configs', () => {
     ],
     [
       'GovCloud region and partition',
-      base('region: us-gov-west-1\n        role: arn:aws-us-gov:iam::123456789012:role/x\n        approvals: { required: 0 }'),
+      base(
+        'region: us-gov-west-1\n        role: arn:aws-us-gov:iam::123456789012:role/x\n        approvals: { required: 0 }',
+      ),
       (c) => stage(c, 'api', 'prod').role,
       'arn:aws-us-gov:iam::123456789012:role/x',
     ],
@@ -217,7 +225,10 @@ describe('accepted configs', () => {
     ],
     [
       'keepReleases bounds 1 and 200',
-      base('keepReleases: 200\n        approvals: { required: 0 }').replace('stack: api-dev', 'stack: api-dev\n        keepReleases: 1'),
+      base('keepReleases: 200\n        approvals: { required: 0 }').replace(
+        'stack: api-dev',
+        'stack: api-dev\n        keepReleases: 1',
+      ),
       (c) => c.services.api!.stages.map((s) => s.keepReleases),
       [1, 200],
     ],
@@ -300,9 +311,19 @@ describe('accepted configs', () => {
         retention: 90 * D,
       },
     ],
-    ['pollMin equal to pollMax', base(undefined, 'settings: { pollMin: 1s, pollMax: 1000ms }'), (c) => c.settings, { pollMin: 1000, pollMax: 1000 }],
+    [
+      'pollMin equal to pollMax',
+      base(undefined, 'settings: { pollMin: 1s, pollMax: 1000ms }'),
+      (c) => c.settings,
+      { pollMin: 1000, pollMax: 1000 },
+    ],
     ['a timer setting of exactly 1d', base(undefined, 'settings: { sweepEvery: 1d }'), (c) => c.settings.sweepEvery, D],
-    ['retention beyond the timer bound (it is not a timer)', base(undefined, 'settings: { retention: 365d }'), (c) => c.settings.retention, 365 * D],
+    [
+      'retention beyond the timer bound (it is not a timer)',
+      base(undefined, 'settings: { retention: 365d }'),
+      (c) => c.settings.retention,
+      365 * D,
+    ],
   ])('%s', (_what, text, pick, expected) => {
     expect(pick(valid(text))).toEqual(expected);
   });
@@ -319,80 +340,305 @@ describe('refused configs: each problem with its path', () => {
     ['no services', 'services: {}', ['services: must name at least one service']],
     ['services is a list', 'services: [api]', ['services: expected record, received array']],
     ['a service without stages', 'services:\n  api: {}', ['services.api.stages: required']],
-    ['a service with no stage', 'services:\n  api:\n    stages: {}', ['services.api.stages: must name at least one stage']],
-    ['a stage without stack', base('approvals: { required: 0 }').replace('stack: api-prod', 'region: us-east-1'), [`${P}.stack: required`]],
-    ['a stage that is not a mapping', base().replace(/prod:\n {8}stack: api-prod\n {8}.*\n/, 'prod: api-prod\n'), [`${P}: expected object, received string`]],
+    [
+      'a service with no stage',
+      'services:\n  api:\n    stages: {}',
+      ['services.api.stages: must name at least one stage'],
+    ],
+    [
+      'a stage without stack',
+      base('approvals: { required: 0 }').replace('stack: api-prod', 'region: us-east-1'),
+      [`${P}.stack: required`],
+    ],
+    [
+      'a stage that is not a mapping',
+      base().replace(/prod:\n {8}stack: api-prod\n {8}.*\n/, 'prod: api-prod\n'),
+      [`${P}: expected object, received string`],
+    ],
     // unknown keys, at every level
     ['unknown top-level key', `${base()}servces: {}`, ['servces: unknown key']],
-    ['unknown service key', base().replace('  api:\n', '  api:\n    chanels: [C0A]\n'), ['services.api.chanels: unknown key']],
-    ['unknown stage key', base().replace('stack: api-dev', 'stack: api-dev\n        colour: blue'), ['services.api.stages.dev.colour: unknown key']],
-    ['misspelt key in approvals', base('approvals: { requried: 1, reviewers: [U0A] }'), [`${P}.approvals.requried: unknown key`, `${P}.approvals.required: required`]],
-    ['unknown key in rollback', base('approvals: { required: 0 }\n        rollback: { approvers: [U0A] }'), [`${P}.rollback.approvers: unknown key`]],
+    [
+      'unknown service key',
+      base().replace('  api:\n', '  api:\n    chanels: [C0A]\n'),
+      ['services.api.chanels: unknown key'],
+    ],
+    [
+      'unknown stage key',
+      base().replace('stack: api-dev', 'stack: api-dev\n        colour: blue'),
+      ['services.api.stages.dev.colour: unknown key'],
+    ],
+    [
+      'misspelt key in approvals',
+      base('approvals: { requried: 1, reviewers: [U0A] }'),
+      [`${P}.approvals.required: required`, `${P}.approvals.requried: unknown key`],
+    ],
+    [
+      'unknown key in rollback',
+      base('approvals: { required: 0 }\n        rollback: { approvers: [U0A] }'),
+      [`${P}.rollback.approvers: unknown key`],
+    ],
     ['unknown setting', base(undefined, 'settings: { sweepEvry: 5s }'), ['settings.sweepEvry: unknown key']],
     // names
-    ['service name with a space', base().replace('  api:', '  "my api":'), ['services.my api: service names are letters, digits, -, _ and .']],
-    ['service name that is a mention', base().replace('  api:', '  "<!channel>":'), ['services.<!channel>: service names are letters, digits, -, _ and .']],
-    ['stage name with a slash', base().replace('      prod:', '      "prod/eu":'), ['services.api.stages.prod/eu: stage names are letters, digits, - and _']],
-    ['service named like a /promote subcommand', base().replace('  api:', '  status:'), ['services.status: is a /promote subcommand, so /promote could not name this service']],
-    ['service named help, in capitals', base().replace('  api:', '  HELP:'), ['services.HELP: is a /promote subcommand, so /promote could not name this service']],
-    ['services differing only in case', `${base()}  API:\n    stages:\n      only: { stack: x }\n`, ['services.API: differs from api only in case (commands ignore case)']],
-    ['stages differing only in case', base().replace('      prod:', '      Dev: { stack: x, approvals: { required: 0 } }\n      prod:'), ['services.api.stages.Dev: differs from dev only in case (commands ignore case)']],
-    ['a stage named only by digits', `services:\n  api:\n    stages:\n      "2": { stack: a }\n      "1": { stack: b, approvals: { required: 0 } }`, ['services.api.stages.1: a stage name must not be only digits (its order would be lost)']],
+    [
+      'service name with a space',
+      base().replace('  api:', '  "my api":'),
+      ['services.my api: service names are letters, digits, -, _ and .'],
+    ],
+    [
+      'service name that is a mention',
+      base().replace('  api:', '  "<!channel>":'),
+      ['services.<!channel>: service names are letters, digits, -, _ and .'],
+    ],
+    [
+      'stage name with a slash',
+      base().replace('      prod:', '      "prod/eu":'),
+      ['services.api.stages.prod/eu: stage names are letters, digits, - and _'],
+    ],
+    [
+      'service named like a /promote subcommand',
+      base().replace('  api:', '  status:'),
+      ['services.status: is a /promote subcommand, so /promote could not name this service'],
+    ],
+    [
+      'service named help, in capitals',
+      base().replace('  api:', '  HELP:'),
+      ['services.HELP: is a /promote subcommand, so /promote could not name this service'],
+    ],
+    [
+      'services differing only in case',
+      `${base()}  API:\n    stages:\n      only: { stack: x }\n`,
+      ['services.API: differs from api only in case (commands ignore case)'],
+    ],
+    [
+      'stages differing only in case',
+      base().replace('      prod:', '      Dev: { stack: x, approvals: { required: 0 } }\n      prod:'),
+      ['services.api.stages.Dev: differs from dev only in case (commands ignore case)'],
+    ],
+    [
+      'stages named only by digits',
+      `services:\n  api:\n    stages:\n      "2": { stack: a, approvals: { required: 0 } }\n      "1": { stack: b, approvals: { required: 0 } }`,
+      [
+        'services.api.stages.1: a stage name must not be only digits (its order would be lost)',
+        'services.api.stages.2: a stage name must not be only digits (its order would be lost)',
+      ],
+    ],
     // stage references
-    ['promotesFrom an unknown stage', base('promotesFrom: [qa]\n        approvals: { required: 0 }'), [`${P}.promotesFrom: no stage "qa" in service api`]],
-    ['promotesFrom itself', base('promotesFrom: [prod]\n        approvals: { required: 0 }'), [`${P}.promotesFrom: a stage cannot promote from itself`]],
-    ['promotesFrom a later stage', base().replace('stack: api-dev', 'stack: api-dev\n        promotesFrom: [prod]\n        approvals: { required: 0 }'), ['services.api.stages.dev.promotesFrom: prod comes after dev; stages are listed in promotion order']],
-    ['promotesFrom empty', base('promotesFrom: []\n        approvals: { required: 0 }'), [`${P}.promotesFrom: Too small: expected array to have >=1 items`]],
-    ['a promotable stage without approvals', base(''), [`${P}.approvals: required for a stage that can be promoted to (use required: 0 to skip review)`]],
+    [
+      'promotesFrom an unknown stage',
+      base('promotesFrom: [qa]\n        approvals: { required: 0 }'),
+      [`${P}.promotesFrom: no stage "qa" in service api`],
+    ],
+    [
+      'promotesFrom itself',
+      base('promotesFrom: [prod]\n        approvals: { required: 0 }'),
+      [`${P}.promotesFrom: a stage cannot promote from itself`],
+    ],
+    [
+      'promotesFrom a later stage',
+      base().replace(
+        'stack: api-dev',
+        'stack: api-dev\n        promotesFrom: [prod]\n        approvals: { required: 0 }',
+      ),
+      ['services.api.stages.dev.promotesFrom: prod comes after dev; stages are listed in promotion order'],
+    ],
+    [
+      'promotesFrom empty',
+      base('promotesFrom: []\n        approvals: { required: 0 }'),
+      [`${P}.promotesFrom: Too small: expected array to have >=1 items`],
+    ],
+    [
+      'a promotable stage without approvals',
+      base(''),
+      [`${P}.approvals: required for a stage that can be promoted to (use required: 0 to skip review)`],
+    ],
     // approval quorums
-    ['more approvals than users', base('approvals: { required: 3, reviewers: [U0ALICE] }'), [`${P}.approvals.required: 3 approvals can never be reached with 1 reviewer`]],
-    ['a user listed twice counts once', base('approvals: { required: 2, reviewers: [U0A, U0A] }'), [`${P}.approvals.required: 2 approvals can never be reached with 1 reviewer`]],
-    ['approvals without reviewers', base('approvals: { required: 1 }'), [`${P}.approvals.reviewers: required when ${P}.approvals.required is 1`]],
-    ['approvals with an empty reviewer list', base('approvals: { required: 2, reviewers: [] }'), [`${P}.approvals.reviewers: required when ${P}.approvals.required is 2`]],
-    ['rollback needing more than the inherited reviewers', base('approvals: { required: 1, reviewers: [U0A, U0B] }\n        rollback: { required: 3 }'), [`${P}.rollback.required: 3 approvals can never be reached with 2 reviewers`]],
-    ['rollback needing an approval on an unreviewed stage', base('approvals: { required: 0 }\n        rollback: { required: 1 }'), [`${P}.rollback.reviewers: required when ${P}.rollback.required is 1`]],
-    ['required negative', base('approvals: { required: -1, reviewers: [U0A] }'), [`${P}.approvals.required: Too small: expected number to be >=0`]],
-    ['required fractional', base('approvals: { required: 1.5, reviewers: [U0A, U0B] }'), [`${P}.approvals.required: expected int, received number`]],
-    ['required as a string', base('approvals: { required: "2", reviewers: [U0A, U0B] }'), [`${P}.approvals.required: expected number, received string`]],
-    ['allowSelfApproval as a string', base('approvals: { required: 1, reviewers: [U0A], allowSelfApproval: "no" }'), [`${P}.approvals.allowSelfApproval: expected boolean, received string`]],
-    ['a reviewer by name', base('approvals: { required: 1, reviewers: [alice] }'), [`${P}.approvals.reviewers.0: must be a Slack user ID (U…/W…) or user-group ID (S…)`]],
-    ['a reviewer as a mention', base('approvals: { required: 1, reviewers: ["<@U0A>"] }'), [`${P}.approvals.reviewers.0: must be a Slack user ID (U…/W…) or user-group ID (S…)`]],
-    ['a channel ID as reviewer', base('approvals: { required: 1, reviewers: [U0A, C0B] }'), [`${P}.approvals.reviewers.1: must be a Slack user ID (U…/W…) or user-group ID (S…)`]],
+    [
+      'more approvals than users',
+      base('approvals: { required: 3, reviewers: [U0ALICE] }'),
+      [`${P}.approvals.required: 3 approvals can never be reached with 1 reviewer`],
+    ],
+    [
+      'a user listed twice counts once',
+      base('approvals: { required: 2, reviewers: [U0A, U0A] }'),
+      [`${P}.approvals.required: 2 approvals can never be reached with 1 reviewer`],
+    ],
+    [
+      'approvals without reviewers',
+      base('approvals: { required: 1 }'),
+      [`${P}.approvals.reviewers: required when ${P}.approvals.required is 1`],
+    ],
+    [
+      'approvals with an empty reviewer list',
+      base('approvals: { required: 2, reviewers: [] }'),
+      [`${P}.approvals.reviewers: required when ${P}.approvals.required is 2`],
+    ],
+    [
+      'rollback needing more than the inherited reviewers',
+      base('approvals: { required: 1, reviewers: [U0A, U0B] }\n        rollback: { required: 3 }'),
+      [`${P}.rollback.required: 3 approvals can never be reached with 2 reviewers`],
+    ],
+    [
+      'rollback needing an approval on an unreviewed stage',
+      base('approvals: { required: 0 }\n        rollback: { required: 1 }'),
+      [`${P}.rollback.reviewers: required when ${P}.rollback.required is 1`],
+    ],
+    [
+      'required negative',
+      base('approvals: { required: -1, reviewers: [U0A] }'),
+      [`${P}.approvals.required: Too small: expected number to be >=0`],
+    ],
+    [
+      'required fractional',
+      base('approvals: { required: 1.5, reviewers: [U0A, U0B] }'),
+      [`${P}.approvals.required: expected int, received number`],
+    ],
+    [
+      'required as a string',
+      base('approvals: { required: "2", reviewers: [U0A, U0B] }'),
+      [`${P}.approvals.required: expected number, received string`],
+    ],
+    [
+      'allowSelfApproval as a string',
+      base('approvals: { required: 1, reviewers: [U0A], allowSelfApproval: "no" }'),
+      [`${P}.approvals.allowSelfApproval: expected boolean, received string`],
+    ],
+    [
+      'a reviewer by name',
+      base('approvals: { required: 1, reviewers: [alice] }'),
+      [`${P}.approvals.reviewers.0: must be a Slack user ID (U…/W…) or user-group ID (S…)`],
+    ],
+    [
+      'a reviewer as a mention',
+      base('approvals: { required: 1, reviewers: ["<@U0A>"] }'),
+      [`${P}.approvals.reviewers.0: must be a Slack user ID (U…/W…) or user-group ID (S…)`],
+    ],
+    [
+      'a channel ID as reviewer',
+      base('approvals: { required: 1, reviewers: [U0A, C0B] }'),
+      [`${P}.approvals.reviewers.1: must be a Slack user ID (U…/W…) or user-group ID (S…)`],
+    ],
     // field formats
-    ['a channel by name', base().replace('  api:\n', '  api:\n    channels: ["#deploys"]\n'), ['services.api.channels.0: must be a Slack channel ID']],
-    ['an empty channel list', base().replace('  api:\n', '  api:\n    channels: []\n'), ['services.api.channels: must not be empty']],
-    ['a stack name with an underscore', base().replace('stack: api-prod', 'stack: api_prod'), [`${P}.stack: must be a CloudFormation stack name`]],
-    ['a stack name starting with a digit', base().replace('stack: api-prod', 'stack: 1api'), [`${P}.stack: must be a CloudFormation stack name`]],
-    ['a region typo', base('region: us-east1\n        approvals: { required: 0 }'), [`${P}.region: must be an AWS region such as us-east-1`]],
-    ['a role that is a user ARN', base('role: arn:aws:iam::123456789012:user/bob\n        approvals: { required: 0 }'), [`${P}.role: must be an IAM role ARN`]],
-    ['a role with a short account', base('role: arn:aws:iam::1234:role/x\n        approvals: { required: 0 }'), [`${P}.role: must be an IAM role ARN`]],
-    ['an externalId of one character', base('externalId: x\n        approvals: { required: 0 }'), [`${P}.externalId: must be 2–1224 characters of [A-Za-z0-9_+=,.@:/-]`]],
-    ['an externalId with a space', base('externalId: "a b"\n        approvals: { required: 0 }'), [`${P}.externalId: must be 2–1224 characters of [A-Za-z0-9_+=,.@:/-]`]],
-    ['keepReleases 0', base('keepReleases: 0\n        approvals: { required: 0 }'), [`${P}.keepReleases: Too small: expected number to be >=1`]],
-    ['keepReleases 201', base('keepReleases: 201\n        approvals: { required: 0 }'), [`${P}.keepReleases: Too big: expected number to be <=200`]],
+    [
+      'a channel by name',
+      base().replace('  api:\n', '  api:\n    channels: ["#deploys"]\n'),
+      ['services.api.channels.0: must be a Slack channel ID'],
+    ],
+    [
+      'an empty channel list',
+      base().replace('  api:\n', '  api:\n    channels: []\n'),
+      ['services.api.channels: must not be empty'],
+    ],
+    [
+      'a stack name with an underscore',
+      base().replace('stack: api-prod', 'stack: api_prod'),
+      [`${P}.stack: must be a CloudFormation stack name`],
+    ],
+    [
+      'a stack name starting with a digit',
+      base().replace('stack: api-prod', 'stack: 1api'),
+      [`${P}.stack: must be a CloudFormation stack name`],
+    ],
+    [
+      'a region typo',
+      base('region: us-east1\n        approvals: { required: 0 }'),
+      [`${P}.region: must be an AWS region such as us-east-1`],
+    ],
+    [
+      'a role that is a user ARN',
+      base('role: arn:aws:iam::123456789012:user/bob\n        approvals: { required: 0 }'),
+      [`${P}.role: must be an IAM role ARN`],
+    ],
+    [
+      'a role with a short account',
+      base('role: arn:aws:iam::1234:role/x\n        approvals: { required: 0 }'),
+      [`${P}.role: must be an IAM role ARN`],
+    ],
+    [
+      'an externalId of one character',
+      base('externalId: x\n        approvals: { required: 0 }'),
+      [`${P}.externalId: must be 2–1224 characters of [A-Za-z0-9_+=,.@:/-]`],
+    ],
+    [
+      'an externalId with a space',
+      base('externalId: "a b"\n        approvals: { required: 0 }'),
+      [`${P}.externalId: must be 2–1224 characters of [A-Za-z0-9_+=,.@:/-]`],
+    ],
+    [
+      'keepReleases 0',
+      base('keepReleases: 0\n        approvals: { required: 0 }'),
+      [`${P}.keepReleases: Too small: expected number to be >=1`],
+    ],
+    [
+      'keepReleases 201',
+      base('keepReleases: 201\n        approvals: { required: 0 }'),
+      [`${P}.keepReleases: Too big: expected number to be <=200`],
+    ],
     // durations
-    ['expiresAfter in words', base('approvals: { required: 1, reviewers: [U0A], expiresAfter: 4 hours }'), [`${P}.approvals.expiresAfter: must be a duration such as 30m, 4h or 1d`]],
-    ['expiresAfter zero', base('approvals: { required: 1, reviewers: [U0A], expiresAfter: 0h }'), [`${P}.approvals.expiresAfter: must be a duration such as 30m, 4h or 1d`]],
-    ['expiresAfter as a bare number', base('approvals: { required: 1, reviewers: [U0A], expiresAfter: 3600 }'), [`${P}.approvals.expiresAfter: expected string, received number`]],
-    ['expiresAfter in years', base('approvals: { required: 1, reviewers: [U0A], expiresAfter: 99999999d }'), [`${P}.approvals.expiresAfter: must be at most 3650d`]],
-    ['rollback expiresAfter fractional', base('approvals: { required: 0 }\n        rollback: { required: 0, expiresAfter: 1.5h }'), [`${P}.rollback.expiresAfter: must be a duration such as 30m, 4h or 1d`]],
-    ['a setting that is not a duration', base(undefined, 'settings: { sweepEvery: often }'), ['settings.sweepEvery: must be a duration such as 30m, 4h or 1d']],
-    ['a timer setting beyond 1d (Node would fire it at once)', base(undefined, 'settings: { sweepEvery: 30d }'), ['settings.sweepEvery: at most 1d (it is a timer delay)']],
-    ['pollMin longer than pollMax', base(undefined, 'settings: { pollMin: 5s, pollMax: 2s }'), ['settings.pollMin: must not be longer than settings.pollMax']],
-    // region
-    ['no region and no AWS_REGION', base('approvals: { required: 0 }'), ['services.api.stages.dev.region: required (no AWS_REGION is set)', `${P}.region: required (no AWS_REGION is set)`]],
-    // YAML
-    ['not YAML', 'services: [unclosed', ['(file): not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]']],
-    ['a duplicated key', base().replace('stack: api-dev', 'stack: api-dev\n        stack: api-dev2'), ['(file): not valid YAML: Map keys must be unique']],
+    [
+      'expiresAfter in words',
+      base('approvals: { required: 1, reviewers: [U0A], expiresAfter: 4 hours }'),
+      [`${P}.approvals.expiresAfter: must be a duration such as 30m, 4h or 1d`],
+    ],
+    [
+      'expiresAfter zero',
+      base('approvals: { required: 1, reviewers: [U0A], expiresAfter: 0h }'),
+      [`${P}.approvals.expiresAfter: must be a duration such as 30m, 4h or 1d`],
+    ],
+    [
+      'expiresAfter as a bare number',
+      base('approvals: { required: 1, reviewers: [U0A], expiresAfter: 3600 }'),
+      [`${P}.approvals.expiresAfter: expected string, received number`],
+    ],
+    [
+      'expiresAfter in years',
+      base('approvals: { required: 1, reviewers: [U0A], expiresAfter: 99999999d }'),
+      [`${P}.approvals.expiresAfter: must be at most 3650d`],
+    ],
+    [
+      'rollback expiresAfter fractional',
+      base('approvals: { required: 0 }\n        rollback: { required: 0, expiresAfter: 1.5h }'),
+      [`${P}.rollback.expiresAfter: must be a duration such as 30m, 4h or 1d`],
+    ],
+    [
+      'a setting that is not a duration',
+      base(undefined, 'settings: { sweepEvery: often }'),
+      ['settings.sweepEvery: must be a duration such as 30m, 4h or 1d'],
+    ],
+    [
+      'a timer setting beyond 1d (Node would fire it at once)',
+      base(undefined, 'settings: { sweepEvery: 30d }'),
+      ['settings.sweepEvery: at most 1d (it is a timer delay)'],
+    ],
+    [
+      'pollMin longer than pollMax',
+      base(undefined, 'settings: { pollMin: 5s, pollMax: 2s }'),
+      ['settings.pollMin: must not be longer than settings.pollMax'],
+    ],
   ])('%s', (_what, text, expected) => {
-    const region = _what === 'no region and no AWS_REGION' ? undefined : 'us-east-1';
-    const problems = problemsOf(text, region);
-    if (expected[0]!.startsWith('(file)')) {
-      expect(problems).toHaveLength(1);
-      expect(problems[0]).toContain(expected[0]!.split(': ').slice(0, 2).join(': '));
-      return;
-    }
-    expect(problems).toEqual(expected);
+    expect(problemsOf(text)).toEqual(expected);
+  });
+
+  it('needs a region for every stage when AWS_REGION is not set', () => {
+    expect(problemsOf(base('approvals: { required: 0 }'), null)).toEqual([
+      'services.api.stages.dev.region: required (no AWS_REGION is set)',
+      `${P}.region: required (no AWS_REGION is set)`,
+    ]);
+  });
+
+  it.each<[string, string, string]>([
+    ['an unclosed flow sequence', 'services: [unclosed', 'Flow sequence'],
+    [
+      'a duplicated key',
+      base().replace('stack: api-dev', 'stack: api-dev\n        stack: api-dev2'),
+      'Map keys must be unique',
+    ],
+    ['a tab for indentation', 'services:\n\tapi: {}', 'Tabs are not allowed'],
+    ['two documents', `${base()}\n---\n${base()}`, 'multiple documents'],
+  ])('says the file is not YAML for %s, in one line', (_what, text, cause) => {
+    const problems = problemsOf(text);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^\(file\): not valid YAML: [^\n]+$/);
+    expect(problems[0]).toContain(cause);
   });
 
   it('lists every problem at once, schema and cross-field, each with its path', () => {
@@ -491,43 +737,125 @@ describe('readEnv', () => {
   });
 
   it.each<[string, Record<string, string | undefined>, Record<string, unknown>]>([
-    ['Socket Mode with the app token, no signing secret needed', SOCKET, { slackAppToken: 'xapp-1-A-2', slackSigningSecret: undefined }],
+    [
+      'Socket Mode with the app token, no signing secret needed',
+      SOCKET,
+      { slackAppToken: 'xapp-1-A-2', slackSigningSecret: undefined },
+    ],
     ['HTTP mode with the signing secret', HTTP, { slackAppToken: undefined, slackSigningSecret: 'shh' }],
-    ['both set: still valid (Socket Mode wins in app.ts)', { ...SOCKET, SLACK_SIGNING_SECRET: 's' }, { slackAppToken: 'xapp-1-A-2', slackSigningSecret: 's' }],
-    ['empty strings count as unset', { ...HTTP, SLACK_APP_TOKEN: '', PORT: '', REDIS_URL: '', PROMOTE_CONFIG: '' }, { slackAppToken: undefined, port: 3000, redisUrl: undefined, configPath: 'promote.yml' }],
+    [
+      'both set: still valid (Socket Mode wins in app.ts)',
+      { ...SOCKET, SLACK_SIGNING_SECRET: 's' },
+      { slackAppToken: 'xapp-1-A-2', slackSigningSecret: 's' },
+    ],
+    [
+      'empty strings count as unset',
+      { ...HTTP, SLACK_APP_TOKEN: '', PORT: '', REDIS_URL: '', PROMOTE_CONFIG: '' },
+      { slackAppToken: undefined, port: 3000, redisUrl: undefined, configPath: 'promote.yml' },
+    ],
     ['undefined values count as unset', { ...HTTP, SLACK_APP_TOKEN: undefined }, { slackAppToken: undefined }],
-    ['SLACK_API_URL gains its trailing slash', { ...HTTP, SLACK_API_URL: 'https://slack-gov.com/api' }, { slackApiUrl: 'https://slack-gov.com/api/' }],
-    ['SLACK_API_URL over http to a local fake', { ...HTTP, SLACK_API_URL: 'http://127.0.0.1:4000/api/' }, { slackApiUrl: 'http://127.0.0.1:4000/api/' }],
+    [
+      'SLACK_API_URL gains its trailing slash',
+      { ...HTTP, SLACK_API_URL: 'https://slack-gov.com/api' },
+      { slackApiUrl: 'https://slack-gov.com/api/' },
+    ],
+    [
+      'SLACK_API_URL over http to a local fake',
+      { ...HTTP, SLACK_API_URL: 'http://127.0.0.1:4000/api/' },
+      { slackApiUrl: 'http://127.0.0.1:4000/api/' },
+    ],
     ['PORT as a number', { ...HTTP, PORT: '8080' }, { port: 8080 }],
     ['PORT 0 (any free port)', { ...HTTP, PORT: '0' }, { port: 0 }],
-    ['REDIS_URL redis://', { ...HTTP, REDIS_URL: 'redis://localhost:6379/2' }, { redisUrl: 'redis://localhost:6379/2' }],
-    ['REDIS_URL rediss:// (TLS)', { ...HTTP, REDIS_URL: 'rediss://u:p@cache:6380' }, { redisUrl: 'rediss://u:p@cache:6380' }],
-    ['PROMOTE_CONFIG', { ...HTTP, PROMOTE_CONFIG: '/etc/promote/promote.yml' }, { configPath: '/etc/promote/promote.yml' }],
+    [
+      'REDIS_URL redis://',
+      { ...HTTP, REDIS_URL: 'redis://localhost:6379/2' },
+      { redisUrl: 'redis://localhost:6379/2' },
+    ],
+    [
+      'REDIS_URL rediss:// (TLS)',
+      { ...HTTP, REDIS_URL: 'rediss://u:p@cache:6380' },
+      { redisUrl: 'rediss://u:p@cache:6380' },
+    ],
+    [
+      'PROMOTE_CONFIG',
+      { ...HTTP, PROMOTE_CONFIG: '/etc/promote/promote.yml' },
+      { configPath: '/etc/promote/promote.yml' },
+    ],
     ['PROMOTE_REDIS_PREFIX', { ...HTTP, PROMOTE_REDIS_PREFIX: 'bot2:' }, { redisPrefix: 'bot2:' }],
     ['LOG_LEVEL', { ...HTTP, LOG_LEVEL: 'debug' }, { logLevel: 'debug' }],
-    ['unrelated variables are ignored', { ...HTTP, HOME: '/root', AWS_REGION: 'us-east-1' }, { slackBotToken: 'xoxb-1-2' }],
+    [
+      'unrelated variables are ignored',
+      { ...HTTP, HOME: '/root', AWS_REGION: 'us-east-1' },
+      { slackBotToken: 'xoxb-1-2' },
+    ],
   ])('accepts: %s', (_what, env, expected) => {
     const r = readEnv(env);
     expect(r.ok ? r.value : r.problems).toMatchObject(expected);
   });
 
   it.each<[string, Record<string, string | undefined>, string[]]>([
-    ['nothing set: every problem at once', {}, ['SLACK_BOT_TOKEN: required', 'SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)']],
+    [
+      'nothing set: every problem at once',
+      {},
+      [
+        'SLACK_BOT_TOKEN: required',
+        'SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+      ],
+    ],
     ['no bot token', { SLACK_SIGNING_SECRET: 's' }, ['SLACK_BOT_TOKEN: required']],
     ['empty bot token', { SLACK_BOT_TOKEN: '', SLACK_SIGNING_SECRET: 's' }, ['SLACK_BOT_TOKEN: required']],
-    ['HTTP mode without signing secret', { SLACK_BOT_TOKEN: 'xoxb-1' }, ['SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)']],
-    ['an app token as bot token, and no secret', { SLACK_BOT_TOKEN: 'xapp-1' }, ['SLACK_BOT_TOKEN: must be a bot token (xoxb-…)', 'SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)']],
-    ['a bot token as app token', { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xoxb-2' }, ['SLACK_APP_TOKEN: must be an app-level token (xapp-…)']],
-    ['SLACK_API_URL without a scheme', { ...HTTP, SLACK_API_URL: 'localhost:3000/api' }, ['SLACK_API_URL: must be an http(s) URL such as https://slack.com/api/']],
-    ['SLACK_API_URL over ftp', { ...HTTP, SLACK_API_URL: 'ftp://slack.com/api/' }, ['SLACK_API_URL: must be an http(s) URL such as https://slack.com/api/']],
+    [
+      'HTTP mode without signing secret',
+      { SLACK_BOT_TOKEN: 'xoxb-1' },
+      ['SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)'],
+    ],
+    [
+      'an app token as bot token, and no secret',
+      { SLACK_BOT_TOKEN: 'xapp-1' },
+      [
+        'SLACK_BOT_TOKEN: must be a bot token (xoxb-…)',
+        'SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+      ],
+    ],
+    [
+      'a bot token as app token',
+      { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xoxb-2' },
+      ['SLACK_APP_TOKEN: must be an app-level token (xapp-…)'],
+    ],
+    [
+      'SLACK_API_URL without a scheme',
+      { ...HTTP, SLACK_API_URL: 'localhost:3000/api' },
+      ['SLACK_API_URL: must be an http(s) URL such as https://slack.com/api/'],
+    ],
+    [
+      'SLACK_API_URL over ftp',
+      { ...HTTP, SLACK_API_URL: 'ftp://slack.com/api/' },
+      ['SLACK_API_URL: must be an http(s) URL such as https://slack.com/api/'],
+    ],
     ['PORT in words', { ...HTTP, PORT: 'eighty' }, ['PORT: must be a port number (0–65535)']],
     ['PORT too big', { ...HTTP, PORT: '70000' }, ['PORT: must be a port number (0–65535)']],
     ['PORT negative', { ...HTTP, PORT: '-1' }, ['PORT: must be a port number (0–65535)']],
     ['PORT fractional', { ...HTTP, PORT: '3000.5' }, ['PORT: must be a port number (0–65535)']],
-    ['REDIS_URL over http', { ...HTTP, REDIS_URL: 'http://cache:6379' }, ['REDIS_URL: must be a redis:// or rediss:// URL']],
-    ['REDIS_URL as host:port', { ...HTTP, REDIS_URL: 'cache:6379' }, ['REDIS_URL: must be a redis:// or rediss:// URL']],
-    ['PROMOTE_REDIS_PREFIX too long', { ...HTTP, PROMOTE_REDIS_PREFIX: 'p'.repeat(65) }, ['PROMOTE_REDIS_PREFIX: Too big: expected string to have <=64 characters']],
-    ['LOG_LEVEL unknown', { ...HTTP, LOG_LEVEL: 'verbose' }, ['LOG_LEVEL: Invalid option: expected one of "debug"|"info"|"warn"|"error"']],
+    [
+      'REDIS_URL over http',
+      { ...HTTP, REDIS_URL: 'http://cache:6379' },
+      ['REDIS_URL: must be a redis:// or rediss:// URL'],
+    ],
+    [
+      'REDIS_URL as host:port',
+      { ...HTTP, REDIS_URL: 'cache:6379' },
+      ['REDIS_URL: must be a redis:// or rediss:// URL'],
+    ],
+    [
+      'PROMOTE_REDIS_PREFIX too long',
+      { ...HTTP, PROMOTE_REDIS_PREFIX: 'p'.repeat(65) },
+      ['PROMOTE_REDIS_PREFIX: Too big: expected string to have <=64 characters'],
+    ],
+    [
+      'LOG_LEVEL unknown',
+      { ...HTTP, LOG_LEVEL: 'verbose' },
+      ['LOG_LEVEL: Invalid option: expected one of "debug"|"info"|"warn"|"error"'],
+    ],
   ])('refuses: %s', (_what, env, expected) => {
     expect(readEnv(env)).toEqual({ ok: false, problems: expected });
   });
@@ -540,7 +868,8 @@ describe('loadSettings', () => {
     const readText = (path: string) => {
       read.push(path);
       const text = map[path];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
+      if (text === undefined)
+        throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
       return text;
     };
     return { read, readText };
@@ -562,8 +891,16 @@ describe('loadSettings', () => {
 
   it.each<[string, Record<string, string | undefined>, string]>([
     ['AWS_REGION', { ...ENV, AWS_REGION: 'eu-west-2' }, 'eu-west-2'],
-    ['AWS_DEFAULT_REGION when AWS_REGION is unset', { ...ENV, AWS_REGION: undefined, AWS_DEFAULT_REGION: 'sa-east-1' }, 'sa-east-1'],
-    ['AWS_REGION over AWS_DEFAULT_REGION', { ...ENV, AWS_REGION: 'eu-west-2', AWS_DEFAULT_REGION: 'sa-east-1' }, 'eu-west-2'],
+    [
+      'AWS_DEFAULT_REGION when AWS_REGION is unset',
+      { ...ENV, AWS_REGION: undefined, AWS_DEFAULT_REGION: 'sa-east-1' },
+      'sa-east-1',
+    ],
+    [
+      'AWS_REGION over AWS_DEFAULT_REGION',
+      { ...ENV, AWS_REGION: 'eu-west-2', AWS_DEFAULT_REGION: 'sa-east-1' },
+      'eu-west-2',
+    ],
   ])('takes the default region from %s', (_what, env, region) => {
     const r = loadSettings(env, files({ 'promote.yml': base() }).readText);
     expect(r.ok && r.value.config.services.api!.stages[0]!.region).toBe(region);
@@ -571,8 +908,18 @@ describe('loadSettings', () => {
 
   it.each<[string, Record<string, string | undefined>, Record<string, string>, string[]]>([
     ['a missing file, with the error code', ENV, {}, ['PROMOTE_CONFIG: cannot read promote.yml (ENOENT)']],
-    ['a missing file it was pointed at', { ...ENV, PROMOTE_CONFIG: 'nope.yml' }, {}, ['PROMOTE_CONFIG: cannot read nope.yml (ENOENT)']],
-    ['config problems, prefixed with the file', ENV, { 'promote.yml': base().replace('stack: api-prod', 'region: us-east-1') }, ['promote.yml: services.api.stages.prod.stack: required']],
+    [
+      'a missing file it was pointed at',
+      { ...ENV, PROMOTE_CONFIG: 'nope.yml' },
+      {},
+      ['PROMOTE_CONFIG: cannot read nope.yml (ENOENT)'],
+    ],
+    [
+      'config problems, prefixed with the file',
+      ENV,
+      { 'promote.yml': base().replace('stack: api-prod', 'region: us-east-1') },
+      ['promote.yml: services.api.stages.prod.stack: required'],
+    ],
     [
       'env and config problems together',
       { PORT: 'eighty', AWS_REGION: 'us-east-1', PROMOTE_CONFIG: 'p.yml' },
@@ -584,8 +931,22 @@ describe('loadSettings', () => {
         'p.yml: services.api.stages.dev.colour: unknown key',
       ],
     ],
-    ['env problems with an unreadable file', { AWS_REGION: 'us-east-1' }, {}, ['SLACK_BOT_TOKEN: required', 'SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)', 'PROMOTE_CONFIG: cannot read promote.yml (ENOENT)']],
-    ['env problems with a valid file', { SLACK_BOT_TOKEN: 'xoxb-1', AWS_REGION: 'us-east-1' }, { 'promote.yml': base() }, ['SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)']],
+    [
+      'env problems with an unreadable file',
+      { AWS_REGION: 'us-east-1' },
+      {},
+      [
+        'SLACK_BOT_TOKEN: required',
+        'SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+        'PROMOTE_CONFIG: cannot read promote.yml (ENOENT)',
+      ],
+    ],
+    [
+      'env problems with a valid file',
+      { SLACK_BOT_TOKEN: 'xoxb-1', AWS_REGION: 'us-east-1' },
+      { 'promote.yml': base() },
+      ['SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)'],
+    ],
   ])('reports %s', (_what, env, map, expected) => {
     expect(loadSettings(env, files(map).readText)).toEqual({ ok: false, problems: expected });
   });

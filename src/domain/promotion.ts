@@ -6,6 +6,7 @@ import { TERMINAL_STATES } from './types.js';
 
 export type PromotionEvent =
   | { type: 'posted'; ts: string }
+  | { type: 'sourced'; source: NonNullable<Promotion['source']> }
   | { type: 'planned'; changeSet?: { arn: string; name: string }; plan: Plan; rule: ApprovalRule }
   | { type: 'nothing_to_promote'; reason: string }
   | { type: 'plan_failed'; reason: string }
@@ -74,6 +75,11 @@ export function step(p: Promotion, event: PromotionEvent, now: Date): Step {
   switch (event.type) {
     case 'posted':
       return next({ messageTs: event.ts });
+
+    case 'sourced':
+      // What reviewers approve includes the source build: recorded before the change set is made.
+      if (p.state !== 'planning') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      return next({ source: event.source });
 
     case 'planned': {
       if (p.state !== 'planning') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);

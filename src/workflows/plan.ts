@@ -21,7 +21,7 @@ import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { slackErrorCode } from '../slack/port.js';
 import { renderChangeList } from '../slack/views/change-list.js';
 import { BLOCK_ID, renderPromotionMessage } from '../slack/views/summary.js';
-import { accessOf, accountOf, audit, type Deps, type Reply, ruleOf, transition } from './deps.js';
+import { accessOf, accountOf, audit, type Deps, lockKey, type Reply, ruleOf, transition } from './deps.js';
 import { drive } from './execute.js';
 import { holdKey, releaseLock, takeLock } from './locks.js';
 
@@ -132,7 +132,12 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
   p.target.stackId = targetStack?.StackId;
   p.target.status = targetStack?.StackStatus;
   p.target.lastUpdatedTime = targetStack?.LastUpdatedTime?.toISOString();
-  await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
+  try {
+    await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
+  } catch (err) {
+    await deps.store.release(lockKey(to), holder).catch(() => undefined);
+    throw err;
+  }
   await audit(deps, p, req.requester, 'requested', { from: from.name, to: to.name });
 
   try {
@@ -142,8 +147,8 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
       await endPlanning(deps, p, 'plan_failed', `the source stack ${from.stack} (${from.name}) does not exist`, reply);
       return undefined;
     }
-    p = {
-      ...p,
+    const sourced = await transition(deps, id, {
+      type: 'sourced',
       source: {
         stack: from.stack,
         region: from.region,
@@ -152,12 +157,9 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
         lastUpdatedTime: (source.stack.LastUpdatedTime ?? source.stack.CreationTime)?.toISOString(),
         version: source.version,
       },
-    };
-    // The source details are part of what reviewers approve: store them before planning goes on.
-    const withSource = { ...p, version: p.version + 1 };
-    if (await deps.store.casPromotion(withSource, p.version, { active: true, ttlMs: deps.timing.retentionMs })) {
-      p = withSource;
-    }
+    });
+    if (!sourced.ok) return undefined; // cancelled meanwhile (a rollback won)
+    p = sourced.after;
 
     const name = changeSetName('promote', service.name, from.name, to.name, id);
     const templateSource = await templateFor(deps, to, source.templateBody, service.name, id, req.requester);

@@ -539,7 +539,28 @@ describe('eventsSince', () => {
     expect(calls.slice(1).every((c) => c.params.NextToken)).toBe(true);
   });
 
-  it('reads only the newest page without a marker', async () => {
+  it('without a marker, reads back to notBefore: every event of an operation that started then, none older', async () => {
+    const aws = await fake({ pageSize: 2 });
+    const cfn = cfnOf(aws);
+    await executed(aws, cfn, 'promote-a');
+    await realSleep(5); // the fake's timestamps are milliseconds
+    const notBefore = new Date();
+    await executed(aws, cfn, 'promote-b');
+    const all = [...aws.stack('api')!.events].reverse();
+    const expected = all.filter((e) => e.Timestamp! >= notBefore);
+    expect(expected.length).toBeGreaterThan(4); // more than two pages
+    const before = aws.callsOf('DescribeStackEvents').length;
+
+    const fresh = await eventsSince(cfn, 'api', undefined, undefined, { notBefore });
+
+    expect(fresh.map((e) => e.EventId)).toEqual(expected.map((e) => e.EventId));
+    expect(new Set(fresh.map((e) => e.ClientRequestToken))).toEqual(new Set(['promote-b']));
+    // It stops at the first older event instead of reading the whole history.
+    const pagesRead = aws.callsOf('DescribeStackEvents').length - before;
+    expect(pagesRead).toBeLessThan(Math.ceil(all.length / 2));
+  });
+
+  it('reads only the newest page without a marker or notBefore', async () => {
     const aws = await fake({ pageSize: 2 });
     const cfn = cfnOf(aws);
     await executed(aws, cfn, 'promote-a');
