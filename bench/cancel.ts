@@ -19,7 +19,15 @@ export interface CancelSample {
   rolledBack: boolean;
 }
 
-export async function measureCancelOnce(s: Scenario, budget: Budget): Promise<CancelSample> {
+/**
+ * `slackRateLimited`: the bot's next chat.update gets a 429 with Retry-After 1 s, as when the channel is busy
+ * during an incident — shows whether Slack calls stand between the click and the cancel.
+ */
+export async function measureCancelOnce(
+  s: Scenario,
+  budget: Budget,
+  o: { slackRateLimited?: boolean } = {},
+): Promise<CancelSample> {
   s.aws.startOutsideUpdate('api-prod', { durationMs: Number.POSITIVE_INFINITY });
   const before = summaries(s.slack).length;
   await s.rollback('api prod');
@@ -31,6 +39,7 @@ export async function measureCancelOnce(s: Scenario, budget: Budget): Promise<Ca
   const cancelsBefore = s.aws.callsOf('CancelUpdateStack').length;
   const awsIndex = s.aws.calls.length;
   const slackIndex = s.slack.calls.length;
+  if (o.slackRateLimited) s.slack.rateLimit('chat.update', 1, 1);
   const clickedAt = Date.now();
   await s.click(ACTION.approve, promotionIdOf(summary.blocks)!, 'U0ALICE', summary.ts);
   const cancel = await until(budget, 'CancelUpdateStack', () => s.aws.callsOf('CancelUpdateStack')[cancelsBefore]);

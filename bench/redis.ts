@@ -21,6 +21,8 @@ async function waitForPing(url: string, proc: ChildProcess): Promise<void> {
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`redis-server exited with code ${proc.exitCode}`);
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    // Refused connections while the server starts are expected: connect() rejects, the event needs no report.
+    client.on('error', () => undefined);
     try {
       await client.connect();
       await client.ping();
@@ -87,6 +89,10 @@ export async function startRedis(): Promise<BenchRedis> {
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
+  // Last resort when the orderly stop() could not run.
+  process.once('exit', () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
   const stop = async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       const exited = new Promise((r) => proc.once('exit', r));

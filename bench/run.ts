@@ -9,7 +9,7 @@
 import os from 'node:os';
 import { configYaml, type Scenario, startScenario } from '../test/support/scenario.js';
 import { type AckSamples, measureAcks } from './ack.js';
-import { type CancelSample, measureCancel } from './cancel.js';
+import { type CancelSample, measureCancel, measureCancelOnce } from './cancel.js';
 import { measurePlanning, type PlanSample, promoteAndExecute } from './planning.js';
 import { measureProgress, type ProgressResult, seedManyResources } from './progress.js';
 import { type BenchRedis, startRedis } from './redis.js';
@@ -62,6 +62,10 @@ async function scenario(o: Parameters<typeof startScenario>[0], prefixes: string
   };
   s.close = close;
   onCleanup('a bot and its fakes', close);
+  // Last resort when the orderly cleanup could not run or failed: never leave a bot process behind.
+  process.once('exit', () => {
+    if (s.bot.proc.exitCode === null && s.bot.proc.signalCode === null) s.bot.proc.kill('SIGKILL');
+  });
   return s;
 }
 
@@ -71,6 +75,7 @@ interface Results {
   rollback?: PlanSample[];
   progress?: ProgressResult;
   cancel?: CancelSample[];
+  cancelRateLimited?: CancelSample;
   failures: string[];
 }
 
@@ -173,7 +178,15 @@ function report(results: Results, facts: string, wallMs: number): string {
       ]),
     );
     for (const x of new Set(c.flatMap((x) => x.cfnActionsBefore))) out.push(`   ⚠ called before the cancel: ${x}`);
-    out.push(`   Slack calls the bot made before the cancel: ${slack.join(' | ')}`, '');
+    out.push(`   Slack calls the bot made before the cancel: ${slack.join(' | ')}`);
+    const rl = results.cancelRateLimited;
+    if (rl) {
+      out.push(
+        `   with the next chat.update answered 429 (Retry-After 1 s): click → CancelUpdateStack ${ms(rl.clickToCancelMs)} ms, ` +
+          `${rl.cfnCallsBefore} CloudFormation calls before it; Slack calls before it: ${rl.slackCallsBefore.join(', ') || 'none'}`,
+      );
+    }
+    out.push('');
   }
 
   for (const f of results.failures) out.push(`FAILED ${f}`);
@@ -230,6 +243,7 @@ async function main(): Promise<number> {
     await section(results, `4. cancel-update path (${CANCEL_N}×)`, async () => {
       const s = await scenario({ redisUrl, aws, config: productionConfig() }, prefixes);
       results.cancel = await measureCancel(s, budget, CANCEL_N);
+      results.cancelRateLimited = await measureCancelOnce(s, budget, { slackRateLimited: true });
       await s.close();
     });
   }

@@ -5,6 +5,12 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 
+type AwsCredentialIdentityProvider = ReturnType<typeof fromTemporaryCredentials>;
+type AwsCredentialIdentity = Awaited<ReturnType<AwsCredentialIdentityProvider>>;
+
+/** Role credentials are renewed when less than this is left (the SDK's own margin). */
+const REFRESH_BEFORE_MS = 5 * 60_000;
+
 export interface StageAccess {
   region: string;
   role?: string;
@@ -41,9 +47,18 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
   const maxClients = opts.maxClients ?? 200;
   const cache = new Map<string, CloudFormationClient | S3Client>();
 
-  function credentialsFor(access: StageAccess, actor: string) {
+  const providers = new Map<string, AwsCredentialIdentityProvider>();
+
+  /**
+   * One provider per (role, person), shared by the CloudFormation and S3 clients: a single AssumeRole
+   * serves both, and the credentials are fetched again only when less than 5 minutes remain.
+   */
+  function credentialsFor(access: StageAccess, actor: string): AwsCredentialIdentityProvider | undefined {
     if (!access.role) return undefined; // the SDK's default chain
-    return fromTemporaryCredentials({
+    const key = [access.region, access.role, access.externalId ?? '', actor].join('|');
+    const hit = providers.get(key);
+    if (hit) return hit;
+    const assume = fromTemporaryCredentials({
       params: {
         RoleArn: access.role,
         RoleSessionName: roleSessionName(actor),
@@ -53,6 +68,17 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
       },
       clientConfig: { region: access.region },
     });
+    let current: Promise<AwsCredentialIdentity> | undefined;
+    const provider: AwsCredentialIdentityProvider = async () => {
+      const fresh = current ? await current.catch(() => undefined) : undefined;
+      if (!fresh || (fresh.expiration && fresh.expiration.getTime() - Date.now() < REFRESH_BEFORE_MS)) {
+        current = assume();
+      }
+      return current!;
+    };
+    providers.set(key, provider);
+    if (providers.size > maxClients) providers.delete(providers.keys().next().value as string);
+    return provider;
   }
 
   function cached<T extends CloudFormationClient | S3Client>(key: string, make: () => T): T {

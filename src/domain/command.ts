@@ -212,12 +212,11 @@ export function resolvePath(
 
 export function usageText(config: PromoteConfig): string {
   const lines = Object.values(config.services).map((s) => `• ${s.name}: ${s.stages.map((st) => st.name).join(' → ')}`);
-  return [
-    '*Usage*',
-    '`/promote <service> <from>→<to>` (also `->`, `=>`, `to`, or `<from> <to>`); `/promote <service> <to>` promotes from the stage before it',
+  // Escaped: Slack reads `<service>` as a link even inside backticks, and would show "service" as a link.
+  const forms = [
+    '`/promote <service> <from>→<to>` (also `->`, `=>`, `to`, or `<from> <to>`); `/promote <service> <to>` promotes from the stage configured before it',
     '`/promote status [service]` · `/promote history <service> [stage]` · `/promote unhold <service> <stage>`',
     '`/rollback <service> [stage]` · `/rollback <service> <stage> to <release>`',
-    '*Services*',
-    ...lines,
-  ].join('\n');
+  ].map(esc);
+  return ['*Usage*', ...forms, '*Services*', ...lines].join('\n');
 }

@@ -146,6 +146,15 @@ describe('createAwsClients', () => {
     expect(aws.assumeRoleCalls.map((c) => c.SourceIdentity)).toEqual(['U0123ABC']);
   });
 
+  it('shares one role session between the CloudFormation and S3 clients of the same person', async () => {
+    const clients = createAwsClients({ forcePathStyle: true });
+    await describeStack(clients.cloudFormation(prod, 'U0SHARE'), 'api-prod');
+    await clients
+      .s3(prod, 'U0SHARE')
+      .send(new PutObjectCommand({ Bucket: 'templates', Key: 'share.json', Body: TEMPLATE }));
+    expect(aws.assumeRoleCalls.filter((c) => c.SourceIdentity === 'U0SHARE')).toHaveLength(1);
+  });
+
   it('drops the least recently used clients beyond maxClients', async () => {
     const clients = createAwsClients({ maxClients: 2 });
     const a = clients.cloudFormation(prod, 'UA');
