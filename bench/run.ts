@@ -29,7 +29,7 @@ const TOTAL_BUDGET_MS = 170_000;
  * The production settings (progressEvery 2 s, sweepEvery 5 s, leaseTtl 15 s) with only the stack-event
  * polling shortened: the test config's `settings:` block is replaced whole, so nothing else is overridden.
  */
-export function productionConfig(): string {
+function productionConfig(): string {
   const cfg = configYaml().replace(/^settings:\n(?: {2}\S.*\n)+/m, 'settings:\n  pollMin: 100ms\n  pollMax: 400ms\n');
   if (/progressEvery|sweepEvery|leaseTtl/.test(cfg))
     throw new Error('could not strip the test settings from configYaml()');
