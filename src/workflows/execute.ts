@@ -36,15 +36,28 @@ export function leaseKey(id: string): string {
   return `lease:exec:${id}`;
 }
 
-/** Re-renders the channel summary of a promotion in place. */
-export async function refreshSummary(deps: Deps, p: Promotion): Promise<void> {
-  if (!p.messageTs) return;
-  const view = renderPromotionMessage({ promotion: p, rule: ruleOf(deps, p), now: deps.now() });
-  try {
-    await deps.slack.update({ channel: p.channel, ts: p.messageTs, text: view.text, blocks: view.blocks });
-  } catch (err) {
-    deps.log.error('updating summary', { err, promotionId: p.id });
-  }
+/** Summary updates queued per promotion, so they reach Slack in order even when one waits out a 429. */
+const summaryQueues = new Map<string, Promise<void>>();
+
+/**
+ * Re-renders the channel summary of a promotion in place, from its latest stored state. Updates of one
+ * promotion are serialised (a slow one never lands after a newer one); the returned promise settles when
+ * this update is done, and callers on a hot path need not wait for it.
+ */
+export function refreshSummary(deps: Deps, p: Promotion): Promise<void> {
+  if (!p.messageTs) return Promise.resolve();
+  const run = async () => {
+    const latest = (await deps.store.getPromotion(p.id).catch(() => undefined)) ?? p;
+    const view = renderPromotionMessage({ promotion: latest, rule: ruleOf(deps, latest), now: deps.now() });
+    await deps.slack.update({ channel: p.channel, ts: p.messageTs!, text: view.text, blocks: view.blocks });
+  };
+  const previous = summaryQueues.get(p.id) ?? Promise.resolve();
+  const next = previous.then(run).catch((err) => deps.log.error('updating summary', { err, promotionId: p.id }));
+  summaryQueues.set(p.id, next);
+  void next.finally(() => {
+    if (summaryQueues.get(p.id) === next) summaryQueues.delete(p.id);
+  });
+  return next;
 }
 
 async function threadReply(deps: Deps, p: Promotion, text: string, broadcast = false): Promise<string | undefined> {
@@ -150,7 +163,8 @@ async function startExecution(deps: Deps, p: Promotion): Promise<Promotion | und
   const t = await transition(deps, p.id, { type: 'execute', token });
   if (!t.ok) return undefined;
   await extendLock(deps, t.after, EXECUTION_LOCK_MS);
-  await refreshSummary(deps, t.after);
+  // Not awaited: the operation starts now; the summary follows (in order) when Slack allows.
+  void refreshSummary(deps, t.after);
   return t.after;
 }
 

@@ -47,10 +47,13 @@ export async function approve(
   if (!t.ok) {
     return reply(t.refusal === 'not a reviewer' && t.current ? notReviewerText(deps, t.current) : t.refusal);
   }
-  await refreshSummary(deps, t.after);
   if (t.after.state === 'approved') {
+    // The last approval: start at once (an incident's cancel is one API call after the click); the
+    // summary update is queued behind it.
     void drive(deps, id);
+    void refreshSummary(deps, t.after);
   } else {
+    await refreshSummary(deps, t.after);
     const missing = approvalsMissing(t.after, rule);
     await reply(`Approved. ${missing} more approval${missing === 1 ? '' : 's'} needed.`);
   }
