@@ -15,7 +15,7 @@ import {
 import { whyNotUpdatable } from '../aws/stack-status.js';
 import type { ServiceConfig, StageConfig } from '../config.js';
 import { buildPlan } from '../domain/classify.js';
-import { resolvePath, resolveService } from '../domain/command.js';
+import { resolvePath, resolveService, unescapeSlack } from '../domain/command.js';
 import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { slackErrorCode } from '../slack/port.js';
@@ -303,7 +303,8 @@ export async function shareChangeList(deps: Deps, p: Promotion, threadTs: string
         thread_ts: threadTs,
         filename: `${p.service}-${p.to}-changes.txt`,
         title: `All ${p.plan.counts.total} changes: ${p.service} → ${p.to}`,
-        content: list,
+        // A file is not mrkdwn: no mention can fire from it, so it carries the plain text.
+        content: unescapeSlack(list),
         comment: `All ${p.plan.counts.total} changes in this change set.`,
       });
     }

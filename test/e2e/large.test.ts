@@ -69,6 +69,9 @@ describe('large change sets', () => {
     expect(s.aws.callsOf('DescribeChangeSet').filter((c) => c.params.NextToken).length).toBeGreaterThanOrEqual(24);
     const file = await s.slack.waitFor(() => s!.slack.files.find((f) => f.thread_ts === summary.ts), 15_000);
     expect(file.content).toContain('Function2499');
+    // The summary escapes what AWS sends; the file (not mrkdwn) keeps it as it is.
+    expect(text).not.toContain('<!channel>');
+    expect(file.content).toContain('<!channel> & co');
     expect(file.content.split('\n').filter((l) => /Function\d+/.test(l)).length).toBeGreaterThanOrEqual(2400);
 
     // Show all changes posts it again on demand.
