@@ -36,7 +36,7 @@ function manyChanges(n: number): object[] {
             Name: 'Code',
             RequiresRecreation: 'Never',
             BeforeValue: 'x'.repeat(300),
-            AfterValue: 'y'.repeat(300),
+            AfterValue: i === 1 ? '<!channel> & co' : 'y'.repeat(300),
           },
           Evaluation: 'Static',
           ChangeSource: 'DirectModification',
