@@ -1,5 +1,6 @@
 // What the workflows need, passed as one plain object built by the composition root (src/main.ts).
 
+import type { Stack } from '@aws-sdk/client-cloudformation';
 import type { AwsClients, StageAccess } from '../aws/clients.js';
 import type { Sleep } from '../aws/cloudformation.js';
 import type { PromoteConfig, StageConfig } from '../config.js';
@@ -71,6 +72,18 @@ export function accessOf(stage: StageConfig): StageAccess {
 /** The 12-digit account of a stage's role, if it has one. */
 export function accountOf(stage: StageConfig): string | undefined {
   return stage.role?.match(/^arn:aws[a-z-]*:iam::(\d{12}):/)?.[1];
+}
+
+/** Where a promotion or rollback lands, with the stack's state when it was planned (to detect staleness). */
+export function targetOf(stage: StageConfig, stack: Stack | undefined): Promotion['target'] {
+  return {
+    stack: stage.stack,
+    region: stage.region,
+    account: accountOf(stage),
+    stackId: stack?.StackId,
+    status: stack?.StackStatus,
+    lastUpdatedTime: stack?.LastUpdatedTime?.toISOString(),
+  };
 }
 
 /** One promotion at a time per target stack (account + region + stack name). */

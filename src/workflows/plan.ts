@@ -1,4 +1,5 @@
 // /promote: from a checked request to a change set summary in the channel.
+import type { Stack } from '@aws-sdk/client-cloudformation';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { formatDistanceStrict } from 'date-fns';
 import {
@@ -21,7 +22,7 @@ import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { slackErrorCode } from '../slack/port.js';
 import { renderChangeList } from '../slack/views/change-list.js';
 import { BLOCK_ID, renderPromotionMessage } from '../slack/views/summary.js';
-import { accessOf, accountOf, audit, type Deps, lockKey, type Reply, ruleOf, transition } from './deps.js';
+import { accessOf, accountOf, audit, type Deps, lockKey, type Reply, ruleOf, targetOf, transition } from './deps.js';
 import { drive } from './execute.js';
 import { holdKey, releaseLock, takeLock } from './locks.js';
 
@@ -42,7 +43,13 @@ export function changeSetName(kind: string, service: string, from: string | unde
     .slice(0, 128);
 }
 
-function newPromotion(deps: Deps, req: PromoteRequest, id: string, to: StageConfig): Promotion {
+function newPromotion(
+  deps: Deps,
+  req: PromoteRequest,
+  id: string,
+  to: StageConfig,
+  stack: Stack | undefined,
+): Promotion {
   const at = deps.now().toISOString();
   return {
     id,
@@ -56,7 +63,7 @@ function newPromotion(deps: Deps, req: PromoteRequest, id: string, to: StageConf
     state: 'planning',
     createdAt: at,
     updatedAt: at,
-    target: { stack: to.stack, region: to.region, account: accountOf(to) },
+    target: targetOf(to, stack),
     approvals: [],
   };
 }
@@ -128,10 +135,7 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
   );
   if (!holder) return undefined;
 
-  let p = newPromotion(deps, request, id, to);
-  p.target.stackId = targetStack?.StackId;
-  p.target.status = targetStack?.StackStatus;
-  p.target.lastUpdatedTime = targetStack?.LastUpdatedTime?.toISOString();
+  let p = newPromotion(deps, request, id, to, targetStack);
   try {
     await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
   } catch (err) {

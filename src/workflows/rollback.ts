@@ -16,7 +16,7 @@ import { isPending } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderPromotionMessage } from '../slack/views/summary.js';
-import { accessOf, accountOf, audit, type Deps, type LockHolder, lockKey, type Reply, transition } from './deps.js';
+import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf, transition } from './deps.js';
 import { drive } from './execute.js';
 import { holdKey, releaseLock, takeLock } from './locks.js';
 import { changeSetName, finishPlanning, templateFor } from './plan.js';
@@ -149,14 +149,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
       : undefined,
     createdAt: at,
     updatedAt: at,
-    target: {
-      stack: to.stack,
-      region: to.region,
-      account: accountOf(to),
-      stackId: stack?.StackId,
-      status: stack?.StackStatus,
-      lastUpdatedTime: stack?.LastUpdatedTime?.toISOString(),
-    },
+    target: targetOf(to, stack),
     source: { stack: to.stack, region: to.region, fingerprint: target.snapshot.fingerprint },
     approvals: [],
   };
@@ -270,14 +263,7 @@ async function recover(
     state: 'planning',
     createdAt: at,
     updatedAt: at,
-    target: {
-      stack: to.stack,
-      region: to.region,
-      account: accountOf(to),
-      stackId: stack.StackId,
-      status: stack.StackStatus,
-      lastUpdatedTime: stack.LastUpdatedTime?.toISOString(),
-    },
+    target: targetOf(to, stack),
     approvals: [],
   };
   await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
