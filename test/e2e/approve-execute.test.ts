@@ -11,16 +11,11 @@ import {
   REQUESTER,
   replies,
   type Scenario,
+  stackUpdates,
   startScenario,
   summaries,
 } from '../support/scenario.js';
 import { sendViewSubmission } from '../support/slack-driver.js';
-
-async function planned(s: Scenario) {
-  await s.promote('api dev→prod');
-  const summary = await s.slack.waitFor(() => summaries(s.slack).find((m) => promotionIdOf(m.blocks)), 15_000);
-  return { summary, id: promotionIdOf(summary.blocks)!, ts: summary.ts };
-}
 
 describe('approving and executing a promotion', () => {
   let s: Scenario | undefined;
@@ -31,7 +26,7 @@ describe('approving and executing a promotion', () => {
 
   it('executes once after two reviewers approve, reports progress in the thread and ends in success', async () => {
     s = await startScenario({ redisUrl: inject('redisUrl') });
-    const { id, ts } = await planned(s);
+    const { id, ts } = await s.plan();
 
     await s.click(ACTION.approve, id, 'U0ALICE', ts);
     await s.slack.waitFor(() => replies(s!.slack, /1 more approval needed/)[0]);
@@ -83,7 +78,7 @@ describe('approving and executing a promotion', () => {
 
   it('never executes a rejected promotion, deletes its change set and releases the lock', async () => {
     s = await startScenario({ redisUrl: inject('redisUrl') });
-    const { id, ts } = await planned(s);
+    const { id, ts } = await s.plan();
     await s.click(ACTION.approve, id, 'U0ALICE', ts);
     await s.click(ACTION.reject, id, 'U0BOB', ts);
     await s.slack.waitFor(() =>
@@ -121,10 +116,10 @@ describe('approving and executing a promotion', () => {
 
   it('20 concurrent approve clicks from the reviewers execute exactly once', async () => {
     s = await startScenario({ redisUrl: inject('redisUrl') });
-    const { id, ts } = await planned(s);
+    const { id, ts } = await s.plan();
     const reviewers = ['U0ALICE', 'U0BOB', 'U0LEAD1', 'U0LEAD2'];
     await Promise.all(Array.from({ length: 20 }, (_, i) => s!.click(ACTION.approve, id, reviewers[i % 4]!, ts)));
-    await s.slack.waitFor(() => s!.slack.thread(ts).find((m) => m.reply_broadcast), 20_000);
+    await s.finalReply(ts);
     await new Promise((r) => setTimeout(r, 500));
     expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(1);
   });
@@ -134,10 +129,10 @@ describe('approving and executing a promotion', () => {
     s.aws.scriptExecution('api-prod', {
       failResource: { logicalId: 'Fn', reason: 'Resource handler returned message: "<@U0ALL> boom"' },
     });
-    const { id, ts } = await planned(s);
+    const { id, ts } = await s.plan();
     await s.click(ACTION.approve, id, 'U0ALICE', ts);
     await s.click(ACTION.approve, id, 'U0BOB', ts);
-    const final = await s.slack.waitFor(() => s!.slack.thread(ts).find((m) => m.reply_broadcast), 20_000);
+    const final = await s.finalReply(ts);
     expect(final.text).toMatch(/UPDATE_ROLLBACK_COMPLETE|rolled back/i);
     const failed = s.slack.thread(ts).find((m) => /Fn/.test(m.text ?? '') && /boom/.test(m.text ?? ''));
     expect(failed?.text).toContain('&lt;@U0ALL&gt;');
@@ -146,7 +141,7 @@ describe('approving and executing a promotion', () => {
 
   it('a stale plan is never executed: the target changed after planning', async () => {
     s = await startScenario({ redisUrl: inject('redisUrl') });
-    const { id, ts } = await planned(s);
+    const { id, ts } = await s.plan();
     s.aws.startOutsideUpdate('api-prod', { durationMs: 100 });
     await new Promise((r) => setTimeout(r, 400));
     await s.click(ACTION.approve, id, 'U0ALICE', ts);
@@ -161,7 +156,7 @@ describe('approving and executing a promotion', () => {
       redisUrl: inject('redisUrl'),
       config: configYaml().replace('expiresAfter: 4h', 'expiresAfter: 2s'),
     });
-    const first = await planned(s);
+    const first = await s.plan();
     await s.click(ACTION.cancel, first.id, 'U0ALICE', first.ts);
     await s.slack.waitFor(() => replies(s!.slack, /Only <@U0REQ> can cancel/)[0]);
     await s.click(ACTION.cancel, first.id, REQUESTER, first.ts);
@@ -194,18 +189,18 @@ describe('surviving restarts', () => {
 
   it('killed while awaiting approval: after a restart the buttons still work and it executes once', async () => {
     s = await startScenario({ redisUrl: inject('redisUrl') });
-    const { id, ts } = await planned(s);
+    const { id, ts } = await s.plan();
     await s.click(ACTION.approve, id, 'U0ALICE', ts);
     await s.slack.waitFor(() => replies(s!.slack, /1 more approval needed/)[0]);
     await s.restart('SIGKILL');
     await s.click(ACTION.approve, id, 'U0BOB', ts);
-    await s.slack.waitFor(() => s!.slack.thread(ts).find((m) => m.reply_broadcast), 20_000);
+    await s.finalReply(ts);
     expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(1);
   });
 
   it('killed during execution: the restarted bot reports the final result', async () => {
     s = await startScenario({ redisUrl: inject('redisUrl'), aws: { eventIntervalMs: 150 } });
-    const { id, ts } = await planned(s);
+    const { id, ts } = await s.plan();
     await s.click(ACTION.approve, id, 'U0ALICE', ts);
     await s.click(ACTION.approve, id, 'U0BOB', ts);
     await s.slack.waitFor(() => (s!.aws.callsOf('ExecuteChangeSet').length ? true : undefined), 15_000);
@@ -214,6 +209,7 @@ describe('surviving restarts', () => {
     expect(final.text).toMatch(/prod/);
     expect(s.aws.stack('api-prod', undefined, PROD_ACCOUNT)!.status).toBe('UPDATE_COMPLETE');
     expect(s.slack.thread(ts).filter((m) => m.reply_broadcast)).toHaveLength(1);
+    expect(stackUpdates(s)).toBe(1);
   });
 });
 
@@ -227,7 +223,7 @@ describe('rate limits and throttling', () => {
   it('Slack 429s and CloudFormation throttling slow things down but lose and double nothing', async () => {
     s = await startScenario({ redisUrl: inject('redisUrl') });
     s.aws.throttle('DescribeChangeSet', 3);
-    const { id, ts } = await planned(s);
+    const { id, ts } = await s.plan();
     s.aws.throttle('DescribeStackEvents', 3);
     s.slack.rateLimit('chat.update', 2, 1);
     s.slack.rateLimit('chat.postMessage', 1, 1);

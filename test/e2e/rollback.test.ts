@@ -20,19 +20,10 @@ import {
 
 /** Promotes dev to prod with two approvals and waits for the final reply. */
 async function promoteAndWait(s: Scenario): Promise<void> {
-  const before = summaries(s.slack).length;
-  await s.promote('api dev→prod');
-  const summary = await s.slack.waitFor(
-    () =>
-      summaries(s.slack)
-        .slice(before)
-        .find((m) => promotionIdOf(m.blocks)),
-    15_000,
-  );
-  const id = promotionIdOf(summary.blocks)!;
-  await s.click(ACTION.approve, id, 'U0ALICE', summary.ts);
-  await s.click(ACTION.approve, id, 'U0BOB', summary.ts);
-  await s.slack.waitFor(() => s.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+  const { id, ts } = await s.plan();
+  await s.click(ACTION.approve, id, 'U0ALICE', ts);
+  await s.click(ACTION.approve, id, 'U0BOB', ts);
+  await s.finalReply(ts);
 }
 
 /** The newest summary headed ROLLBACK. */
@@ -73,7 +64,7 @@ describe('/rollback', () => {
     expect(text).toMatch(/UsersTable/);
     const id = promotionIdOf(summary.blocks)!;
     await s.click(ACTION.approve, id, 'U0ALICE', summary.ts);
-    await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+    await s.finalReply(summary.ts);
 
     const prod = prodStack(s);
     expect(JSON.parse(prod.template)).toEqual(JSON.parse(PROD_TEMPLATE));
@@ -112,7 +103,7 @@ describe('/rollback', () => {
     await s.rollback(`api prod to ${oldest}`);
     const summary = await rollbackSummary(s);
     await s.click(ACTION.approve, promotionIdOf(summary.blocks)!, 'U0BOB', summary.ts);
-    await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+    await s.finalReply(summary.ts);
     expect(JSON.parse(prodStack(s).template)).toEqual(JSON.parse(DEV_TEMPLATE));
   });
 
@@ -124,7 +115,7 @@ describe('/rollback', () => {
     expect(JSON.stringify(summary.blocks)).toMatch(/Cancel update/);
     const callsBefore = s.aws.calls.filter((c) => c.service === 'cloudformation').length;
     await s.click(ACTION.approve, promotionIdOf(summary.blocks)!, 'U0ALICE', summary.ts);
-    const final = await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+    const final = await s.finalReply(summary.ts);
     expect(final.text).toMatch(/Rolled back/);
     const cfnCalls = s.aws.calls.filter((c) => c.service === 'cloudformation').slice(callsBefore);
     expect(cfnCalls[0]?.action).toBe('CancelUpdateStack');
@@ -147,7 +138,7 @@ describe('/rollback', () => {
     expect(text).toContain('Resources that failed to roll back');
     expect(text).toContain(ACTION.continueSkipping);
     await s.click(ACTION.continueSkipping, promotionIdOf(summary.blocks)!, 'U0BOB', summary.ts);
-    await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+    await s.finalReply(summary.ts);
     const call = s.aws.callsOf('ContinueUpdateRollback')[0]!;
     expect(Object.entries(call.params).some(([k, v]) => k.startsWith('ResourcesToSkip') && v.length > 0)).toBe(true);
     expect(prodStack(s).status).toBe('UPDATE_ROLLBACK_COMPLETE');
@@ -158,7 +149,7 @@ describe('/rollback', () => {
     await promoteAndWait(s);
     await s.rollback('api prod', 'U0ONCALL');
     const summary = await rollbackSummary(s);
-    await s.slack.waitFor(() => s!.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+    await s.finalReply(summary.ts);
     expect(JSON.parse(prodStack(s).template)).toEqual(JSON.parse(PROD_TEMPLATE));
     const seen = summary.history.map((h) => JSON.stringify(h.blocks)).join('\n');
     expect(seen).toContain('No approval required (rollback.required: 0)');

@@ -92,7 +92,7 @@ describe('without REDIS_URL', () => {
     const id = promotionIdOf(summary.blocks)!;
     await s.click(ACTION.approve, id, 'U0ALICE', summary.ts);
     await s.click(ACTION.approve, id, 'U0BOB', summary.ts);
-    await s.slack.waitFor(() => s.slack.thread(summary.ts).find((m) => m.reply_broadcast), 20_000);
+    await s.finalReply(summary.ts);
     expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(1);
   });
 

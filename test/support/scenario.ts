@@ -2,7 +2,7 @@
 // a real Redis (unique key prefix per scenario) and the bot process.
 import { randomBytes } from 'node:crypto';
 import { type FakeAws, startFakeAws } from '../fakes/aws.js';
-import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
+import { type FakeMessage, type FakeSlack, startFakeSlack } from '../fakes/slack.js';
 import { type BotProcess, SIGNING_SECRET, startBot } from './bot.js';
 import { sendBlockAction, sendSlashCommand } from './slack-driver.js';
 
@@ -135,6 +135,10 @@ export interface Scenario {
   promote(text: string, user?: string, channel?: string): ReturnType<typeof sendSlashCommand>;
   rollback(text: string, user?: string, channel?: string): ReturnType<typeof sendSlashCommand>;
   click(actionId: string, promotionId: string, user: string, messageTs: string): ReturnType<typeof sendBlockAction>;
+  /** Runs /promote and waits for its new summary with buttons: the message, the promotion ID and its ts. */
+  plan(text?: string, user?: string): Promise<{ summary: FakeMessage; id: string; ts: string }>;
+  /** The reply broadcast to the channel at the end of the thread under `ts`. */
+  finalReply(ts: string, timeoutMs?: number): Promise<FakeMessage>;
   restart(signal?: NodeJS.Signals): Promise<void>;
   /** Another bot process on the same Redis prefix and fakes (a second replica). */
   replica(): Promise<BotProcess>;
@@ -214,6 +218,20 @@ export async function startScenario(o: {
         messageTs,
         responseUrl: slack.responseUrl(`click:${actionId}:${user}`),
       }),
+    async plan(text = 'api dev→prod', user = REQUESTER) {
+      const before = summaries(slack).length;
+      await s.promote(text, user);
+      const summary = await slack.waitFor(
+        () =>
+          summaries(slack)
+            .slice(before)
+            .find((m) => promotionIdOf(m.blocks)),
+        15_000,
+      );
+      return { summary, id: promotionIdOf(summary.blocks)!, ts: summary.ts };
+    },
+    finalReply: (ts, timeoutMs = 20_000) =>
+      slack.waitFor(() => slack.thread(ts).find((m) => m.reply_broadcast), timeoutMs),
     async restart(signal = 'SIGKILL') {
       await s.bot.kill(signal);
       s.bot = await launch();
@@ -254,4 +272,11 @@ export function promotionIdOf(blocks: unknown[] | undefined): string | undefined
 
 export function allText(blocks: unknown): string {
   return JSON.stringify(blocks ?? []);
+}
+
+/** How many updates api-prod went through: its own UPDATE_IN_PROGRESS events. */
+export function stackUpdates(s: Scenario): number {
+  const prod = s.aws.stack('api-prod', undefined, PROD_ACCOUNT)!;
+  return prod.events.filter((e) => e.LogicalResourceId === 'api-prod' && e.ResourceStatus === 'UPDATE_IN_PROGRESS')
+    .length;
 }
