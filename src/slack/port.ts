@@ -2,7 +2,7 @@
 // The WebClient waits out HTTP 429s (Retry-After) and retries, so rate limits slow updates down
 // but never lose a message.
 import type { webApi } from '@slack/bolt';
-import type { KnownBlock } from './blocks.js';
+import type { KnownBlock } from './views/blocks.js';
 
 export interface OutgoingMessage {
   channel: string;

@@ -2,8 +2,8 @@
 // does (link_names, parse), how errors carry context and Slack's code, and files through the v2 upload flow.
 import { LogLevel, webApi } from '@slack/bolt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { KnownBlock } from '../../src/slack/blocks.js';
 import { createSlackPort, type OutgoingMessage, type SlackPort, slackErrorCode } from '../../src/slack/port.js';
+import type { KnownBlock } from '../../src/slack/views/blocks.js';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
 
 let fake: FakeSlack;
