@@ -102,6 +102,8 @@ async function driveUnderLease(deps: Deps, id: string): Promise<void> {
   try {
     let p = await deps.store.getPromotion(id);
     if (!p) return;
+    // required: 0 — nothing may run before its summary is in the channel (every report goes to its thread).
+    if (p.state === 'approved' && !p.messageTs) return;
     if (p.state === 'approved') {
       const started = await startExecution(deps, p);
       if (!started) return;

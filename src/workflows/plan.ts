@@ -266,7 +266,14 @@ export async function finishPlanning(
     ts = (await deps.slack.post({ channel: p.channel, text: view.text, blocks: view.blocks })).ts;
   } catch (err) {
     const code = slackErrorCode(err);
-    await transition(deps, p.id, { type: 'cancel', user: 'bot', force: true, reason: 'summary could not be posted' });
+    const cancelled = await transition(deps, p.id, {
+      type: 'cancel',
+      user: 'bot',
+      force: true,
+      reason: 'summary could not be posted',
+    });
+    deps.log.error('posting summary', { err, promotionId: p.id });
+    if (!cancelled.ok) return undefined; // it moved on meanwhile: leave its lock and change set alone
     await releaseLock(deps, p);
     await deleteChangeSet(cfn, arn).catch(() => undefined);
     await reply(
@@ -274,7 +281,6 @@ export async function finishPlanning(
         ? 'I am not in this channel: invite me (`/invite @promote-bot`) and run the command again.'
         : `Posting the summary failed (${esc(code ?? (err as Error).message)}); nothing was changed.`,
     );
-    deps.log.error('posting summary', { err, promotionId: p.id });
     return undefined;
   }
   const posted = await transition(deps, p.id, { type: 'posted', ts });

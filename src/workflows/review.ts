@@ -69,12 +69,13 @@ export async function reject(deps: Deps, id: string, user: string, reply: Reply,
   const isReviewer = await deps.reviewers.isReviewer(user, ruleOf(deps, current).reviewers);
   const t = await transition(deps, id, { type: 'reject', user, isReviewer }, user);
   if (!t.ok) return reply(t.refusal === 'not a reviewer' && t.current ? notReviewerText(deps, t.current) : t.refusal);
-  await closePending(deps, t);
+  // A trigger_id is valid for 3 s: open the modal before the slower clean-up.
   if (triggerId) {
     await deps.slack
       .openModal(triggerId, renderRejectReasonModal(t.after))
       .catch((err) => deps.log.warn('asking for a rejection reason', { err, promotionId: id }));
   }
+  await closePending(deps, t);
 }
 
 /** The optional reason given after a rejection. */

@@ -116,6 +116,15 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
     target = { snapshot: releases[0]!.before, label: `what ran before release ${releases[0]!.id}` };
   }
 
+  // What is needed before the lock is taken, so a failure here leaves nothing held.
+  const body = unpackTemplate(target.snapshot.templateGz);
+  const current = releases[0]!.after;
+  const tpl = await cfn.send(new GetTemplateCommand({ StackName: to.stack, TemplateStage: 'Original' }));
+  const drifted =
+    fingerprint(tpl.TemplateBody ?? '') !== current.fingerprint ||
+    JSON.stringify((stack?.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue]).sort()) !==
+      JSON.stringify(current.parameters.map((p) => [p.key, p.value]).sort());
+
   await supersedePending(deps, to, req.requester);
   const id = deps.newId();
   const rule = to.rollback;
@@ -128,13 +137,6 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   );
   if (!holder) return undefined;
   const at = deps.now().toISOString();
-  const body = unpackTemplate(target.snapshot.templateGz);
-  const current = releases[0]!.after;
-  const tpl = await cfn.send(new GetTemplateCommand({ StackName: to.stack, TemplateStage: 'Original' }));
-  const drifted =
-    fingerprint(tpl.TemplateBody ?? '') !== current.fingerprint ||
-    JSON.stringify((stack?.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue]).sort()) !==
-      JSON.stringify(current.parameters.map((p) => [p.key, p.value]).sort());
   const p: Promotion = {
     id,
     version: 1,
@@ -153,7 +155,12 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
     source: { stack: to.stack, region: to.region, fingerprint: target.snapshot.fingerprint },
     approvals: [],
   };
-  await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
+  try {
+    await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
+  } catch (err) {
+    await deps.store.release(lockKey(to), holder).catch(() => undefined);
+    throw err;
+  }
   await audit(deps, p, req.requester, 'rollback requested', { target: target.label, drifted });
   try {
     const templateSource = await templateFor(deps, to, body, svc.value.name, id, req.requester);
