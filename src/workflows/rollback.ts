@@ -167,9 +167,15 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
     if ('refusal' in templateSource) throw new Error(templateSource.refusal);
     const summary = await cfn.send(new GetTemplateSummaryCommand(templateSource));
     const declared = new Set((summary.Parameters ?? []).map((x) => x.ParameterKey));
+    // DescribeStacks masks NoEcho values as "****": re-sending them would set the secret to "****".
+    const noEcho = new Set((summary.Parameters ?? []).filter((x) => x.NoEcho).map((x) => x.ParameterKey));
     const parameters: Parameter[] = target.snapshot.parameters
       .filter((x) => declared.has(x.key))
-      .map((x) => ({ ParameterKey: x.key, ParameterValue: x.value }));
+      .map((x) =>
+        noEcho.has(x.key)
+          ? { ParameterKey: x.key, UsePreviousValue: true }
+          : { ParameterKey: x.key, ParameterValue: x.value },
+      );
     const name = changeSetName('rollback', svc.value.name, undefined, to.name, id);
     const cs = await createChangeSet(cfn, {
       StackName: to.stack,

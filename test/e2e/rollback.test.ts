@@ -215,6 +215,34 @@ describe('/rollback', () => {
     expect(JSON.stringify(summary.blocks)).toMatch(/changed outside the bot since release r\w+/);
   });
 
+  it('keeps NoEcho parameters (masked as **** by DescribeStacks) instead of writing the mask back', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    const withSecret = (t: string) => {
+      const j = JSON.parse(t);
+      j.Parameters.DbPassword = { Type: 'String', NoEcho: true };
+      return JSON.stringify(j);
+    };
+    s.aws.putStack({
+      name: 'api-dev',
+      account: DEV_ACCOUNT,
+      template: withSecret(DEV_TEMPLATE),
+      parameters: { Env: 'dev', DbPassword: 'dev-secret' },
+    });
+    s.aws.putStack({
+      name: 'api-prod',
+      account: PROD_ACCOUNT,
+      template: withSecret(PROD_TEMPLATE),
+      parameters: { Env: 'prod', MemorySize: '1024', DbPassword: 'hunter2' },
+    });
+    await promoteAndWait(s);
+    await s.rollback('api prod', 'U0ONCALL');
+    const summary = await rollbackSummary(s);
+    await s.click(ACTION.approve, promotionIdOf(summary.blocks)!, 'U0ALICE', summary.ts);
+    await s.finalReply(summary.ts);
+    expect(prodStack(s).parameters.DbPassword).toBe('hunter2');
+    expect(JSON.parse(prodStack(s).template).Resources.OldQueue).toBeDefined();
+  });
+
   it('refuses unknown services and stages, listing what exists', async () => {
     s = await startScenario({ redisUrl: inject('redisUrl') });
     await s.rollback('nope');
