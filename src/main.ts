@@ -48,7 +48,13 @@ async function connectStore(
     return createMemoryStore();
   }
   // Fail fast on commands while Redis is down instead of queueing them for ~10 s.
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000 });
+  // commandTimeout: a hung Redis fails the command (and the operation retries later) instead of freezing it.
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 3,
+    connectTimeout: 5_000,
+    commandTimeout: 5_000,
+  });
   redis.on('error', (err) => log.warn('redis connection error', { err }));
   try {
     await redis.connect();

@@ -9,6 +9,7 @@ import type { ApprovalRule, Promotion } from '../domain/types.js';
 import type { Logger } from '../log.js';
 import type { ReviewerDirectory } from '../reviewers.js';
 import type { SlackPort } from '../slack/port.js';
+import { KEYS } from '../store/keys.js';
 import type { Store } from '../store/types.js';
 
 export interface Timing {
@@ -88,7 +89,7 @@ export function targetOf(stage: StageConfig, stack: Stack | undefined): Promotio
 
 /** One promotion at a time per target stack (account + region + stack name). */
 export function lockKey(stage: StageConfig): string {
-  return `lock:${accountOf(stage) ?? 'default'}/${stage.region}/${stage.stack}`;
+  return KEYS.lock(accountOf(stage), stage.region, stage.stack);
 }
 
 export interface LockHolder {

@@ -17,6 +17,7 @@ import { isInProgress, isResourceFailure, isSettled } from '../aws/stack-status.
 import type { FailedResource, Promotion } from '../domain/types.js';
 import { renderFailedResource, renderFinal, renderProgress } from '../slack/views/progress.js';
 import { renderPromotionMessage } from '../slack/views/summary.js';
+import { KEYS } from '../store/keys.js';
 import { accessOf, audit, type Deps, ruleOf, stageOf, transition } from './deps.js';
 import { extendLock, releaseLock } from './locks.js';
 import { recordBefore, recordRelease } from './releases.js';
@@ -32,9 +33,7 @@ const UNTAGGED_GRACE_MS = 60_000;
 /** Our clock and CloudFormation's may disagree a little: read events from a bit before we started. */
 const CLOCK_SKEW_MS = 5 * 60_000;
 
-export function leaseKey(id: string): string {
-  return `lease:exec:${id}`;
-}
+export const leaseKey = KEYS.lease;
 
 /** Summary updates queued per promotion, so they reach Slack in order even when one waits out a 429. */
 const summaryQueues = new Map<string, Promise<void>>();

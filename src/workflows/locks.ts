@@ -3,6 +3,7 @@ import { formatDistanceStrict } from 'date-fns';
 import type { StageConfig } from '../config.js';
 import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { KEYS } from '../store/keys.js';
 import { type Deps, type LockHolder, lockKey, type Reply } from './deps.js';
 
 /** Slack link to a message (the archives URL redirects to the workspace). */
@@ -10,9 +11,7 @@ export function messageLink(channel: string, ts: string): string {
   return `https://slack.com/archives/${channel}/p${ts.replace('.', '')}`;
 }
 
-export function holdKey(service: string, stage: string): string {
-  return `hold:${service}/${stage}`;
-}
+export const holdKey = KEYS.hold;
 
 export async function describeLockHolder(deps: Deps, raw: string): Promise<string> {
   let h: LockHolder;

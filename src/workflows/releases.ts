@@ -8,6 +8,7 @@ import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
 import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { KEYS } from '../store/keys.js';
 import { accessOf, audit, type Deps } from './deps.js';
 import { holdKey } from './locks.js';
 
@@ -36,8 +37,8 @@ export interface Release {
   counts?: { added: number; modified: number; removed: number; replaced: number };
 }
 
-export const releasesKey = (service: string, stage: string) => `releases:${service}/${stage}`;
-const snapshotKey = (promotionId: string) => `snapshot:${promotionId}`;
+export const releasesKey = KEYS.releases;
+const snapshotKey = KEYS.snapshot;
 
 export function packTemplate(body: string): string {
   return gzipSync(body).toString('base64');

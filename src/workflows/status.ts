@@ -2,6 +2,7 @@
 import { formatDistanceStrict } from 'date-fns';
 import { describeState } from '../domain/promotion.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { KEYS } from '../store/keys.js';
 import type { Deps } from './deps.js';
 import { describeLockHolder, messageLink } from './locks.js';
 
@@ -22,7 +23,7 @@ export async function statusText(deps: Deps, service?: string): Promise<string> 
       `• ${esc(p.service)} ${esc(path)}: ${describeState(p.state)}, by <@${p.requester}> ${formatDistanceStrict(new Date(p.createdAt), now, { addSuffix: true })}${link}`,
     );
   }
-  const locks = await deps.store.listHeld('lock:');
+  const locks = await deps.store.listHeld(KEYS.lockPrefix);
   const shown = [];
   for (const l of locks) {
     let svc: string | undefined;
@@ -32,7 +33,7 @@ export async function statusText(deps: Deps, service?: string): Promise<string> 
       svc = undefined;
     }
     if (service && svc !== service) continue;
-    shown.push(`• ${esc(l.key.replace(/^lock:/, ''))}: ${await describeLockHolder(deps, l.holder)}`);
+    shown.push(`• ${esc(l.key.slice(KEYS.lockPrefix.length))}: ${await describeLockHolder(deps, l.holder)}`);
   }
   lines.push('*Locks held*', ...(shown.length ? shown : ['None.']));
   return lines.join('\n');
