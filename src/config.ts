@@ -41,6 +41,7 @@ export interface PromoteConfig {
 /** Tuning knobs of `settings:` in promote.yml, each a duration. */
 export const SETTING_KEYS = [
   'leaseTtl',
+  'stallAfter',
   'sweepEvery',
   'progressEvery',
   'pollMin',

@@ -16,12 +16,15 @@ import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { Store } from './store/types.js';
 import { DEFAULT_TIMING, type Deps, type Timing } from './workflows/deps.js';
+import { drivingNow } from './workflows/execute.js';
+import { leasesHeld, releaseAllLeases } from './workflows/lease.js';
 import { startSweeper } from './workflows/sweeper.js';
 
 function timingFrom(settings: Record<string, number | undefined>): Timing {
   const pick = (key: string, fallback: number) => settings[key] ?? fallback;
   return {
     leaseMs: pick('leaseTtl', DEFAULT_TIMING.leaseMs),
+    stallMs: pick('stallAfter', DEFAULT_TIMING.stallMs),
     sweepEveryMs: pick('sweepEvery', DEFAULT_TIMING.sweepEveryMs),
     progressEveryMs: pick('progressEvery', DEFAULT_TIMING.progressEveryMs),
     pollMinMs: pick('pollMin', DEFAULT_TIMING.pollMinMs),
@@ -64,6 +67,11 @@ async function connectStore(
   return createRedisStore(redis, { prefix });
 }
 
+/** In-flight steps get this long to finish after SIGTERM before the leases are given back anyway. */
+const SHUTDOWN_GRACE_MS = 20_000;
+
+let stopping = false;
+
 async function main(): Promise<void> {
   const settings = loadSettings(process.env, (p) => readFileSync(p, 'utf8'));
   if (!settings.ok) {
@@ -92,6 +100,7 @@ async function main(): Promise<void> {
     sleep: realSleep,
     replicaId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     timing: timingFrom(config.settings),
+    stopping: () => stopping,
   };
   const app = createApp(env, deps);
 
@@ -105,11 +114,28 @@ async function main(): Promise<void> {
     replicaId: deps.replicaId,
   });
 
+  // SIGTERM: take no new work, let steps in flight finish (up to SHUTDOWN_GRACE_MS), give the leases back so
+  // another replica resumes at once, then exit 0.
   const shutdown = async (signal: string) => {
-    log.info('shutting down', { signal });
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal, inFlight: drivingNow(deps), leases: leasesHeld(deps) });
     stopSweeper();
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+    while ((drivingNow(deps) > 0 || leasesHeld(deps) > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const interrupted = await releaseAllLeases(deps);
+    if (interrupted.length) {
+      if (store.durable) log.info('gave back the leases of operations in flight', { operations: interrupted });
+      else
+        log.warn('interrupted operations are lost with the in-memory store', {
+          operations: interrupted,
+        });
+    }
     await app.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
+    log.info('stopped', { signal });
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -296,3 +296,11 @@ export async function continueRollback(
     ),
   );
 }
+
+/** The stack's original template body (GetTemplate only ever returns the current one). */
+export async function getTemplateBody(cfn: CloudFormationClient, stackName: string): Promise<string> {
+  return doing(`reading the template of ${stackName}`, async () => {
+    const tpl = await cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' }));
+    return tpl.TemplateBody ?? '';
+  });
+}

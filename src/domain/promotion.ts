@@ -1,8 +1,8 @@
 // The promotion state machine. Pure: (promotion, event) → next promotion, or a refusal for the person.
 // Storage makes each step atomic (compare-and-set on `version`); a lost race re-reads and re-decides.
 import { addMilliseconds } from 'date-fns';
-import type { ApprovalRule, FailedResource, Plan, Promotion, PromotionState } from './types.js';
-import { TERMINAL_STATES } from './types.js';
+import type { ApprovalRule, EndEffect, FailedResource, Plan, Promotion, PromotionState } from './types.js';
+import { END_EFFECT_ORDER, TERMINAL_STATES } from './types.js';
 
 export type PromotionEvent =
   | { type: 'posted'; ts: string }
@@ -19,7 +19,11 @@ export type PromotionEvent =
   | { type: 'execute'; token: string }
   | { type: 'execution_confirmed' }
   | { type: 'progress'; progressTs?: string; lastEventId?: string; failed?: FailedResource[] }
-  | { type: 'finished'; stackStatus: string; reason?: string };
+  | { type: 'finished'; stackStatus: string; reason?: string }
+  | { type: 'changeset_created'; changeSet: { arn: string; name: string } }
+  | { type: 'start_retry'; reason: string }
+  | { type: 'start_failed'; reason: string }
+  | { type: 'effect_done'; effect: EndEffect; ts?: string };
 
 export type Step = { ok: true; promotion: Promotion } | { ok: false; refusal: string };
 
@@ -61,10 +65,42 @@ export function approvalsMissing(p: Promotion, rule: ApprovalRule): number {
 }
 
 /**
+ * What must happen now that `after` has ended (coming from `before`), in order. Pure: the same promotion always
+ * gets the same list.
+ */
+export function endEffects(before: Promotion, after: Promotion): EndEffect[] {
+  const wanted = new Set<EndEffect>(['release_lock']);
+  if (after.kind === 'rollback' && (after.state === 'succeeded' || after.state === 'rolled_back')) wanted.add('hold');
+  if (after.state === 'succeeded') wanted.add('record_release');
+  // Executing a change set deletes it (and the stack's other change sets); one never executed is ours to delete.
+  if (after.changeSet && !after.execution?.confirmed) wanted.add('delete_change_set');
+  if (after.messageTs) {
+    wanted.add('summary');
+    // The thread gets a final word when something was (or was about to be) run.
+    if (after.execution || before.state === 'approved') wanted.add('final_reply');
+  } else {
+    wanted.add('notify_requester');
+  }
+  return END_EFFECT_ORDER.filter((e) => wanted.has(e));
+}
+
+/**
  * Applies one event at time `now`. Never throws for an expected refusal (wrong state, not a reviewer,
- * self-approval, duplicate approval): it returns it as a value.
+ * self-approval, duplicate approval): it returns it as a value. The transition that ends an operation also
+ * records the effects its end needs (endEffects), in the same step.
  */
 export function step(p: Promotion, event: PromotionEvent, now: Date): Step {
+  const r = decide(p, event, now);
+  if (!r.ok) return r;
+  const next = r.promotion;
+  if (isTerminal(next.state) && !isTerminal(p.state))
+    return { ok: true, promotion: { ...next, pendingEffects: endEffects(p, next) } };
+  if (next.state === 'approved' && p.state !== 'approved')
+    return { ok: true, promotion: { ...next, approvedAt: next.updatedAt } };
+  return r;
+}
+
+function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
   const at = now.toISOString();
   const next = (patch: Partial<Promotion>): Step => ({
     ok: true,
@@ -174,6 +210,38 @@ export function step(p: Promotion, event: PromotionEvent, now: Date): Step {
         state,
         stateReason: event.reason,
         execution: { ...p.execution, endedAt: at, finalStackStatus: event.stackStatus, reason: event.reason },
+      });
+    }
+
+    case 'changeset_created':
+      // Recorded as soon as CloudFormation returns it, so an interrupted plan can delete it.
+      if (p.state !== 'planning') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      return next({ changeSet: event.changeSet });
+
+    case 'start_retry': {
+      if (p.state !== 'approved' && !(p.state === 'executing' && !p.execution?.confirmed)) {
+        return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      }
+      const count = (p.startAttempts?.count ?? 0) + 1;
+      return next({ startAttempts: { count, lastError: event.reason, at } });
+    }
+
+    case 'start_failed':
+      // A permanent fault (or the start deadline): it never ran, and never will from this plan.
+      if (p.state !== 'approved' && !(p.state === 'executing' && !p.execution?.confirmed)) {
+        return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      }
+      return next({
+        state: 'failed',
+        stateReason: event.reason,
+        ...(p.execution ? { execution: { ...p.execution, endedAt: at, reason: event.reason } } : {}),
+      });
+
+    case 'effect_done': {
+      if (!p.pendingEffects?.includes(event.effect)) return refuse('already done');
+      return next({
+        pendingEffects: p.pendingEffects.filter((e) => e !== event.effect),
+        ...(event.effect === 'final_reply' && event.ts ? { finalTs: event.ts } : {}),
       });
     }
   }

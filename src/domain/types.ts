@@ -91,6 +91,30 @@ export const TERMINAL_STATES: readonly PromotionState[] = [
   'plan_failed',
 ];
 
+/**
+ * What must happen once an operation has ended, in this order. Recorded with the final state (the same
+ * compare-and-set) and redone by any replica until each is done, so a crash never loses one. The hold comes
+ * before the lock is released, so no promotion slips in between.
+ */
+export type EndEffect =
+  | 'hold'
+  | 'record_release'
+  | 'delete_change_set'
+  | 'release_lock'
+  | 'notify_requester'
+  | 'final_reply'
+  | 'summary';
+
+export const END_EFFECT_ORDER: readonly EndEffect[] = [
+  'hold',
+  'record_release',
+  'delete_change_set',
+  'release_lock',
+  'notify_requester',
+  'final_reply',
+  'summary',
+];
+
 export interface Approval {
   user: string;
   at: string; // ISO time
@@ -157,10 +181,20 @@ export interface Promotion {
   plan?: Plan;
   /** Rollbacks only; absent means 'changeset' */
   mode?: RecoveryMode;
+  /** cancel_update of the bot's own running promotion: that promotion's ID (it keeps the lock and its thread) */
+  cancels?: string;
   /** continue_rollback: resources whose rollback failed (shown), and those chosen to skip */
   stuck?: FailedResource[];
   skip?: string[];
   approvals: Approval[];
+  /** When the last approval needed arrived (or the plan, under required: 0): the start deadline counts from it */
+  approvedAt?: string;
+  /** Failed attempts to start the execution (transient faults), and the last one's reason */
+  startAttempts?: { count: number; lastError: string; at: string };
+  /** End effects still to do; set by the final transition, emptied one by one (see EndEffect) */
+  pendingEffects?: EndEffect[];
+  /** ts of the final reply in the thread, once posted */
+  finalTs?: string;
   /** Who rejected / cancelled, with an optional reason */
   decision?: { user: string; at: string; reason?: string };
   execution?: {

@@ -13,8 +13,19 @@ export interface OutgoingMessage {
 }
 
 export interface SlackPort {
-  post(msg: OutgoingMessage): Promise<{ ts: string }>;
+  /** `untilDelivered`: transient failures are retried until it is posted (an operation's final word). */
+  post(msg: OutgoingMessage, opts?: { untilDelivered?: boolean }): Promise<{ ts: string }>;
   update(msg: { channel: string; ts: string; text: string; blocks?: KnownBlock[] }): Promise<void>;
+  /**
+   * Updates a message with what `render` returns when the request is about to be sent (after any wait for a
+   * rate limit), or skips it when `render` returns undefined.
+   */
+  updateLatest(
+    msg: { channel: string; ts: string },
+    render: () => Promise<{ text: string; blocks?: KnownBlock[] } | undefined>,
+  ): Promise<void>;
+  /** Withdraws a message (chat.delete). */
+  delete(msg: { channel: string; ts: string }): Promise<void>;
   ephemeral(msg: {
     channel: string;
     user: string;
@@ -66,6 +77,17 @@ export function createSlackPort(client: webApi.WebClient): SlackPort {
         });
       } catch (cause) {
         throw new Error(`updating message ${msg.ts} in ${msg.channel}`, { cause });
+      }
+    },
+    async updateLatest(msg, render) {
+      const view = await render();
+      if (view) await this.update({ ...msg, ...view });
+    },
+    async delete(msg) {
+      try {
+        await client.chat.delete({ channel: msg.channel, ts: msg.ts });
+      } catch (cause) {
+        throw new Error(`deleting message ${msg.ts} in ${msg.channel}`, { cause });
       }
     },
     async ephemeral(msg) {

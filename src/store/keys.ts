@@ -12,6 +12,8 @@ export const KEYS = {
   lease: (promotionId: string) => `lease:exec:${promotionId}`,
   /** Releases of a stage, newest first (capped list). */
   releases: (service: string, stage: string) => `releases:${service}/${stage}`,
+  /** The newest version of an operation its channel summary shows. */
+  summaryShown: (promotionId: string) => `summary-shown:${promotionId}`,
   /** What a stage ran just before an execution started. */
   snapshot: (promotionId: string) => `snapshot:${promotionId}`,
 } as const;

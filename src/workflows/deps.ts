@@ -13,8 +13,10 @@ import { KEYS } from '../store/keys.js';
 import type { Store } from '../store/types.js';
 
 export interface Timing {
-  /** Execution-follower lease: another replica takes over this long after a crash */
+  /** Operation lease: another replica takes over this long after a crash */
   leaseMs: number;
+  /** A replica whose current step has run this long stops renewing its lease (it is stuck) */
+  stallMs: number;
   /** How often each replica looks for expired promotions and orphaned executions */
   sweepEveryMs: number;
   /** At most one progress update per this interval (Slack chat.update is Tier 3) */
@@ -30,6 +32,7 @@ export interface Timing {
 
 export const DEFAULT_TIMING: Timing = {
   leaseMs: 15_000,
+  stallMs: 90_000,
   sweepEveryMs: 5_000,
   progressEveryMs: 2_000,
   pollMinMs: 500,
@@ -51,6 +54,8 @@ export interface Deps {
   /** Identifies this process among replicas (lease holder) */
   replicaId: string;
   timing: Timing;
+  /** True once this replica is shutting down: it takes no new work and gives its leases back */
+  stopping: () => boolean;
 }
 
 /** Ephemeral reply to the person who ran the command or clicked. */
@@ -148,7 +153,8 @@ export async function transition(
     const r = step(p, ev, deps.now());
     if (!r.ok) return { ok: false, refusal: r.refusal, current: p };
     const stored = await deps.store.casPromotion(r.promotion, p.version, {
-      active: !isTerminal(r.promotion.state),
+      // An ended operation stays in the active index until its end effects are done (the sweeper finds it).
+      active: !isTerminal(r.promotion.state) || (r.promotion.pendingEffects?.length ?? 0) > 0,
       ttlMs: deps.timing.retentionMs,
     });
     if (stored) {

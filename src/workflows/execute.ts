@@ -1,31 +1,42 @@
-// Executing an approved promotion exactly once, following the stack, reporting in the thread.
-// Exactly one replica drives a promotion at a time: it holds a lease in the store and renews it.
-import { type CloudFormationClient, GetTemplateCommand, type StackEvent } from '@aws-sdk/client-cloudformation';
+// Executing an approved operation exactly once, following the stack, reporting in the thread, then its end.
+// Exactly one replica drives an operation at a time: the one holding its lease (lease.ts), renewed by each
+// step of the work itself.
+import type { CloudFormationClient, StackEvent } from '@aws-sdk/client-cloudformation';
 import {
   cancelUpdate,
   continueRollback,
-  deleteChangeSet,
   describeChangeSetStatus,
   describeStack,
   eventsSince,
   executeChangeSet,
   fingerprint,
-  isThrottling,
+  getTemplateBody,
   requestToken,
 } from '../aws/cloudformation.js';
-import { isInProgress, isResourceFailure, isSettled } from '../aws/stack-status.js';
+import { classifyAwsError, explainAwsFault } from '../aws/errors.js';
+import { isInProgress, isResourceFailure, isSettled, isUpdateSuccess } from '../aws/stack-status.js';
+import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
-import { renderFailedResource, renderFinal, renderProgress } from '../slack/views/progress.js';
-import { renderPromotionMessage } from '../slack/views/summary.js';
-import { KEYS } from '../store/keys.js';
-import { accessOf, audit, type Deps, ruleOf, stageOf, transition } from './deps.js';
-import { extendLock, releaseLock } from './locks.js';
-import { recordBefore, recordRelease } from './releases.js';
+import { crashPoint } from '../faults.js';
+import { renderCancelNotice, renderFailedResource, renderProgress } from '../slack/views/progress.js';
+import { accessOf, audit, type Deps, stageOf, transition } from './deps.js';
+import { runEndEffects } from './finish.js';
+import { type Lease, LeaseLost, underLease } from './lease.js';
+import { extendLock } from './locks.js';
+import { recordBefore } from './releases.js';
+import { refreshSummaryQuietly, threadReply } from './summary-message.js';
 
+/** Operations this process is driving now (per replica: tests run several in one process). */
 const inFlight = new Set<string>();
 
 /** How long the stack lock is kept once an execution starts; released as soon as it ends. */
 const EXECUTION_LOCK_MS = 12 * 3_600_000;
+
+/** An approved operation that could not start within this long is ended: a plan is never executed late. */
+export const START_DEADLINE_MS = 15 * 60_000;
+
+/** Transient start failures are retried after 1 s, 2 s, 4 s … at most this long apart. */
+const START_RETRY_MAX_MS = 60_000;
 
 /** How long a settled stack with no event of ours is given before the follower believes its status. */
 const UNTAGGED_GRACE_MS = 60_000;
@@ -33,86 +44,48 @@ const UNTAGGED_GRACE_MS = 60_000;
 /** Our clock and CloudFormation's may disagree a little: read events from a bit before we started. */
 const CLOCK_SKEW_MS = 5 * 60_000;
 
-export const leaseKey = KEYS.lease;
-
-/** Summary updates queued per promotion, so they reach Slack in order even when one waits out a 429. */
-const summaryQueues = new Map<string, Promise<void>>();
+const isRecovery = (p: Promotion) => p.mode === 'cancel_update' || p.mode === 'continue_rollback';
 
 /**
- * Re-renders the channel summary of a promotion in place, from its latest stored state. Updates of one
- * promotion are serialised (a slow one never lands after a newer one); the returned promise settles when
- * this update is done, and callers on a hot path need not wait for it.
- */
-export function refreshSummary(deps: Deps, p: Promotion): Promise<void> {
-  if (!p.messageTs) return Promise.resolve();
-  const run = async () => {
-    const latest = (await deps.store.getPromotion(p.id).catch(() => undefined)) ?? p;
-    const view = renderPromotionMessage({ promotion: latest, rule: ruleOf(deps, latest), now: deps.now() });
-    await deps.slack.update({ channel: p.channel, ts: p.messageTs!, text: view.text, blocks: view.blocks });
-  };
-  const previous = summaryQueues.get(p.id) ?? Promise.resolve();
-  const next = previous.then(run).catch((err) => deps.log.error('updating summary', { err, promotionId: p.id }));
-  summaryQueues.set(p.id, next);
-  void next.finally(() => {
-    if (summaryQueues.get(p.id) === next) summaryQueues.delete(p.id);
-  });
-  return next;
-}
-
-async function threadReply(deps: Deps, p: Promotion, text: string, broadcast = false): Promise<string | undefined> {
-  if (!p.messageTs) return undefined;
-  try {
-    const r = await deps.slack.post({ channel: p.channel, thread_ts: p.messageTs, text, reply_broadcast: broadcast });
-    return r.ts;
-  } catch (err) {
-    deps.log.error('replying in thread', { err, promotionId: p.id });
-    return undefined;
-  }
-}
-
-/**
- * Drives an approved or executing promotion to its end, if this replica can take the lease.
- * Safe to call from anywhere, any number of times: only one caller does the work.
+ * Drives an operation to its end if this replica can take its lease: starts an approved one, follows a
+ * running one, and does the end effects of an ended one. Safe to call from anywhere, any number of times:
+ * only one caller does the work.
  */
 export function drive(deps: Deps, id: string): Promise<void> {
-  if (inFlight.has(`${deps.replicaId}:${id}`)) return Promise.resolve();
-  inFlight.add(`${deps.replicaId}:${id}`);
-  return driveUnderLease(deps, id)
-    .catch((err) => deps.log.error('driving promotion', { err, promotionId: id }))
-    .finally(() => inFlight.delete(`${deps.replicaId}:${id}`));
+  const key = `${deps.replicaId}:${id}`;
+  if (inFlight.has(key)) return Promise.resolve();
+  inFlight.add(key);
+  return underLease(deps, id, (lease) => driveOnce(deps, id, lease))
+    .then(() => undefined)
+    .catch((err) => deps.log.error('driving an operation', { err, promotionId: id }))
+    .finally(() => inFlight.delete(key));
 }
 
-async function driveUnderLease(deps: Deps, id: string): Promise<void> {
-  const key = leaseKey(id);
-  const got = await deps.store.acquire(key, deps.replicaId, deps.timing.leaseMs);
-  if (!got.acquired) return;
-  let lost = false;
-  const renew = setInterval(
-    () => {
-      deps.store
-        .renew(key, deps.replicaId, deps.timing.leaseMs)
-        .then((ok) => {
-          if (!ok) lost = true;
-        })
-        .catch((err) => deps.log.warn('renewing execution lease', { err, promotionId: id }));
-    },
-    Math.max(200, Math.floor(deps.timing.leaseMs / 3)),
-  );
-  try {
-    let p = await deps.store.getPromotion(id);
-    if (!p) return;
-    // required: 0 — nothing may run before its summary is in the channel (every report goes to its thread).
-    if (p.state === 'approved' && !p.messageTs) return;
-    if (p.state === 'approved') {
-      const started = await startExecution(deps, p);
-      if (!started) return;
-      p = started;
-    }
-    if (p.state === 'executing') await follow(deps, p, () => lost);
-  } finally {
-    clearInterval(renew);
-    await deps.store.release(key, deps.replicaId).catch(() => undefined);
+/** Operations this replica is driving now. */
+export function drivingNow(deps: Deps): number {
+  let n = 0;
+  for (const k of inFlight) if (k.startsWith(`${deps.replicaId}:`)) n++;
+  return n;
+}
+
+async function driveOnce(deps: Deps, id: string, lease: Lease): Promise<void> {
+  let p = await deps.store.getPromotion(id);
+  if (!p) return;
+  // Nothing runs before its summary is in the channel (every report goes to its thread); publishing records
+  // it, or the sweeper ends an operation whose summary was never recorded.
+  if (p.state === 'approved' && !p.messageTs) return;
+  if (p.state === 'approved' || (p.state === 'executing' && !p.execution?.confirmed)) {
+    p = await start(deps, p, lease);
   }
+  if (p.state === 'executing' && p.execution?.confirmed) p = await follow(deps, p, lease);
+  if (isTerminal(p.state)) await runEndEffects(deps, id, lease);
+}
+
+/** Moves the operation by `event`; returns the promotion as stored afterwards. */
+async function move(deps: Deps, p: Promotion, event: PromotionEvent): Promise<Promotion> {
+  const t = await transition(deps, p.id, event);
+  if (t.ok) return t.after;
+  return t.current ?? (await deps.store.getPromotion(p.id)) ?? p;
 }
 
 /** Why the reviewed plan no longer describes what would happen, or undefined when it still does. */
@@ -133,49 +106,126 @@ export async function staleness(deps: Deps, p: Promotion): Promise<string | unde
     const sourceStage = deps.config.services[p.service]?.stages.find((s) => s.name === p.from);
     if (!sourceStage) return 'the source stage is no longer configured';
     const src = deps.aws.cloudFormation(accessOf(sourceStage), p.requester);
-    const tpl = await src.send(new GetTemplateCommand({ StackName: p.source.stack, TemplateStage: 'Original' }));
-    if (fingerprint(tpl.TemplateBody ?? '') !== p.source.fingerprint) {
+    if (fingerprint(await getTemplateBody(src, p.source.stack)) !== p.source.fingerprint) {
       return `${p.from} has a new template since the plan was reviewed`;
     }
   }
   return undefined;
 }
 
-async function startExecution(deps: Deps, p: Promotion): Promise<Promotion | undefined> {
-  const stage = stageOf(deps, p)!;
-  const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
-  const recovery = p.mode === 'cancel_update' || p.mode === 'continue_rollback';
-  // Recovery calls check the stack state themselves (CancelUpdateStack only from UPDATE_IN_PROGRESS…):
-  // one API call after the click, as fast as an incident needs.
-  const stale = recovery ? undefined : await staleness(deps, p);
-  if (stale) {
-    const t = await transition(deps, p.id, { type: 'stale', reason: `Not executed: ${stale}. Re-run /promote.` });
-    if (t.ok) {
-      await deleteChangeSet(cfn, p.changeSet!.arn).catch(() => undefined);
-      await releaseLock(deps, p);
-      await refreshSummary(deps, t.after);
-      await threadReply(deps, t.after, `⚠️ Not executed: ${stale}. Re-run \`/promote\` to plan again.`, true);
-    }
-    return undefined;
+/**
+ * Why a recovery operation no longer acts on what its proposal showed: the stack moved on (another status or
+ * update time), or the promotion it would cancel has ended. Undefined when it still does.
+ */
+async function recoveryStaleness(deps: Deps, p: Promotion): Promise<string | undefined> {
+  const stage = stageOf(deps, p);
+  if (!stage) return 'the stage is no longer configured';
+  if (p.cancels) {
+    const running = await deps.store.getPromotion(p.cancels);
+    if (running?.state !== 'executing') return 'the promotion it would cancel is no longer running';
   }
-  // GetTemplate only returns the current template: keep what runs now, for /rollback.
-  if (!recovery) await recordBefore(deps, p, stage);
-  const token = requestToken(p.kind, p.id);
-  const t = await transition(deps, p.id, { type: 'execute', token });
-  if (!t.ok) return undefined;
-  await extendLock(deps, t.after, EXECUTION_LOCK_MS);
-  // Not awaited: the operation starts now; the summary follows (in order) when Slack allows.
-  void refreshSummary(deps, t.after);
-  return t.after;
+  const stack = await describeStack(deps.aws.cloudFormation(accessOf(stage), p.requester), p.target.stack);
+  const updated = stack?.LastUpdatedTime?.toISOString();
+  if (!stack || stack.StackStatus !== p.target.status || updated !== p.target.lastUpdatedTime) {
+    const now = stack ? `${stack.StackStatus}, last updated ${updated ?? 'never'}` : 'gone';
+    return `${p.target.stack} is no longer in the state this was proposed for (${p.target.status}; now ${now})`;
+  }
+  return undefined;
 }
 
+/** Did the operation with our token start at CloudFormation (before a restart, say)? */
+async function startedAtCloudFormation(cfn: CloudFormationClient, p: Promotion): Promise<boolean> {
+  if (p.changeSet && !isRecovery(p)) {
+    const cs = await describeChangeSetStatus(cfn, p.changeSet.arn);
+    if (cs?.executionStatus?.startsWith('EXECUTE_')) return true;
+  }
+  if (!p.execution) return false;
+  const ours = await eventsSince(cfn, p.target.stack, undefined, p.execution.token, {
+    notBefore: new Date(Date.parse(p.execution.startedAt) - CLOCK_SKEW_MS),
+  });
+  return ours.length > 0;
+}
+
+/**
+ * Starts an approved operation once: checks the plan is still current, records what runs now, then one
+ * ExecuteChangeSet / CancelUpdateStack / ContinueUpdateRollback with a token derived from the operation.
+ * A permanent fault ends it with an instruction; a transient one is retried with backoff until the start
+ * deadline, after which it is ended, never executed late.
+ */
+async function start(deps: Deps, initial: Promotion, lease: Lease): Promise<Promotion> {
+  let p = initial;
+  const stage = stageOf(deps, p);
+  if (!stage)
+    return move(deps, p, { type: 'start_failed', reason: 'Not executed: the stage is no longer configured.' });
+  const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
+  const approvedAt = Date.parse(p.approvedAt ?? p.updatedAt);
+  try {
+    if (deps.now().getTime() - approvedAt > START_DEADLINE_MS) {
+      // Unconfirmed may still mean it ran just before a crash: never end what runs, never run it late.
+      if (p.state === 'executing' && (await startedAtCloudFormation(cfn, p))) {
+        return move(deps, p, { type: 'execution_confirmed' });
+      }
+      const last = p.startAttempts ? ` (last error: ${p.startAttempts.lastError})` : '';
+      return move(deps, p, {
+        type: 'start_failed',
+        reason: `Not executed: it could not start within ${START_DEADLINE_MS / 60_000} minutes of its approval${last}. Run the command again to plan afresh.`,
+      });
+    }
+    if (p.startAttempts) {
+      const wait = Math.min(START_RETRY_MAX_MS, 1000 * 2 ** (p.startAttempts.count - 1));
+      if (deps.now().getTime() < Date.parse(p.startAttempts.at) + wait) return p; // the sweeper comes back
+    }
+    if (p.state === 'approved') {
+      // Recovery calls check the stack state themselves (CancelUpdateStack only from UPDATE_IN_PROGRESS…):
+      // one API call after the click, as fast as an incident needs.
+      const stale = isRecovery(p) ? await recoveryStaleness(deps, p) : await staleness(deps, p);
+      await lease.touch();
+      if (stale)
+        return move(deps, p, { type: 'stale', reason: `Not executed: ${stale}. Re-run /promote to plan again.` });
+      // GetTemplate only returns the current template: keep what runs now, for /rollback.
+      if (!isRecovery(p)) await recordBefore(deps, p, stage);
+      await lease.touch();
+      p = await move(deps, p, { type: 'execute', token: requestToken(p.kind, p.id) });
+      if (p.state !== 'executing') return p;
+      await extendLock(deps, p, EXECUTION_LOCK_MS);
+      crashPoint('before-execute');
+      // Not awaited: the operation starts now; the summary follows when Slack allows.
+      void refreshSummaryQuietly(deps, p);
+    }
+    const r = await startOperation(cfn, p, p.execution!.token);
+    crashPoint('after-execute');
+    if (!r.started && 'refused' in r && !(await startedAtCloudFormation(cfn, p))) {
+      return move(deps, p, { type: 'start_failed', reason: `Not executed: ${r.refused}` });
+    }
+    p = await move(deps, p, { type: 'execution_confirmed' });
+    if (p.cancels) await tellCancelled(deps, p);
+    await audit(deps, p, 'bot', p.mode && p.mode !== 'changeset' ? p.mode : 'executed', {
+      token: p.execution?.token,
+      skip: p.skip,
+    });
+    return p;
+  } catch (err) {
+    if (err instanceof LeaseLost) throw err;
+    const fault = classifyAwsError(err);
+    const reason = explainAwsFault(fault);
+    deps.log.error('starting an operation', { err, promotionId: p.id, fault: fault.code, permanent: fault.kind });
+    if (fault.kind === 'permanent') return move(deps, p, { type: 'start_failed', reason: `Not executed: ${reason}` });
+    return move(deps, p, { type: 'start_retry', reason });
+  }
+}
+
+/** The cancelled promotion's thread hears who cancelled it; its own follower reports the rollback. */
+async function tellCancelled(deps: Deps, p: Promotion): Promise<void> {
+  const running = await deps.store.getPromotion(p.cancels!);
+  if (!running) return;
+  await threadReply(deps, running, renderCancelNotice(p), true);
+}
+
+type StartResult = { started: true } | { started: false; alreadyStarted: true } | { started: false; refused: string };
+
 /** Starts the operation once: ExecuteChangeSet, CancelUpdateStack or ContinueUpdateRollback. */
-async function startOperation(
-  cfn: CloudFormationClient,
-  p: Promotion,
-  token: string,
-): Promise<{ started: true } | { started: false; alreadyStarted: true } | { started: false; refused: string }> {
-  if (p.mode === 'cancel_update' || p.mode === 'continue_rollback') {
+async function startOperation(cfn: CloudFormationClient, p: Promotion, token: string): Promise<StartResult> {
+  if (isRecovery(p)) {
     try {
       if (p.mode === 'cancel_update') await cancelUpdate(cfn, p.target.stack, token);
       else await continueRollback(cfn, p.target.stack, token, p.skip ?? []);
@@ -220,43 +270,29 @@ function applyEvent(pr: Progress, ev: StackEvent, stackName: string): void {
   }
 }
 
-async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): Promise<void> {
+/** Failed resources posted in one reply: at most this many listed, the rest counted. */
+const FAILED_PER_REPLY = 10;
+
+/**
+ * Follows a started operation to the stack's settled status: one progress reply updated in place (at most
+ * every progressEvery), failed resources in one reply per update, then the final transition. Returns the
+ * promotion as stored at the end (ended, or still executing when this replica stops following).
+ */
+async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promotion> {
   let p = start;
   const stage = stageOf(deps, p)!;
   const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
   const ex = p.execution!;
-
-  if (!ex.confirmed) {
-    const r = await startOperation(cfn, p, ex.token);
-    if (!r.started && 'refused' in r) {
-      // Not started by us and not startable: maybe it ran before a restart; the events decide.
-      const ours = await eventsSince(cfn, p.target.stack, undefined, ex.token, {
-        notBefore: new Date(Date.parse(ex.startedAt) - CLOCK_SKEW_MS),
-      });
-      if (ours.length === 0) {
-        const t = await transition(deps, p.id, { type: 'finished', stackStatus: 'NOT_EXECUTED', reason: r.refused });
-        if (t.ok) await finish(deps, t.after);
-        return;
-      }
-    }
-    const t = await transition(deps, p.id, { type: 'execution_confirmed' });
-    if (t.ok) p = t.after;
-    await audit(deps, p, 'bot', p.mode && p.mode !== 'changeset' ? p.mode : 'executed', {
-      token: ex.token,
-      skip: p.skip,
-    });
-  }
-
   const pr: Progress = { done: new Set(), inProgress: new Set(), failed: new Map() };
-  for (const f of p.execution!.failedResources) pr.failed.set(`${f.logicalId}:${f.status}`, f);
+  for (const f of ex.failedResources) pr.failed.set(`${f.logicalId}:${f.status}`, f);
   const reported = new Set(pr.failed.keys());
   const total = p.plan?.counts.total ?? 0;
-  const startedAt = Date.parse(p.execution!.startedAt);
+  const startedAt = Date.parse(ex.startedAt);
   let lastEventId: string | undefined;
   let lastUpdate = 0;
   let dirty = true;
   let delay = deps.timing.pollMinMs;
-  let progressTs = p.execution!.progressTs;
+  let progressTs = ex.progressTs;
 
   const render = (status?: string) =>
     renderProgress({
@@ -270,11 +306,9 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
     });
 
   if (!progressTs && p.messageTs) {
-    const view = render();
     try {
-      progressTs = (await deps.slack.post({ channel: p.channel, thread_ts: p.messageTs, ...view })).ts;
-      const t = await transition(deps, p.id, { type: 'progress', progressTs });
-      if (t.ok) p = t.after;
+      progressTs = (await deps.slack.post({ channel: p.channel, thread_ts: p.messageTs, ...render() })).ts;
+      p = await move(deps, p, { type: 'progress', progressTs });
       lastUpdate = Date.now();
       dirty = false;
     } catch (err) {
@@ -283,10 +317,7 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
   }
 
   for (;;) {
-    if (leaseLost()) {
-      deps.log.warn('lost the execution lease; another replica follows now', { promotionId: p.id });
-      return;
-    }
+    await lease.touch({ yieldOnStop: true });
     let status: string | undefined;
     let gone = false;
     try {
@@ -303,19 +334,32 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
       status = stack?.StackStatus;
       delay = events.length ? deps.timing.pollMinMs : Math.min(deps.timing.pollMaxMs, delay * 1.5);
     } catch (err) {
-      if (!isThrottling(err) && !isThrottling((err as { cause?: unknown }).cause)) throw err;
+      const fault = classifyAwsError(err);
+      if (fault.kind === 'permanent') {
+        // We can no longer see the stack: say so and end; CloudFormation itself lets no other update in meanwhile.
+        return move(deps, p, {
+          type: 'finished',
+          stackStatus: 'UNKNOWN',
+          reason: `lost sight of ${p.target.stack}: ${explainAwsFault(fault)}`,
+        });
+      }
       delay = Math.min(deps.timing.pollMaxMs * 4, delay * 2);
-      deps.log.warn('throttled while following the stack', { promotionId: p.id, delayMs: delay });
+      deps.log.warn('reading the stack failed for now; trying again', {
+        promotionId: p.id,
+        delayMs: delay,
+        fault: fault.code,
+      });
     }
 
     const fresh = [...pr.failed.entries()].filter(([k]) => !reported.has(k));
     if (fresh.length) {
-      for (const [k, f] of fresh) {
-        reported.add(k);
-        await threadReply(deps, p, renderFailedResource(f));
-      }
-      const t = await transition(deps, p.id, { type: 'progress', failed: fresh.map(([, f]) => f) });
-      if (t.ok) p = t.after;
+      for (const [k] of fresh) reported.add(k);
+      const failed = fresh.map(([, f]) => f);
+      const lines = failed.slice(0, FAILED_PER_REPLY).map(renderFailedResource);
+      if (failed.length > FAILED_PER_REPLY)
+        lines.push(`…and ${failed.length - FAILED_PER_REPLY} more failed resources`);
+      await threadReply(deps, p, lines.join('\n'));
+      p = await move(deps, p, { type: 'progress', failed });
     }
 
     // Settled after events of ours, or settled long after we started without any event carrying our token
@@ -325,37 +369,26 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
       status !== undefined && isSettled(status) && (lastEventId !== undefined || quietFor > UNTAGGED_GRACE_MS);
     if (settled || gone) {
       const firstFailure = [...pr.failed.values()][0];
-      const reason = status === 'UPDATE_COMPLETE' ? undefined : (firstFailure?.reason ?? `stack ended in ${status}`);
+      const reason = isUpdateSuccess(status) ? undefined : (firstFailure?.reason ?? `stack ended in ${status}`);
       if (progressTs && p.messageTs) {
         await deps.slack
           .update({ channel: p.channel, ts: progressTs, ...render(status) })
           .catch((err) => deps.log.warn('final progress update', { err, promotionId: p.id }));
       }
-      const t = await transition(deps, p.id, { type: 'finished', stackStatus: status ?? 'DELETED', reason });
-      if (t.ok) await finish(deps, t.after);
-      return;
+      crashPoint('before-final-transition');
+      p = await move(deps, p, { type: 'finished', stackStatus: status ?? 'DELETED', reason });
+      crashPoint('after-final-transition');
+      return p;
     }
 
     if (dirty && progressTs && p.messageTs && Date.now() - lastUpdate >= deps.timing.progressEveryMs) {
       lastUpdate = Date.now();
       dirty = false;
+      crashPoint('during-progress');
       await deps.slack
         .update({ channel: p.channel, ts: progressTs, ...render(status) })
         .catch((err) => deps.log.warn('progress update', { err, promotionId: p.id }));
     }
     await deps.sleep(delay);
   }
-}
-
-async function finish(deps: Deps, p: Promotion): Promise<void> {
-  await releaseLock(deps, p);
-  await recordRelease(deps, p).catch((err) => deps.log.error('recording the release', { err, promotionId: p.id }));
-  const view = renderFinal(p, deps.now());
-  if (p.messageTs) {
-    // The final word is never dropped: the WebClient waits out rate limits and retries.
-    await deps.slack
-      .post({ channel: p.channel, thread_ts: p.messageTs, reply_broadcast: true, ...view })
-      .catch((err) => deps.log.error('posting final result', { err, promotionId: p.id }));
-  }
-  await refreshSummary(deps, p);
 }

@@ -10,7 +10,6 @@ import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { KEYS } from '../store/keys.js';
 import { accessOf, audit, type Deps } from './deps.js';
-import { holdKey } from './locks.js';
 
 export interface StageSnapshot {
   /** gzip + base64 of the template body */
@@ -70,14 +69,6 @@ export async function recordBefore(deps: Deps, p: Promotion, stage: StageConfig)
 export async function recordRelease(deps: Deps, p: Promotion): Promise<void> {
   const stage = deps.config.services[p.service]?.stages.find((s) => s.name === p.to);
   if (!stage) return;
-  if (p.kind === 'rollback' && (p.state === 'succeeded' || p.state === 'rolled_back')) {
-    await deps.store.setJson(holdKey(p.service, p.to), {
-      user: p.requester,
-      at: deps.now().toISOString(),
-      reason: `rolled back by <@${p.requester}>`,
-    });
-    await audit(deps, p, 'bot', 'held', { reason: 'rollback' });
-  }
   if (p.state !== 'succeeded') return;
   const before = await deps.store.getJson<StageSnapshot>(snapshotKey(p.id));
   const after = await snapshot(deps, stage, p.requester);

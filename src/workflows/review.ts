@@ -1,14 +1,13 @@
 // Button clicks on a summary: Approve, Reject, Cancel, Show all changes.
 // Who clicked is always the signed payload's user.id; the button carries only the promotion ID.
-import { deleteChangeSet } from '../aws/cloudformation.js';
 import { approvalsMissing } from '../domain/promotion.js';
 import type { Promotion } from '../domain/types.js';
 import { mentionGroup, mentionUser } from '../slack/escape.js';
 import { renderRejectReasonModal } from '../slack/views/reject-reason.js';
-import { accessOf, audit, type Deps, type Reply, ruleOf, stageOf, type Transition, transition } from './deps.js';
-import { drive, refreshSummary } from './execute.js';
-import { releaseLock } from './locks.js';
-import { shareChangeList } from './plan.js';
+import { audit, type Deps, type Reply, ruleOf, type Transition, transition } from './deps.js';
+import { drive } from './execute.js';
+import { finishOperation } from './finish.js';
+import { refreshSummaryQuietly, shareChangeList } from './summary-message.js';
 
 function notReviewerText(deps: Deps, p: Promotion): string {
   const rule = ruleOf(deps, p);
@@ -16,18 +15,13 @@ function notReviewerText(deps: Deps, p: Promotion): string {
   return `You are not a reviewer for ${p.service}/${p.to}: ask ${who || 'a reviewer'}.`;
 }
 
-/** Ends a pending promotion: its change set is deleted, its lock released, its message updated. */
+/**
+ * After a pending operation ended (rejected, cancelled, expired, superseded): its end effects delete its
+ * change set, release its lock and update its message. When another replica holds it (still planning), that
+ * replica or the sweeper does them.
+ */
 export async function closePending(deps: Deps, t: Extract<Transition, { ok: true }>): Promise<void> {
-  const p = t.after;
-  const stage = stageOf(deps, p);
-  if (stage && p.changeSet) {
-    const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
-    await deleteChangeSet(cfn, p.changeSet.arn).catch((err) =>
-      deps.log.warn('deleting change set', { err, promotionId: p.id }),
-    );
-  }
-  await releaseLock(deps, p);
-  await refreshSummary(deps, p);
+  await finishOperation(deps, t.after.id);
 }
 
 export async function approve(
@@ -51,9 +45,9 @@ export async function approve(
     // The last approval: start at once (an incident's cancel is one API call after the click); the
     // summary update is queued behind it.
     void drive(deps, id);
-    void refreshSummary(deps, t.after);
+    void refreshSummaryQuietly(deps, t.after);
   } else {
-    await refreshSummary(deps, t.after);
+    await refreshSummaryQuietly(deps, t.after);
     const missing = approvalsMissing(t.after, rule);
     await reply(`Approved. ${missing} more approval${missing === 1 ? '' : 's'} needed.`);
   }
@@ -91,7 +85,7 @@ export async function addRejectReason(
   const t = await transition(deps, id, { type: 'reason', user, reason: text }, user);
   if (!t.ok) return reply(t.refusal);
   await audit(deps, t.after, user, 'rejection reason', { reason: text });
-  await refreshSummary(deps, t.after);
+  await refreshSummaryQuietly(deps, t.after);
 }
 
 export async function cancel(deps: Deps, id: string, user: string, reply: Reply): Promise<void> {

@@ -15,11 +15,11 @@ import { resolveService, resolveStage } from '../domain/command.js';
 import { isPending } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
-import { renderPromotionMessage } from '../slack/views/summary.js';
 import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf, transition } from './deps.js';
 import { drive } from './execute.js';
-import { holdKey, releaseLock, takeLock } from './locks.js';
-import { changeSetName, finishPlanning, templateFor } from './plan.js';
+import { holdKey } from './locks.js';
+import { endOperation, openOperation, planAndPublish, recordPlanAndPublish } from './operation.js';
+import { changeSetName, templateFor } from './plan.js';
 import { type Release, releasesKey, type StageSnapshot, unpackTemplate } from './releases.js';
 import { closePending } from './review.js';
 
@@ -126,85 +126,61 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
       JSON.stringify(current.parameters.map((p) => [p.key, p.value]).sort());
 
   await supersedePending(deps, to, req.requester);
-  const id = deps.newId();
-  const rule = to.rollback;
-  const holder = await takeLock(
+  const opened = await openOperation(
     deps,
+    {
+      kind: 'rollback',
+      service: svc.value.name,
+      to: to.name,
+      requester: req.requester,
+      channel: req.channel,
+      stateReason: drifted
+        ? `${to.stack} changed outside the bot since release ${releases[0]!.id}: the rollback also undoes those changes.`
+        : undefined,
+      target: targetOf(to, stack),
+      source: { stack: to.stack, region: to.region, fingerprint: target.snapshot.fingerprint },
+    },
     to,
-    { promotionId: id, user: req.requester, service: svc.value.name, kind: 'rollback' },
-    reply,
-    deps.timing.planningTimeoutMs + rule.expiresAfterMs,
+    { lock: true, reply },
   );
-  if (!holder) return undefined;
-  const at = deps.now().toISOString();
-  const p: Promotion = {
-    id,
-    version: 1,
-    kind: 'rollback',
-    service: svc.value.name,
-    to: to.name,
-    requester: req.requester,
-    channel: req.channel,
-    state: 'planning',
-    stateReason: drifted
-      ? `${to.stack} changed outside the bot since release ${releases[0]!.id}: the rollback also undoes those changes.`
-      : undefined,
-    createdAt: at,
-    updatedAt: at,
-    target: targetOf(to, stack),
-    source: { stack: to.stack, region: to.region, fingerprint: target.snapshot.fingerprint },
-    approvals: [],
-  };
-  try {
-    await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
-  } catch (err) {
-    await deps.store.release(lockKey(to), holder).catch(() => undefined);
-    throw err;
-  }
-  await audit(deps, p, req.requester, 'rollback requested', { target: target.label, drifted });
-  try {
-    const templateSource = await templateFor(deps, to, body, svc.value.name, id, req.requester);
-    if ('refusal' in templateSource) throw new Error(templateSource.refusal);
-    const summary = await cfn.send(new GetTemplateSummaryCommand(templateSource));
-    const declared = new Set((summary.Parameters ?? []).map((x) => x.ParameterKey));
-    // DescribeStacks masks NoEcho values as "****": re-sending them would set the secret to "****".
-    const noEcho = new Set((summary.Parameters ?? []).filter((x) => x.NoEcho).map((x) => x.ParameterKey));
-    const parameters: Parameter[] = target.snapshot.parameters
-      .filter((x) => declared.has(x.key))
-      .map((x) =>
-        noEcho.has(x.key)
-          ? { ParameterKey: x.key, UsePreviousValue: true }
-          : { ParameterKey: x.key, ParameterValue: x.value },
-      );
-    const name = changeSetName('rollback', svc.value.name, undefined, to.name, id);
-    const cs = await createChangeSet(cfn, {
-      StackName: to.stack,
-      ChangeSetName: name,
-      ChangeSetType: 'UPDATE',
-      ...templateSource,
-      Parameters: parameters,
-      Capabilities: summary.Capabilities ?? [],
-      Description:
-        `promote-bot: rollback of ${svc.value.name}/${to.name} to ${target.label}, requested by ${req.requester}`.slice(
-          0,
-          1024,
-        ),
-    });
-    return await finishPlanning(
-      deps,
-      p,
-      cs.arn,
-      name,
-      reply,
-      `${to.name} already runs ${target.label}: nothing to roll back.`,
-    );
-  } catch (err) {
-    deps.log.error('planning rollback', { err, promotionId: id });
-    await transition(deps, id, { type: 'plan_failed', reason: (err as Error).message });
-    await releaseLock(deps, p);
-    await reply(`Planning the rollback failed: ${esc((err as Error).message)}`);
-    return undefined;
-  }
+  if (!opened) return undefined;
+  const { id } = opened.p;
+  return planAndPublish(
+    deps,
+    opened,
+    async () => {
+      const templateSource = await templateFor(deps, to, body, svc.value.name, id, req.requester);
+      if ('refusal' in templateSource) return templateSource;
+      const summary = await cfn.send(new GetTemplateSummaryCommand(templateSource));
+      const declared = new Set((summary.Parameters ?? []).map((x) => x.ParameterKey));
+      // DescribeStacks masks NoEcho values as "****": re-sending them would set the secret to "****".
+      const noEcho = new Set((summary.Parameters ?? []).filter((x) => x.NoEcho).map((x) => x.ParameterKey));
+      const parameters: Parameter[] = target.snapshot.parameters
+        .filter((x) => declared.has(x.key))
+        .map((x) =>
+          noEcho.has(x.key)
+            ? { ParameterKey: x.key, UsePreviousValue: true }
+            : { ParameterKey: x.key, ParameterValue: x.value },
+        );
+      const name = changeSetName('rollback', svc.value.name, undefined, to.name, id);
+      const cs = await createChangeSet(cfn, {
+        StackName: to.stack,
+        ChangeSetName: name,
+        ChangeSetType: 'UPDATE',
+        ...templateSource,
+        Parameters: parameters,
+        Capabilities: summary.Capabilities ?? [],
+        Description:
+          `promote-bot: rollback of ${svc.value.name}/${to.name} to ${target.label}, requested by ${req.requester}`.slice(
+            0,
+            1024,
+          ),
+      });
+      return { arn: cs.arn, name };
+    },
+    `${to.name} already runs ${target.label}: nothing to roll back.`,
+    reply,
+  );
 }
 
 /** Resources whose rollback failed: failures after the stack's last UPDATE_ROLLBACK_IN_PROGRESS event. */
@@ -238,7 +214,10 @@ export async function stuckResources(cfn: CloudFormationClient, stack: Stack): P
 
 /**
  * Cancel an update in flight, or continue a failed rollback: a rollback record with no change set, approved
- * under the stage's rollback rule (required: 0 runs at once), then one API call.
+ * under the stage's rollback rule (required: 0 runs at once), then one API call. Bound to what it acts on:
+ * cancelling the bot's own running promotion acts through that promotion (it keeps its lock and reports in
+ * its thread); cancelling an outside update or continuing a rollback takes the stage lock, so no promotion
+ * starts meanwhile. At click time the stack must still be as shown (status and LastUpdatedTime).
  */
 async function recover(
   deps: Deps,
@@ -249,55 +228,62 @@ async function recover(
   reply: Reply,
 ): Promise<Promotion | undefined> {
   const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
-  const id = deps.newId();
-  const rule = to.rollback;
-  if (mode === 'continue_rollback') {
-    const holder = await takeLock(
-      deps,
-      to,
-      { promotionId: id, user: req.requester, service: req.service, kind: 'rollback' },
-      reply,
-      deps.timing.planningTimeoutMs + rule.expiresAfterMs,
-    );
-    if (!holder) return undefined;
-  }
+  // Read before anything is taken, so a failure here leaves nothing held.
   const stuck = mode === 'continue_rollback' ? await stuckResources(cfn, stack) : undefined;
-  const at = deps.now().toISOString();
-  let p: Promotion = {
-    id,
-    version: 1,
-    kind: 'rollback',
-    mode,
-    stuck,
-    service: req.service,
-    to: to.name,
-    requester: req.requester,
-    channel: req.channel,
-    state: 'planning',
-    createdAt: at,
-    updatedAt: at,
-    target: targetOf(to, stack),
-    approvals: [],
-  };
-  await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
-  await audit(deps, p, req.requester, `rollback requested (${mode})`, {
-    stackStatus: stack.StackStatus,
-    stuck: stuck?.map((r) => r.logicalId),
-  });
-  const planned = await transition(deps, id, {
-    type: 'planned',
-    plan: { changes: [], counts: { added: 0, modified: 0, removed: 0, replaced: 0, minor: 0, total: 0 } },
-    rule,
-  });
-  if (!planned.ok) return undefined;
-  p = planned.after;
-  const view = renderPromotionMessage({ promotion: p, rule, now: deps.now() });
-  const ts = (await deps.slack.post({ channel: p.channel, text: view.text, blocks: view.blocks })).ts;
-  const posted = await transition(deps, id, { type: 'posted', ts });
-  if (posted.ok) p = posted.after;
-  if (p.state === 'approved') {
-    await audit(deps, p, 'bot', `executing without approval (rollback.required: 0)`);
-    void drive(deps, p.id);
+  const running = mode === 'cancel_update' ? await runningPromotion(deps, to) : undefined;
+  if (!running) await supersedePending(deps, to, req.requester);
+  const opened = await openOperation(
+    deps,
+    {
+      kind: 'rollback',
+      mode,
+      stuck,
+      ...(running ? { cancels: running.id } : {}),
+      service: req.service,
+      to: to.name,
+      requester: req.requester,
+      channel: req.channel,
+      target: targetOf(to, stack),
+    },
+    to,
+    { lock: !running, reply },
+  );
+  if (!opened) return undefined;
+  let published: Promotion | undefined;
+  try {
+    published = await recordPlanAndPublish(
+      deps,
+      opened,
+      { changes: [], counts: { added: 0, modified: 0, removed: 0, replaced: 0, minor: 0, total: 0 } },
+      undefined,
+      reply,
+    );
+  } catch (err) {
+    const current = await deps.store.getPromotion(opened.p.id).catch(() => undefined);
+    if (current?.state === 'planning') {
+      await endOperation(deps, opened, { type: 'plan_failed', reason: (err as Error).message }, reply);
+    }
+    throw err;
+  } finally {
+    await opened.lease.release();
   }
-  return p;
+  if (published?.state === 'approved') {
+    await audit(deps, published, 'bot', 'executing without approval (rollback.required: 0)');
+    void drive(deps, published.id);
+  }
+  return published;
+}
+
+/** The bot's own promotion executing on this stage now, if any (it holds the stage lock). */
+async function runningPromotion(deps: Deps, stage: StageConfig): Promise<Promotion | undefined> {
+  const raw = await deps.store.holder(lockKey(stage));
+  if (!raw) return undefined;
+  let h: LockHolder;
+  try {
+    h = JSON.parse(raw) as LockHolder;
+  } catch {
+    return undefined;
+  }
+  const p = await deps.store.getPromotion(h.promotionId);
+  return p?.state === 'executing' ? p : undefined;
 }

@@ -1,35 +1,63 @@
-// Runs on every replica: ends pending promotions past their deadline (also when nobody clicks),
-// ends plans interrupted by a restart, and picks up executions whose replica died.
-// Safe with several replicas: every step is a compare-and-set, and executions take a lease.
+// Runs on every replica: ends pending operations past their deadline (also when nobody clicks), ends
+// operations whose planner died or whose summary was never recorded, picks up executions whose replica died,
+// and redoes the end effects a crash left undone. Safe with several replicas: every step is a
+// compare-and-set, and whatever does work on an operation holds its lease.
 import { isTerminal } from '../domain/promotion.js';
+import type { Promotion } from '../domain/types.js';
+import { KEYS } from '../store/keys.js';
 import type { Deps } from './deps.js';
 import { transition } from './deps.js';
-import { drive, refreshSummary } from './execute.js';
-import { releaseLock } from './locks.js';
-import { closePending } from './review.js';
+import { drive } from './execute.js';
+import { finishOperation } from './finish.js';
+
+/** A planner that took its lease has this long before a free lease means it died. */
+const PLANNER_GRACE_MS = 5_000;
+/** An operation approvable or approved without a recorded summary for this long lost its summary. */
+const UNPUBLISHED_GRACE_MS = 60_000;
+
+async function leaseFree(deps: Deps, p: Promotion): Promise<boolean> {
+  return (await deps.store.holder(KEYS.lease(p.id))) === undefined;
+}
 
 export async function sweepOnce(deps: Deps): Promise<void> {
   const now = deps.now().getTime();
   for (const p of await deps.store.listActive()) {
-    if (isTerminal(p.state)) continue;
     try {
-      if (p.state === 'awaiting_approval' && p.expiresAt && Date.parse(p.expiresAt) <= now) {
+      const age = now - Date.parse(p.updatedAt);
+      if (isTerminal(p.state)) {
+        if (p.pendingEffects?.length)
+          void finishOperation(deps, p.id).catch((err) => deps.log.error('finishing', { err, promotionId: p.id }));
+      } else if (p.state === 'awaiting_approval' && p.expiresAt && Date.parse(p.expiresAt) <= now) {
         const t = await transition(deps, p.id, { type: 'expire' });
-        if (t.ok) await closePending(deps, t);
-      } else if (p.state === 'planning' && now - Date.parse(p.createdAt) > deps.timing.planningTimeoutMs) {
+        if (t.ok) await finishOperation(deps, p.id);
+      } else if (
+        p.state === 'planning' &&
+        ((now - Date.parse(p.createdAt) > PLANNER_GRACE_MS && (await leaseFree(deps, p))) ||
+          now - Date.parse(p.createdAt) > deps.timing.planningTimeoutMs)
+      ) {
         const t = await transition(deps, p.id, {
           type: 'plan_failed',
-          reason: 'planning was interrupted (the bot restarted): run the command again',
+          reason: 'planning was interrupted (the bot restarted or lost its connection): run the command again',
         });
-        if (t.ok) {
-          await releaseLock(deps, t.after);
-          await refreshSummary(deps, t.after);
-        }
+        if (t.ok) await finishOperation(deps, p.id);
+      } else if (
+        (p.state === 'awaiting_approval' || p.state === 'approved') &&
+        !p.messageTs &&
+        age > UNPUBLISHED_GRACE_MS &&
+        (await leaseFree(deps, p))
+      ) {
+        const t = await transition(deps, p.id, {
+          type: 'cancel',
+          user: 'bot',
+          force: true,
+          reason: 'its summary could not be posted or recorded, so nobody could review it: run the command again',
+        });
+        if (t.ok) await finishOperation(deps, p.id);
       } else if (p.state === 'approved' || p.state === 'executing') {
         void drive(deps, p.id);
       }
     } catch (err) {
-      deps.log.error('sweeping promotion', { err, promotionId: p.id });
+      deps.log.error('sweeping an operation', { err, promotionId: p.id });
     }
   }
 }

@@ -1,8 +1,8 @@
 // The execution progress reply (one thread message updated in place) and the final outcome reply.
 import type { Promotion } from '../../domain/types.js';
-import { escapeMrkdwn, truncate, truncateEscaped } from '../escape.js';
+import { escapeMrkdwn, mentionUser, truncate, truncateEscaped } from '../escape.js';
 import { context, LIMITS, plural, section, type View } from './blocks.js';
-import { executionOutcomeLine, renderFailedResource, stateLine } from './status.js';
+import { executionOutcomeLine, reasonText, renderFailedResource, stateLine } from './status.js';
 import { formatDuration } from './time.js';
 
 export { renderFailedResource } from './status.js';
@@ -64,4 +64,28 @@ export function renderFinal(p: Promotion, now: Date): View {
     );
   }
   return { text: truncateEscaped(headline, LIMITS.fallbackText), blocks };
+}
+
+/**
+ * What the requester is told when an operation ended before its summary was in the channel (planning failed,
+ * nothing to promote, the summary could not be posted): one line, escaped.
+ */
+export function renderEndNotice(p: Promotion, now: Date): string {
+  if (p.state === 'plan_failed') {
+    const what =
+      p.kind === 'rollback'
+        ? `the rollback of ${escapeMrkdwn(p.service)}/${escapeMrkdwn(p.to)}`
+        : `${escapeMrkdwn(p.service)} → ${escapeMrkdwn(p.to)}`;
+    return `❌ Planning ${what} failed: ${reasonText(p.stateReason) || 'no reason given'}`;
+  }
+  if (p.state === 'nothing_to_promote') return reasonText(p.stateReason) || `${escapeMrkdwn(p.to)} has no changes.`;
+  return stateLine(p, now);
+}
+
+/** Said in a running promotion's thread when a rollback cancels its update. */
+export function renderCancelNotice(cancel: Promotion): string {
+  const by = cancel.approvals.length
+    ? `, approved by ${cancel.approvals.map((a) => mentionUser(a.user)).join(', ')}`
+    : ' (rollback.required: 0)';
+  return `🛑 Update cancelled by ${mentionUser(cancel.requester)}'s rollback${by}: CloudFormation is rolling this promotion back.`;
 }

@@ -1,0 +1,97 @@
+// The end of an operation: the effects its final transition recorded (hold, release record, change set
+// clean-up, lock, the requester's notice, the final thread reply, the summary), done in order, each marked
+// done once it has happened. Whoever ends an operation runs them; the sweeper redoes what a crash left.
+import { deleteChangeSet } from '../aws/cloudformation.js';
+import type { EndEffect, Promotion } from '../domain/types.js';
+import { crashPoint } from '../faults.js';
+import { renderEndNotice, renderFinal } from '../slack/views/progress.js';
+import { KEYS } from '../store/keys.js';
+import { accessOf, audit, type Deps, type Reply, stageOf, transition } from './deps.js';
+import { type Lease, underLease } from './lease.js';
+import { releaseLock } from './locks.js';
+import { recordRelease } from './releases.js';
+import { refreshSummary } from './summary-message.js';
+
+/** An effect that keeps failing is given up (and audited) this long after the step before it. */
+const EFFECT_DEADLINE_MS = 15 * 60_000;
+
+type Outcome = { done: true; ts?: string } | { done: false; error: unknown };
+
+async function perform(deps: Deps, p: Promotion, effect: EndEffect, reply?: Reply): Promise<Outcome> {
+  try {
+    switch (effect) {
+      case 'hold':
+        await deps.store.setJson(KEYS.hold(p.service, p.to), {
+          user: p.requester,
+          at: p.execution?.endedAt ?? deps.now().toISOString(),
+          reason: 'rolled back',
+          promotionId: p.id,
+        });
+        await audit(deps, p, 'bot', 'held', { reason: 'rollback' });
+        return { done: true };
+      case 'record_release':
+        await recordRelease(deps, p);
+        return { done: true };
+      case 'delete_change_set': {
+        const stage = stageOf(deps, p);
+        if (stage && p.changeSet)
+          await deleteChangeSet(deps.aws.cloudFormation(accessOf(stage), p.requester), p.changeSet.arn);
+        return { done: true };
+      }
+      case 'release_lock':
+        await releaseLock(deps, p);
+        return { done: true };
+      case 'notify_requester': {
+        const text = renderEndNotice(p, deps.now());
+        if (reply) await reply(text);
+        else await deps.slack.ephemeral({ channel: p.channel, user: p.requester, text });
+        return { done: true };
+      }
+      case 'final_reply': {
+        const view = renderFinal(p, deps.now());
+        const r = await deps.slack.post(
+          { channel: p.channel, thread_ts: p.messageTs!, reply_broadcast: true, ...view },
+          { untilDelivered: true },
+        );
+        return { done: true, ts: r.ts };
+      }
+      case 'summary':
+        await refreshSummary(deps, p);
+        return { done: true };
+    }
+  } catch (error) {
+    return { done: false, error };
+  }
+}
+
+/**
+ * Runs the pending end effects of operation `id`, in order, under its lease (held by the caller). Stops at
+ * the first that fails for now (the sweeper tries again); one that keeps failing past its deadline is given
+ * up, audited, and the next one runs, so the lock is always given back.
+ */
+export async function runEndEffects(deps: Deps, id: string, lease: Lease, reply?: Reply): Promise<void> {
+  for (;;) {
+    await lease.touch();
+    const p = await deps.store.getPromotion(id);
+    const effect = p?.pendingEffects?.[0];
+    if (!p || !effect) return;
+    const outcome = await perform(deps, p, effect, reply);
+    if (!outcome.done) {
+      const overdue = deps.now().getTime() - Date.parse(p.updatedAt) > EFFECT_DEADLINE_MS;
+      deps.log.error(overdue ? 'giving up an end effect' : 'end effect failed; will retry', {
+        err: outcome.error,
+        promotionId: id,
+        effect,
+      });
+      if (!overdue) return;
+      await audit(deps, p, 'bot', `gave up ${effect}`, { error: String((outcome.error as Error)?.message) });
+    }
+    await transition(deps, id, { type: 'effect_done', effect, ...(outcome.done ? { ts: outcome.ts } : {}) });
+    crashPoint(`effect-done:${effect}`);
+  }
+}
+
+/** Runs what remains of an ended operation's effects, if this replica can take its lease now. */
+export function finishOperation(deps: Deps, id: string, reply?: Reply): Promise<boolean> {
+  return underLease(deps, id, (lease) => runEndEffects(deps, id, lease, reply));
+}

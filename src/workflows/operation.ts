@@ -1,0 +1,238 @@
+// The one path an operation takes from request to summary, shared by promotion, rollback and recovery:
+// open (lease, stage lock, record), plan (change set, waited for and classified), publish (summary with its
+// buttons, recorded before anything can run). Any failure ends the operation through its end effects, so the
+// requester is told, the change set deleted and the lock given back, whatever failed and wherever.
+import { deleteChangeSet, describeAllChanges, isNoChangesReason, waitForChangeSet } from '../aws/cloudformation.js';
+import { classifyAwsError, explainAwsFault } from '../aws/errors.js';
+import type { StageConfig } from '../config.js';
+import { buildPlan } from '../domain/classify.js';
+import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
+import type { Plan, Promotion } from '../domain/types.js';
+import { crashPoint } from '../faults.js';
+import { slackErrorCode } from '../slack/port.js';
+import { BLOCK_ID, renderPromotionMessage } from '../slack/views/summary.js';
+import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, ruleOf, transition } from './deps.js';
+import { drive } from './execute.js';
+import { runEndEffects } from './finish.js';
+import { type Lease, LeaseLost, takeLease } from './lease.js';
+import { takeLock } from './locks.js';
+import { shareChangeList } from './summary-message.js';
+
+/** What a new operation records; the rest (ID, version, state, times) is filled in by openOperation. */
+export type OperationDraft = Omit<Promotion, 'id' | 'version' | 'state' | 'createdAt' | 'updatedAt' | 'approvals'>;
+
+export interface Opened {
+  p: Promotion;
+  lease: Lease;
+}
+
+/**
+ * Opens an operation: its lease first (so the sweeper never mistakes it for an abandoned one), then the stage
+ * lock (a refusal naming the holder goes to `reply`), then its record. Gives back what it took on any failure.
+ */
+export async function openOperation(
+  deps: Deps,
+  draft: OperationDraft,
+  stage: StageConfig,
+  opts: { lock: boolean; reply: Reply },
+): Promise<Opened | undefined> {
+  const id = deps.newId();
+  const lease = await takeLease(deps, id);
+  if (!lease) throw new Error(`opening operation ${id}: its lease is taken`);
+  let holder: string | undefined;
+  try {
+    if (opts.lock) {
+      const rule = draft.kind === 'rollback' ? stage.rollback : stage.approvals;
+      const who: Omit<LockHolder, 'since' | 'stage'> = {
+        promotionId: id,
+        user: draft.requester,
+        service: draft.service,
+        kind: draft.kind === 'rollback' ? 'rollback' : 'promotion',
+      };
+      holder = await takeLock(deps, stage, who, opts.reply, deps.timing.planningTimeoutMs + rule.expiresAfterMs);
+      if (!holder) {
+        await lease.release();
+        return undefined;
+      }
+    }
+    const at = deps.now().toISOString();
+    const p: Promotion = { ...draft, id, version: 1, state: 'planning', createdAt: at, updatedAt: at, approvals: [] };
+    await deps.store.createPromotion(p, { active: true, ttlMs: deps.timing.retentionMs });
+    await audit(
+      deps,
+      p,
+      draft.requester,
+      draft.kind === 'rollback' ? `rollback requested (${draft.mode ?? 'changeset'})` : 'requested',
+      {
+        from: draft.from,
+        to: draft.to,
+      },
+    );
+    crashPoint('after-open');
+    return { p, lease };
+  } catch (err) {
+    if (holder) await deps.store.release(lockKey(stage), holder).catch(() => undefined);
+    await lease.release();
+    throw err;
+  }
+}
+
+/** Ends an operation (a terminal event) and does its end effects under the lease we hold. */
+export async function endOperation(
+  deps: Deps,
+  opened: Opened,
+  event: PromotionEvent,
+  reply?: Reply,
+): Promise<undefined> {
+  await transition(deps, opened.p.id, event);
+  await runEndEffects(deps, opened.p.id, opened.lease, reply);
+  return undefined;
+}
+
+/** Why planning failed, in words for the person (AWS faults become instructions; the cause goes to the log). */
+function planFailure(deps: Deps, p: Promotion, err: unknown): string {
+  const fault = classifyAwsError(err);
+  deps.log.error('planning an operation', { err, promotionId: p.id, fault: fault.code });
+  return fault.code === 'Unknown' ? (err as Error).message : explainAwsFault(fault);
+}
+
+/**
+ * Plans the change set `create` makes for an opened operation, then publishes its summary. Ends the
+ * operation (telling the requester why) when there is nothing to do or anything fails. Gives its lease back
+ * at the end; a plan that needs no approval then starts at once.
+ */
+export async function planAndPublish(
+  deps: Deps,
+  opened: Opened,
+  create: () => Promise<{ arn: string; name: string } | { refusal: string }>,
+  nothingMessage: string,
+  reply: Reply,
+): Promise<Promotion | undefined> {
+  const { p, lease } = opened;
+  let published: Promotion | undefined;
+  try {
+    const stage = deps.config.services[p.service]!.stages.find((s) => s.name === p.to)!;
+    const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
+    const cs = await create();
+    if ('refusal' in cs) return await endOperation(deps, opened, { type: 'plan_failed', reason: cs.refusal }, reply);
+    const recorded = await transition(deps, p.id, { type: 'changeset_created', changeSet: cs });
+    if (!recorded.ok) {
+      // Ended meanwhile (superseded by a rollback): the change set is not needed.
+      await deleteChangeSet(cfn, cs.arn).catch(() => undefined);
+      return await endOperation(deps, opened, { type: 'plan_failed', reason: 'ended while planning' }, reply);
+    }
+    crashPoint('after-create-change-set');
+    const described = await waitForChangeSet(cfn, cs.arn, {
+      sleep: async (ms) => {
+        await lease.touch();
+        await deps.sleep(ms);
+      },
+    });
+    await lease.touch();
+    if (described.Status === 'FAILED') {
+      const nothing = isNoChangesReason(described.StatusReason);
+      return await endOperation(
+        deps,
+        opened,
+        nothing
+          ? { type: 'nothing_to_promote', reason: nothingMessage }
+          : { type: 'plan_failed', reason: described.StatusReason ?? 'the change set failed' },
+        reply,
+      );
+    }
+    const plan = buildPlan(await describeAllChanges(cfn, cs.arn));
+    published = await recordPlanAndPublish(deps, opened, plan, cs, reply);
+    return published;
+  } catch (err) {
+    if (err instanceof LeaseLost) {
+      deps.log.warn('stopped planning', { promotionId: p.id, reason: err.message });
+      return undefined;
+    }
+    const current = await deps.store.getPromotion(p.id).catch(() => undefined);
+    if (current && !isTerminal(current.state) && current.state === 'planning') {
+      return await endOperation(deps, opened, { type: 'plan_failed', reason: planFailure(deps, p, err) }, reply);
+    }
+    throw err;
+  } finally {
+    await lease.release();
+    // required: 0 — nothing to wait for: it runs now (recorded as such), under a lease of its own.
+    if (published?.state === 'approved') {
+      await audit(
+        deps,
+        published,
+        'bot',
+        `executing without approval (${p.kind === 'rollback' ? 'rollback' : 'approvals'}.required: 0)`,
+      );
+      void drive(deps, published.id);
+    }
+  }
+}
+
+/**
+ * Records the plan (awaiting approval, or approved under required: 0) and publishes the summary. Used
+ * directly by recovery operations, which have no change set.
+ */
+export async function recordPlanAndPublish(
+  deps: Deps,
+  opened: Opened,
+  plan: Plan,
+  changeSet: { arn: string; name: string } | undefined,
+  reply: Reply,
+): Promise<Promotion | undefined> {
+  const rule = ruleOf(deps, opened.p);
+  const planned = await transition(deps, opened.p.id, { type: 'planned', changeSet, plan, rule }, opened.p.requester);
+  if (!planned.ok) {
+    // Ended while planning (superseded): its end effects clean up.
+    await runEndEffects(deps, opened.p.id, opened.lease, reply);
+    return undefined;
+  }
+  return publish(deps, opened, planned.after, reply);
+}
+
+const RECORD_ATTEMPTS = 3;
+
+/**
+ * Posts the summary (with its buttons) and records where it is. Until it is recorded nothing runs; if it
+ * cannot be recorded the message is withdrawn, and the sweeper ends the operation.
+ */
+async function publish(deps: Deps, opened: Opened, p: Promotion, reply: Reply): Promise<Promotion | undefined> {
+  const view = renderPromotionMessage({ promotion: p, rule: ruleOf(deps, p), now: deps.now() });
+  let ts: string;
+  try {
+    ts = (await deps.slack.post({ channel: p.channel, text: view.text, blocks: view.blocks })).ts;
+  } catch (err) {
+    const code = slackErrorCode(err);
+    deps.log.error('posting summary', { err, promotionId: p.id });
+    const reason =
+      code === 'not_in_channel' || code === 'channel_not_found'
+        ? 'I am not in this channel: invite me (/invite @promote-bot) and run the command again.'
+        : `Posting the summary failed (${code ?? (err as Error).message}); nothing was changed.`;
+    return endOperation(deps, opened, { type: 'cancel', user: 'bot', force: true, reason }, reply);
+  }
+  crashPoint('after-summary-post');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await opened.lease.touch();
+      const posted = await transition(deps, p.id, { type: 'posted', ts });
+      if (!posted.ok) {
+        // Ended meanwhile: the summary shows that state, and its end effects run.
+        await runEndEffects(deps, p.id, opened.lease, reply);
+        return undefined;
+      }
+      p = posted.after;
+      break;
+    } catch (err) {
+      if (err instanceof LeaseLost || attempt >= RECORD_ATTEMPTS) {
+        deps.log.error('recording the summary; withdrawing it', { err, promotionId: p.id });
+        await deps.slack
+          .delete({ channel: p.channel, ts })
+          .catch((e) => deps.log.warn('withdrawing the summary', { err: e, promotionId: p.id }));
+        throw err;
+      }
+      await deps.sleep(250 * attempt);
+    }
+  }
+  // When the summary could not show every change, the full list goes in the thread.
+  if (view.blocks.some((b) => b.block_id === BLOCK_ID.leftOut)) await shareChangeList(deps, p, ts);
+  return p;
+}

@@ -1,0 +1,86 @@
+// The channel summary of an operation (updated in place) and replies in its thread.
+
+import { unescapeSlack } from '../domain/command.js';
+import type { Promotion } from '../domain/types.js';
+import { renderChangeList } from '../slack/views/change-list.js';
+import { renderPromotionMessage } from '../slack/views/summary.js';
+import { KEYS } from '../store/keys.js';
+import { type Deps, ruleOf } from './deps.js';
+
+/** Summary updates queued per operation in this process, so they reach Slack in order. */
+const queues = new Map<string, Promise<void>>();
+
+/**
+ * Re-renders the channel summary of an operation from its stored state. The state is read when the request
+ * is about to leave (after any wait for a rate limit), so a delayed update never shows an older state than
+ * the one stored; an update whose stored version was already shown (by this or another replica) is skipped.
+ * The returned promise settles when this update is done; callers on a hot path need not wait for it.
+ */
+export function refreshSummary(deps: Deps, p: Promotion): Promise<void> {
+  if (!p.messageTs) return Promise.resolve();
+  const shownKey = KEYS.summaryShown(p.id);
+  const run = async () => {
+    let shownVersion = 0;
+    await deps.slack.updateLatest({ channel: p.channel, ts: p.messageTs! }, async () => {
+      const latest = (await deps.store.getPromotion(p.id)) ?? p;
+      const shown = (await deps.store.getJson<number>(shownKey)) ?? 0;
+      if (latest.version <= shown) return undefined;
+      shownVersion = latest.version;
+      return renderPromotionMessage({ promotion: latest, rule: ruleOf(deps, latest), now: deps.now() });
+    });
+    if (shownVersion) await deps.store.setJson(shownKey, shownVersion, deps.timing.retentionMs);
+  };
+  const previous = queues.get(p.id) ?? Promise.resolve();
+  const next = previous.then(run);
+  const settled = next.catch(() => undefined);
+  queues.set(p.id, settled);
+  void settled.finally(() => {
+    if (queues.get(p.id) === settled) queues.delete(p.id);
+  });
+  return next;
+}
+
+/** Like refreshSummary, for callers that only log a failure (the sweeper redoes what matters). */
+export function refreshSummaryQuietly(deps: Deps, p: Promotion): Promise<void> {
+  return refreshSummary(deps, p).catch((err) => deps.log.warn('updating summary', { err, promotionId: p.id }));
+}
+
+/** A reply in the operation's thread; undefined (logged) when it could not be posted. */
+export async function threadReply(
+  deps: Deps,
+  p: Promotion,
+  text: string,
+  broadcast = false,
+): Promise<string | undefined> {
+  if (!p.messageTs) return undefined;
+  try {
+    const r = await deps.slack.post({ channel: p.channel, thread_ts: p.messageTs, text, reply_broadcast: broadcast });
+    return r.ts;
+  } catch (err) {
+    deps.log.error('replying in thread', { err, promotionId: p.id });
+    return undefined;
+  }
+}
+
+/** Posts the full change list in the thread: as messages when short, as a file when long. */
+export async function shareChangeList(deps: Deps, p: Promotion, threadTs: string): Promise<void> {
+  if (!p.plan) return;
+  const list = renderChangeList(p.plan);
+  try {
+    if (list.length <= 3_500) {
+      await deps.slack.post({ channel: p.channel, thread_ts: threadTs, text: list });
+    } else {
+      await deps.slack.upload({
+        channel: p.channel,
+        thread_ts: threadTs,
+        filename: `${p.service}-${p.to}-changes.txt`,
+        title: `All ${p.plan.counts.total} changes: ${p.service} → ${p.to}`,
+        // A file is not mrkdwn: no mention can fire from it, so it carries the plain text.
+        content: unescapeSlack(list),
+        comment: `All ${p.plan.counts.total} changes in this change set.`,
+      });
+    }
+  } catch (err) {
+    deps.log.error('sharing the change list', { err, promotionId: p.id });
+  }
+}
