@@ -317,20 +317,21 @@ describe('fake Slack Web API', () => {
     expect(fake.messages).toHaveLength(1);
   });
 
-  it('never answers a hung call, and the next one goes through', async () => {
-    fake.hang('chat.postMessage');
+  it('never answers a hung call (in one channel when asked), and the next one goes through', async () => {
+    fake.hang('chat.postMessage', 1, { channel: 'C1' });
     const timing = new WebClient(fake.token, {
       slackApiUrl: fake.url,
       retryConfig: { retries: 0 },
       timeout: 200,
       logLevel: LogLevel.ERROR,
     });
+    await timing.chat.postMessage({ channel: 'C2', text: 'elsewhere' });
     await expect(timing.chat.postMessage({ channel: 'C1', text: 'lost' })).rejects.toMatchObject({
       code: 'slack_webapi_request_error',
     });
     await timing.chat.postMessage({ channel: 'C1', text: 'next' });
-    expect(fake.calls.map((c) => c.status)).toEqual([0, 200]);
-    expect(fake.messages.map((m) => m.text)).toEqual(['next']);
+    expect(fake.calls.map((c) => `${c.args.channel}:${c.status}`)).toEqual(['C2:200', 'C1:0', 'C1:200']);
+    expect(fake.messages.map((m) => m.text)).toEqual(['elsewhere', 'next']);
   });
 
   it('fails the next call on request', async () => {

@@ -122,8 +122,11 @@ export interface FakeSlack {
   rateLimit(method: string, times: number, retryAfterSec?: number, target?: { channel?: string }): void;
   /** the next `times` calls of `method` get HTTP `status` (e.g. 500, 503) with a plain-text body, as a proxy would */
   failHttp(method: string, status: number, times?: number): void;
-  /** the next `times` calls of `method` never get an answer (the connection stays open until close()) */
-  hang(method: string, times?: number): void;
+  /**
+   * the next `times` calls of `method` (to `target.channel` only, when given) never get an answer: the
+   * connection stays open until the client gives up or close()
+   */
+  hang(method: string, times?: number, target?: { channel?: string }): void;
   /** the next call of `method` gets `{ ok: false, error }` (queued: call twice to fail two calls) */
   failNext(method: string, error: string): void;
   /** polls every 20 ms until fn returns a truthy value; on timeout throws with a dump of what the bot did */
@@ -540,7 +543,7 @@ interface State {
   origin: string;
   rateLimits: Map<string, Array<{ retryAfterSec: number; channel?: string }>>;
   httpFailures: Map<string, number[]>;
-  hangs: Map<string, number>;
+  hangs: Map<string, Array<{ channel?: string }>>;
   failures: Map<string, string[]>;
   uploads: Map<string, { filename: string; content?: string }>;
   responseUrls: Map<string, { tag?: string; source?: { channel: string; ts: string }; used: number }>;
@@ -831,8 +834,9 @@ async function handleApi(s: State, req: IncomingMessage, res: ServerResponse, ur
     return;
   }
 
+  const aimed = (t: { channel?: string }) => t.channel === undefined || t.channel === str(args.channel);
   const limits = s.rateLimits.get(method) ?? [];
-  const limitAt = limits.findIndex((l) => l.channel === undefined || l.channel === str(args.channel));
+  const limitAt = limits.findIndex(aimed);
   if (limitAt >= 0) {
     const [{ retryAfterSec }] = limits.splice(limitAt, 1) as [{ retryAfterSec: number }];
     const body: Result = { ok: false, error: 'ratelimited' };
@@ -840,10 +844,11 @@ async function handleApi(s: State, req: IncomingMessage, res: ServerResponse, ur
     sendJson(res, 429, body, { 'retry-after': String(retryAfterSec) });
     return;
   }
-  const hangs = s.hangs.get(method) ?? 0;
-  if (hangs > 0) {
+  const hangs = s.hangs.get(method) ?? [];
+  const hangAt = hangs.findIndex(aimed);
+  if (hangAt >= 0) {
     // Recorded with status 0: no answer ever leaves. close() ends the connection (closeAllConnections).
-    s.hangs.set(method, hangs - 1);
+    hangs.splice(hangAt, 1);
     record(0, { ok: false, error: 'no_answer' });
     return;
   }
@@ -1008,8 +1013,10 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
       for (let i = 0; i < times; i++) queue.push(status);
       state.httpFailures.set(method, queue);
     },
-    hang: (method, times = 1) => {
-      state.hangs.set(method, (state.hangs.get(method) ?? 0) + times);
+    hang: (method, times = 1, target = {}) => {
+      const queue = state.hangs.get(method) ?? [];
+      for (let i = 0; i < times; i++) queue.push(target.channel !== undefined ? { channel: target.channel } : {});
+      state.hangs.set(method, queue);
     },
     failNext: (method, error) => {
       const queue = state.failures.get(method) ?? [];
