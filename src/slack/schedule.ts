@@ -123,7 +123,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         const s = Math.round((now() - task.madeAt) / 1000);
         const why = attempt === 0 ? `waited ${s} s behind earlier calls` : `tried ${attempt} times in ${s} s`;
         task.reject(
-          new SlackGaveUpError(`gave up: ${why} (deadline ${policy.deadlineMs} ms)`, attempt, { cause: last }),
+          new SlackGaveUpError(`gave up: ${why} (deadline ${policy.deadlineMs} ms)`, attempt, {
+            // Never tried: the cause says it timed out (a DOMException TimeoutError, like AbortSignal.timeout()).
+            cause: last ?? new DOMException(`no attempt within ${policy.deadlineMs} ms`, 'TimeoutError'),
+          }),
         );
         return;
       }

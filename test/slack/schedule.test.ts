@@ -301,6 +301,24 @@ describe('until delivered', () => {
     expect(time.waits[0]).toBe(4_000);
   });
 
+  it('an ordinary call queued behind it gives up after its own deadline, never sent', async () => {
+    const time = virtualTime();
+    const port = makePort(time); // ordinary calls: 60 s deadline
+    fake.failHttp('chat.postMessage', 503, 8); // waits 1+2+4+8+16+30+30+30 s = 121 s
+    const final = port.post({ channel: 'CA', text: 'Promoted' }, { untilDelivered: true });
+    const late = rejection(port.post({ channel: 'CA', text: 'progress' }));
+    await final;
+    const err = await late;
+    expect(err.message).toBe('posting a message in CA');
+    const gaveUp = causes(err).find((e) => e instanceof SlackGaveUpError) as SlackGaveUpError;
+    expect(gaveUp).toMatchObject({
+      attempts: 0,
+      message: expect.stringContaining('waited 121 s behind earlier calls'),
+    });
+    expect(classifySlackError(err)).toEqual({ transient: true, code: 'timeout' });
+    expect(fake.messages.map((m) => m.text)).toEqual(['Promoted']);
+  });
+
   it('caps its backoff at 30 s and gives up after 30 min by default', async () => {
     const time = virtualTime();
     const port = makePort(time);
