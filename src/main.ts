@@ -3,7 +3,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { webApi } from '@slack/bolt';
 import { Redis } from 'ioredis';
 import { createApp } from './app.js';
 import { createAwsClients } from './aws/clients.js';
@@ -11,7 +10,7 @@ import { realSleep } from './aws/cloudformation.js';
 import { loadSettings } from './config.js';
 import { createLogger } from './log.js';
 import { createReviewerDirectory } from './reviewers.js';
-import { createSlackPort } from './slack/port.js';
+import { createSlackClient, createSlackPort } from './slack/port.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { Store } from './store/types.js';
@@ -85,7 +84,7 @@ async function main(): Promise<void> {
   const aws = createAwsClients({ forcePathStyle: endpointOverride });
 
   // Our own WebClient for the bot's calls (Bolt keeps its own for acks and respond()).
-  const slack = createSlackPort(new webApi.WebClient(env.slackBotToken, { slackApiUrl: env.slackApiUrl }));
+  const slack = createSlackPort(createSlackClient(env.slackBotToken, { slackApiUrl: env.slackApiUrl }));
   const deps: Deps = {
     config,
     store,

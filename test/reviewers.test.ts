@@ -24,7 +24,7 @@ function directory(opts: Omit<DirectoryOptions, 'now'> = {}) {
     retryConfig: { retries: 0 },
     logLevel: LogLevel.ERROR,
   });
-  const dir = createReviewerDirectory(createSlackPort(client), {
+  const dir = createReviewerDirectory(createSlackPort(client, { retry: { attempts: 1 } }), {
     ttlMs: 60_000,
     minRefreshMs: 5_000,
     ...opts,

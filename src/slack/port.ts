@@ -1,8 +1,21 @@
 // The Slack Web API calls the bot makes, behind one narrow port over @slack/web-api's WebClient.
-// The WebClient waits out HTTP 429s (Retry-After) and retries, so rate limits slow updates down
-// but never lose a message.
-import type { webApi } from '@slack/bolt';
+// Calls go through a scheduler (schedule.ts) keyed by method + channel: an HTTP 429 pauses only its key, calls of
+// one key keep their order, transient failures (classifySlackError) are retried a few times with backoff and
+// permanent ones fail at once. The WebClient itself must neither wait out 429s nor retry (createSlackClient).
+import { webApi } from '@slack/bolt';
+import { classifySlackError } from './errors.js';
+import {
+  type CallOptions,
+  createScheduler,
+  type DeliveryPolicy,
+  type RetryEvent,
+  type RetryPolicy,
+  type Scheduler,
+} from './schedule.js';
 import type { KnownBlock } from './views/blocks.js';
+
+export { classifySlackError, type SlackErrorClass, slackErrorCode } from './errors.js';
+export { SlackGaveUpError } from './schedule.js';
 
 export interface OutgoingMessage {
   channel: string;
@@ -12,20 +25,36 @@ export interface OutgoingMessage {
   reply_broadcast?: boolean;
 }
 
+/** What a message shows: `text` (the notification fallback) and, optionally, its blocks. */
+export interface MessageContent {
+  text: string;
+  /** omitted: chat.update keeps the message's blocks; [] clears them (platform-facts §1.8) */
+  blocks?: KnownBlock[];
+}
+
+export interface MessageRef {
+  channel: string;
+  ts: string;
+}
+
+/** Per call: `untilDelivered` retries transient failures until the delivery deadline (default 30 min). */
+export type SendOptions = CallOptions;
+
 export interface SlackPort {
-  /** `untilDelivered`: transient failures are retried until it is posted (an operation's final word). */
-  post(msg: OutgoingMessage, opts?: { untilDelivered?: boolean }): Promise<{ ts: string }>;
-  update(msg: { channel: string; ts: string; text: string; blocks?: KnownBlock[] }): Promise<void>;
+  post(msg: OutgoingMessage, opts?: SendOptions): Promise<{ ts: string }>;
+  update(msg: { channel: string; ts: string; text: string; blocks?: KnownBlock[] }, opts?: SendOptions): Promise<void>;
   /**
-   * Updates a message with what `render` returns when the request is about to be sent (after any wait for a
-   * rate limit), or skips it when `render` returns undefined.
+   * Updates `ref` with what `render` returns when the request is about to go out (after any wait behind earlier
+   * calls, 429 pause or backoff; again before each retry). `render` returning undefined skips the update — e.g.
+   * when the stored state moved on to a newer version. Resolves `{ updated }`: whether an update was sent.
    */
   updateLatest(
-    msg: { channel: string; ts: string },
-    render: () => Promise<{ text: string; blocks?: KnownBlock[] } | undefined>,
-  ): Promise<void>;
-  /** Withdraws a message (chat.delete). */
-  delete(msg: { channel: string; ts: string }): Promise<void>;
+    ref: MessageRef,
+    render: () => Promise<MessageContent | undefined>,
+    opts?: SendOptions,
+  ): Promise<{ updated: boolean }>;
+  /** chat.delete: withdraws a message the bot posted. */
+  delete(ref: MessageRef, opts?: SendOptions): Promise<void>;
   ephemeral(msg: {
     channel: string;
     user: string;
@@ -47,101 +76,169 @@ export interface SlackPort {
 
 export type ModalView = webApi.ViewsOpenArguments['view'];
 
-export function createSlackPort(client: webApi.WebClient): SlackPort {
+export interface SlackClientOptions {
+  /** default https://slack.com/api/ */
+  slackApiUrl?: string;
+  /** per HTTP request; default 10 s */
+  timeoutMs?: number;
+  logLevel?: webApi.LogLevel;
+}
+
+export const DEFAULT_SLACK_TIMEOUT_MS = 10_000;
+
+/**
+ * The WebClient the port expects: it rejects 429s instead of waiting them out (`rejectRateLimitedCalls`), never
+ * retries by itself (`retryConfig.retries: 0`) and aborts every request after `timeoutMs` (platform-facts §1.7
+ * lists the defaults this overrides).
+ */
+export function createSlackClient(token: string, opts: SlackClientOptions = {}): webApi.WebClient {
+  return new webApi.WebClient(token, {
+    ...(opts.slackApiUrl !== undefined ? { slackApiUrl: opts.slackApiUrl } : {}),
+    ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
+    timeout: opts.timeoutMs ?? DEFAULT_SLACK_TIMEOUT_MS,
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 0 },
+  });
+}
+
+export interface SlackPortOptions {
+  /** ordinary calls; default 4 attempts, backoff 0.5 s doubling to 5 s, given up 60 s after the call */
+  retry?: Partial<RetryPolicy>;
+  /** `untilDelivered` calls; default backoff 1 s doubling to 30 s, given up after 30 min */
+  delivery?: Partial<DeliveryPolicy>;
+  /** called before each retry wait */
+  onRetry?: (e: RetryEvent) => void;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+/** A failure of the caller's render function: never retried, never mistaken for a Slack error. */
+class RenderError extends Error {
+  override name = 'RenderError';
+}
+
+/** The message a call failed with: what was being done, Slack's failure as the cause. */
+async function described<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (cause) {
+    throw new Error(what, { cause });
+  }
+}
+
+/**
+ * The port over `client`, which should come from createSlackClient (a WebClient that waits out 429s itself
+ * would stall the scheduler's key for the whole wait, and its own retries would repeat ours).
+ */
+export function createSlackPort(client: webApi.WebClient, options: SlackPortOptions = {}): SlackPort {
+  const scheduler: Scheduler = createScheduler({
+    classify: (err) => (err instanceof RenderError ? { transient: false } : classifySlackError(err)),
+    ...options,
+  });
+  const sendUpdate = async (ref: MessageRef, content: MessageContent) => {
+    await client.chat.update({
+      channel: ref.channel,
+      ts: ref.ts,
+      text: content.text,
+      ...(content.blocks ? { blocks: content.blocks } : {}),
+    });
+  };
+
   return {
     // Never link_names or parse: untrusted text must not turn into mentions. Fields are picked one by one,
     // not spread, so an object carrying more than the port's type (e.g. `{ ...view }`) cannot send them.
-    async post(msg) {
-      try {
-        const res = await client.chat.postMessage({
-          channel: msg.channel,
-          text: msg.text,
-          ...(msg.blocks ? { blocks: msg.blocks } : {}),
-          ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
-          ...(msg.reply_broadcast !== undefined ? { reply_broadcast: msg.reply_broadcast } : {}),
-          unfurl_links: false,
-          unfurl_media: false,
-        } as webApi.ChatPostMessageArguments);
-        return { ts: res.ts as string };
-      } catch (cause) {
-        throw new Error(`posting a message in ${msg.channel}`, { cause });
-      }
-    },
-    async update(msg) {
-      try {
-        await client.chat.update({
-          channel: msg.channel,
-          ts: msg.ts,
-          text: msg.text,
-          ...(msg.blocks ? { blocks: msg.blocks } : {}),
-        });
-      } catch (cause) {
-        throw new Error(`updating message ${msg.ts} in ${msg.channel}`, { cause });
-      }
-    },
-    async updateLatest(msg, render) {
-      const view = await render();
-      if (view) await this.update({ ...msg, ...view });
-    },
-    async delete(msg) {
-      try {
-        await client.chat.delete({ channel: msg.channel, ts: msg.ts });
-      } catch (cause) {
-        throw new Error(`deleting message ${msg.ts} in ${msg.channel}`, { cause });
-      }
-    },
-    async ephemeral(msg) {
-      try {
-        await client.chat.postEphemeral({
-          channel: msg.channel,
-          user: msg.user,
-          text: msg.text,
-          ...(msg.blocks ? { blocks: msg.blocks } : {}),
-          ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
-        });
-      } catch (cause) {
-        throw new Error(`telling ${msg.user} in ${msg.channel}`, { cause });
-      }
-    },
-    async groupMembers(groupId) {
-      try {
-        const res = await client.usergroups.users.list({ usergroup: groupId });
-        return (res.users as string[] | undefined) ?? [];
-      } catch (cause) {
-        throw new Error(`listing the members of user group ${groupId}`, { cause });
-      }
-    },
-    async openModal(triggerId, view) {
-      try {
-        await client.views.open({ trigger_id: triggerId, view });
-      } catch (cause) {
-        throw new Error('opening a modal', { cause });
-      }
-    },
-    async upload(o) {
-      try {
-        await client.filesUploadV2({
-          channel_id: o.channel,
-          filename: o.filename,
-          title: o.title,
-          content: o.content,
-          ...(o.thread_ts ? { thread_ts: o.thread_ts } : {}),
-          ...(o.comment ? { initial_comment: o.comment } : {}),
-        } as webApi.FilesUploadV2Arguments);
-      } catch (cause) {
-        throw new Error(`uploading ${o.filename} to ${o.channel}`, { cause });
-      }
-    },
+    post: (msg, opts) =>
+      described(`posting a message in ${msg.channel}`, () =>
+        scheduler.run(
+          `chat.postMessage:${msg.channel}`,
+          async () => {
+            const res = await client.chat.postMessage({
+              channel: msg.channel,
+              text: msg.text,
+              ...(msg.blocks ? { blocks: msg.blocks } : {}),
+              ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
+              ...(msg.reply_broadcast !== undefined ? { reply_broadcast: msg.reply_broadcast } : {}),
+              unfurl_links: false,
+              unfurl_media: false,
+            } as webApi.ChatPostMessageArguments);
+            return { ts: res.ts as string };
+          },
+          opts,
+        ),
+      ),
+    update: (msg, opts) =>
+      described(`updating message ${msg.ts} in ${msg.channel}`, () =>
+        scheduler.run(`chat.update:${msg.channel}`, () => sendUpdate(msg, msg), opts),
+      ),
+    updateLatest: (ref, render, opts) =>
+      described(`updating message ${ref.ts} in ${ref.channel}`, () =>
+        scheduler.run(
+          `chat.update:${ref.channel}`,
+          async () => {
+            let content: MessageContent | undefined;
+            try {
+              content = await render();
+            } catch (cause) {
+              throw new RenderError('rendering the update', { cause });
+            }
+            if (!content) return { updated: false };
+            await sendUpdate(ref, content);
+            return { updated: true };
+          },
+          opts,
+        ),
+      ),
+    delete: (ref, opts) =>
+      described(`deleting message ${ref.ts} in ${ref.channel}`, () =>
+        scheduler.run(
+          `chat.delete:${ref.channel}`,
+          async () => {
+            await client.chat.delete({ channel: ref.channel, ts: ref.ts });
+          },
+          opts,
+        ),
+      ),
+    ephemeral: (msg) =>
+      described(`telling ${msg.user} in ${msg.channel}`, () =>
+        scheduler.run(`chat.postEphemeral:${msg.channel}`, async () => {
+          await client.chat.postEphemeral({
+            channel: msg.channel,
+            user: msg.user,
+            text: msg.text,
+            ...(msg.blocks ? { blocks: msg.blocks } : {}),
+            ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
+          });
+        }),
+      ),
+    groupMembers: (groupId) =>
+      described(`listing the members of user group ${groupId}`, () =>
+        scheduler.run(`usergroups.users.list:${groupId}`, async () => {
+          const res = await client.usergroups.users.list({ usergroup: groupId });
+          return (res.users as string[] | undefined) ?? [];
+        }),
+      ),
+    // Keyed by trigger: no click's modal waits behind another's (a trigger_id expires 3 s after the click,
+    // docs.slack.dev/surfaces/modals).
+    openModal: (triggerId, view) =>
+      described('opening a modal', () =>
+        scheduler.run(`views.open:${triggerId}`, async () => {
+          await client.views.open({ trigger_id: triggerId, view });
+        }),
+      ),
+    // The whole v2 flow is one call: a retry starts a fresh upload (nothing is shared before the last step).
+    upload: (o) =>
+      described(`uploading ${o.filename} to ${o.channel}`, () =>
+        scheduler.run(`files.uploadV2:${o.channel}`, async () => {
+          await client.filesUploadV2({
+            channel_id: o.channel,
+            filename: o.filename,
+            title: o.title,
+            content: o.content,
+            ...(o.thread_ts ? { thread_ts: o.thread_ts } : {}),
+            ...(o.comment ? { initial_comment: o.comment } : {}),
+          } as webApi.FilesUploadV2Arguments);
+        }),
+      ),
   };
-}
-
-/** Slack's error code from a WebClient error (e.g. 'not_in_channel'), if it has one. */
-export function slackErrorCode(e: unknown): string | undefined {
-  let cur: unknown = e;
-  for (let i = 0; i < 5 && cur; i++) {
-    const code = (cur as { data?: { error?: string } }).data?.error;
-    if (code) return code;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return undefined;
 }

@@ -276,6 +276,64 @@ describe('fake Slack Web API', () => {
     expect(fake.messages).toHaveLength(1);
   });
 
+  it('rate-limits one channel only when asked, in the order the limits were set', async () => {
+    fake.rateLimit('chat.update', 2, 5, { channel: 'C1' });
+    const rejecting = new WebClient(fake.token, {
+      slackApiUrl: fake.url,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+    });
+    const a = await rejecting.chat.postMessage({ channel: 'C1', text: 'a' });
+    const b = await rejecting.chat.postMessage({ channel: 'C2', text: 'b' });
+    await rejecting.chat.update({ channel: 'C2', ts: b.ts!, text: 'b2' });
+    await expect(rejecting.chat.update({ channel: 'C1', ts: a.ts!, text: 'a2' })).rejects.toMatchObject({
+      retryAfter: 5,
+    });
+    await expect(rejecting.chat.update({ channel: 'C1', ts: a.ts!, text: 'a2' })).rejects.toMatchObject({
+      retryAfter: 5,
+    });
+    await rejecting.chat.update({ channel: 'C1', ts: a.ts!, text: 'a2' });
+    expect(fake.calls.map((c) => `${c.method}:${c.args.channel}:${c.status}`)).toEqual([
+      'chat.postMessage:C1:200',
+      'chat.postMessage:C2:200',
+      'chat.update:C2:200',
+      'chat.update:C1:429',
+      'chat.update:C1:429',
+      'chat.update:C1:200',
+    ]);
+    expect(fake.messages.map((m) => m.text)).toEqual(['a2', 'b2']);
+  });
+
+  it('answers HTTP 5xx on request, then recovers', async () => {
+    fake.failHttp('chat.postMessage', 503, 2);
+    for (let i = 0; i < 2; i++) {
+      await expect(client.chat.postMessage({ channel: 'C1', text: 'hi' })).rejects.toMatchObject({
+        code: 'slack_webapi_http_error',
+        statusCode: 503,
+      });
+    }
+    await client.chat.postMessage({ channel: 'C1', text: 'hi' });
+    expect(fake.calls.map((c) => c.status)).toEqual([503, 503, 200]);
+    expect(fake.messages).toHaveLength(1);
+  });
+
+  it('never answers a hung call (in one channel when asked), and the next one goes through', async () => {
+    fake.hang('chat.postMessage', 1, { channel: 'C1' });
+    const timing = new WebClient(fake.token, {
+      slackApiUrl: fake.url,
+      retryConfig: { retries: 0 },
+      timeout: 200,
+      logLevel: LogLevel.ERROR,
+    });
+    await timing.chat.postMessage({ channel: 'C2', text: 'elsewhere' });
+    await expect(timing.chat.postMessage({ channel: 'C1', text: 'lost' })).rejects.toMatchObject({
+      code: 'slack_webapi_request_error',
+    });
+    await timing.chat.postMessage({ channel: 'C1', text: 'next' });
+    expect(fake.calls.map((c) => `${c.args.channel}:${c.status}`)).toEqual(['C2:200', 'C1:0', 'C1:200']);
+    expect(fake.messages.map((m) => m.text)).toEqual(['elsewhere', 'next']);
+  });
+
   it('fails the next call on request', async () => {
     fake.failNext('chat.update', 'cant_update_message');
     const posted = await client.chat.postMessage({ channel: 'C1', text: 'a' });

@@ -3,7 +3,8 @@
 // so everything here mirrors what Slack does on the wire (platform-facts §1.6–§1.8, §1.10):
 // - WebClient POSTs `<base><method>` with `Authorization: Bearer xoxb-…` and a form-urlencoded body in which
 //   complex arguments (blocks, files, …) are JSON strings; JSON bodies are accepted too.
-// - Every Web API answer is HTTP 200 JSON `{ ok, … }`, except rate limits: HTTP 429 + `Retry-After`.
+// - Every Web API answer is HTTP 200 JSON `{ ok, … }`, except rate limits: HTTP 429 + `Retry-After`
+//   (and, on request, HTTP 5xx or no answer at all: failHttp, hang).
 // - Messages are validated like Slack validates Block Kit, so a bot that builds an over-long summary fails here
 //   exactly as it would in production.
 import { randomBytes } from 'node:crypto';
@@ -19,6 +20,7 @@ export interface FakeCall {
   args: Record<string, unknown>;
   ok: boolean;
   error?: string;
+  /** the HTTP status answered; 0 when the fake never answered (hang) */
   status: number;
   at: number;
 }
@@ -113,8 +115,18 @@ export interface FakeSlack {
   users: Map<string, FakeUser>;
   /** conversations.info overrides; unknown channels get a generated public channel */
   channels: Map<string, FakeChannel>;
-  /** the next `times` calls of `method` get HTTP 429 with `Retry-After: retryAfterSec` (default 1) */
-  rateLimit(method: string, times: number, retryAfterSec?: number): void;
+  /**
+   * the next `times` calls of `method` get HTTP 429 with `Retry-After: retryAfterSec` (default 1); with
+   * `target.channel`, only calls whose `channel` argument is that channel (calls to other channels go through)
+   */
+  rateLimit(method: string, times: number, retryAfterSec?: number, target?: { channel?: string }): void;
+  /** the next `times` calls of `method` get HTTP `status` (e.g. 500, 503) with a plain-text body, as a proxy would */
+  failHttp(method: string, status: number, times?: number): void;
+  /**
+   * the next `times` calls of `method` (to `target.channel` only, when given) never get an answer: the
+   * connection stays open until the client gives up or close()
+   */
+  hang(method: string, times?: number, target?: { channel?: string }): void;
   /** the next call of `method` gets `{ ok: false, error }` (queued: call twice to fail two calls) */
   failNext(method: string, error: string): void;
   /** polls every 20 ms until fn returns a truthy value; on timeout throws with a dump of what the bot did */
@@ -529,7 +541,9 @@ interface State {
   fake: FakeSlack;
   nextTs: () => string;
   origin: string;
-  rateLimits: Map<string, Array<number>>;
+  rateLimits: Map<string, Array<{ retryAfterSec: number; channel?: string }>>;
+  httpFailures: Map<string, number[]>;
+  hangs: Map<string, Array<{ channel?: string }>>;
   failures: Map<string, string[]>;
   uploads: Map<string, { filename: string; content?: string }>;
   responseUrls: Map<string, { tag?: string; source?: { channel: string; ts: string }; used: number }>;
@@ -820,12 +834,28 @@ async function handleApi(s: State, req: IncomingMessage, res: ServerResponse, ur
     return;
   }
 
-  const limited = s.rateLimits.get(method);
-  const retryAfter = limited?.shift();
-  if (retryAfter !== undefined) {
+  const aimed = (t: { channel?: string }) => t.channel === undefined || t.channel === str(args.channel);
+  const limits = s.rateLimits.get(method) ?? [];
+  const limitAt = limits.findIndex(aimed);
+  if (limitAt >= 0) {
+    const [{ retryAfterSec }] = limits.splice(limitAt, 1) as [{ retryAfterSec: number }];
     const body: Result = { ok: false, error: 'ratelimited' };
     record(429, body);
-    sendJson(res, 429, body, { 'retry-after': String(retryAfter) });
+    sendJson(res, 429, body, { 'retry-after': String(retryAfterSec) });
+    return;
+  }
+  const hangs = s.hangs.get(method) ?? [];
+  const hangAt = hangs.findIndex(aimed);
+  if (hangAt >= 0) {
+    // Recorded with status 0: no answer ever leaves. close() ends the connection (closeAllConnections).
+    hangs.splice(hangAt, 1);
+    record(0, { ok: false, error: 'no_answer' });
+    return;
+  }
+  const httpStatus = s.httpFailures.get(method)?.shift();
+  if (httpStatus !== undefined) {
+    record(httpStatus, { ok: false, error: `http_${httpStatus}` });
+    sendText(res, httpStatus, `fake Slack: HTTP ${httpStatus} for ${method}`);
     return;
   }
   const failure = s.failures.get(method)?.shift();
@@ -971,10 +1001,22 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
       state.responseUrls.set(id, { ...(tag !== undefined ? { tag } : {}), ...(source ? { source } : {}), used: 0 });
       return `${origin}/respond/${id}`;
     },
-    rateLimit: (method, times, retryAfterSec = 1) => {
+    rateLimit: (method, times, retryAfterSec = 1, target = {}) => {
       const queue = state.rateLimits.get(method) ?? [];
-      for (let i = 0; i < times; i++) queue.push(retryAfterSec);
+      for (let i = 0; i < times; i++) {
+        queue.push({ retryAfterSec, ...(target.channel !== undefined ? { channel: target.channel } : {}) });
+      }
       state.rateLimits.set(method, queue);
+    },
+    failHttp: (method, status, times = 1) => {
+      const queue = state.httpFailures.get(method) ?? [];
+      for (let i = 0; i < times; i++) queue.push(status);
+      state.httpFailures.set(method, queue);
+    },
+    hang: (method, times = 1, target = {}) => {
+      const queue = state.hangs.get(method) ?? [];
+      for (let i = 0; i < times; i++) queue.push(target.channel !== undefined ? { channel: target.channel } : {});
+      state.hangs.set(method, queue);
     },
     failNext: (method, error) => {
       const queue = state.failures.get(method) ?? [];
@@ -990,6 +1032,8 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
     nextTs: makeTsClock(),
     origin,
     rateLimits: new Map(),
+    httpFailures: new Map(),
+    hangs: new Map(),
     failures: new Map(),
     uploads: new Map(),
     responseUrls: new Map(),

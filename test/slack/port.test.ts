@@ -1,8 +1,14 @@
 // The Slack port against the fake Slack Web API through the real WebClient: what reaches Slack, what never
 // does (link_names, parse), how errors carry context and Slack's code, and files through the v2 upload flow.
-import { LogLevel, webApi } from '@slack/bolt';
+import { LogLevel } from '@slack/bolt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSlackPort, type OutgoingMessage, type SlackPort, slackErrorCode } from '../../src/slack/port.js';
+import {
+  createSlackClient,
+  createSlackPort,
+  type OutgoingMessage,
+  type SlackPort,
+  slackErrorCode,
+} from '../../src/slack/port.js';
 import type { KnownBlock } from '../../src/slack/views/blocks.js';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
 
@@ -11,12 +17,8 @@ let port: SlackPort;
 
 beforeEach(async () => {
   fake = await startFakeSlack();
-  const client = new webApi.WebClient(fake.token, {
-    slackApiUrl: fake.url,
-    retryConfig: { retries: 0 },
-    logLevel: LogLevel.ERROR,
-  });
-  port = createSlackPort(client);
+  const client = createSlackClient(fake.token, { slackApiUrl: fake.url, logLevel: LogLevel.ERROR });
+  port = createSlackPort(client, { retry: { baseDelayMs: 1, maxDelayMs: 5 } });
 });
 
 afterEach(async () => {
@@ -136,6 +138,46 @@ describe('createSlackPort', () => {
     expect(err.message).toContain(context);
     expect(err.cause).toBeInstanceOf(Error);
     expect(slackErrorCode(err)).toBe(code);
+  });
+
+  it('deletes a message it posted, and says message_not_found for one that is gone', async () => {
+    const { ts } = await port.post({ channel: 'C1', text: 'summary' });
+    await port.delete({ channel: 'C1', ts });
+    expect(fake.messages[0]).toMatchObject({ ts, deleted: true });
+    const err = await rejection(port.delete({ channel: 'C1', ts }));
+    expect(err.message).toContain(`deleting message ${ts} in C1`);
+    expect(slackErrorCode(err)).toBe('message_not_found');
+    expect(fake.calls.filter((c) => c.method === 'chat.delete')).toHaveLength(2);
+  });
+
+  it('updateLatest sends what render returns, keeping blocks when it returns none', async () => {
+    const { ts } = await port.post({ channel: 'C1', text: 'v1', blocks: [section('v1')] });
+    expect(await port.updateLatest({ channel: 'C1', ts }, async () => ({ text: 'v2' }))).toEqual({ updated: true });
+    expect(fake.messages[0]).toMatchObject({ text: 'v2', blocks: [section('v1')] });
+    await port.updateLatest({ channel: 'C1', ts }, async () => ({ text: 'v3', blocks: [section('v3')] }));
+    expect(fake.messages[0]!.history.map((v) => v.text)).toEqual(['v1', 'v2', 'v3']);
+  });
+
+  it('updateLatest skips the update when render returns undefined', async () => {
+    const { ts } = await port.post({ channel: 'C1', text: 'v1' });
+    expect(await port.updateLatest({ channel: 'C1', ts }, async () => undefined)).toEqual({ updated: false });
+    expect(fake.calls.map((c) => c.method)).toEqual(['chat.postMessage']);
+    expect(fake.messages[0]!.history).toHaveLength(1);
+  });
+
+  it('updateLatest fails at once, with context, when render throws', async () => {
+    const { ts } = await port.post({ channel: 'C1', text: 'v1' });
+    let renders = 0;
+    const err = await rejection(
+      port.updateLatest({ channel: 'C1', ts }, async () => {
+        renders += 1;
+        throw Object.assign(new Error('reading promotion p1'), { code: 'ECONNREFUSED' });
+      }),
+    );
+    expect(err.message).toContain(`updating message ${ts} in C1`);
+    expect((err.cause as Error).message).toBe('rendering the update');
+    expect(renders).toBe(1);
+    expect(fake.calls.map((c) => c.method)).toEqual(['chat.postMessage']);
   });
 
   it('reports no_such_subteam for an unknown user group', async () => {
