@@ -16,11 +16,15 @@ import {
   ExecuteChangeSetCommand,
   GetTemplateCommand,
   GetTemplateSummaryCommand,
+  type GetTemplateSummaryCommandOutput,
   type Parameter,
   type ResourceChange,
   type Stack,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
+import type { FailedResource } from '../domain/types.js';
+import { isThrottlingFault } from './errors.js';
+import { isResourceFailure } from './stack-status.js';
 
 /** CloudFormation's TemplateBody limit; larger templates must go through S3 (TemplateURL). */
 export const TEMPLATE_BODY_LIMIT = 51_200;
@@ -32,10 +36,9 @@ function errorName(e: unknown): string {
   return (e as { name?: string })?.name ?? '';
 }
 
+/** AWS asked to slow down (classified in errors.ts, where every AWS error code is). */
 export function isThrottling(e: unknown): boolean {
-  return ['Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded'].includes(
-    errorName(e),
-  );
+  return isThrottlingFault(e);
 }
 
 function isMissingStack(e: unknown): boolean {
@@ -93,9 +96,8 @@ export function versionOf(stack: Stack): string | undefined {
 export async function readSourceBuild(cfn: CloudFormationClient, stackName: string): Promise<SourceBuild | undefined> {
   const stack = await describeStack(cfn, stackName);
   if (!stack) return undefined;
-  return doing(`reading the template of ${stackName}`, async () => {
-    const tpl = await cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' }));
-    const body = tpl.TemplateBody ?? '';
+  const body = await getTemplateBody(cfn, stackName);
+  return doing(`summarising the template of ${stackName}`, async () => {
     const summary = await cfn.send(new GetTemplateSummaryCommand({ StackName: stackName }));
     return {
       stack,
@@ -109,6 +111,30 @@ export async function readSourceBuild(cfn: CloudFormationClient, stackName: stri
       version: versionOf(stack),
     };
   });
+}
+
+/** The stack's template as it was submitted (`Original`: YAML and comments kept, transforms not applied). */
+export async function getTemplateBody(cfn: CloudFormationClient, stackName: string): Promise<string> {
+  return doing(`reading the template of ${stackName}`, async () => {
+    const tpl = await cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' }));
+    return tpl.TemplateBody ?? '';
+  });
+}
+
+export type TemplateSource = { TemplateBody: string } | { TemplateURL: string } | { StackName: string };
+
+/** Parameters (with NoEcho and defaults) and the capabilities a template needs, from its text, URL or stack. */
+export async function getTemplateSummary(
+  cfn: CloudFormationClient,
+  source: TemplateSource,
+): Promise<GetTemplateSummaryCommandOutput> {
+  const what =
+    'TemplateURL' in source
+      ? `the template at ${source.TemplateURL}`
+      : 'StackName' in source
+        ? `the template of ${source.StackName}`
+        : 'the template';
+  return doing(`summarising ${what}`, () => cfn.send(new GetTemplateSummaryCommand(source)));
 }
 
 /**
@@ -295,4 +321,38 @@ export async function continueRollback(
       }),
     ),
   );
+}
+
+/**
+ * Resources whose rollback failed, for a stack in UPDATE_ROLLBACK_FAILED: the failures after the stack's last
+ * UPDATE_ROLLBACK_IN_PROGRESS event (events come newest first), one per resource, at most 10 pages back.
+ */
+export async function readStuckResources(cfn: CloudFormationClient, stack: Stack): Promise<FailedResource[]> {
+  return doing(`reading the events of ${stack.StackName}`, async () => {
+    const stuck = new Map<string, FailedResource>();
+    let next: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stack.StackName, NextToken: next }));
+      for (const ev of out.StackEvents ?? []) {
+        const isStack = ev.PhysicalResourceId === stack.StackId || ev.LogicalResourceId === stack.StackName;
+        if (isStack && ev.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS') return [...stuck.values()];
+        if (
+          !isStack &&
+          isResourceFailure(ev.ResourceStatus) &&
+          ev.LogicalResourceId &&
+          !stuck.has(ev.LogicalResourceId)
+        ) {
+          stuck.set(ev.LogicalResourceId, {
+            logicalId: ev.LogicalResourceId,
+            resourceType: ev.ResourceType,
+            status: ev.ResourceStatus!,
+            reason: ev.ResourceStatusReason,
+          });
+        }
+      }
+      next = out.NextToken;
+      if (!next) break;
+    }
+    return [...stuck.values()];
+  });
 }
