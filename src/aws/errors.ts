@@ -211,9 +211,13 @@ interface ErrorLike {
   $response?: { statusCode?: number };
 }
 
-/** The codes an error answers to: its name unless generic, and its `code` (Node's network errors). */
+/**
+ * The codes an error answers to: its name unless generic, and its `code` (Node's network errors). A network
+ * code comes first: the SDK's HTTP handler renames ECONNRESET and EPIPE errors `TimeoutError`, keeping the code.
+ */
 function codesOf(e: ErrorLike): string[] {
   const out: string[] = [];
+  if (typeof e.code === 'string' && NETWORK_CODES.includes(e.code)) out.push(e.code);
   if (typeof e.name === 'string' && e.name && !/^(?:Error|TypeError|RangeError)$/.test(e.name)) out.push(e.name);
   if (typeof e.code === 'string' && e.code) out.push(e.code);
   if (typeof e.message === 'string' && /socket hang up/i.test(e.message)) out.push('ECONNRESET');
@@ -257,11 +261,12 @@ function parseDenial(
   message: string,
 ): { principal: string; action: string; resource?: string; why?: string } | undefined {
   const m =
-    /User: (\S+) is not authorized to perform: ([\w-]+:[\w*]+)(?: on resource: (\S+?))?(?:\s+because (.+?))?\.?$/s.exec(
+    /User: (\S+) is not authorized to perform: ([\w-]+:[\w*]+)(?: on resource: (\S+))?(?:\s+(?:because|with) (.+))?/s.exec(
       message,
     );
   if (!m) return undefined;
-  return { principal: m[1]!, action: m[2]!, resource: m[3], why: m[4] };
+  const trim = (s: string | undefined) => s?.replace(/[.\s]+$/, '');
+  return { principal: m[1]!, action: m[2]!, resource: trim(m[3]), why: trim(m[4]) };
 }
 
 /**
@@ -349,7 +354,14 @@ function serviceOf(action: string | undefined): string {
  */
 export function explainAwsFault(f: AwsFault): string {
   const calling = f.action ?? f.call ?? 'AWS';
-  const target = f.stack ? ` on ${f.stack}` : f.resource ? ` on ${f.resource}` : '';
+  const changeSet = f.resource && /^arn:[\w-]+:cloudformation:[\w-]*:\d*:changeSet\/([^/]+)/.exec(f.resource)?.[1];
+  const target = f.stack
+    ? ` on ${f.stack}`
+    : changeSet
+      ? ` on change set ${changeSet}`
+      : f.resource
+        ? ` on ${f.resource}`
+        : '';
   const inRegion = f.region ? ` in ${f.region}` : '';
   const code = `(${f.code})`;
   switch (f.reason) {
@@ -398,17 +410,20 @@ export function explainAwsFault(f: AwsFault): string {
       return `CloudFormation requires capabilities that were not acknowledged${target} (${f.message}): plan the change again`;
     case 'limit_exceeded':
       return (
-        `an AWS quota was reached calling ${calling}${f.account ? ` in ${f.account}` : ''}${inRegion} (${f.message}): ` +
+        `an AWS quota was reached calling ${calling}${f.account ? ` in account ${f.account}` : ''}${inRegion} (${f.message}): ` +
         'delete unused stacks or change sets, or raise the quota in Service Quotas'
       );
     case 'throttled':
-      return `AWS is throttling ${calling}${inRegion} ${code}: the bot retries with backoff; other tools may share the account's API rate`;
+      return (
+        `AWS is throttling ${calling}${inRegion} ${code}: too many calls in this account and region, ` +
+        'other tools included; it usually passes within minutes, then try again'
+      );
     case 'timeout':
-      return `${calling}${target} got no answer in time ${code}: the bot retries; if it persists, check the network path to AWS`;
+      return `${calling}${target} got no answer in time ${code}: try again; if it persists, check the network path to AWS`;
     case 'network':
-      return `the bot could not reach AWS for ${calling}${inRegion} ${code}: it retries; if it persists, check the network and the endpoint`;
+      return `the bot could not reach AWS for ${calling}${inRegion} ${code}: check the network and the endpoint, then try again`;
     case 'service_error':
-      return `AWS failed internally on ${calling}${inRegion} ${code}: the bot retries; if it persists, check the AWS Health Dashboard`;
+      return `AWS failed internally on ${calling}${inRegion} ${code}: try again shortly; if it persists, check the AWS Health Dashboard`;
     default:
       return `${serviceOf(calling)} refused ${calling}${target} ${code}: ${f.message}`;
   }
