@@ -45,12 +45,17 @@ function isMissingStack(e: unknown): boolean {
   return errorName(e) === 'ValidationError' && /does not exist/i.test((e as Error).message ?? '');
 }
 
+/** A fault saying what was being done and what AWS said, with the original as `cause`. */
+export function faultWhile(what: string, cause: unknown): Error {
+  return new Error(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+}
+
 /** Runs `fn`, rethrowing any fault with what was being done and the original as `cause`. */
 export async function doing<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (cause) {
-    throw new Error(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    throw faultWhile(what, cause);
   }
 }
 
@@ -64,7 +69,7 @@ export async function describeStack(cfn: CloudFormationClient, stackName: string
     return out.Stacks?.[0];
   } catch (e) {
     if (isMissingStack(e)) return undefined;
-    throw new Error(`describing stack ${stackName}`, { cause: e });
+    throw faultWhile(`describing stack ${stackName}`, e);
   }
 }
 
@@ -182,7 +187,7 @@ export async function waitForChangeSet(
       const out = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: arn }));
       if (out.Status !== 'CREATE_PENDING' && out.Status !== 'CREATE_IN_PROGRESS') return out;
     } catch (e) {
-      if (!isThrottling(e)) throw new Error(`waiting for change set ${arn}`, { cause: e });
+      if (!isThrottling(e)) throw faultWhile(`waiting for change set ${arn}`, e);
       delay = Math.min(b.maxMs * 2, delay * 2); // throttled: slow down further
     }
     if (now() + delay > deadline)
@@ -219,7 +224,7 @@ export async function deleteChangeSet(cfn: CloudFormationClient, arn: string): P
     await cfn.send(new DeleteChangeSetCommand({ ChangeSetName: arn }));
   } catch (e) {
     if (errorName(e) === 'ChangeSetNotFound' || errorName(e) === 'ChangeSetNotFoundException') return;
-    throw new Error(`deleting change set ${arn}`, { cause: e });
+    throw faultWhile(`deleting change set ${arn}`, e);
   }
 }
 
@@ -232,7 +237,7 @@ export async function describeChangeSetStatus(
     return { status: out.Status, executionStatus: out.ExecutionStatus, reason: out.StatusReason };
   } catch (e) {
     if (errorName(e) === 'ChangeSetNotFound' || errorName(e) === 'ChangeSetNotFoundException') return undefined;
-    throw new Error(`describing change set ${arn}`, { cause: e });
+    throw faultWhile(`describing change set ${arn}`, e);
   }
 }
 
@@ -268,7 +273,7 @@ export async function executeChangeSet(cfn: CloudFormationClient, arn: string, t
     if (name === 'InvalidChangeSetStatus' || name === 'InvalidChangeSetStatusException') {
       return { started: false, refused: (e as Error).message };
     }
-    throw new Error(`executing change set ${arn}`, { cause: e });
+    throw faultWhile(`executing change set ${arn}`, e);
   }
 }
 
@@ -284,20 +289,22 @@ export async function eventsSince(
   token: string | undefined,
   opts: { notBefore?: Date; maxPages?: number } = {},
 ): Promise<StackEvent[]> {
-  const fresh: StackEvent[] = [];
-  const maxPages = opts.maxPages ?? 20;
-  let next: string | undefined;
-  for (let page = 0; page < maxPages; page++) {
-    const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName, NextToken: next }));
-    for (const ev of out.StackEvents ?? []) {
-      if (afterEventId && ev.EventId === afterEventId) return fresh.reverse();
-      if (!afterEventId && opts.notBefore && ev.Timestamp && ev.Timestamp < opts.notBefore) return fresh.reverse();
-      if (!token || ev.ClientRequestToken === token) fresh.push(ev);
+  return doing(`reading the events of ${stackName}`, async () => {
+    const fresh: StackEvent[] = [];
+    const maxPages = opts.maxPages ?? 20;
+    let next: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName, NextToken: next }));
+      for (const ev of out.StackEvents ?? []) {
+        if (afterEventId && ev.EventId === afterEventId) return fresh.reverse();
+        if (!afterEventId && opts.notBefore && ev.Timestamp && ev.Timestamp < opts.notBefore) return fresh.reverse();
+        if (!token || ev.ClientRequestToken === token) fresh.push(ev);
+      }
+      next = out.NextToken;
+      if (!next || (!afterEventId && !opts.notBefore)) break;
     }
-    next = out.NextToken;
-    if (!next || (!afterEventId && !opts.notBefore)) break;
-  }
-  return fresh.reverse();
+    return fresh.reverse();
+  });
 }
 
 export async function cancelUpdate(cfn: CloudFormationClient, stackName: string, token: string): Promise<void> {

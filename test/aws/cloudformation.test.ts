@@ -18,6 +18,7 @@ import {
   getTemplateBody,
   getTemplateSummary,
   isNoChangesReason,
+  isThrottling,
   readSourceBuild,
   readStuckResources,
   realSleep,
@@ -142,6 +143,7 @@ describe('describeStack', () => {
     aws.failNext('DescribeStacks', failure);
     const err = await rejection(describeStack(cfnOf(aws), 'api'));
     expect(err.message).toContain('describing stack api');
+    expect(err.message).toContain(failure.message);
     expect(causeName(err)).toBe(failure.code);
     expect((err.cause as Error).message).toBe(failure.message);
   });
@@ -561,6 +563,16 @@ describe('eventsSince', () => {
     // It stops at the first older event instead of reading the whole history.
     const pagesRead = aws.callsOf('DescribeStackEvents').length - before;
     expect(pagesRead).toBeLessThan(Math.ceil(all.length / 2));
+  });
+
+  it('throws with the stack named, keeping the cause, so a throttled read is still seen as throttling', async () => {
+    const aws = await fake();
+    aws.putStack({ name: 'api', template: queues(1, 30) });
+    aws.failNext('DescribeStackEvents', { code: 'Throttling', message: 'Rate exceeded' });
+    const err = await rejection(eventsSince(cfnOf(aws), 'api', undefined, undefined));
+    expect(err.message).toContain('reading the events of api: Rate exceeded');
+    expect(causeName(err)).toBe('Throttling');
+    expect(isThrottling(err)).toBe(true);
   });
 
   it('reads only the newest page without a marker or notBefore', async () => {
