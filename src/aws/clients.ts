@@ -1,9 +1,12 @@
 // One CloudFormation/S3 client per (region, role, person). Role credentials come from STS AssumeRole
 // through @aws-sdk/credential-providers, which caches them and refreshes them before they expire,
 // so there is no AssumeRole per API call. Endpoints come from the SDK's own chain (AWS_ENDPOINT_URL…).
+// Every client, the STS client inside fromTemporaryCredentials included, has connection and request timeouts,
+// and every error leaves with a tag saying which call of which role failed (read by errors.ts).
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { type AwsCallTag, stackNameOf, tagAwsCall } from './errors.js';
 
 type AwsCredentialIdentityProvider = ReturnType<typeof fromTemporaryCredentials>;
 type AwsCredentialIdentity = Awaited<ReturnType<AwsCredentialIdentityProvider>>;
@@ -29,6 +32,68 @@ export interface AwsClientOptions {
   forcePathStyle?: boolean;
   /** Most clients kept; the least recently used are dropped beyond it */
   maxClients?: number;
+  /** Time to establish a connection before giving up with a TimeoutError. Default 3 s. */
+  connectTimeoutMs?: number;
+  /** Time for a whole request and its response before giving up with a TimeoutError. Default 20 s. */
+  requestTimeoutMs?: number;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 20_000;
+
+/**
+ * NodeHttpHandler options (@smithy/node-http-handler): without `throwOnRequestTimeout` a request over
+ * `requestTimeout` is only logged as a warning and keeps waiting.
+ */
+function requestHandlerOf(opts: AwsClientOptions) {
+  return {
+    connectionTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    requestTimeout: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true,
+  };
+}
+
+const accountOfRole = (role: string | undefined) => (role ? /^arn:[\w-]+:iam::(\d{12}):/.exec(role)?.[1] : undefined);
+
+interface WithMiddleware {
+  middlewareStack: { add(middleware: unknown, options: unknown): void };
+}
+
+type Next = (args: { input: unknown }) => Promise<unknown>;
+
+/**
+ * Tags every error a client's call throws with the call (`cloudformation:ExecuteChangeSet`), the client's role,
+ * account and region, and the stack or object it named. Added first in the initialize step, so it sees the
+ * final error after the SDK's retries, credential (AssumeRole) failures included.
+ */
+function tagFaults(client: WithMiddleware, service: string, access: StageAccess): void {
+  client.middlewareStack.add(
+    (next: Next, context: { commandName?: string }) => async (args: { input: unknown }) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        const input = (args.input ?? {}) as Record<string, unknown>;
+        const str = (k: string) => (typeof input[k] === 'string' ? (input[k] as string) : undefined);
+        const tag: AwsCallTag = {
+          action: `${service}:${(context.commandName ?? 'Unknown').replace(/Command$/, '')}`,
+          role: access.role,
+          account: accountOfRole(access.role),
+          region: access.region,
+          stack: stackNameOf(str('StackName')),
+          resource:
+            str('Bucket') !== undefined
+              ? `s3://${str('Bucket')}${str('Key') ? `/${str('Key')}` : ''}`
+              : str('ChangeSetName')?.startsWith('arn:')
+                ? str('ChangeSetName')
+                : undefined,
+        };
+        for (const k of Object.keys(tag) as Array<keyof AwsCallTag>) if (tag[k] === undefined) delete tag[k];
+        tagAwsCall(err, tag);
+        throw err;
+      }
+    },
+    { step: 'initialize', priority: 'high', name: 'promoteBotFaultTags' },
+  );
 }
 
 /** STS: RoleSessionName 2–64 chars of [\w+=,.@-]. */
@@ -66,13 +131,17 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
         ExternalId: access.externalId,
         DurationSeconds: 3600,
       },
-      clientConfig: { region: access.region },
+      clientConfig: { region: access.region, requestHandler: requestHandlerOf(opts), maxAttempts: opts.maxAttempts },
     });
+    const role = access.role;
     let current: Promise<AwsCredentialIdentity> | undefined;
     const provider: AwsCredentialIdentityProvider = async () => {
       const fresh = current ? await current.catch(() => undefined) : undefined;
       if (!fresh || (fresh.expiration && fresh.expiration.getTime() - Date.now() < REFRESH_BEFORE_MS)) {
-        current = assume();
+        current = assume().catch((err: unknown) => {
+          tagAwsCall(err, { action: 'sts:AssumeRole', role, account: accountOfRole(role), region: access.region });
+          throw err;
+        });
       }
       return current!;
     };
@@ -103,27 +172,29 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
 
   return {
     cloudFormation(access, actor) {
-      return cached(
-        keyOf('cfn', access, actor),
-        () =>
-          new CloudFormationClient({
-            region: access.region,
-            credentials: credentialsFor(access, actor),
-            maxAttempts: opts.maxAttempts ?? 5,
-          }),
-      );
+      return cached(keyOf('cfn', access, actor), () => {
+        const client = new CloudFormationClient({
+          region: access.region,
+          credentials: credentialsFor(access, actor),
+          maxAttempts: opts.maxAttempts ?? 5,
+          requestHandler: requestHandlerOf(opts),
+        });
+        tagFaults(client, 'cloudformation', access);
+        return client;
+      });
     },
     s3(access, actor) {
-      return cached(
-        keyOf('s3', access, actor),
-        () =>
-          new S3Client({
-            region: access.region,
-            credentials: credentialsFor(access, actor),
-            maxAttempts: opts.maxAttempts ?? 5,
-            forcePathStyle: opts.forcePathStyle,
-          }),
-      );
+      return cached(keyOf('s3', access, actor), () => {
+        const client = new S3Client({
+          region: access.region,
+          credentials: credentialsFor(access, actor),
+          maxAttempts: opts.maxAttempts ?? 5,
+          forcePathStyle: opts.forcePathStyle,
+          requestHandler: requestHandlerOf(opts),
+        });
+        tagFaults(client, 's3', access);
+        return client;
+      });
     },
   };
 }

@@ -16,11 +16,15 @@ import {
   ExecuteChangeSetCommand,
   GetTemplateCommand,
   GetTemplateSummaryCommand,
+  type GetTemplateSummaryCommandOutput,
   type Parameter,
   type ResourceChange,
   type Stack,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
+import type { FailedResource } from '../domain/types.js';
+import { isThrottlingFault } from './errors.js';
+import { isResourceFailure } from './stack-status.js';
 
 /** CloudFormation's TemplateBody limit; larger templates must go through S3 (TemplateURL). */
 export const TEMPLATE_BODY_LIMIT = 51_200;
@@ -32,14 +36,18 @@ function errorName(e: unknown): string {
   return (e as { name?: string })?.name ?? '';
 }
 
+/** AWS asked to slow down (classified in errors.ts, where every AWS error code is). */
 export function isThrottling(e: unknown): boolean {
-  return ['Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded'].includes(
-    errorName(e),
-  );
+  return isThrottlingFault(e);
 }
 
 function isMissingStack(e: unknown): boolean {
   return errorName(e) === 'ValidationError' && /does not exist/i.test((e as Error).message ?? '');
+}
+
+/** A fault saying what was being done and what AWS said, with the original as `cause`. */
+export function faultWhile(what: string, cause: unknown): Error {
+  return new Error(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
 }
 
 /** Runs `fn`, rethrowing any fault with what was being done and the original as `cause`. */
@@ -47,7 +55,7 @@ export async function doing<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (cause) {
-    throw new Error(`${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    throw faultWhile(what, cause);
   }
 }
 
@@ -61,7 +69,7 @@ export async function describeStack(cfn: CloudFormationClient, stackName: string
     return out.Stacks?.[0];
   } catch (e) {
     if (isMissingStack(e)) return undefined;
-    throw new Error(`describing stack ${stackName}`, { cause: e });
+    throw faultWhile(`describing stack ${stackName}`, e);
   }
 }
 
@@ -93,9 +101,8 @@ export function versionOf(stack: Stack): string | undefined {
 export async function readSourceBuild(cfn: CloudFormationClient, stackName: string): Promise<SourceBuild | undefined> {
   const stack = await describeStack(cfn, stackName);
   if (!stack) return undefined;
-  return doing(`reading the template of ${stackName}`, async () => {
-    const tpl = await cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' }));
-    const body = tpl.TemplateBody ?? '';
+  const body = await getTemplateBody(cfn, stackName);
+  return doing(`summarising the template of ${stackName}`, async () => {
     const summary = await cfn.send(new GetTemplateSummaryCommand({ StackName: stackName }));
     return {
       stack,
@@ -109,6 +116,30 @@ export async function readSourceBuild(cfn: CloudFormationClient, stackName: stri
       version: versionOf(stack),
     };
   });
+}
+
+/** The stack's template as it was submitted (`Original`: YAML and comments kept, transforms not applied). */
+export async function getTemplateBody(cfn: CloudFormationClient, stackName: string): Promise<string> {
+  return doing(`reading the template of ${stackName}`, async () => {
+    const tpl = await cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' }));
+    return tpl.TemplateBody ?? '';
+  });
+}
+
+export type TemplateSource = { TemplateBody: string } | { TemplateURL: string } | { StackName: string };
+
+/** Parameters (with NoEcho and defaults) and the capabilities a template needs, from its text, URL or stack. */
+export async function getTemplateSummary(
+  cfn: CloudFormationClient,
+  source: TemplateSource,
+): Promise<GetTemplateSummaryCommandOutput> {
+  const what =
+    'TemplateURL' in source
+      ? `the template at ${source.TemplateURL}`
+      : 'StackName' in source
+        ? `the template of ${source.StackName}`
+        : 'the template';
+  return doing(`summarising ${what}`, () => cfn.send(new GetTemplateSummaryCommand(source)));
 }
 
 /**
@@ -156,7 +187,7 @@ export async function waitForChangeSet(
       const out = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: arn }));
       if (out.Status !== 'CREATE_PENDING' && out.Status !== 'CREATE_IN_PROGRESS') return out;
     } catch (e) {
-      if (!isThrottling(e)) throw new Error(`waiting for change set ${arn}`, { cause: e });
+      if (!isThrottling(e)) throw faultWhile(`waiting for change set ${arn}`, e);
       delay = Math.min(b.maxMs * 2, delay * 2); // throttled: slow down further
     }
     if (now() + delay > deadline)
@@ -193,7 +224,7 @@ export async function deleteChangeSet(cfn: CloudFormationClient, arn: string): P
     await cfn.send(new DeleteChangeSetCommand({ ChangeSetName: arn }));
   } catch (e) {
     if (errorName(e) === 'ChangeSetNotFound' || errorName(e) === 'ChangeSetNotFoundException') return;
-    throw new Error(`deleting change set ${arn}`, { cause: e });
+    throw faultWhile(`deleting change set ${arn}`, e);
   }
 }
 
@@ -206,7 +237,7 @@ export async function describeChangeSetStatus(
     return { status: out.Status, executionStatus: out.ExecutionStatus, reason: out.StatusReason };
   } catch (e) {
     if (errorName(e) === 'ChangeSetNotFound' || errorName(e) === 'ChangeSetNotFoundException') return undefined;
-    throw new Error(`describing change set ${arn}`, { cause: e });
+    throw faultWhile(`describing change set ${arn}`, e);
   }
 }
 
@@ -242,7 +273,7 @@ export async function executeChangeSet(cfn: CloudFormationClient, arn: string, t
     if (name === 'InvalidChangeSetStatus' || name === 'InvalidChangeSetStatusException') {
       return { started: false, refused: (e as Error).message };
     }
-    throw new Error(`executing change set ${arn}`, { cause: e });
+    throw faultWhile(`executing change set ${arn}`, e);
   }
 }
 
@@ -258,20 +289,22 @@ export async function eventsSince(
   token: string | undefined,
   opts: { notBefore?: Date; maxPages?: number } = {},
 ): Promise<StackEvent[]> {
-  const fresh: StackEvent[] = [];
-  const maxPages = opts.maxPages ?? 20;
-  let next: string | undefined;
-  for (let page = 0; page < maxPages; page++) {
-    const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName, NextToken: next }));
-    for (const ev of out.StackEvents ?? []) {
-      if (afterEventId && ev.EventId === afterEventId) return fresh.reverse();
-      if (!afterEventId && opts.notBefore && ev.Timestamp && ev.Timestamp < opts.notBefore) return fresh.reverse();
-      if (!token || ev.ClientRequestToken === token) fresh.push(ev);
+  return doing(`reading the events of ${stackName}`, async () => {
+    const fresh: StackEvent[] = [];
+    const maxPages = opts.maxPages ?? 20;
+    let next: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName, NextToken: next }));
+      for (const ev of out.StackEvents ?? []) {
+        if (afterEventId && ev.EventId === afterEventId) return fresh.reverse();
+        if (!afterEventId && opts.notBefore && ev.Timestamp && ev.Timestamp < opts.notBefore) return fresh.reverse();
+        if (!token || ev.ClientRequestToken === token) fresh.push(ev);
+      }
+      next = out.NextToken;
+      if (!next || (!afterEventId && !opts.notBefore)) break;
     }
-    next = out.NextToken;
-    if (!next || (!afterEventId && !opts.notBefore)) break;
-  }
-  return fresh.reverse();
+    return fresh.reverse();
+  });
 }
 
 export async function cancelUpdate(cfn: CloudFormationClient, stackName: string, token: string): Promise<void> {
@@ -297,10 +330,36 @@ export async function continueRollback(
   );
 }
 
-/** The stack's original template body (GetTemplate only ever returns the current one). */
-export async function getTemplateBody(cfn: CloudFormationClient, stackName: string): Promise<string> {
-  return doing(`reading the template of ${stackName}`, async () => {
-    const tpl = await cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' }));
-    return tpl.TemplateBody ?? '';
+/**
+ * Resources whose rollback failed, for a stack in UPDATE_ROLLBACK_FAILED: the failures after the stack's last
+ * UPDATE_ROLLBACK_IN_PROGRESS event (events come newest first), one per resource, at most 10 pages back.
+ */
+export async function readStuckResources(cfn: CloudFormationClient, stack: Stack): Promise<FailedResource[]> {
+  return doing(`reading the events of ${stack.StackName}`, async () => {
+    const stuck = new Map<string, FailedResource>();
+    let next: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stack.StackName, NextToken: next }));
+      for (const ev of out.StackEvents ?? []) {
+        const isStack = ev.PhysicalResourceId === stack.StackId || ev.LogicalResourceId === stack.StackName;
+        if (isStack && ev.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS') return [...stuck.values()];
+        if (
+          !isStack &&
+          isResourceFailure(ev.ResourceStatus) &&
+          ev.LogicalResourceId &&
+          !stuck.has(ev.LogicalResourceId)
+        ) {
+          stuck.set(ev.LogicalResourceId, {
+            logicalId: ev.LogicalResourceId,
+            resourceType: ev.ResourceType,
+            status: ev.ResourceStatus!,
+            reason: ev.ResourceStatusReason,
+          });
+        }
+      }
+      next = out.NextToken;
+      if (!next) break;
+    }
+    return [...stuck.values()];
   });
 }

@@ -15,8 +15,12 @@ import {
   describeStack,
   eventsSince,
   executeChangeSet,
+  getTemplateBody,
+  getTemplateSummary,
   isNoChangesReason,
+  isThrottling,
   readSourceBuild,
+  readStuckResources,
   realSleep,
   requestToken,
   versionOf,
@@ -139,6 +143,7 @@ describe('describeStack', () => {
     aws.failNext('DescribeStacks', failure);
     const err = await rejection(describeStack(cfnOf(aws), 'api'));
     expect(err.message).toContain('describing stack api');
+    expect(err.message).toContain(failure.message);
     expect(causeName(err)).toBe(failure.code);
     expect((err.cause as Error).message).toBe(failure.message);
   });
@@ -560,6 +565,16 @@ describe('eventsSince', () => {
     expect(pagesRead).toBeLessThan(Math.ceil(all.length / 2));
   });
 
+  it('throws with the stack named, keeping the cause, so a throttled read is still seen as throttling', async () => {
+    const aws = await fake();
+    aws.putStack({ name: 'api', template: queues(1, 30) });
+    aws.failNext('DescribeStackEvents', { code: 'Throttling', message: 'Rate exceeded' });
+    const err = await rejection(eventsSince(cfnOf(aws), 'api', undefined, undefined));
+    expect(err.message).toContain('reading the events of api: Rate exceeded');
+    expect(causeName(err)).toBe('Throttling');
+    expect(isThrottling(err)).toBe(true);
+  });
+
   it('reads only the newest page without a marker or notBefore', async () => {
     const aws = await fake({ pageSize: 2 });
     const cfn = cfnOf(aws);
@@ -664,5 +679,108 @@ describe('cancelUpdate and continueRollback', () => {
     const err = await rejection(continueRollback(cfnOf(aws), 'api', 'continue-c', []));
     expect(err.message).toContain('continuing the rollback of api');
     expect(causeName(err)).toBe('ValidationError');
+  });
+});
+
+describe('getTemplateBody', () => {
+  it('returns the original template text, not the processed one', async () => {
+    const aws = await fake();
+    aws.putStack({ name: 'api-dev', template: SOURCE_YAML, parameters: { Stage: 'dev' } });
+    expect(await getTemplateBody(cfnOf(aws), 'api-dev')).toBe(SOURCE_YAML);
+    expect(aws.callsOf('GetTemplate').map((c) => c.params)).toEqual([
+      { StackName: 'api-dev', TemplateStage: 'Original' },
+    ]);
+  });
+
+  it('throws with the stack named, keeping the cause', async () => {
+    const aws = await fake();
+    const err = await rejection(getTemplateBody(cfnOf(aws), 'nope'));
+    expect(err.message).toContain('reading the template of nope');
+    expect(causeName(err)).toBe('ValidationError');
+  });
+});
+
+describe('getTemplateSummary', () => {
+  const template = JSON.stringify({
+    Parameters: { Secret: { Type: 'String', NoEcho: true }, Size: { Type: 'Number', Default: '1' } },
+    Resources: { Role: { Type: 'AWS::IAM::Role', Properties: { RoleName: 'named' } } },
+  });
+
+  it('summarises a TemplateBody: parameters with NoEcho and defaults, and the capabilities it needs', async () => {
+    const aws = await fake();
+    const summary = await getTemplateSummary(cfnOf(aws), { TemplateBody: template });
+    expect(summary.Capabilities).toEqual(['CAPABILITY_NAMED_IAM']);
+    const byKey = new Map((summary.Parameters ?? []).map((p) => [p.ParameterKey, p]));
+    expect(byKey.get('Secret')?.NoEcho).toBe(true);
+    expect(byKey.get('Size')?.DefaultValue).toBe('1');
+  });
+
+  it('summarises a template uploaded to S3 through its TemplateURL', async () => {
+    const aws = await fake();
+    aws.s3Objects.set('templates/api/big.template', template);
+    const summary = await getTemplateSummary(cfnOf(aws), {
+      TemplateURL: 'https://templates.s3.us-east-1.amazonaws.com/api/big.template',
+    });
+    expect(summary.Capabilities).toEqual(['CAPABILITY_NAMED_IAM']);
+    expect(aws.callsOf('GetTemplateSummary')[0]!.params).toEqual({
+      TemplateURL: 'https://templates.s3.us-east-1.amazonaws.com/api/big.template',
+    });
+  });
+
+  it('throws with the template named, keeping the cause', async () => {
+    const aws = await fake();
+    const url = 'https://templates.s3.us-east-1.amazonaws.com/missing.template';
+    aws.failNext('GetTemplateSummary', { code: 'ValidationError', message: 'Template format error' });
+    const err = await rejection(getTemplateSummary(cfnOf(aws), { TemplateURL: url }));
+    expect(err.message).toContain(`summarising the template at ${url}`);
+    expect(causeName(err)).toBe('ValidationError');
+  });
+});
+
+describe('readStuckResources', () => {
+  async function stuckStack(aws: FakeAws, cfn: CloudFormationClient): Promise<Stack> {
+    const arn = await availableChangeSet(aws, cfn);
+    aws.scriptExecution('api', { failResource: { logicalId: 'Queue01', reason: 'boom' }, rollbackFails: true });
+    await executeChangeSet(cfn, arn, 'promote-a');
+    expect(await settled(aws, 'api')).toBe('UPDATE_ROLLBACK_FAILED');
+    return (await describeStack(cfn, 'api'))!;
+  }
+
+  it('returns the resources whose rollback failed, not the failure that started the rollback', async () => {
+    const aws = await fake();
+    const cfn = cfnOf(aws);
+    const stack = await stuckStack(aws, cfn);
+    const events = aws.stack('api')!.events; // newest first
+    const rollbackStart = events.findIndex((e) => e.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS');
+    const rollbackFailure = events.slice(0, rollbackStart).find((e) => e.LogicalResourceId === 'Queue01')!;
+    expect(rollbackFailure.ResourceStatusReason).not.toBe('boom');
+
+    expect(await readStuckResources(cfn, stack)).toEqual([
+      {
+        logicalId: 'Queue01',
+        resourceType: 'AWS::SQS::Queue',
+        status: rollbackFailure.ResourceStatus,
+        reason: rollbackFailure.ResourceStatusReason,
+      },
+    ]);
+  });
+
+  it('reads older pages until the rollback began', async () => {
+    const aws = await fake({ pageSize: 1 });
+    const cfn = cfnOf(aws);
+    const stack = await stuckStack(aws, cfn);
+    const stuck = await readStuckResources(cfn, stack);
+    expect(stuck.map((r) => r.logicalId)).toEqual(['Queue01']);
+    expect(aws.callsOf('DescribeStackEvents').length).toBeGreaterThan(1);
+  });
+
+  it('throws with the stack named, keeping the cause', async () => {
+    const aws = await fake();
+    aws.putStack({ name: 'api', template: queues(1, 30) });
+    const stack = (await describeStack(cfnOf(aws), 'api'))!;
+    aws.failNext('DescribeStackEvents', { code: 'AccessDenied', message: 'not allowed', status: 403 });
+    const err = await rejection(readStuckResources(cfnOf(aws), stack));
+    expect(err.message).toContain('reading the events of api');
+    expect(causeName(err)).toBe('AccessDenied');
   });
 });

@@ -313,6 +313,20 @@ export class CloudFormationFake {
     );
   }
 
+  /**
+   * The resource IAM names when it denies a call: the stack (by StackName, or the change set's stack),
+   * else a stack pattern in the caller's account and region.
+   */
+  resourceArn(p: Params, caller: Caller): string {
+    try {
+      if (p.ChangeSetName) return this.changeSet(caller, p.ChangeSetName, p.StackName).stack.stackId;
+      if (p.StackName) return this.stack(caller, p.StackName).stackId;
+    } catch {
+      // an unknown stack or change set is named by pattern
+    }
+    return `arn:aws:cloudformation:${caller.region}:${caller.account}:stack/${p.StackName ?? '*'}/*`;
+  }
+
   // ------------------------------------------------------------------ dispatch
 
   handle(action: string, p: Params, caller: Caller): object | undefined {

@@ -947,3 +947,142 @@ describe('fault injection', () => {
     expect(await res.text()).toContain('<Code>InvalidAction</Code>');
   });
 });
+
+describe('on-demand faults for the fault suite', () => {
+  const ROLE = 'arn:aws:iam::333333333333:role/promote-bot';
+
+  function asRole(aws: FakeAws, session = 'promote-bot-U0REQ', extra: Partial<CloudFormationClientConfig> = {}) {
+    return cfnClient(aws, {
+      maxAttempts: 1,
+      credentials: fromTemporaryCredentials({
+        params: { RoleArn: ROLE, RoleSessionName: session },
+        masterCredentials: creds,
+        clientConfig: { endpoint: aws.url, region: 'us-east-1', maxAttempts: 1 },
+      }),
+      ...extra,
+    });
+  }
+
+  it('denies an action with IAM’s 403 AccessDenied, naming the caller, the action and the stack, until allowed', async () => {
+    const aws = await fake();
+    putBase(aws, 'api-prod', { account: '333333333333' });
+    const cfn = asRole(aws);
+    const created = await createChangeSet(cfn, { StackName: 'api-prod' });
+    await settledChangeSet(cfn, created.Id!);
+    aws.deny('cloudformation:ExecuteChangeSet');
+    const execute = () =>
+      cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: created.Id, ClientRequestToken: 'x-1' }));
+    for (let i = 0; i < 3; i++) {
+      expect(await errorOf(execute())).toEqual({
+        name: 'AccessDenied',
+        status: 403,
+        message:
+          'User: arn:aws:sts::333333333333:assumed-role/promote-bot/promote-bot-U0REQ is not authorized to perform: ' +
+          `cloudformation:ExecuteChangeSet on resource: ${aws.stack('api-prod')!.stackId} because no identity-based ` +
+          'policy allows the cloudformation:ExecuteChangeSet action',
+      });
+    }
+    expect(aws.stack('api-prod')!.status).toBe('UPDATE_COMPLETE');
+    // Other actions are not denied.
+    expect((await stackOf(cfn, 'api-prod')).StackName).toBe('api-prod');
+    aws.allow('cloudformation:ExecuteChangeSet');
+    await execute();
+    expect((await terminal(cfn, 'api-prod')).StackStatus).toBe('UPDATE_COMPLETE');
+    expect(aws.callsOf('ExecuteChangeSet')).toHaveLength(4);
+  });
+
+  it('denies only `times` calls when asked, and only callers of the given account', async () => {
+    const aws = await fake();
+    putBase(aws, 'api-prod', { account: '333333333333' });
+    putBase(aws, 'api-dev');
+    aws.deny('DescribeStacks', { account: '333333333333', times: 2 });
+    const dev = cfnClient(aws, { maxAttempts: 1 });
+    const prod = asRole(aws);
+    expect((await stackOf(dev, 'api-dev')).StackName).toBe('api-dev');
+    expect((await errorOf(stackOf(prod, 'api-prod'))).name).toBe('AccessDenied');
+    expect((await stackOf(dev, 'api-dev')).StackName).toBe('api-dev');
+    expect((await errorOf(stackOf(prod, 'api-prod'))).name).toBe('AccessDenied');
+    expect((await stackOf(prod, 'api-prod')).StackName).toBe('api-prod');
+  });
+
+  it('denies an S3 upload with S3’s own 403 "Access Denied"', async () => {
+    const aws = await fake();
+    const s3 = new S3Client({ endpoint: aws.url, region: 'us-east-1', credentials: creds, forcePathStyle: true });
+    aws.deny('s3:PutObject', { times: 1 });
+    const put = () => s3.send(new PutObjectCommand({ Bucket: 'b', Key: 't.json', Body: '{}' }));
+    expect(await errorOf(put())).toEqual({ name: 'AccessDenied', message: 'Access Denied', status: 403 });
+    await put();
+    expect(aws.s3Objects.get('b/t.json')).toBe('{}');
+  });
+
+  it('refuses AssumeRole of a denied role, naming the caller and the role, and records the attempt', async () => {
+    const aws = await fake();
+    putBase(aws, 'api-prod', { account: '333333333333' });
+    aws.denyAssumeRole(ROLE);
+    const err = await errorOf(stackOf(asRole(aws), 'api-prod'));
+    expect(err).toEqual({
+      name: 'AccessDenied',
+      status: 403,
+      message: `User: arn:aws:iam::000000000000:user/test is not authorized to perform: sts:AssumeRole on resource: ${ROLE} because no identity-based policy allows the sts:AssumeRole action`,
+    });
+    expect(aws.assumeRoleCalls.map((c) => c.RoleArn)).toEqual([ROLE]);
+    expect(aws.callsOf('DescribeStacks')).toEqual([]);
+    // Another role of the same account is still assumable.
+    const sts = new STSClient({ endpoint: aws.url, region: 'us-east-1', credentials: creds });
+    await sts.send(new AssumeRoleCommand({ RoleArn: 'arn:aws:iam::333333333333:role/other', RoleSessionName: 'bot' }));
+    aws.allowAssumeRole(ROLE);
+    expect((await stackOf(asRole(aws, 'promote-bot-U0NEXT'), 'api-prod')).StackName).toBe('api-prod');
+  });
+
+  it('hangs the next calls of an action: read and recorded, never answered, the next one answered', async () => {
+    const aws = await fake();
+    putBase(aws);
+    aws.hang('DescribeStacks', 1);
+    const cfn = cfnClient(aws, {
+      maxAttempts: 1,
+      requestHandler: { requestTimeout: 200, throwOnRequestTimeout: true },
+    });
+    expect((await errorOf(stackOf(cfn, 'api'))).name).toBe('TimeoutError');
+    expect(aws.callsOf('DescribeStacks')).toHaveLength(1);
+    expect((await stackOf(cfn, 'api')).StackName).toBe('api');
+  });
+
+  it('ends hung requests when it closes', async () => {
+    const aws = await startFakeAws(); // closed here, not by afterEach
+    aws.hang('*', 1);
+    const pending = errorOf(cfnClient(aws, { maxAttempts: 1 }).send(new DescribeStacksCommand({ StackName: 'api' })));
+    await until(
+      async () => aws.calls.length,
+      (n) => n === 1,
+      'the hung call to arrive',
+    );
+    await aws.close();
+    expect((await pending).name).toMatch(/Error/);
+  });
+
+  it('throttles every call of every service during a storm, and answers again after it', async () => {
+    const aws = await fake();
+    putBase(aws);
+    const cfn = cfnClient(aws, { maxAttempts: 1 });
+    const s3 = new S3Client({
+      endpoint: aws.url,
+      region: 'us-east-1',
+      credentials: creds,
+      forcePathStyle: true,
+      maxAttempts: 1,
+    });
+    const sts = new STSClient({ endpoint: aws.url, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+    // Long enough for four first calls on a busy machine; the last call waits for its end.
+    aws.throttleFor(2_000);
+    const stormEnds = Date.now() + 2_000;
+    expect(await errorOf(stackOf(cfn, 'api'))).toMatchObject({ name: 'Throttling', message: 'Rate exceeded' });
+    expect(await errorOf(cfn.send(new GetTemplateCommand({ StackName: 'api' })))).toMatchObject({ name: 'Throttling' });
+    expect(await errorOf(s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: '{}' })))).toMatchObject({
+      name: 'SlowDown',
+      status: 503,
+    });
+    expect(await errorOf(sts.send(new GetCallerIdentityCommand({})))).toMatchObject({ name: 'Throttling' });
+    await new Promise((r) => setTimeout(r, Math.max(0, stormEnds - Date.now()) + 20));
+    expect((await stackOf(cfn, 'api')).StackName).toBe('api');
+  });
+});

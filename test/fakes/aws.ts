@@ -126,6 +126,22 @@ export interface FakeAws {
   s3Objects: Map<string, string>;
   /** Every AssumeRole request in order, including those that failed. */
   assumeRoleCalls: AssumeRoleCall[];
+  /**
+   * Calls of the action ('ExecuteChangeSet', 'cloudformation:ExecuteChangeSet', 's3:PutObject', '*') answer
+   * 403 AccessDenied as IAM does ("User: … is not authorized to perform: cloudformation:ExecuteChangeSet on
+   * resource: <stack ARN> because no identity-based policy allows …"; S3: "Access Denied"). Only callers of
+   * `account` when given; the next `times` calls, or until allow(action) when omitted.
+   */
+  deny(action: string, o?: { account?: string; times?: number }): void;
+  /** Ends every deny() of that action. */
+  allow(action: string): void;
+  /** AssumeRole of that role answers 403 AccessDenied (its trust policy does not allow the caller) until allowAssumeRole. */
+  denyAssumeRole(roleArn: string): void;
+  allowAssumeRole(roleArn: string): void;
+  /** The next `times` calls of the action ('*' = any) are read and never answered, until close(). */
+  hang(action: string, times: number): void;
+  /** Every call of any service is throttled for the next `ms` (a throttling storm). */
+  throttleFor(ms: number): void;
 }
 
 const CFN_XMLNS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
@@ -137,25 +153,89 @@ interface Identity {
   userId: string;
 }
 
+interface Denial {
+  service?: FakeService;
+  action: string;
+  account?: string;
+  /** Infinity until allow() */
+  left: number;
+}
+
 interface Injected {
   throttles: Map<string, number>;
   failures: Map<string, Array<{ code: string; message: string; status?: number }>>;
+  denials: Denial[];
+  deniedRoles: Set<string>;
+  hangs: Map<string, number>;
+  /** Date.now() until which every call is throttled */
+  stormUntil: number;
 }
 
-/** Takes the next injected error for this action, if any (action-specific first, then '*'). */
-function takeInjected(inj: Injected, action: string, service: FakeService): AwsError | undefined {
+/** 'cloudformation:ExecuteChangeSet' → that service only; 'ExecuteChangeSet' or '*' → any service. */
+function parseAction(action: string): { service?: FakeService; action: string } {
+  const [svc, name] = action.includes(':') ? action.split(':', 2) : [undefined, action];
+  return { service: svc as FakeService | undefined, action: name ?? action };
+}
+
+const throttled = (service: FakeService) =>
+  service === 's3'
+    ? new AwsError('SlowDown', 'Please reduce your request rate.', 503)
+    : new AwsError('Throttling', 'Rate exceeded');
+
+/** Takes a pending hang of this action (action-specific first, then '*'). */
+function takeHang(inj: Injected, action: string): boolean {
+  for (const key of [action, '*']) {
+    const left = inj.hangs.get(key) ?? 0;
+    if (left > 0) {
+      inj.hangs.set(key, left - 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Takes the next injected error for this call, if any: a denial, a queued failure, a counted throttle
+ * (action-specific first, then '*'), then a throttling storm.
+ */
+function takeInjected(
+  inj: Injected,
+  action: string,
+  service: FakeService,
+  account: string,
+  denied: () => AwsError,
+): AwsError | undefined {
+  const denial = inj.denials.find(
+    (d) =>
+      d.left > 0 &&
+      (d.action === action || d.action === '*') &&
+      (!d.service || d.service === service) &&
+      (!d.account || d.account === account),
+  );
+  if (denial) {
+    denial.left--;
+    return denied();
+  }
   const failure = inj.failures.get(action)?.shift();
   if (failure) return new AwsError(failure.code, failure.message, failure.status ?? 400);
   for (const key of [action, '*']) {
     const left = inj.throttles.get(key) ?? 0;
     if (left > 0) {
       inj.throttles.set(key, left - 1);
-      return service === 's3'
-        ? new AwsError('SlowDown', 'Please reduce your request rate.', 503)
-        : new AwsError('Throttling', 'Rate exceeded');
+      return throttled(service);
     }
   }
+  if (Date.now() < inj.stormUntil) return throttled(service);
   return undefined;
+}
+
+/** IAM's wording for an action no policy allows (docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html). */
+function notAuthorized(principal: string, action: string, resource: string): AwsError {
+  return new AwsError(
+    'AccessDenied',
+    `User: ${principal} is not authorized to perform: ${action} on resource: ${resource} because no identity-based policy allows the ${action} action`,
+    403,
+  );
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -188,7 +268,14 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
   const calls: FakeCall[] = [];
   const assumeRoleCalls: AssumeRoleCall[] = [];
   const issued = new Map<string, Identity>();
-  const injected: Injected = { throttles: new Map(), failures: new Map() };
+  const injected: Injected = {
+    throttles: new Map(),
+    failures: new Map(),
+    denials: [],
+    deniedRoles: new Set(),
+    hangs: new Map(),
+    stormUntil: 0,
+  };
   let ownHost = '';
 
   const cfn = new CloudFormationFake(
@@ -239,6 +326,8 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
         `1 validation error detected: Value '${p.DurationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200`,
       );
     }
+    // A trust policy that does not name the caller: IAM answers as for any other denied action.
+    if (injected.deniedRoles.has(roleArn)) throw notAuthorized(who.arn, 'sts:AssumeRole', roleArn);
     if (p.ExternalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(p.ExternalId)) {
       throw validationError(`1 validation error detected: Value at 'externalId' failed to satisfy constraint`);
     }
@@ -297,11 +386,18 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     const id = requestId();
     const xmlns = service === 'sts' ? STS_XMLNS : CFN_XMLNS;
     const headers = { 'content-type': 'text/xml', 'x-amzn-requestid': id };
+    if (takeHang(injected, action)) return; // read, never answered: the client's timeout must end it
     try {
-      const err = takeInjected(injected, action, service);
-      if (err) throw err;
       const who = identityOf(scope?.accessKeyId);
       const caller: Caller = { account: who.account, region: scope?.region ?? 'us-east-1' };
+      const err = takeInjected(injected, action, service, who.account, () =>
+        notAuthorized(
+          who.arn,
+          `${service}:${action}`,
+          service === 'sts' ? (rest.RoleArn ?? '*') : cfn.resourceArn(rest, caller),
+        ),
+      );
+      if (err) throw err;
       const result = service === 'sts' ? sts(action, rest, who) : cfn.handle(action, rest, caller);
       send(res, 200, queryResponse(action, xmlns, result, id), headers);
     } catch (cause) {
@@ -332,8 +428,16 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     });
     const id = requestId();
     const headers = { 'x-amz-request-id': id };
+    if (takeHang(injected, action)) return;
     try {
-      const err = takeInjected(injected, action, 's3');
+      const who = identityOf(scope?.accessKeyId);
+      const err = takeInjected(
+        injected,
+        action,
+        's3',
+        who.account,
+        () => new AwsError('AccessDenied', 'Access Denied', 403),
+      );
       if (err) throw err;
       if (!bucket)
         throw new AwsError('NotImplemented', 'The fake S3 supports only path-style bucket/key requests', 501);
@@ -452,6 +556,24 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     },
     s3Objects,
     assumeRoleCalls,
+    deny(action, o = {}) {
+      injected.denials.push({ ...parseAction(action), account: o.account, left: o.times ?? Infinity });
+    },
+    allow(action) {
+      const a = parseAction(action);
+      injected.denials = injected.denials.filter(
+        (d) => d.action !== a.action || (a.service && d.service !== a.service),
+      );
+    },
+    denyAssumeRole: (roleArn) => void injected.deniedRoles.add(roleArn),
+    allowAssumeRole: (roleArn) => void injected.deniedRoles.delete(roleArn),
+    hang(action, times) {
+      const key = parseAction(action).action;
+      injected.hangs.set(key, (injected.hangs.get(key) ?? 0) + times);
+    },
+    throttleFor(ms) {
+      injected.stormUntil = Math.max(injected.stormUntil, Date.now() + ms);
+    },
   };
 }
 
