@@ -15,6 +15,7 @@ import { createSlackPort } from './slack/port.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { Store } from './store/types.js';
+import { VERSION } from './version.js';
 import { DEFAULT_TIMING, type Deps, type Timing } from './workflows/deps.js';
 import { startSweeper } from './workflows/sweeper.js';
 
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
   await app.start();
   const stopSweeper = startSweeper(deps);
   log.info('promote-bot started', {
+    version: VERSION,
     mode: env.slackAppToken ? 'socket' : 'http',
     port: env.port,
     store: store.durable ? 'redis' : 'memory',
