@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile TypeScript with the dev dependencies.
-FROM node:20-bookworm-slim AS build
+# promote-bot image. Node.js 24 is an LTS line (Node.js 20 reached end of life in April 2026); the code itself
+# runs on Node.js 20 and later (package.json "engines"), so CI on Node.js 20 tests the same code.
+ARG NODE_IMAGE=node:24-slim
+
+# Build stage: compile TypeScript with the dev dependencies, then drop them.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,13 +13,24 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: production dependencies and the compiled bot only, as an unprivileged user.
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production PORT=3000 PROMOTE_CONFIG=/config/promote.yml
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY package.json ./
+# package.json carries the version the bot prints at start-up and reports on /healthz.
+COPY package.json LICENSE NOTICE ./
 USER node
 EXPOSE 3000
-HEALTHCHECK --interval=15s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "dist/main.js"]
+# Liveness: the process serves GET /healthz. Slim images have no curl, so Node's own fetch probes it.
+# --start-period covers start-up (config validation, connecting to Redis and Slack) before failures count.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Signals: `docker stop` sends SIGTERM to PID 1, and the kernel gives PID 1 no default signal action, so a
+# signal only stops Node.js through a handler. The bot installs SIGTERM/SIGINT handlers once started
+# (src/main.ts: stop the sweeper, stop Bolt, close the store, exit 0). Run node directly (exec form, no npm
+# or shell in between, which would not forward the signal), and preferably with `docker run --init` (or
+# `init: true` in Compose): the init process forwards signals, so SIGTERM also stops a bot still starting,
+# and it reaps zombie processes.
+# --enable-source-maps: stack traces point at src/*.ts lines (the build emits .js.map files next to dist/*.js).
+CMD ["node", "--enable-source-maps", "dist/main.js"]

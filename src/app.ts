@@ -7,6 +7,7 @@ import { errorFields } from './log.js';
 import { escapeMrkdwn as esc } from './slack/escape.js';
 import { ACTION } from './slack/ids.js';
 import { REJECT_REASON, type RejectReasonMetadata } from './slack/views/reject-reason.js';
+import { VERSION } from './version.js';
 import type { Deps, Reply } from './workflows/deps.js';
 import { planPromotion } from './workflows/plan.js';
 import { historyText } from './workflows/releases.js';
@@ -34,7 +35,7 @@ export function createApp(env: EnvSettings, deps: Deps): App {
     method: ['GET'],
     handler: (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok: true, store: deps.store.durable ? 'redis' : 'memory' }));
+      res.end(JSON.stringify({ ok: true, version: VERSION, store: deps.store.durable ? 'redis' : 'memory' }));
     },
   };
   const app = new App({

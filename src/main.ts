@@ -14,6 +14,7 @@ import { createSlackClient, createSlackPort } from './slack/port.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { Store } from './store/types.js';
+import { VERSION } from './version.js';
 import { DEFAULT_TIMING, type Deps, type Timing } from './workflows/deps.js';
 import { drivingNow } from './workflows/execute.js';
 import { leasesHeld, releaseAllLeases } from './workflows/lease.js';
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
   await app.start();
   const stopSweeper = startSweeper(deps);
   log.info('promote-bot started', {
+    version: VERSION,
     mode: env.slackAppToken ? 'socket' : 'http',
     port: env.port,
     store: store.durable ? 'redis' : 'memory',

@@ -1,5 +1,6 @@
 // Starting the bot: every problem of env and config at once, before connecting anywhere; /healthz; the
 // in-memory store when REDIS_URL is unset.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/slack/ids.js';
@@ -84,6 +85,18 @@ describe('without REDIS_URL', () => {
     const health = await fetch(`${s.bot.base}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ ok: true, store: 'memory' });
+  });
+
+  it("reports package.json's version on /healthz and in the start-up line", async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await (await fetch(`${s.bot.base}/healthz`)).json()).toMatchObject({ version });
+    const started = s.bot
+      .output()
+      .split('\n')
+      .find((line) => line.includes('promote-bot started'));
+    expect(started, 'a "promote-bot started" line').toBeDefined();
+    expect(JSON.parse(started!)).toMatchObject({ version });
   });
 
   it('plans, approves and executes on the in-memory store', async () => {
