@@ -52,3 +52,8 @@ export function isRollbackFailure(status: string | undefined): boolean {
 export function isResourceFailure(resourceStatus: string | undefined): boolean {
   return !!resourceStatus && resourceStatus.endsWith('_FAILED');
 }
+
+/** An update CancelUpdateStack can stop (platform-facts §2.5: only from UPDATE_IN_PROGRESS). */
+export function isCancellable(status: string | undefined): boolean {
+  return status === 'UPDATE_IN_PROGRESS';
+}

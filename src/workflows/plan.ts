@@ -1,4 +1,3 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { formatDistanceStrict } from 'date-fns';
 import {
   carryParameters,
@@ -7,6 +6,7 @@ import {
   readSourceBuild,
   TEMPLATE_BODY_LIMIT,
 } from '../aws/cloudformation.js';
+import { uploadTemplate } from '../aws/s3.js';
 import { whyNotUpdatable } from '../aws/stack-status.js';
 import type { ServiceConfig, StageConfig } from '../config.js';
 import { resolvePath, resolveService } from '../domain/command.js';
@@ -152,11 +152,10 @@ export async function templateFor(
     };
   }
   const key = `promote-bot/${service}/${stage.name}/${id}.template`;
-  const s3 = deps.aws.s3(accessOf(stage), actor);
-  try {
-    await s3.send(new PutObjectCommand({ Bucket: stage.templateBucket, Key: key, Body: body }));
-  } catch (cause) {
-    throw new Error(`uploading the template to s3://${stage.templateBucket}/${key}`, { cause });
-  }
-  return { TemplateURL: `https://${stage.templateBucket}.s3.${stage.region}.amazonaws.com/${key}` };
+  return uploadTemplate(deps.aws.s3(accessOf(stage), actor), {
+    bucket: stage.templateBucket,
+    key,
+    body,
+    region: stage.region,
+  });
 }

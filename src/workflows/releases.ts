@@ -1,9 +1,8 @@
 // Release history: what each stage ran before and after every successful promotion or rollback.
 // CloudFormation's GetTemplate only returns the current template, so /rollback depends on this record.
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import { formatDistanceStrict } from 'date-fns';
-import { describeStack, fingerprint } from '../aws/cloudformation.js';
+import { describeStack, fingerprint, getTemplateBody } from '../aws/cloudformation.js';
 import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
 import type { Promotion } from '../domain/types.js';
@@ -51,8 +50,7 @@ async function snapshot(deps: Deps, stage: StageConfig, actor: string): Promise<
   const cfn = deps.aws.cloudFormation(accessOf(stage), actor);
   const stack = await describeStack(cfn, stage.stack);
   if (!stack) return undefined;
-  const tpl = await cfn.send(new GetTemplateCommand({ StackName: stage.stack, TemplateStage: 'Original' }));
-  const body = tpl.TemplateBody ?? '';
+  const body = await getTemplateBody(cfn, stage.stack);
   return {
     templateGz: packTemplate(body),
     parameters: (stack.Parameters ?? []).map((p) => ({ key: p.ParameterKey ?? '', value: p.ParameterValue ?? '' })),

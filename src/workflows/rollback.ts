@@ -1,19 +1,19 @@
 // /rollback and the release history it needs. CloudFormation's GetTemplate only returns the current
 // template, so every successful promotion records what the stage ran before and after it.
+import type { Parameter, Stack } from '@aws-sdk/client-cloudformation';
 import {
-  type CloudFormationClient,
-  DescribeStackEventsCommand,
-  GetTemplateCommand,
-  GetTemplateSummaryCommand,
-  type Parameter,
-  type Stack,
-} from '@aws-sdk/client-cloudformation';
-import { createChangeSet, describeStack, fingerprint } from '../aws/cloudformation.js';
-import { isInProgress, whyNotUpdatable } from '../aws/stack-status.js';
+  createChangeSet,
+  describeStack,
+  fingerprint,
+  getTemplateBody,
+  getTemplateSummary,
+  readStuckResources,
+} from '../aws/cloudformation.js';
+import { isCancellable, isInProgress, isRollbackFailure, whyNotUpdatable } from '../aws/stack-status.js';
 import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
 import { isPending } from '../domain/promotion.js';
-import type { FailedResource, Promotion } from '../domain/types.js';
+import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf, transition } from './deps.js';
 import { drive } from './execute.js';
@@ -82,10 +82,10 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   const to = stage.value;
   const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
   const stack = await describeStack(cfn, to.stack);
-  if (stack?.StackStatus === 'UPDATE_IN_PROGRESS') {
+  if (stack && isCancellable(stack.StackStatus)) {
     return recover(deps, { ...req, service: svc.value.name }, to, stack, 'cancel_update', reply);
   }
-  if (stack?.StackStatus === 'UPDATE_ROLLBACK_FAILED') {
+  if (stack && isRollbackFailure(stack.StackStatus)) {
     return recover(deps, { ...req, service: svc.value.name }, to, stack, 'continue_rollback', reply);
   }
   if (isInProgress(stack?.StackStatus)) {
@@ -119,9 +119,9 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   // What is needed before the lock is taken, so a failure here leaves nothing held.
   const body = unpackTemplate(target.snapshot.templateGz);
   const current = releases[0]!.after;
-  const tpl = await cfn.send(new GetTemplateCommand({ StackName: to.stack, TemplateStage: 'Original' }));
+  const currentBody = await getTemplateBody(cfn, to.stack);
   const drifted =
-    fingerprint(tpl.TemplateBody ?? '') !== current.fingerprint ||
+    fingerprint(currentBody) !== current.fingerprint ||
     JSON.stringify((stack?.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue]).sort()) !==
       JSON.stringify(current.parameters.map((p) => [p.key, p.value]).sort());
 
@@ -151,7 +151,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
     async () => {
       const templateSource = await templateFor(deps, to, body, svc.value.name, id, req.requester);
       if ('refusal' in templateSource) return templateSource;
-      const summary = await cfn.send(new GetTemplateSummaryCommand(templateSource));
+      const summary = await getTemplateSummary(cfn, templateSource);
       const declared = new Set((summary.Parameters ?? []).map((x) => x.ParameterKey));
       // DescribeStacks masks NoEcho values as "****": re-sending them would set the secret to "****".
       const noEcho = new Set((summary.Parameters ?? []).filter((x) => x.NoEcho).map((x) => x.ParameterKey));
@@ -183,35 +183,6 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   );
 }
 
-/** Resources whose rollback failed: failures after the stack's last UPDATE_ROLLBACK_IN_PROGRESS event. */
-export async function stuckResources(cfn: CloudFormationClient, stack: Stack): Promise<FailedResource[]> {
-  const stuck = new Map<string, FailedResource>();
-  let next: string | undefined;
-  for (let page = 0; page < 10; page++) {
-    const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stack.StackName, NextToken: next }));
-    for (const ev of out.StackEvents ?? []) {
-      const isStack = ev.PhysicalResourceId === stack.StackId || ev.LogicalResourceId === stack.StackName;
-      if (isStack && ev.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS') return [...stuck.values()];
-      if (
-        !isStack &&
-        ev.ResourceStatus?.endsWith('_FAILED') &&
-        ev.LogicalResourceId &&
-        !stuck.has(ev.LogicalResourceId)
-      ) {
-        stuck.set(ev.LogicalResourceId, {
-          logicalId: ev.LogicalResourceId,
-          resourceType: ev.ResourceType,
-          status: ev.ResourceStatus,
-          reason: ev.ResourceStatusReason,
-        });
-      }
-    }
-    next = out.NextToken;
-    if (!next) break;
-  }
-  return [...stuck.values()];
-}
-
 /**
  * Cancel an update in flight, or continue a failed rollback: a rollback record with no change set, approved
  * under the stage's rollback rule (required: 0 runs at once), then one API call. Bound to what it acts on:
@@ -229,7 +200,7 @@ async function recover(
 ): Promise<Promotion | undefined> {
   const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
   // Read before anything is taken, so a failure here leaves nothing held.
-  const stuck = mode === 'continue_rollback' ? await stuckResources(cfn, stack) : undefined;
+  const stuck = mode === 'continue_rollback' ? await readStuckResources(cfn, stack) : undefined;
   const running = mode === 'cancel_update' ? await runningPromotion(deps, to) : undefined;
   if (!running) await supersedePending(deps, to, req.requester);
   const opened = await openOperation(
