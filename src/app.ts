@@ -3,8 +3,8 @@
 import { App, type CustomRoute, LogLevel, type RespondFn } from '@slack/bolt';
 import type { EnvSettings } from './config.js';
 import { parsePromoteText, parseRollbackText, usageText } from './domain/command.js';
-import { errorFields } from './log.js';
 import { escapeMrkdwn as esc } from './slack/escape.js';
+import { explainError } from './slack/explain-error.js';
 import { ACTION } from './slack/ids.js';
 import { REJECT_REASON, type RejectReasonMetadata } from './slack/views/reject-reason.js';
 import { VERSION } from './version.js';
@@ -21,11 +21,14 @@ function replyVia(respond: RespondFn): Reply {
   };
 }
 
-/** Runs slow work after the ack; a fault is logged and told to the person, never swallowed silently. */
+/**
+ * Runs slow work after the ack. A fault is logged with its cause chain and told to the person as an
+ * instruction (the one error boundary, explainError), never swallowed silently.
+ */
 function background(deps: Deps, what: string, reply: Reply, work: () => Promise<unknown>): void {
   void work().catch(async (err) => {
     deps.log.error(what, { err });
-    await reply(`Something went wrong while ${what}: ${esc(errorFields(err).error as string)}`).catch(() => undefined);
+    await reply(explainError(err, what).text).catch(() => undefined);
   });
 }
 

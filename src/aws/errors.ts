@@ -428,3 +428,14 @@ export function explainAwsFault(f: AwsFault): string {
       return `${serviceOf(calling)} refused ${calling}${target} ${code}: ${f.message}`;
   }
 }
+
+/** Whether a fault came from an AWS call (anywhere in its cause chain): a tagged call or an SDK service error. */
+export function isAwsError(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 8 && e && typeof e === 'object'; i++) {
+    const x = e as ErrorLike;
+    if (awsCallOf(x) || x.$metadata !== undefined || x.$fault !== undefined) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -17,7 +17,7 @@
 // promotion hash and the index keys together, which would need a hash tag in the prefix.
 import type { ChainableCommander, Redis, Result } from 'ioredis';
 import type { Promotion } from '../domain/types.js';
-import type { AcquireResult, AuditEntry, Store } from './types.js';
+import { type AcquireResult, type AuditEntry, isUnavailable, type Store, StoreUnavailableError } from './types.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -139,6 +139,7 @@ async function attempt<T>(what: string, op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (cause) {
+    if (isUnavailable(cause)) throw new StoreUnavailableError(what, { cause });
     throw new Error(what, { cause });
   }
 }

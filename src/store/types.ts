@@ -63,3 +63,24 @@ export interface Store {
 
   close(): Promise<void>;
 }
+
+/**
+ * The store could not be reached (connection refused or lost, command timed out): a transient fault.
+ * Other store errors (a bad script, a wrong type) stay plain errors.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+  constructor(what: string, options: { cause: unknown }) {
+    super(`${what}: the store is unavailable`, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+const UNAVAILABLE =
+  /Connection is closed|Command timed out|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request/i;
+
+/** Whether an ioredis error means Redis is out of reach (see platform-facts §4, "When Redis is down"). */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: string };
+  return e?.name === 'MaxRetriesPerRequestError' || UNAVAILABLE.test(`${e?.message ?? ''} ${e?.code ?? ''}`);
+}

@@ -3,7 +3,7 @@
 // buttons, recorded before anything can run). Any failure ends the operation through its end effects, so the
 // requester is told, the change set deleted and the lock given back, whatever failed and wherever.
 import { deleteChangeSet, describeAllChanges, isNoChangesReason, waitForChangeSet } from '../aws/cloudformation.js';
-import { classifyAwsError, explainAwsFault } from '../aws/errors.js';
+import { classifyAwsError, explainAwsFault, isAwsError } from '../aws/errors.js';
 import type { StageConfig } from '../config.js';
 import { buildPlan } from '../domain/classify.js';
 import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
@@ -91,9 +91,8 @@ export async function endOperation(
 
 /** Why planning failed, in words for the person (AWS faults become instructions; the cause goes to the log). */
 function planFailure(deps: Deps, p: Promotion, err: unknown): string {
-  const fault = classifyAwsError(err);
-  deps.log.error('planning an operation', { err, promotionId: p.id, fault: fault.code });
-  return fault.code === 'Unknown' ? (err as Error).message : explainAwsFault(fault);
+  deps.log.error('planning an operation', { err, promotionId: p.id });
+  return isAwsError(err) ? explainAwsFault(classifyAwsError(err)) : (err as Error).message;
 }
 
 /**
