@@ -1,7 +1,6 @@
 // /promote: from a checked request to a change set summary in the channel.
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { formatDistanceStrict } from 'date-fns';
 import {
   carryParameters,
   createChangeSet,
@@ -16,11 +15,13 @@ import {
 import { whyNotUpdatable } from '../aws/stack-status.js';
 import type { ServiceConfig, StageConfig } from '../config.js';
 import { buildPlan } from '../domain/classify.js';
-import { resolvePath, resolveService, unescapeSlack } from '../domain/command.js';
+import { resolvePath, resolveService } from '../domain/command.js';
+import type { Refusal, StageHold } from '../domain/refusals.js';
 import type { Promotion } from '../domain/types.js';
-import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { escapeMrkdwn as esc, unescapeSlack } from '../slack/escape.js';
 import { slackErrorCode } from '../slack/port.js';
 import { renderChangeList } from '../slack/views/change-list.js';
+import { renderRefusal } from '../slack/views/refusals.js';
 import { BLOCK_ID, renderPromotionMessage } from '../slack/views/summary.js';
 import { accessOf, accountOf, audit, type Deps, lockKey, type Reply, ruleOf, targetOf, transition } from './deps.js';
 import { drive } from './execute.js';
@@ -81,11 +82,11 @@ async function endPlanning(
   await reply(kind === 'nothing_to_promote' ? reason : `Planning ${esc(p.service)} failed: ${esc(reason)}`);
 }
 
-/** Checks the request against the config; the refusal (already escaped) or the resolved stages. */
+/** Checks the request against the config; the refusal or the resolved stages. */
 export function checkRequest(
   deps: Deps,
   req: PromoteRequest,
-): { ok: true; service: ServiceConfig; from: StageConfig; to: StageConfig } | { ok: false; refusal: string } {
+): { ok: true; service: ServiceConfig; from: StageConfig; to: StageConfig } | { ok: false; refusal: Refusal } {
   const service = resolveService(deps.config, req.service, req.channel);
   if (!service.ok) return service;
   const path = resolvePath(service.value, req.from, req.to);
@@ -100,18 +101,15 @@ export function checkRequest(
 export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Reply): Promise<Promotion | undefined> {
   const checked = checkRequest(deps, req);
   if (!checked.ok) {
-    await reply(checked.refusal);
+    await reply(renderRefusal(checked.refusal));
     return undefined;
   }
   const { service, from, to } = checked;
   const request = { ...req, service: service.name, from: from.name, to: to.name };
 
-  const hold = await deps.store.getJson<{ user: string; at: string; reason: string }>(holdKey(service.name, to.name));
+  const hold = await deps.store.getJson<StageHold>(holdKey(service.name, to.name));
   if (hold) {
-    await reply(
-      `${service.name}/${to.name} is held since ${formatDistanceStrict(new Date(hold.at), deps.now(), { addSuffix: true })}: ${esc(hold.reason)}. ` +
-        `Run \`/promote unhold ${service.name} ${to.name}\` when it is safe to promote again.`,
-    );
+    await reply(renderRefusal({ code: 'held', service: service.name, stage: to.name, hold }, deps.now()));
     return undefined;
   }
 

@@ -6,8 +6,10 @@ import { formatDistanceStrict } from 'date-fns';
 import { describeStack, fingerprint } from '../aws/cloudformation.js';
 import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
+import type { StageHold } from '../domain/refusals.js';
 import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, audit, type Deps } from './deps.js';
 import { holdKey } from './locks.js';
 
@@ -70,11 +72,8 @@ export async function recordRelease(deps: Deps, p: Promotion): Promise<void> {
   const stage = deps.config.services[p.service]?.stages.find((s) => s.name === p.to);
   if (!stage) return;
   if (p.kind === 'rollback' && (p.state === 'succeeded' || p.state === 'rolled_back')) {
-    await deps.store.setJson(holdKey(p.service, p.to), {
-      user: p.requester,
-      at: deps.now().toISOString(),
-      reason: `rolled back by <@${p.requester}>`,
-    });
+    const hold: StageHold = { user: p.requester, at: deps.now().toISOString(), cause: 'rollback', promotionId: p.id };
+    await deps.store.setJson(holdKey(p.service, p.to), hold);
     await audit(deps, p, 'bot', 'held', { reason: 'rollback' });
   }
   if (p.state !== 'succeeded') return;
@@ -109,9 +108,9 @@ export async function historyText(
   channel: string,
 ): Promise<string> {
   const svc = resolveService(deps.config, serviceName, channel);
-  if (!svc.ok) return svc.refusal;
+  if (!svc.ok) return renderRefusal(svc.refusal);
   const stage = resolveStage(svc.value, stageName ?? svc.value.stages[svc.value.stages.length - 1]!.name);
-  if (!stage.ok) return stage.refusal;
+  if (!stage.ok) return renderRefusal(stage.refusal);
   const releases = await deps.store.listCapped<Release>(releasesKey(svc.value.name, stage.value.name), 20);
   if (releases.length === 0) return `No releases recorded for ${svc.value.name}/${stage.value.name} yet.`;
   const now = deps.now();

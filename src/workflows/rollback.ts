@@ -15,6 +15,7 @@ import { resolveService, resolveStage } from '../domain/command.js';
 import { isPending } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { renderRefusal } from '../slack/views/refusals.js';
 import { renderPromotionMessage } from '../slack/views/summary.js';
 import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf, transition } from './deps.js';
 import { drive } from './execute.js';
@@ -29,9 +30,9 @@ export async function unhold(
   reply: Reply,
 ): Promise<void> {
   const svc = resolveService(deps.config, req.service, req.channel);
-  if (!svc.ok) return reply(svc.refusal);
+  if (!svc.ok) return reply(renderRefusal(svc.refusal));
   const stage = resolveStage(svc.value, req.stage);
-  if (!stage.ok) return reply(stage.refusal);
+  if (!stage.ok) return reply(renderRefusal(stage.refusal));
   const key = holdKey(svc.value.name, stage.value.name);
   if (!(await deps.store.getJson(key))) return reply(`${svc.value.name}/${stage.value.name} is not held.`);
   await deps.store.del(key);
@@ -67,7 +68,7 @@ async function supersedePending(deps: Deps, stage: StageConfig, by: string): Pro
     const t = await transition(
       deps,
       p.id,
-      { type: 'cancel', user: by, force: true, reason: `superseded by a rollback of ${stage.name} by <@${by}>` },
+      { type: 'cancel', user: by, force: true, reason: `superseded by a rollback of ${stage.name}` },
       by,
     );
     if (t.ok) await closePending(deps, t);
@@ -76,9 +77,9 @@ async function supersedePending(deps: Deps, stage: StageConfig, by: string): Pro
 
 export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply): Promise<Promotion | undefined> {
   const svc = resolveService(deps.config, req.service, req.channel);
-  if (!svc.ok) return void (await reply(svc.refusal));
+  if (!svc.ok) return void (await reply(renderRefusal(svc.refusal)));
   const stage = resolveStage(svc.value, req.stage ?? svc.value.stages[svc.value.stages.length - 1]!.name);
-  if (!stage.ok) return void (await reply(stage.refusal));
+  if (!stage.ok) return void (await reply(renderRefusal(stage.refusal)));
   const to = stage.value;
   const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
   const stack = await describeStack(cfn, to.stack);
