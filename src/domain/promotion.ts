@@ -12,7 +12,8 @@ export type PromotionEvent =
   | { type: 'planned'; changeSet?: { arn: string; name: string }; plan: Plan; rule: ApprovalRule }
   | { type: 'nothing_to_promote'; reason: string }
   | { type: 'plan_failed'; reason: string }
-  | { type: 'approve'; user: string; isReviewer: boolean; rule: ApprovalRule; skip?: string[] }
+  /** `skip`: continue_rollback only, this approver chose to skip the resources stuck in rollback */
+  | { type: 'approve'; user: string; isReviewer: boolean; rule: ApprovalRule; skip?: boolean }
   /** `reviewers` (the rule's) only say who to ask when a non-reviewer clicks */
   | { type: 'reject'; user: string; isReviewer: boolean; reason?: string; reviewers?: string[] }
   | { type: 'cancel'; user: string; reason?: string; force?: boolean }
@@ -110,11 +111,12 @@ export function step(p: Promotion, event: PromotionEvent, now: Date): Step {
         return refuse({ code: 'self_approval', kind: p.kind });
       }
       if (p.approvals.some((a) => a.user === event.user)) return refuse({ code: 'already_approved' });
-      const approvals = [...p.approvals, { user: event.user, at }];
+      const approvals = [...p.approvals, { user: event.user, at, ...(event.skip ? { skip: true } : {}) }];
       const reached = approvals.length >= event.rule.required;
-      // continue_rollback: the reviewer's button says whether to skip the resources stuck in rollback.
-      const skip = event.skip ?? p.skip;
-      return next({ approvals, state: reached ? 'approved' : 'awaiting_approval', ...(skip ? { skip } : {}) });
+      if (!reached) return next({ approvals });
+      // continue_rollback: the stuck resources are skipped only when every approver chose to skip them.
+      const skip = approvals.every((a) => a.skip) ? (p.stuck ?? []).map((r) => r.logicalId) : [];
+      return next({ approvals, state: 'approved', skip: skip.length ? skip : undefined });
     }
 
     case 'reject':

@@ -94,6 +94,8 @@ export const TERMINAL_STATES: readonly PromotionState[] = [
 export interface Approval {
   user: string;
   at: string; // ISO time
+  /** continue_rollback: this approver chose to skip the resources stuck in rollback */
+  skip?: boolean;
 }
 
 export interface ApprovalRule {
@@ -157,7 +159,7 @@ export interface Promotion {
   plan?: Plan;
   /** Rollbacks only; absent means 'changeset' */
   mode?: RecoveryMode;
-  /** continue_rollback: resources whose rollback failed (shown), and those chosen to skip */
+  /** continue_rollback: resources whose rollback failed (shown), and those to skip (set once approved, when every approver chose to) */
   stuck?: FailedResource[];
   skip?: string[];
   approvals: Approval[];

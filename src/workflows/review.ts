@@ -34,9 +34,7 @@ export async function approve(
   if (!current) return reply('This promotion is no longer known.');
   const rule = ruleOf(deps, current);
   const isReviewer = await deps.reviewers.isReviewer(user, rule.reviewers);
-  // continue_rollback: the "skip" button skips exactly the resources shown as stuck.
-  const skip = opts.skipStuck ? (current.stuck ?? []).map((r) => r.logicalId) : undefined;
-  const t = await transition(deps, id, { type: 'approve', user, isReviewer, rule, skip }, user);
+  const t = await transition(deps, id, { type: 'approve', user, isReviewer, rule, skip: opts.skipStuck }, user);
   if (!t.ok) return reply(renderRefusal(t.refusal));
   if (t.after.state === 'approved') {
     // The last approval: start at once (an incident's cancel is one API call after the click); the

@@ -309,3 +309,40 @@ describe('approvalsMissing', () => {
     expect(approvalsMissing(promotion('awaiting_approval', { approvals }), { ...rule, required })).toBe(missing);
   });
 });
+
+describe('continue_rollback: skipping the stuck resources', () => {
+  const stuck = [
+    { logicalId: 'Fn', status: 'UPDATE_FAILED' },
+    { logicalId: 'Queue', status: 'UPDATE_FAILED' },
+  ];
+  const recovery = (approvals: Promotion['approvals'] = []) =>
+    promotion('awaiting_approval', { kind: 'rollback', mode: 'continue_rollback', stuck, approvals });
+  const two = { ...rule, required: 2 };
+  const one = { ...rule, required: 1 };
+
+  /** Approves in turn (each approver's choice: skip or not) and returns the promotion after the last. */
+  function approveAll(choices: boolean[], r: ApprovalRule): Promotion {
+    let p = recovery();
+    choices.forEach((skip, i) => {
+      const s = step(p, { type: 'approve', user: `U0R${i}`, isReviewer: true, rule: r, skip }, NOW);
+      if (!s.ok) throw new Error(`approval ${i} refused: ${s.refusal.code}`);
+      p = s.promotion;
+    });
+    return p;
+  }
+
+  it.each<[string, boolean[], ApprovalRule, PromotionState, string[] | undefined]>([
+    ['one approver skips', [true], one, 'approved', ['Fn', 'Queue']],
+    ['one approver does not skip', [false], one, 'approved', undefined],
+    ['both skip', [true, true], two, 'approved', ['Fn', 'Queue']],
+    ['the first skips, the last does not', [true, false], two, 'approved', undefined],
+    ['the first does not, the last skips', [false, true], two, 'approved', undefined],
+    ['neither skips', [false, false], two, 'approved', undefined],
+    ['one skip of two still waits, nothing decided yet', [true], two, 'awaiting_approval', undefined],
+  ])('%s → %s, skip %j', (_name, choices, r, state, skip) => {
+    const p = approveAll(choices, r);
+    expect(p.state).toBe(state);
+    expect(p.skip).toEqual(skip);
+    expect(p.approvals.map((a) => a.skip ?? false)).toEqual(choices);
+  });
+});

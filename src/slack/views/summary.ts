@@ -209,7 +209,9 @@ function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
     `Needs ${plural(rule.required, 'approval')}${reviewers.length ? ` from ${reviewers.join(', ')}` : ''}`,
   ];
   for (const a of p.approvals.slice(0, APPROVALS_SHOWN)) {
-    lines.push(`✅ ${mentionUser(a.user)} approved ${relative(a.at, now)}`);
+    lines.push(
+      `✅ ${mentionUser(a.user)} approved ${relative(a.at, now)}${a.skip ? ', skipping the stuck resources' : ''}`,
+    );
   }
   if (p.approvals.length > APPROVALS_SHOWN) lines.push(`…and ${count(p.approvals.length - APPROVALS_SHOWN)} more`);
   const tail = [`Still needed: ${Math.max(0, rule.required - p.approvals.length)}`];
