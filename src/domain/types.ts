@@ -119,6 +119,18 @@ export interface FailedResource {
  */
 export type RecoveryMode = 'changeset' | 'cancel_update' | 'continue_rollback';
 
+/** What a rollback will do, in release IDs; kept on the rollback (shown in its summary, then recorded). */
+export interface RollbackTarget {
+  /** Plain `/rollback`: the release it undoes */
+  undoes?: string;
+  /** `to <release>`: the release it re-applies */
+  reapplies?: string;
+  /** The newest release in effect (undefined when every recorded release is rolled back) */
+  runsNow?: string;
+  /** The release whose template it puts back (undefined: none recorded, it is what ran before `undoes`) */
+  putsBack?: string;
+}
+
 export interface Promotion {
   id: string;
   /** Incremented by every stored transition (compare-and-set) */
@@ -159,6 +171,8 @@ export interface Promotion {
   plan?: Plan;
   /** Rollbacks only; absent means 'changeset' */
   mode?: RecoveryMode;
+  /** Rollbacks re-applying a recorded release: which release they undo or re-apply (see domain/releases.ts) */
+  rollbackTarget?: RollbackTarget;
   /** continue_rollback: resources whose rollback failed (shown), and those to skip (set once approved, when every approver chose to) */
   stuck?: FailedResource[];
   skip?: string[];

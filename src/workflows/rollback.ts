@@ -13,6 +13,7 @@ import { isInProgress, whyNotUpdatable } from '../aws/stack-status.js';
 import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
 import { isPending } from '../domain/promotion.js';
+import { chooseRollbackTarget } from '../domain/releases.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
@@ -21,7 +22,7 @@ import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targe
 import { drive } from './execute.js';
 import { holdKey, releaseLock, takeLock } from './locks.js';
 import { changeSetName, finishPlanning, templateFor } from './plan.js';
-import { type Release, releasesKey, type StageSnapshot, unpackTemplate } from './releases.js';
+import { type Release, releasesKey, unpackTemplate } from './releases.js';
 import { closePending } from './review.js';
 
 export async function unhold(
@@ -99,23 +100,9 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   if (why) return void (await reply(`Cannot roll back ${svc.value.name}/${to.name}: ${esc(why)}.`));
 
   const releases = await deps.store.listCapped<Release>(releasesKey(svc.value.name, to.name), to.keepReleases);
-  if (releases.length === 0) {
-    return void (await reply(
-      `No releases recorded for ${svc.value.name}/${to.name}: there is nothing the bot can roll back to.`,
-    ));
-  }
-  let target: { snapshot: StageSnapshot; label: string };
-  if (req.release) {
-    const r = releases.find((x) => x.id === req.release);
-    if (!r) {
-      return void (await reply(
-        `Unknown release "${esc(req.release)}" for ${svc.value.name}/${to.name}. Known releases (newest first): ${releases.map((x) => `\`${x.id}\``).join(', ')}.`,
-      ));
-    }
-    target = { snapshot: r.after, label: `release ${r.id}` };
-  } else {
-    target = { snapshot: releases[0]!.before, label: `what ran before release ${releases[0]!.id}` };
-  }
+  // A rollback undoes the newest promotion still in effect, or re-applies the release named with `to`.
+  const target = chooseRollbackTarget(releases, req.release, { service: svc.value.name, stage: to.name });
+  if (!target.ok) return void (await reply(renderRefusal(target.refusal)));
 
   // What is needed before the lock is taken, so a failure here leaves nothing held.
   const body = unpackTemplate(target.snapshot.templateGz);
@@ -154,6 +141,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
     updatedAt: at,
     target: targetOf(to, stack),
     source: { stack: to.stack, region: to.region, fingerprint: target.snapshot.fingerprint },
+    rollbackTarget: target.target,
     approvals: [],
   };
   try {
