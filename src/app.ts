@@ -2,11 +2,13 @@
 // Each listener acks first (no Redis or AWS call before it), then works in the background.
 import { App, type CustomRoute, LogLevel, type RespondFn } from '@slack/bolt';
 import type { EnvSettings } from './config.js';
-import { parsePromoteText, parseRollbackText, usageText } from './domain/command.js';
-import { escapeMrkdwn as esc } from './slack/escape.js';
+import { parsePromoteText, parseRollbackText } from './domain/command.js';
+import { escapeMrkdwn as esc, unescapeSlack } from './slack/escape.js';
 import { explainError } from './slack/explain-error.js';
 import { ACTION } from './slack/ids.js';
+import { renderRefusal } from './slack/views/refusals.js';
 import { REJECT_REASON, type RejectReasonMetadata } from './slack/views/reject-reason.js';
+import { usageText } from './slack/views/usage.js';
 import { VERSION } from './version.js';
 import type { Deps, Reply } from './workflows/deps.js';
 import { planPromotion } from './workflows/plan.js';
@@ -56,13 +58,13 @@ export function createApp(env: EnvSettings, deps: Deps): App {
   });
 
   app.command('/promote', async ({ command, ack, respond }) => {
-    const cmd = parsePromoteText(command.text);
+    const cmd = parsePromoteText(unescapeSlack(command.text));
     const reply = replyVia(respond);
     switch (cmd.kind) {
       case 'help':
         return ack({ response_type: 'ephemeral', text: usageText(deps.config) });
       case 'usage':
-        return ack({ response_type: 'ephemeral', text: `${cmd.problem}.\n${usageText(deps.config)}` });
+        return ack({ response_type: 'ephemeral', text: `${renderRefusal(cmd.refusal)}\n${usageText(deps.config)}` });
       case 'promote':
         await ack({ response_type: 'ephemeral', text: `Planning ${esc(cmd.service)} → ${esc(cmd.to)}…` });
         return background(deps, 'planning the promotion', reply, () =>
@@ -89,11 +91,11 @@ export function createApp(env: EnvSettings, deps: Deps): App {
   });
 
   app.command('/rollback', async ({ command, ack, respond }) => {
-    const cmd = parseRollbackText(command.text);
+    const cmd = parseRollbackText(unescapeSlack(command.text));
     const reply = replyVia(respond);
     if (cmd.kind === 'help') return ack({ response_type: 'ephemeral', text: usageText(deps.config) });
     if (cmd.kind === 'usage')
-      return ack({ response_type: 'ephemeral', text: `${cmd.problem}.\n${usageText(deps.config)}` });
+      return ack({ response_type: 'ephemeral', text: `${renderRefusal(cmd.refusal)}\n${usageText(deps.config)}` });
     await ack({ response_type: 'ephemeral', text: `Looking at ${esc(cmd.service)} for a rollback…` });
     return background(deps, 'planning the rollback', reply, () =>
       runRollback(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),

@@ -3,52 +3,11 @@
 import { parse as parseYaml } from 'yaml';
 import { type ZodType, z } from 'zod';
 import { PROMOTE_SUBCOMMANDS } from './domain/command.js';
+import { type PromoteConfig, SETTING_KEYS, type ServiceConfig, type StageConfig } from './domain/config-model.js';
 import { parseDuration } from './domain/duration.js';
 import type { ApprovalRule } from './domain/types.js';
 
-export interface StageConfig {
-  name: string;
-  /** Position in the service's promotion path (0 = first) */
-  index: number;
-  stack: string;
-  region: string;
-  role?: string;
-  externalId?: string;
-  /** S3 bucket (in the target account) for templates over CloudFormation's 51,200-byte TemplateBody limit */
-  templateBucket?: string;
-  /** Stages this one may be promoted from (empty for the first stage) */
-  promotesFrom: string[];
-  approvals: ApprovalRule;
-  rollback: ApprovalRule;
-  /** Releases kept for /rollback and /promote history */
-  keepReleases: number;
-}
-
-export interface ServiceConfig {
-  name: string;
-  /** Channel IDs allowed to run commands for this service; undefined = any channel */
-  channels?: string[];
-  /** In promotion-path order */
-  stages: StageConfig[];
-}
-
-export interface PromoteConfig {
-  services: Record<string, ServiceConfig>;
-  /** Operational tuning (milliseconds); every key optional, defaults in src/workflows/deps.ts */
-  settings: Partial<Record<(typeof SETTING_KEYS)[number], number>>;
-}
-
-/** Tuning knobs of `settings:` in promote.yml, each a duration. */
-export const SETTING_KEYS = [
-  'leaseTtl',
-  'stallAfter',
-  'sweepEvery',
-  'progressEvery',
-  'pollMin',
-  'pollMax',
-  'planningTimeout',
-  'retention',
-] as const;
+export type { PromoteConfig, ServiceConfig, StageConfig } from './domain/config-model.js';
 
 export interface EnvSettings {
   slackBotToken: string;

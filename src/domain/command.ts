@@ -1,6 +1,7 @@
-// Parsing of /promote and /rollback text. Pure: always returns a result, never throws.
-import type { PromoteConfig, ServiceConfig, StageConfig } from '../config.js';
-import { escapeMrkdwn as esc } from '../slack/escape.js';
+// Parsing of /promote and /rollback text. Pure: always returns a result, never throws. The text comes
+// already unescaped by the Slack layer; refusals are values (./refusals.ts), rendered by the Slack views.
+import type { PromoteConfig, ServiceConfig, StageConfig } from './config-model.js';
+import type { Refusal, UsageRefusal } from './refusals.js';
 
 export type PromoteCommand =
   | { kind: 'promote'; service: string; from?: string; to: string }
@@ -8,17 +9,14 @@ export type PromoteCommand =
   | { kind: 'history'; service: string; stage?: string }
   | { kind: 'unhold'; service: string; stage: string }
   | { kind: 'help' }
-  | { kind: 'usage'; problem: string };
+  | { kind: 'usage'; refusal: UsageRefusal };
 
 export type RollbackCommand =
   | { kind: 'rollback'; service: string; stage?: string; release?: string }
   | { kind: 'help' }
-  | { kind: 'usage'; problem: string };
+  | { kind: 'usage'; refusal: UsageRefusal };
 
-/** Slack HTML-escapes &, < and > in slash-command text, so `dev->prod` arrives as `dev-&gt;prod`. */
-export function unescapeSlack(text: string): string {
-  return text.replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&amp;/g, '&');
-}
+const usage = (refusal: UsageRefusal) => ({ kind: 'usage' as const, refusal });
 
 /** Words after `/promote` that are not a service name (config refuses services named like them). */
 export const PROMOTE_SUBCOMMANDS = ['help', 'status', 'history', 'unhold'] as const;
@@ -32,7 +30,7 @@ const HELP = ['help', '-h', '--help', '?'];
 const ARROW = /\s*(?:[-‐‑‒–—―]+>|=+>|[→⇒⇨⟶⟹➔➜➝➞➡]\uFE0F?|:arrow_right:)\s*|\s+to\s+/iu;
 
 function words(text: string): string[] {
-  return unescapeSlack(text)
+  return text
     .replace(/[\u00a0\u2000-\u200b]/g, ' ')
     .trim()
     .split(/\s+/)
@@ -45,23 +43,22 @@ export function parsePromoteText(text: string): PromoteCommand {
   const [head, ...rest] = w;
   const verb = head!.toLowerCase();
   if (verb === 'status') {
-    if (rest.length > 1) return { kind: 'usage', problem: 'status takes at most a service name' };
+    if (rest.length > 1) return usage({ code: 'status_args' });
     return { kind: 'status', service: rest[0] };
   }
   if (verb === 'history') {
-    if (rest.length < 1 || rest.length > 2)
-      return { kind: 'usage', problem: 'history takes a service and an optional stage' };
+    if (rest.length < 1 || rest.length > 2) return usage({ code: 'history_args' });
     return { kind: 'history', service: rest[0]!, stage: rest[1] };
   }
   if (verb === 'unhold') {
-    if (rest.length !== 2) return { kind: 'usage', problem: 'unhold takes a service and a stage' };
+    if (rest.length !== 2) return usage({ code: 'unhold_args' });
     return { kind: 'unhold', service: rest[0]!, stage: rest[1]! };
   }
   const service = head!;
   const path = rest.join(' ');
-  if (!path) return { kind: 'usage', problem: `say which stage to promote ${esc(service)} to` };
+  if (!path) return usage({ code: 'missing_stage', service });
   const stages = readStages(path);
-  if (!stages) return { kind: 'usage', problem: `cannot read the stages in "${esc(path)}"` };
+  if (!stages) return usage({ code: 'unreadable_stages', text: path });
   return { kind: 'promote', service, ...stages };
 }
 
@@ -85,7 +82,7 @@ export function parseRollbackText(text: string): RollbackCommand {
   if (w.length === 0 || HELP.includes(w[0]!.toLowerCase())) return { kind: 'help' };
   const [service, ...rest] = w;
   if (rest.length === 0) return { kind: 'rollback', service: service! };
-  if (rest.at(-1)!.toLowerCase() === 'to') return { kind: 'usage', problem: 'say which release to roll back to' };
+  if (rest.at(-1)!.toLowerCase() === 'to') return usage({ code: 'missing_release' });
   if (rest.length === 1) return { kind: 'rollback', service: service!, stage: rest[0] };
   if (rest.length === 3 && rest[1]!.toLowerCase() === 'to') {
     return { kind: 'rollback', service: service!, stage: rest[0], release: rest[2] };
@@ -93,7 +90,7 @@ export function parseRollbackText(text: string): RollbackCommand {
   if (rest.length === 2 && rest[0]!.toLowerCase() === 'to') {
     return { kind: 'rollback', service: service!, release: rest[1] };
   }
-  return { kind: 'usage', problem: `cannot read "${esc(rest.join(' '))}"` };
+  return usage({ code: 'unreadable_rollback', text: rest.join(' ') });
 }
 
 /** Levenshtein distance, for "did you mean" suggestions. */
@@ -141,42 +138,32 @@ function lookup(names: string[], name: string): string | undefined {
   return names.find((n) => n === name) ?? names.find((n) => n.toLowerCase() === name.toLowerCase());
 }
 
-export type Resolved<T> = { ok: true; value: T } | { ok: false; refusal: string };
+export type Resolved<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
 
-function suggest(what: string, name: string, known: string[]): string {
+function suggestion(name: string, known: string[]): { suggestion?: string } {
   const near = closest(name, known);
-  return `Unknown ${what} "${esc(name)}".${near ? ` Did you mean "${near}"?` : ''} Known ${what}s: ${known.join(', ')}.`;
+  return near === undefined ? {} : { suggestion: near };
 }
+
+const refuse = (refusal: Refusal): { ok: false; refusal: Refusal } => ({ ok: false, refusal });
 
 export function resolveService(config: PromoteConfig, name: string, channel: string): Resolved<ServiceConfig> {
   // Own keys only: `config.services[name]` would find `constructor` or `toString` on Object.prototype.
-  const key = lookup(Object.keys(config.services), name);
+  const known = Object.keys(config.services);
+  const key = lookup(known, name);
   const service = key === undefined ? undefined : config.services[key];
-  if (!service) return { ok: false, refusal: suggest('service', name, Object.keys(config.services)) };
+  if (!service) return refuse({ code: 'unknown_service', name, ...suggestion(name, known), known });
   if (service.channels && !service.channels.includes(channel)) {
-    return {
-      ok: false,
-      refusal: `${service.name} can only be promoted or rolled back from ${service.channels.map((c) => `<#${c}>`).join(', ')}.`,
-    };
+    return refuse({ code: 'channel_not_allowed', service: service.name, channels: service.channels });
   }
   return { ok: true, value: service };
 }
 
 export function resolveStage(service: ServiceConfig, name: string): Resolved<StageConfig> {
-  const stageName = lookup(
-    service.stages.map((s) => s.name),
-    name,
-  );
+  const known = service.stages.map((s) => s.name);
+  const stageName = lookup(known, name);
   const stage = service.stages.find((s) => s.name === stageName);
-  if (!stage)
-    return {
-      ok: false,
-      refusal: suggest(
-        'stage',
-        name,
-        service.stages.map((s) => s.name),
-      ),
-    };
+  if (!stage) return refuse({ code: 'unknown_stage', name, ...suggestion(name, known), known });
   return { ok: true, value: stage };
 }
 
@@ -189,9 +176,7 @@ export function resolvePath(
   const to = resolveStage(service, toName);
   if (!to.ok) return to;
   const allowed = to.value.promotesFrom;
-  if (allowed.length === 0) {
-    return { ok: false, refusal: `${service.name}/${to.value.name} is the first stage: nothing promotes into it.` };
-  }
+  if (allowed.length === 0) return refuse({ code: 'first_stage', service: service.name, stage: to.value.name });
   if (fromName === undefined) {
     const from = resolveStage(service, allowed[0]!);
     return from.ok ? { ok: true, value: { from: from.value, to: to.value } } : from;
@@ -199,24 +184,16 @@ export function resolvePath(
   const from = resolveStage(service, fromName);
   if (!from.ok) return from;
   if (from.value.name === to.value.name) {
-    return { ok: false, refusal: `${service.name}: ${from.value.name} → ${to.value.name} is the same stage.` };
+    return refuse({ code: 'same_stage', service: service.name, stage: to.value.name });
   }
   if (!allowed.includes(from.value.name)) {
-    return {
-      ok: false,
-      refusal: `${service.name}/${to.value.name} can only be promoted from ${allowed.join(' or ')}, not from ${from.value.name}.`,
-    };
+    return refuse({
+      code: 'path_not_allowed',
+      service: service.name,
+      from: from.value.name,
+      to: to.value.name,
+      allowed,
+    });
   }
   return { ok: true, value: { from: from.value, to: to.value } };
-}
-
-export function usageText(config: PromoteConfig): string {
-  const lines = Object.values(config.services).map((s) => `• ${s.name}: ${s.stages.map((st) => st.name).join(' → ')}`);
-  // Escaped: Slack reads `<service>` as a link even inside backticks, and would show "service" as a link.
-  const forms = [
-    '`/promote <service> <from>→<to>` (also `->`, `=>`, `to`, or `<from> <to>`); `/promote <service> <to>` promotes from the stage configured before it',
-    '`/promote status [service]` · `/promote history <service> [stage]` · `/promote unhold <service> <stage>`',
-    '`/rollback <service> [stage]` · `/rollback <service> <stage> to <release>`',
-  ].map(esc);
-  return ['*Usage*', ...forms, '*Services*', ...lines].join('\n');
 }

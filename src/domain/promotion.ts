@@ -1,6 +1,8 @@
-// The promotion state machine. Pure: (promotion, event) → next promotion, or a refusal for the person.
+// The promotion state machine. Pure: (promotion, event) → next promotion, or a refusal (a value, see
+// ./refusals.ts) for the person.
 // Storage makes each step atomic (compare-and-set on `version`); a lost race re-reads and re-decides.
 import { addMilliseconds } from 'date-fns';
+import type { Refusal } from './refusals.js';
 import type { ApprovalRule, EndEffect, FailedResource, Plan, Promotion, PromotionState } from './types.js';
 import { END_EFFECT_ORDER, TERMINAL_STATES } from './types.js';
 
@@ -10,8 +12,10 @@ export type PromotionEvent =
   | { type: 'planned'; changeSet?: { arn: string; name: string }; plan: Plan; rule: ApprovalRule }
   | { type: 'nothing_to_promote'; reason: string }
   | { type: 'plan_failed'; reason: string }
-  | { type: 'approve'; user: string; isReviewer: boolean; rule: ApprovalRule; skip?: string[] }
-  | { type: 'reject'; user: string; isReviewer: boolean; reason?: string }
+  /** `skip`: continue_rollback only, this approver chose to skip the resources stuck in rollback */
+  | { type: 'approve'; user: string; isReviewer: boolean; rule: ApprovalRule; skip?: boolean }
+  /** `reviewers` (the rule's) only say who to ask when a non-reviewer clicks */
+  | { type: 'reject'; user: string; isReviewer: boolean; reason?: string; reviewers?: string[] }
   | { type: 'cancel'; user: string; reason?: string; force?: boolean }
   | { type: 'reason'; user: string; reason: string }
   | { type: 'expire' }
@@ -25,7 +29,7 @@ export type PromotionEvent =
   | { type: 'start_failed'; reason: string }
   | { type: 'effect_done'; effect: EndEffect; ts?: string };
 
-export type Step = { ok: true; promotion: Promotion } | { ok: false; refusal: string };
+export type Step = { ok: true; promotion: Promotion } | { ok: false; refusal: Refusal };
 
 export function isTerminal(state: PromotionState): boolean {
   return TERMINAL_STATES.includes(state);
@@ -36,7 +40,7 @@ export function isPending(state: PromotionState): boolean {
   return state === 'planning' || state === 'awaiting_approval';
 }
 
-function refuse(refusal: string): Step {
+function refuse(refusal: Refusal): Step {
   return { ok: false, refusal };
 }
 
@@ -57,6 +61,10 @@ const STATE_WORDS: Record<PromotionState, string> = {
 
 export function describeState(state: PromotionState): string {
   return STATE_WORDS[state];
+}
+
+function notReviewer(p: Promotion, reviewers: string[]): Step {
+  return refuse({ code: 'not_reviewer', service: p.service, stage: p.to, reviewers });
 }
 
 /** Approvals from distinct reviewers still needed. */
@@ -106,6 +114,7 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
     ok: true,
     promotion: { ...p, ...patch, version: p.version + 1, updatedAt: at },
   });
+  const wrongState = refuse({ code: 'wrong_state', kind: p.kind, state: p.state });
   const expired = p.expiresAt !== undefined && now.getTime() >= Date.parse(p.expiresAt);
 
   switch (event.type) {
@@ -114,11 +123,11 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
 
     case 'sourced':
       // What reviewers approve includes the source build: recorded before the change set is made.
-      if (p.state !== 'planning') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (p.state !== 'planning') return wrongState;
       return next({ source: event.source });
 
     case 'planned': {
-      if (p.state !== 'planning') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (p.state !== 'planning') return wrongState;
       const expiresAt = addMilliseconds(now, event.rule.expiresAfterMs).toISOString();
       const base = { changeSet: event.changeSet, plan: event.plan, expiresAt };
       // required: 0 — nothing to wait for; recorded as approved by nobody.
@@ -127,63 +136,65 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
 
     case 'nothing_to_promote':
     case 'plan_failed':
-      if (p.state !== 'planning') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (p.state !== 'planning') return wrongState;
       return next({ state: event.type, stateReason: event.reason });
 
     case 'approve': {
-      if (p.state !== 'awaiting_approval') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
-      if (expired) return refuse(`This ${p.kind} expired: run the command again.`);
-      if (!event.isReviewer) return refuse('not a reviewer');
+      if (p.state !== 'awaiting_approval') return wrongState;
+      if (expired) return refuse({ code: 'expired', kind: p.kind });
+      if (!event.isReviewer) return notReviewer(p, event.rule.reviewers);
       if (event.user === p.requester && !event.rule.allowSelfApproval) {
-        return refuse(`You requested this ${p.kind}, so you cannot approve it: another reviewer has to.`);
+        return refuse({ code: 'self_approval', kind: p.kind });
       }
-      if (p.approvals.some((a) => a.user === event.user)) return refuse('You have approved this already.');
-      const approvals = [...p.approvals, { user: event.user, at }];
+      if (p.approvals.some((a) => a.user === event.user)) return refuse({ code: 'already_approved' });
+      const approvals = [...p.approvals, { user: event.user, at, ...(event.skip ? { skip: true } : {}) }];
       const reached = approvals.length >= event.rule.required;
-      // continue_rollback: the reviewer's button says whether to skip the resources stuck in rollback.
-      const skip = event.skip ?? p.skip;
-      return next({ approvals, state: reached ? 'approved' : 'awaiting_approval', ...(skip ? { skip } : {}) });
+      if (!reached) return next({ approvals });
+      // continue_rollback: the stuck resources are skipped only when every approver chose to skip them.
+      const skip = approvals.every((a) => a.skip) ? (p.stuck ?? []).map((r) => r.logicalId) : [];
+      return next({ approvals, state: 'approved', skip: skip.length ? skip : undefined });
     }
 
     case 'reject':
-      if (p.state !== 'awaiting_approval') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
-      if (!event.isReviewer) return refuse('not a reviewer');
+      if (p.state !== 'awaiting_approval') return wrongState;
+      if (!event.isReviewer) return notReviewer(p, event.reviewers ?? []);
       return next({ state: 'rejected', decision: { user: event.user, at, reason: event.reason } });
 
     case 'reason':
       // The person who rejected may say why afterwards (the rejection itself never waits for it).
       if (p.state !== 'rejected' || p.decision?.user !== event.user) {
-        return refuse('Only the person who rejected it can give the reason.');
+        return refuse({ code: 'not_rejecter' });
       }
       return next({ decision: { ...p.decision, reason: event.reason } });
 
     case 'cancel':
       if (!isPending(p.state) && !(event.force && p.state === 'approved')) {
-        return refuse(`This ${p.kind} is ${describeState(p.state)}: it can no longer be cancelled.`);
+        return refuse({ code: 'not_cancellable', kind: p.kind, state: p.state });
       }
-      if (!event.force && event.user !== p.requester)
-        return refuse(`Only <@${p.requester}> can cancel this ${p.kind}.`);
+      if (!event.force && event.user !== p.requester) {
+        return refuse({ code: 'not_requester', requester: p.requester, kind: p.kind });
+      }
       return next({ state: 'cancelled', decision: { user: event.user, at, reason: event.reason } });
 
     case 'expire':
-      if (!isPending(p.state)) return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
-      if (!expired) return refuse('not expired yet');
+      if (!isPending(p.state)) return wrongState;
+      if (!expired) return refuse({ code: 'not_expired' });
       return next({ state: 'expired', stateReason: 'No decision before the approval deadline.' });
 
     case 'stale':
-      if (p.state !== 'approved') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (p.state !== 'approved') return wrongState;
       return next({ state: 'cancelled', stateReason: event.reason });
 
     case 'execute':
-      if (p.state !== 'approved') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (p.state !== 'approved') return wrongState;
       return next({ state: 'executing', execution: { token: event.token, startedAt: at, failedResources: [] } });
 
     case 'execution_confirmed':
-      if (p.state !== 'executing' || !p.execution) return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (p.state !== 'executing' || !p.execution) return wrongState;
       return next({ execution: { ...p.execution, confirmed: true } });
 
     case 'progress': {
-      if (p.state !== 'executing' || !p.execution) return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (p.state !== 'executing' || !p.execution) return wrongState;
       const ex = p.execution;
       return next({
         execution: {
@@ -196,7 +207,7 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
     }
 
     case 'finished': {
-      if (p.state !== 'executing' || !p.execution) return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (p.state !== 'executing' || !p.execution) return wrongState;
       // Cancelling an update or continuing a rollback succeeds when the stack has rolled back.
       const recovery = p.mode === 'cancel_update' || p.mode === 'continue_rollback';
       const success = recovery ? 'UPDATE_ROLLBACK_COMPLETE' : 'UPDATE_COMPLETE';
@@ -215,12 +226,12 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
 
     case 'changeset_created':
       // Recorded as soon as CloudFormation returns it, so an interrupted plan can delete it.
-      if (p.state !== 'planning') return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+      if (p.state !== 'planning') return wrongState;
       return next({ changeSet: event.changeSet });
 
     case 'start_retry': {
       if (p.state !== 'approved' && !(p.state === 'executing' && !p.execution?.confirmed)) {
-        return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+        return wrongState;
       }
       const count = (p.startAttempts?.count ?? 0) + 1;
       return next({ startAttempts: { count, lastError: event.reason, at } });
@@ -229,7 +240,7 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
     case 'start_failed':
       // A permanent fault (or the start deadline): it never ran, and never will from this plan.
       if (p.state !== 'approved' && !(p.state === 'executing' && !p.execution?.confirmed)) {
-        return refuse(`This ${p.kind} is ${describeState(p.state)}.`);
+        return wrongState;
       }
       return next({
         state: 'failed',
@@ -238,7 +249,7 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
       });
 
     case 'effect_done': {
-      if (!p.pendingEffects?.includes(event.effect)) return refuse('already done');
+      if (!p.pendingEffects?.includes(event.effect)) return wrongState;
       return next({
         pendingEffects: p.pendingEffects.filter((e) => e !== event.effect),
         ...(event.effect === 'final_reply' && event.ts ? { finalTs: event.ts } : {}),

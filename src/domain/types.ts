@@ -118,6 +118,8 @@ export const END_EFFECT_ORDER: readonly EndEffect[] = [
 export interface Approval {
   user: string;
   at: string; // ISO time
+  /** continue_rollback: this approver chose to skip the resources stuck in rollback */
+  skip?: boolean;
 }
 
 export interface ApprovalRule {
@@ -140,6 +142,18 @@ export interface FailedResource {
  * flight (CancelUpdateStack), or continuing a failed rollback (ContinueUpdateRollback).
  */
 export type RecoveryMode = 'changeset' | 'cancel_update' | 'continue_rollback';
+
+/** What a rollback will do, in release IDs; kept on the rollback (shown in its summary, then recorded). */
+export interface RollbackTarget {
+  /** Plain `/rollback`: the release it undoes */
+  undoes?: string;
+  /** `to <release>`: the release it re-applies */
+  reapplies?: string;
+  /** The newest release in effect (undefined when every recorded release is rolled back) */
+  runsNow?: string;
+  /** The release whose template it puts back (undefined: none recorded, it is what ran before `undoes`) */
+  putsBack?: string;
+}
 
 export interface Promotion {
   id: string;
@@ -183,7 +197,9 @@ export interface Promotion {
   mode?: RecoveryMode;
   /** cancel_update of the bot's own running promotion: that promotion's ID (it keeps the lock and its thread) */
   cancels?: string;
-  /** continue_rollback: resources whose rollback failed (shown), and those chosen to skip */
+  /** Rollbacks re-applying a recorded release: which release they undo or re-apply (see domain/releases.ts) */
+  rollbackTarget?: RollbackTarget;
+  /** continue_rollback: resources whose rollback failed (shown), and those to skip (set once approved, when every approver chose to) */
   stuck?: FailedResource[];
   skip?: string[];
   approvals: Approval[];

@@ -65,3 +65,15 @@ export function mention(id: string): string {
 export function plainText(s: string): string {
   return s.replace(/</g, '‹').replace(/>/g, '›');
 }
+
+const CHANNEL_ID = /^[CGD][A-Z0-9]+$/;
+
+/** `<#C…>` for a well-formed channel ID; anything else is shown as escaped text. */
+export function mentionChannel(id: string): string {
+  return CHANNEL_ID.test(id) ? `<#${id}>` : escapeMrkdwn(id);
+}
+
+/** Slack HTML-escapes &, < and > in slash-command text, so `dev->prod` arrives as `dev-&gt;prod`. */
+export function unescapeSlack(text: string): string {
+  return text.replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&amp;/g, '&');
+}

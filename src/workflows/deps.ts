@@ -5,6 +5,7 @@ import type { AwsClients, StageAccess } from '../aws/clients.js';
 import type { Sleep } from '../aws/cloudformation.js';
 import type { PromoteConfig, StageConfig } from '../config.js';
 import { isTerminal, type PromotionEvent, step } from '../domain/promotion.js';
+import type { Refusal } from '../domain/refusals.js';
 import type { ApprovalRule, Promotion } from '../domain/types.js';
 import type { Logger } from '../log.js';
 import type { ReviewerDirectory } from '../reviewers.js';
@@ -134,7 +135,7 @@ export async function audit(
 
 export type Transition =
   | { ok: true; before: Promotion; after: Promotion }
-  | { ok: false; refusal: string; current?: Promotion };
+  | { ok: false; refusal: Refusal; current?: Promotion };
 
 /**
  * Applies an event atomically: read, decide (pure), compare-and-set; on a lost race read again and
@@ -148,7 +149,7 @@ export async function transition(
 ): Promise<Transition> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const p = await deps.store.getPromotion(id);
-    if (!p) return { ok: false, refusal: 'This promotion is no longer known (it may have been cleaned up).' };
+    if (!p) return { ok: false, refusal: { code: 'unknown_promotion' } };
     const ev = typeof event === 'function' ? event(p) : event;
     const r = step(p, ev, deps.now());
     if (!r.ok) return { ok: false, refusal: r.refusal, current: p };

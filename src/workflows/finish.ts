@@ -2,6 +2,7 @@
 // clean-up, lock, the requester's notice, the final thread reply, the summary), done in order, each marked
 // done once it has happened. Whoever ends an operation runs them; the sweeper redoes what a crash left.
 import { deleteChangeSet } from '../aws/cloudformation.js';
+import type { StageHold } from '../domain/refusals.js';
 import type { EndEffect, Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
 import { renderEndNotice, renderFinal } from '../slack/views/progress.js';
@@ -21,12 +22,13 @@ async function perform(deps: Deps, p: Promotion, effect: EndEffect, reply?: Repl
   try {
     switch (effect) {
       case 'hold':
-        await deps.store.setJson(KEYS.hold(p.service, p.to), {
+        const hold: StageHold = {
           user: p.requester,
           at: p.execution?.endedAt ?? deps.now().toISOString(),
-          reason: 'rolled back',
+          cause: 'rollback',
           promotionId: p.id,
-        });
+        };
+        await deps.store.setJson(KEYS.hold(p.service, p.to), hold);
         await audit(deps, p, 'bot', 'held', { reason: 'rollback' });
         return { done: true };
       case 'record_release':

@@ -1,4 +1,3 @@
-import { formatDistanceStrict } from 'date-fns';
 import {
   carryParameters,
   createChangeSet,
@@ -10,8 +9,10 @@ import { uploadTemplate } from '../aws/s3.js';
 import { whyNotUpdatable } from '../aws/stack-status.js';
 import type { ServiceConfig, StageConfig } from '../config.js';
 import { resolvePath, resolveService } from '../domain/command.js';
+import type { Refusal, StageHold } from '../domain/refusals.js';
 import type { Promotion } from '../domain/types.js';
-import { escapeMrkdwn as esc, mentionUser } from '../slack/escape.js';
+import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, accountOf, type Deps, type Reply, targetOf, transition } from './deps.js';
 import { holdKey } from './locks.js';
 import { openOperation, planAndPublish } from './operation.js';
@@ -33,11 +34,11 @@ export function changeSetName(kind: string, service: string, from: string | unde
     .slice(0, 128);
 }
 
-/** Checks the request against the config; the refusal (already escaped) or the resolved stages. */
+/** Checks the request against the config; the refusal or the resolved stages. */
 export function checkRequest(
   deps: Deps,
   req: PromoteRequest,
-): { ok: true; service: ServiceConfig; from: StageConfig; to: StageConfig } | { ok: false; refusal: string } {
+): { ok: true; service: ServiceConfig; from: StageConfig; to: StageConfig } | { ok: false; refusal: Refusal } {
   const service = resolveService(deps.config, req.service, req.channel);
   if (!service.ok) return service;
   const path = resolvePath(service.value, req.from, req.to);
@@ -52,18 +53,15 @@ export function checkRequest(
 export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Reply): Promise<Promotion | undefined> {
   const checked = checkRequest(deps, req);
   if (!checked.ok) {
-    await reply(checked.refusal);
+    await reply(renderRefusal(checked.refusal));
     return undefined;
   }
   const { service, from, to } = checked;
   const _request = { ...req, service: service.name, from: from.name, to: to.name };
 
-  const hold = await deps.store.getJson<{ user: string; at: string; reason: string }>(holdKey(service.name, to.name));
+  const hold = await deps.store.getJson<StageHold>(holdKey(service.name, to.name));
   if (hold) {
-    await reply(
-      `${service.name}/${to.name} is held since ${formatDistanceStrict(new Date(hold.at), deps.now(), { addSuffix: true })}: ${esc(hold.reason)} by ${mentionUser(hold.user)}. ` +
-        `Run \`/promote unhold ${service.name} ${to.name}\` when it is safe to promote again.`,
-    );
+    await reply(renderRefusal({ code: 'held', service: service.name, stage: to.name, hold }, deps.now()));
     return undefined;
   }
 

@@ -1,39 +1,17 @@
 // Release history: what each stage ran before and after every successful promotion or rollback.
 // CloudFormation's GetTemplate only returns the current template, so /rollback depends on this record.
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { formatDistanceStrict } from 'date-fns';
 import { describeStack, fingerprint, getTemplateBody } from '../aws/cloudformation.js';
 import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
+import type { Release, StageSnapshot } from '../domain/releases.js';
 import type { Promotion } from '../domain/types.js';
-import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { renderHistory } from '../slack/views/history.js';
+import { renderRefusal } from '../slack/views/refusals.js';
 import { KEYS } from '../store/keys.js';
 import { accessOf, audit, type Deps } from './deps.js';
 
-export interface StageSnapshot {
-  /** gzip + base64 of the template body */
-  templateGz: string;
-  parameters: Array<{ key: string; value: string }>;
-  fingerprint: string;
-}
-
-export interface Release {
-  id: string;
-  promotionId: string;
-  kind: 'promote' | 'rollback';
-  service: string;
-  stage: string;
-  from?: string;
-  before: StageSnapshot;
-  after: StageSnapshot;
-  sourceFingerprint?: string;
-  changeSetArn?: string;
-  requester: string;
-  approvers: string[];
-  startedAt: string;
-  endedAt: string;
-  counts?: { added: number; modified: number; removed: number; replaced: number };
-}
+export type { Release, StageSnapshot } from '../domain/releases.js';
 
 export const releasesKey = KEYS.releases;
 const snapshotKey = KEYS.snapshot;
@@ -87,6 +65,8 @@ export async function recordRelease(deps: Deps, p: Promotion): Promise<void> {
     startedAt: p.execution?.startedAt ?? p.createdAt,
     endedAt: p.execution?.endedAt ?? deps.now().toISOString(),
     counts: p.plan?.counts,
+    ...(p.rollbackTarget?.undoes ? { undoes: p.rollbackTarget.undoes } : {}),
+    ...(p.rollbackTarget?.reapplies ? { reapplies: p.rollbackTarget.reapplies } : {}),
   };
   await deps.store.pushCapped(releasesKey(p.service, p.to), release, stage.keepReleases);
   await audit(deps, p, 'bot', 'release recorded', { release: release.id });
@@ -99,19 +79,12 @@ export async function historyText(
   channel: string,
 ): Promise<string> {
   const svc = resolveService(deps.config, serviceName, channel);
-  if (!svc.ok) return svc.refusal;
+  if (!svc.ok) return renderRefusal(svc.refusal);
   const stage = resolveStage(svc.value, stageName ?? svc.value.stages[svc.value.stages.length - 1]!.name);
-  if (!stage.ok) return stage.refusal;
-  const releases = await deps.store.listCapped<Release>(releasesKey(svc.value.name, stage.value.name), 20);
-  if (releases.length === 0) return `No releases recorded for ${svc.value.name}/${stage.value.name} yet.`;
-  const now = deps.now();
-  return [
-    `*Releases of ${svc.value.name}/${stage.value.name}* (newest first)`,
-    ...releases.map((r) => {
-      const c = r.counts;
-      const what = c ? `+${c.added} ~${c.modified} -${c.removed}${c.replaced ? ` ⟳${c.replaced}` : ''}` : '';
-      const kind = r.kind === 'rollback' ? 'rollback' : `from ${esc(r.from ?? '?')}`;
-      return `• \`${r.id}\` ${formatDistanceStrict(new Date(r.endedAt), now, { addSuffix: true })} by <@${r.requester}>, ${kind} ${what} — succeeded`;
-    }),
-  ].join('\n');
+  if (!stage.ok) return renderRefusal(stage.refusal);
+  const releases = await deps.store.listCapped<Release>(
+    releasesKey(svc.value.name, stage.value.name),
+    stage.value.keepReleases,
+  );
+  return renderHistory(svc.value.name, stage.value.name, releases, deps.now());
 }

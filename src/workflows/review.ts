@@ -1,19 +1,12 @@
 // Button clicks on a summary: Approve, Reject, Cancel, Show all changes.
 // Who clicked is always the signed payload's user.id; the button carries only the promotion ID.
 import { approvalsMissing } from '../domain/promotion.js';
-import type { Promotion } from '../domain/types.js';
-import { mentionGroup, mentionUser } from '../slack/escape.js';
+import { renderRefusal } from '../slack/views/refusals.js';
 import { renderRejectReasonModal } from '../slack/views/reject-reason.js';
 import { audit, type Deps, type Reply, ruleOf, type Transition, transition } from './deps.js';
 import { drive } from './execute.js';
 import { finishOperation } from './finish.js';
 import { refreshSummaryQuietly, shareChangeList } from './summary-message.js';
-
-function notReviewerText(deps: Deps, p: Promotion): string {
-  const rule = ruleOf(deps, p);
-  const who = rule.reviewers.map((r) => (r.startsWith('S') ? mentionGroup(r) : mentionUser(r))).join(', ');
-  return `You are not a reviewer for ${p.service}/${p.to}: ask ${who || 'a reviewer'}.`;
-}
 
 /**
  * After a pending operation ended (rejected, cancelled, expired, superseded): its end effects delete its
@@ -35,12 +28,8 @@ export async function approve(
   if (!current) return reply('This promotion is no longer known.');
   const rule = ruleOf(deps, current);
   const isReviewer = await deps.reviewers.isReviewer(user, rule.reviewers);
-  // continue_rollback: the "skip" button skips exactly the resources shown as stuck.
-  const skip = opts.skipStuck ? (current.stuck ?? []).map((r) => r.logicalId) : undefined;
-  const t = await transition(deps, id, { type: 'approve', user, isReviewer, rule, skip }, user);
-  if (!t.ok) {
-    return reply(t.refusal === 'not a reviewer' && t.current ? notReviewerText(deps, t.current) : t.refusal);
-  }
+  const t = await transition(deps, id, { type: 'approve', user, isReviewer, rule, skip: opts.skipStuck }, user);
+  if (!t.ok) return reply(renderRefusal(t.refusal));
   if (t.after.state === 'approved') {
     // The last approval: start at once (an incident's cancel is one API call after the click); the
     // summary update is queued behind it.
@@ -60,9 +49,10 @@ export async function approve(
 export async function reject(deps: Deps, id: string, user: string, reply: Reply, triggerId?: string): Promise<void> {
   const current = await deps.store.getPromotion(id);
   if (!current) return reply('This promotion is no longer known.');
-  const isReviewer = await deps.reviewers.isReviewer(user, ruleOf(deps, current).reviewers);
-  const t = await transition(deps, id, { type: 'reject', user, isReviewer }, user);
-  if (!t.ok) return reply(t.refusal === 'not a reviewer' && t.current ? notReviewerText(deps, t.current) : t.refusal);
+  const { reviewers } = ruleOf(deps, current);
+  const isReviewer = await deps.reviewers.isReviewer(user, reviewers);
+  const t = await transition(deps, id, { type: 'reject', user, isReviewer, reviewers }, user);
+  if (!t.ok) return reply(renderRefusal(t.refusal));
   // A trigger_id is valid for 3 s: open the modal before the slower clean-up.
   if (triggerId) {
     await deps.slack
@@ -83,14 +73,14 @@ export async function addRejectReason(
   const text = reason.trim();
   if (!text) return;
   const t = await transition(deps, id, { type: 'reason', user, reason: text }, user);
-  if (!t.ok) return reply(t.refusal);
+  if (!t.ok) return reply(renderRefusal(t.refusal));
   await audit(deps, t.after, user, 'rejection reason', { reason: text });
   await refreshSummaryQuietly(deps, t.after);
 }
 
 export async function cancel(deps: Deps, id: string, user: string, reply: Reply): Promise<void> {
   const t = await transition(deps, id, { type: 'cancel', user }, user);
-  if (!t.ok) return reply(t.refusal);
+  if (!t.ok) return reply(renderRefusal(t.refusal));
   await closePending(deps, t);
 }
 

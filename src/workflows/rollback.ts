@@ -13,14 +13,16 @@ import { isCancellable, isInProgress, isRollbackFailure, whyNotUpdatable } from 
 import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
 import { isPending } from '../domain/promotion.js';
+import { chooseRollbackTarget } from '../domain/releases.js';
 import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf, transition } from './deps.js';
 import { drive } from './execute.js';
 import { holdKey } from './locks.js';
 import { endOperation, openOperation, planAndPublish, recordPlanAndPublish } from './operation.js';
 import { changeSetName, templateFor } from './plan.js';
-import { type Release, releasesKey, type StageSnapshot, unpackTemplate } from './releases.js';
+import { type Release, releasesKey, unpackTemplate } from './releases.js';
 import { closePending } from './review.js';
 
 export async function unhold(
@@ -29,9 +31,9 @@ export async function unhold(
   reply: Reply,
 ): Promise<void> {
   const svc = resolveService(deps.config, req.service, req.channel);
-  if (!svc.ok) return reply(svc.refusal);
+  if (!svc.ok) return reply(renderRefusal(svc.refusal));
   const stage = resolveStage(svc.value, req.stage);
-  if (!stage.ok) return reply(stage.refusal);
+  if (!stage.ok) return reply(renderRefusal(stage.refusal));
   const key = holdKey(svc.value.name, stage.value.name);
   if (!(await deps.store.getJson(key))) return reply(`${svc.value.name}/${stage.value.name} is not held.`);
   await deps.store.del(key);
@@ -67,7 +69,7 @@ async function supersedePending(deps: Deps, stage: StageConfig, by: string): Pro
     const t = await transition(
       deps,
       p.id,
-      { type: 'cancel', user: by, force: true, reason: `superseded by a rollback of ${stage.name} by <@${by}>` },
+      { type: 'cancel', user: by, force: true, reason: `superseded by a rollback of ${stage.name}` },
       by,
     );
     if (t.ok) await closePending(deps, t);
@@ -76,9 +78,9 @@ async function supersedePending(deps: Deps, stage: StageConfig, by: string): Pro
 
 export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply): Promise<Promotion | undefined> {
   const svc = resolveService(deps.config, req.service, req.channel);
-  if (!svc.ok) return void (await reply(svc.refusal));
+  if (!svc.ok) return void (await reply(renderRefusal(svc.refusal)));
   const stage = resolveStage(svc.value, req.stage ?? svc.value.stages[svc.value.stages.length - 1]!.name);
-  if (!stage.ok) return void (await reply(stage.refusal));
+  if (!stage.ok) return void (await reply(renderRefusal(stage.refusal)));
   const to = stage.value;
   const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
   const stack = await describeStack(cfn, to.stack);
@@ -98,23 +100,9 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   if (why) return void (await reply(`Cannot roll back ${svc.value.name}/${to.name}: ${esc(why)}.`));
 
   const releases = await deps.store.listCapped<Release>(releasesKey(svc.value.name, to.name), to.keepReleases);
-  if (releases.length === 0) {
-    return void (await reply(
-      `No releases recorded for ${svc.value.name}/${to.name}: there is nothing the bot can roll back to.`,
-    ));
-  }
-  let target: { snapshot: StageSnapshot; label: string };
-  if (req.release) {
-    const r = releases.find((x) => x.id === req.release);
-    if (!r) {
-      return void (await reply(
-        `Unknown release "${esc(req.release)}" for ${svc.value.name}/${to.name}. Known releases (newest first): ${releases.map((x) => `\`${x.id}\``).join(', ')}.`,
-      ));
-    }
-    target = { snapshot: r.after, label: `release ${r.id}` };
-  } else {
-    target = { snapshot: releases[0]!.before, label: `what ran before release ${releases[0]!.id}` };
-  }
+  // A rollback undoes the newest promotion still in effect, or re-applies the release named with `to`.
+  const target = chooseRollbackTarget(releases, req.release, { service: svc.value.name, stage: to.name });
+  if (!target.ok) return void (await reply(renderRefusal(target.refusal)));
 
   // What is needed before the lock is taken, so a failure here leaves nothing held.
   const body = unpackTemplate(target.snapshot.templateGz);
@@ -139,6 +127,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
         : undefined,
       target: targetOf(to, stack),
       source: { stack: to.stack, region: to.region, fingerprint: target.snapshot.fingerprint },
+      rollbackTarget: target.target,
     },
     to,
     { lock: true, reply },

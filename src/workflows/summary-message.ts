@@ -1,7 +1,7 @@
 // The channel summary of an operation (updated in place) and replies in its thread.
 
-import { unescapeSlack } from '../domain/command.js';
 import type { Promotion } from '../domain/types.js';
+import { unescapeSlack } from '../slack/escape.js';
 import { renderChangeList } from '../slack/views/change-list.js';
 import { renderPromotionMessage } from '../slack/views/summary.js';
 import { KEYS } from '../store/keys.js';

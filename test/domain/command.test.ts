@@ -1,20 +1,26 @@
 // /promote and /rollback text, as tables: what Slack sends (HTML-escaped, odd whitespace, unicode arrows) and
-// what it means, then the resolution against a real parsed config. Pure: no Slack, no store.
+// what it means, then the resolution against a real parsed config. The domain returns refusals as values;
+// the Slack layer unescapes the text before parsing and renders the refusals, so both are checked here.
 import { describe, expect, it } from 'vitest';
 import { type PromoteConfig, parsePromoteConfig } from '../../src/config.js';
 import {
   closest,
   editDistance,
   type PromoteCommand,
-  parsePromoteText,
-  parseRollbackText,
+  parsePromoteText as parsePromote,
+  parseRollbackText as parseRollback,
   type RollbackCommand,
   resolvePath,
   resolveService,
   resolveStage,
-  unescapeSlack,
-  usageText,
 } from '../../src/domain/command.js';
+import { unescapeSlack } from '../../src/slack/escape.js';
+import { renderRefusal } from '../../src/slack/views/refusals.js';
+import { usageText } from '../../src/slack/views/usage.js';
+
+/** What the command handlers do with the text Slack sends: unescape it once, then parse it. */
+const parsePromoteText = (text: string) => parsePromote(unescapeSlack(text));
+const parseRollbackText = (text: string) => parseRollback(unescapeSlack(text));
 
 /** api: dev → stg → prod (prod only from stg), locked to one channel; web: dev → prod; batch: prod from qa or dev. */
 const CONFIG_YAML = `
@@ -163,30 +169,30 @@ describe('parsePromoteText', () => {
   });
 
   it.each<[string, RegExp]>([
-    ['api', /^say which stage to promote api to$/],
-    ['  api  ', /^say which stage to promote api to$/],
-    ['api dev stg prod', /^cannot read the stages in "dev stg prod"$/],
-    ['api dev→stg→prod', /^cannot read the stages in "dev→stg→prod"$/],
+    ['api', /^say which stage to promote api to\.$/],
+    ['  api  ', /^say which stage to promote api to\.$/],
+    ['api dev stg prod', /^cannot read the stages in "dev stg prod"\.$/],
+    ['api dev→stg→prod', /^cannot read the stages in "dev→stg→prod"\.$/],
     ['api dev -> stg -> prod', /^cannot read the stages in/],
-    ['api dev→', /^cannot read the stages in "dev→"$/],
-    ['api →prod', /^cannot read the stages in "→prod"$/],
-    ['api →', /^cannot read the stages in "→"$/],
-    ['api -&gt;', /^cannot read the stages in "-&gt;"$/],
+    ['api dev→', /^cannot read the stages in "dev→"\.$/],
+    ['api →prod', /^cannot read the stages in "→prod"\.$/],
+    ['api →', /^cannot read the stages in "→"\.$/],
+    ['api -&gt;', /^cannot read the stages in "-&gt;"\.$/],
     ['api dev → → prod', /^cannot read the stages in/],
-    ['api dev → prod now', /^cannot read the stages in "dev → prod now"$/],
-    ['api please dev → prod', /^cannot read the stages in "please dev → prod"$/],
+    ['api dev → prod now', /^cannot read the stages in "dev → prod now"\.$/],
+    ['api please dev → prod', /^cannot read the stages in "please dev → prod"\.$/],
     ['api dev to stg please', /^cannot read the stages in/],
-    ['api dev &gt; prod', /^cannot read the stages in "dev &gt; prod"$/],
-    ['status api prod', /^status takes at most a service name$/],
-    ['history', /^history takes a service and an optional stage$/],
-    ['history api prod extra', /^history takes a service and an optional stage$/],
-    ['unhold', /^unhold takes a service and a stage$/],
-    ['unhold api', /^unhold takes a service and a stage$/],
-    ['unhold api prod now', /^unhold takes a service and a stage$/],
+    ['api dev &gt; prod', /^cannot read the stages in "dev &gt; prod"\.$/],
+    ['status api prod', /^status takes at most a service name\.$/],
+    ['history', /^history takes a service and an optional stage\.$/],
+    ['history api prod extra', /^history takes a service and an optional stage\.$/],
+    ['unhold', /^unhold takes a service and a stage\.$/],
+    ['unhold api', /^unhold takes a service and a stage\.$/],
+    ['unhold api prod now', /^unhold takes a service and a stage\.$/],
   ])('%j → usage', (text, problem) => {
     const r = parsePromoteText(text);
     expect(r.kind).toBe('usage');
-    expect(r.kind === 'usage' && r.problem).toMatch(problem);
+    expect(r.kind === 'usage' && renderRefusal(r.refusal)).toMatch(problem);
   });
 
   it.each(HOSTILE)('escapes %j in a usage problem', (hostile) => {
@@ -195,7 +201,7 @@ describe('parsePromoteText', () => {
     for (const text of [`${hostile}`, `api ${hostile} x y`, `api dev→${hostile}→prod`]) {
       const r = parsePromoteText(sent(text));
       expect(r.kind).toBe('usage');
-      if (r.kind === 'usage') expectInert(r.problem);
+      if (r.kind === 'usage') expectInert(renderRefusal(r.refusal));
     }
   });
 });
@@ -221,24 +227,24 @@ describe('parseRollbackText', () => {
   });
 
   it.each<[string, RegExp]>([
-    ['api to', /^say which release to roll back to$/],
-    ['api prod to', /^say which release to roll back to$/],
-    ['api prod r1', /^cannot read "prod r1"$/],
-    ['api prod to r1 now', /^cannot read "prod to r1 now"$/],
-    ['api prod → r1', /^cannot read "prod → r1"$/],
-    ['api prod from r1', /^cannot read "prod from r1"$/],
+    ['api to', /^say which release to roll back to\.$/],
+    ['api prod to', /^say which release to roll back to\.$/],
+    ['api prod r1', /^cannot read "prod r1"\.$/],
+    ['api prod to r1 now', /^cannot read "prod to r1 now"\.$/],
+    ['api prod → r1', /^cannot read "prod → r1"\.$/],
+    ['api prod from r1', /^cannot read "prod from r1"\.$/],
     ['api prod to r1 to r2', /^cannot read/],
   ])('%j → usage', (text, problem) => {
     const r = parseRollbackText(text);
     expect(r.kind).toBe('usage');
-    expect(r.kind === 'usage' && r.problem).toMatch(problem);
+    expect(r.kind === 'usage' && renderRefusal(r.refusal)).toMatch(problem);
   });
 
   it.each(HOSTILE)('escapes %j in a usage problem', (hostile) => {
     const sent = hostile.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
     const r = parseRollbackText(`api prod ${sent} x`);
     expect(r.kind).toBe('usage');
-    if (r.kind === 'usage') expectInert(r.problem);
+    if (r.kind === 'usage') expectInert(renderRefusal(r.refusal));
   });
 });
 
@@ -360,13 +366,14 @@ describe('resolveService', () => {
     ['__proto__', CHANNEL, 'Unknown service "__proto__". Known services: api, web, batch, go-to-market.'],
     ['hasOwnProperty', CHANNEL, 'Unknown service "hasOwnProperty". Known services: api, web, batch, go-to-market.'],
   ])('%j in %s → refused', (name, channel, refusal) => {
-    expect(resolveService(config, name, channel)).toEqual({ ok: false, refusal });
+    const r = resolveService(config, name, channel);
+    expect(r.ok || renderRefusal(r.refusal)).toBe(refusal);
   });
 
   it.each(HOSTILE)('escapes %j in the refusal', (name) => {
     const r = resolveService(config, name, CHANNEL);
     expect(r.ok).toBe(false);
-    if (!r.ok) expectInert(r.refusal);
+    if (!r.ok) expectInert(renderRefusal(r.refusal));
   });
 });
 
@@ -389,13 +396,14 @@ describe('resolveStage', () => {
     ['qa', 'Unknown stage "qa". Known stages: dev, stg, prod.'],
     ['constructor', 'Unknown stage "constructor". Known stages: dev, stg, prod.'],
   ])('%j → refused', (name, refusal) => {
-    expect(resolveStage(api, name)).toEqual({ ok: false, refusal });
+    const r = resolveStage(api, name);
+    expect(r.ok || renderRefusal(r.refusal)).toBe(refusal);
   });
 
   it.each(HOSTILE)('escapes %j in the refusal', (name) => {
     const r = resolveStage(api, name);
     expect(r.ok).toBe(false);
-    if (!r.ok) expectInert(r.refusal);
+    if (!r.ok) expectInert(renderRefusal(r.refusal));
   });
 });
 
@@ -433,14 +441,15 @@ describe('resolvePath', () => {
     ['api', 'dev', 'porduction', 'Unknown stage "porduction". Known stages: dev, stg, prod.'],
     ['api', 'staging', 'prod', 'Unknown stage "staging". Did you mean "stg"? Known stages: dev, stg, prod.'],
   ])('%s %s→%s → refused', (service, from, to, refusal) => {
-    expect(resolvePath(config.services[service]!, from, to)).toEqual({ ok: false, refusal });
+    const r = resolvePath(config.services[service]!, from, to);
+    expect(r.ok || renderRefusal(r.refusal)).toBe(refusal);
   });
 
   it.each(HOSTILE)('escapes %j as either end of the path', (name) => {
     const api = config.services.api!;
     for (const r of [resolvePath(api, name, 'prod'), resolvePath(api, 'stg', name)]) {
       expect(r.ok).toBe(false);
-      if (!r.ok) expectInert(r.refusal);
+      if (!r.ok) expectInert(renderRefusal(r.refusal));
     }
   });
 });
@@ -449,11 +458,13 @@ describe('from Slack text to a checked path', () => {
   /** What the /promote handler does before any I/O: parse, then resolve service and path. */
   function check(text: string, channel = CHANNEL): string {
     const cmd = parsePromoteText(text);
-    if (cmd.kind !== 'promote') return cmd.kind === 'usage' ? `usage: ${cmd.problem}` : cmd.kind;
+    if (cmd.kind !== 'promote') return cmd.kind === 'usage' ? `usage: ${renderRefusal(cmd.refusal)}` : cmd.kind;
     const svc = resolveService(config, cmd.service, channel);
-    if (!svc.ok) return `refused: ${svc.refusal}`;
+    if (!svc.ok) return `refused: ${renderRefusal(svc.refusal)}`;
     const path = resolvePath(svc.value, cmd.from, cmd.to);
-    return path.ok ? `${svc.value.name} ${path.value.from.name}→${path.value.to.name}` : `refused: ${path.refusal}`;
+    return path.ok
+      ? `${svc.value.name} ${path.value.from.name}→${path.value.to.name}`
+      : `refused: ${renderRefusal(path.refusal)}`;
   }
 
   it.each<[string, string]>([
@@ -482,8 +493,8 @@ describe('from Slack text to a checked path', () => {
       'refused: Unknown service "&lt;!channel&gt;". Known services: api, web, batch, go-to-market.',
     ],
     ['api stg→&lt;!here&gt;', 'refused: Unknown stage "&lt;!here&gt;". Known stages: dev, stg, prod.'],
-    ['api', 'usage: say which stage to promote api to'],
-    ['api dev→stg→prod', 'usage: cannot read the stages in "dev→stg→prod"'],
+    ['api', 'usage: say which stage to promote api to.'],
+    ['api dev→stg→prod', 'usage: cannot read the stages in "dev→stg→prod".'],
     ['', 'help'],
   ])('%j → %s', (text, expected) => {
     expect(check(text)).toBe(expected);
@@ -516,5 +527,62 @@ describe('usageText', () => {
     expect(text).toContain('• web: dev → prod');
     expect(text).toContain('• batch: dev → qa → prod');
     expect(text).toContain('• go-to-market: staging → production');
+  });
+});
+
+describe('refusals are data: names as typed, nothing pre-rendered', () => {
+  it.each<[string, () => unknown, unknown]>([
+    [
+      'unknown service with a suggestion',
+      () => resolveService(config, 'apx', CHANNEL),
+      { code: 'unknown_service', name: 'apx', suggestion: 'api', known: ['api', 'web', 'batch', 'go-to-market'] },
+    ],
+    [
+      'a hostile service name, kept raw',
+      () => resolveService(config, '<!channel>', CHANNEL),
+      { code: 'unknown_service', name: '<!channel>', known: ['api', 'web', 'batch', 'go-to-market'] },
+    ],
+    [
+      'channel not allowed',
+      () => resolveService(config, 'api', 'C0ELSEWHERE'),
+      { code: 'channel_not_allowed', service: 'api', channels: ['C0PROMOTE', 'C0OTHER'] },
+    ],
+    [
+      'unknown stage',
+      () => resolveStage(config.services.api!, 'prdo'),
+      { code: 'unknown_stage', name: 'prdo', suggestion: 'prod', known: ['dev', 'stg', 'prod'] },
+    ],
+    [
+      'disallowed path',
+      () => resolvePath(config.services.api!, 'dev', 'prod'),
+      { code: 'path_not_allowed', service: 'api', from: 'dev', to: 'prod', allowed: ['stg'] },
+    ],
+    [
+      'first stage',
+      () => resolvePath(config.services.api!, undefined, 'dev'),
+      { code: 'first_stage', service: 'api', stage: 'dev' },
+    ],
+    [
+      'same stage',
+      () => resolvePath(config.services.api!, 'stg', 'STG'),
+      { code: 'same_stage', service: 'api', stage: 'stg' },
+    ],
+  ])('%s', (_name, run, refusal) => {
+    expect(run()).toEqual({ ok: false, refusal });
+  });
+
+  it.each<[string, unknown]>([
+    ['api', { code: 'missing_stage', service: 'api' }],
+    ['<@U0BOSS> a b c', { code: 'unreadable_stages', text: 'a b c' }],
+    ['unhold api', { code: 'unhold_args' }],
+  ])('/promote %j → usage refusal', (text, refusal) => {
+    expect(parsePromote(text)).toEqual({ kind: 'usage', refusal });
+  });
+
+  it.each<[string, unknown]>([
+    ['api prod to', { code: 'missing_release' }],
+    ['api prod <!here> x', { code: 'unreadable_rollback', text: 'prod <!here> x' }],
+  ])('/rollback %j → usage refusal', (text, refusal) => {
+    expect(parseRollback(text)).toEqual({ kind: 'usage', refusal });
   });
 });

@@ -1,6 +1,7 @@
 // The promotion state machine and approval rules, as tables. Pure: no store, no clock but `now`.
 import { describe, expect, it } from 'vitest';
 import { approvalsMissing, type PromotionEvent, step } from '../../src/domain/promotion.js';
+import type { Refusal } from '../../src/domain/refusals.js';
 import type { ApprovalRule, Plan, Promotion, PromotionState } from '../../src/domain/types.js';
 
 const NOW = new Date('2026-11-22T10:00:00Z');
@@ -41,7 +42,7 @@ const approve = (user: string, isReviewer = true, r = rule): PromotionEvent => (
   rule: r,
 });
 
-type Row = [string, Promotion, PromotionEvent, Date, PromotionState | RegExp];
+type Row = [string, Promotion, PromotionEvent, Date, PromotionState | Partial<Refusal>];
 
 const rows: Row[] = [
   [
@@ -81,7 +82,13 @@ const rows: Row[] = [
     NOW,
     'approved',
   ],
-  ['self-approval refused', promotion('awaiting_approval'), approve('U0REQ'), NOW, /cannot approve/],
+  [
+    'self-approval refused',
+    promotion('awaiting_approval'),
+    approve('U0REQ'),
+    NOW,
+    { code: 'self_approval', kind: 'promote' },
+  ],
   [
     'self-approval allowed when configured',
     promotion('awaiting_approval'),
@@ -89,17 +96,41 @@ const rows: Row[] = [
     NOW,
     'approved',
   ],
-  ['non-reviewer refused', promotion('awaiting_approval'), approve('U0MALLORY', false), NOW, /not a reviewer/],
+  [
+    'non-reviewer refused',
+    promotion('awaiting_approval'),
+    approve('U0MALLORY', false),
+    NOW,
+    { code: 'not_reviewer', service: 'api', stage: 'prod', reviewers: ['U0ALICE', 'U0BOB'] },
+  ],
   [
     'duplicate approval refused',
     promotion('awaiting_approval', { approvals: [{ user: 'U0ALICE', at: '' }] }),
     approve('U0ALICE'),
     NOW,
-    /already/,
+    { code: 'already_approved' },
   ],
-  ['approve after expiry refused', promotion('awaiting_approval'), approve('U0ALICE'), LATER, /expired/],
-  ['approve after reject refused', promotion('rejected'), approve('U0ALICE'), NOW, /rejected/],
-  ['approve while executing refused', promotion('executing'), approve('U0ALICE'), NOW, /running/],
+  [
+    'approve after expiry refused',
+    promotion('awaiting_approval'),
+    approve('U0ALICE'),
+    LATER,
+    { code: 'expired', kind: 'promote' },
+  ],
+  [
+    'approve after reject refused',
+    promotion('rejected'),
+    approve('U0ALICE'),
+    NOW,
+    { code: 'wrong_state', kind: 'promote', state: 'rejected' },
+  ],
+  [
+    'approve while executing refused',
+    promotion('executing'),
+    approve('U0ALICE'),
+    NOW,
+    { code: 'wrong_state', state: 'executing' },
+  ],
   [
     'reject after an approval ends it',
     promotion('awaiting_approval', { approvals: [{ user: 'U0ALICE', at: '' }] }),
@@ -110,16 +141,16 @@ const rows: Row[] = [
   [
     'reject by a non-reviewer refused',
     promotion('awaiting_approval'),
-    { type: 'reject', user: 'U0X', isReviewer: false },
+    { type: 'reject', user: 'U0X', isReviewer: false, reviewers: ['U0ALICE'] },
     NOW,
-    /not a reviewer/,
+    { code: 'not_reviewer', service: 'api', stage: 'prod', reviewers: ['U0ALICE'] },
   ],
   [
     'reject after approval quorum refused',
     promotion('approved'),
     { type: 'reject', user: 'U0BOB', isReviewer: true },
     NOW,
-    /approved/,
+    { code: 'wrong_state', state: 'approved' },
   ],
   [
     'the rejecter adds a reason afterwards',
@@ -133,14 +164,14 @@ const rows: Row[] = [
     promotion('rejected', { decision: { user: 'U0BOB', at: '' } }),
     { type: 'reason', user: 'U0ALICE', reason: 'x' },
     NOW,
-    /Only the person who rejected/,
+    { code: 'not_rejecter' },
   ],
   [
     'no reason on a promotion that was not rejected',
     promotion('awaiting_approval'),
     { type: 'reason', user: 'U0BOB', reason: 'x' },
     NOW,
-    /Only the person who rejected/,
+    { code: 'not_rejecter' },
   ],
   ['requester cancels', promotion('awaiting_approval'), { type: 'cancel', user: 'U0REQ' }, NOW, 'cancelled'],
   [
@@ -148,7 +179,7 @@ const rows: Row[] = [
     promotion('awaiting_approval'),
     { type: 'cancel', user: 'U0ALICE' },
     NOW,
-    /Only <@U0REQ>/,
+    { code: 'not_requester', requester: 'U0REQ', kind: 'promote' },
   ],
   [
     'a rollback supersedes an approved promotion',
@@ -162,11 +193,17 @@ const rows: Row[] = [
     promotion('executing'),
     { type: 'cancel', user: 'U0REQ', force: true },
     NOW,
-    /no longer be cancelled/,
+    { code: 'not_cancellable', state: 'executing' },
   ],
   ['expire past the deadline', promotion('awaiting_approval'), { type: 'expire' }, LATER, 'expired'],
-  ['no expiry before the deadline', promotion('awaiting_approval'), { type: 'expire' }, NOW, /not expired/],
-  ['an approved promotion does not expire', promotion('approved'), { type: 'expire' }, LATER, /approved/],
+  ['no expiry before the deadline', promotion('awaiting_approval'), { type: 'expire' }, NOW, { code: 'not_expired' }],
+  [
+    'an approved promotion does not expire',
+    promotion('approved'),
+    { type: 'expire' },
+    LATER,
+    { code: 'wrong_state', state: 'approved' },
+  ],
   [
     'stale plan is cancelled, never executed',
     promotion('approved'),
@@ -180,9 +217,15 @@ const rows: Row[] = [
     promotion('executing', { execution: { token: 't', startedAt: '', failedResources: [] } }),
     { type: 'execute', token: 't' },
     NOW,
-    /running/,
+    { code: 'wrong_state', state: 'executing' },
   ],
-  ['execute without approval refused', promotion('awaiting_approval'), { type: 'execute', token: 't' }, NOW, /waiting/],
+  [
+    'execute without approval refused',
+    promotion('awaiting_approval'),
+    { type: 'execute', token: 't' },
+    NOW,
+    { code: 'wrong_state', state: 'awaiting_approval' },
+  ],
   [
     'UPDATE_COMPLETE → succeeded',
     promotion('executing', { execution: { token: 't', startedAt: '', failedResources: [] } }),
@@ -209,7 +252,7 @@ const rows: Row[] = [
     promotion('succeeded'),
     { type: 'finished', stackStatus: 'UPDATE_COMPLETE' },
     NOW,
-    /finished/,
+    { code: 'wrong_state', state: 'succeeded' },
   ],
 ];
 
@@ -224,7 +267,7 @@ describe('step', () => {
       }
     } else {
       expect(r.ok).toBe(false);
-      if (!r.ok) expect(r.refusal).toMatch(expected);
+      if (!r.ok) expect(r.refusal).toMatchObject(expected);
     }
   });
 
@@ -264,5 +307,42 @@ describe('approvalsMissing', () => {
   ])('%i approvals of %i required → %i missing', (have, required, missing) => {
     const approvals = Array.from({ length: have }, (_, i) => ({ user: `U${i}`, at: '' }));
     expect(approvalsMissing(promotion('awaiting_approval', { approvals }), { ...rule, required })).toBe(missing);
+  });
+});
+
+describe('continue_rollback: skipping the stuck resources', () => {
+  const stuck = [
+    { logicalId: 'Fn', status: 'UPDATE_FAILED' },
+    { logicalId: 'Queue', status: 'UPDATE_FAILED' },
+  ];
+  const recovery = (approvals: Promotion['approvals'] = []) =>
+    promotion('awaiting_approval', { kind: 'rollback', mode: 'continue_rollback', stuck, approvals });
+  const two = { ...rule, required: 2 };
+  const one = { ...rule, required: 1 };
+
+  /** Approves in turn (each approver's choice: skip or not) and returns the promotion after the last. */
+  function approveAll(choices: boolean[], r: ApprovalRule): Promotion {
+    let p = recovery();
+    choices.forEach((skip, i) => {
+      const s = step(p, { type: 'approve', user: `U0R${i}`, isReviewer: true, rule: r, skip }, NOW);
+      if (!s.ok) throw new Error(`approval ${i} refused: ${s.refusal.code}`);
+      p = s.promotion;
+    });
+    return p;
+  }
+
+  it.each<[string, boolean[], ApprovalRule, PromotionState, string[] | undefined]>([
+    ['one approver skips', [true], one, 'approved', ['Fn', 'Queue']],
+    ['one approver does not skip', [false], one, 'approved', undefined],
+    ['both skip', [true, true], two, 'approved', ['Fn', 'Queue']],
+    ['the first skips, the last does not', [true, false], two, 'approved', undefined],
+    ['the first does not, the last skips', [false, true], two, 'approved', undefined],
+    ['neither skips', [false, false], two, 'approved', undefined],
+    ['one skip of two still waits, nothing decided yet', [true], two, 'awaiting_approval', undefined],
+  ])('%s → %s, skip %j', (_name, choices, r, state, skip) => {
+    const p = approveAll(choices, r);
+    expect(p.state).toBe(state);
+    expect(p.skip).toEqual(skip);
+    expect(p.approvals.map((a) => a.skip ?? false)).toEqual(choices);
   });
 });

@@ -39,6 +39,32 @@ async function rollbackSummary(s: Scenario) {
 
 const prodStack = (s: Scenario) => s.aws.stack('api-prod', undefined, PROD_ACCOUNT)!;
 
+const rollbackSummaries = (s: Scenario) =>
+  summaries(s.slack).filter((m) => JSON.stringify(m.history[0]?.blocks ?? []).includes('ROLLBACK'));
+
+/** Runs /rollback, approves its new summary and waits for the end; returns the summary's first text. */
+async function rollbackAndApprove(s: Scenario, text: string): Promise<string> {
+  const before = rollbackSummaries(s).length;
+  await s.rollback(text, 'U0ONCALL');
+  const summary = await s.slack.waitFor(() => rollbackSummaries(s).slice(before)[0], 15_000);
+  await s.click(ACTION.approve, promotionIdOf(summary.history[0]?.blocks)!, 'U0ALICE', summary.ts);
+  await s.finalReply(summary.ts);
+  return JSON.stringify(summary.history[0]?.blocks);
+}
+
+/** Makes api-dev run a new build, so the next promotion to prod is a new release. */
+function newDevBuild(s: Scenario, zip: string): string {
+  const t = JSON.parse(DEV_TEMPLATE);
+  t.Resources.Fn.Properties.Code.ZipFile = zip;
+  s.aws.putStack({
+    name: 'api-dev',
+    account: DEV_ACCOUNT,
+    template: JSON.stringify(t),
+    parameters: { Env: 'dev', MemorySize: '256' },
+  });
+  return JSON.stringify(t);
+}
+
 describe('/rollback', () => {
   let s: Scenario | undefined;
   afterEach(async () => {
@@ -73,6 +99,8 @@ describe('/rollback', () => {
     await s.promote('api dev→prod');
     const held = await s.slack.waitFor(() => replies(s!.slack, /is held/)[0]);
     expect(held).toContain('/promote unhold api prod');
+    expect(held).toContain('rolled back by <@U0ONCALL>'); // a mention, not escaped `&lt;@U0ONCALL&gt;` text
+    expect(held).not.toContain('&lt;@');
     await s.promote('unhold api prod');
     await s.slack.waitFor(() => replies(s!.slack, /no longer held/)[0]);
     const count = summaries(s.slack).length;
@@ -105,6 +133,42 @@ describe('/rollback', () => {
     await s.click(ACTION.approve, promotionIdOf(summary.blocks)!, 'U0BOB', summary.ts);
     await s.finalReply(summary.ts);
     expect(JSON.parse(prodStack(s).template)).toEqual(JSON.parse(DEV_TEMPLATE));
+  });
+
+  it('a second /rollback undoes the release before, never re-applying the one rolled back unless named', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    await promoteAndWait(s); // r1: prod runs DEV_TEMPLATE (PROD_TEMPLATE before)
+    const v3 = newDevBuild(s, 'v3');
+    await promoteAndWait(s); // r2: prod runs v3
+    await s.promote('history api prod');
+    const history = await s.slack.waitFor(() => replies(s!.slack, /Releases of api\/prod/)[0]);
+    const [r2, r1] = [...history.matchAll(/• `(r[^`]+)`/g)].map((m) => m[1]!);
+    expect(r1 && r2).toBeTruthy();
+
+    const first = await rollbackAndApprove(s, 'api prod');
+    expect(first).toContain(`*Undoes* release \`${r2}\`, which runs now · *puts back* release \`${r1}\``);
+    expect(JSON.parse(prodStack(s).template)).toEqual(JSON.parse(DEV_TEMPLATE));
+
+    const second = await rollbackAndApprove(s, 'api prod');
+    expect(second).toContain(`*Undoes* release \`${r1}\`, which runs now`);
+    expect(JSON.parse(prodStack(s).template)).toEqual(JSON.parse(PROD_TEMPLATE));
+
+    const before = summaries(s.slack).length;
+    await s.rollback('api prod', 'U0ONCALL');
+    await s.slack.waitFor(() => replies(s!.slack, /Nothing left to undo on api\/prod/)[0]);
+
+    await s.promote('history api prod');
+    const marked = await s.slack.waitFor(
+      () => replies(s!.slack, /Releases of api\/prod/).find((t) => t.includes('rolled back')),
+      15_000,
+    );
+    expect(marked).toMatch(new RegExp(`\`${r2}\`.*~rolled back~`));
+    expect(marked).toMatch(new RegExp(`\`${r1}\`.*~rolled back~`));
+    expect(summaries(s.slack)).toHaveLength(before); // the refused rollback posted nothing
+
+    const named = await rollbackAndApprove(s, `api prod to ${r2}`);
+    expect(named).toContain(`*Puts back* release \`${r2}\` (named)`);
+    expect(JSON.parse(prodStack(s).template)).toEqual(JSON.parse(v3));
   });
 
   it('cancels an update in flight after one check that it is still the update shown, and reports the rollback', async () => {
@@ -195,6 +259,9 @@ describe('/rollback', () => {
           : undefined,
       15_000,
     );
+    const cancelled = JSON.stringify(s.slack.messages.find((m) => m.ts === pending.ts)?.blocks);
+    expect(cancelled).toContain('by <@U0ONCALL>');
+    expect(cancelled).not.toContain('&lt;@');
     await s.click(ACTION.approve, pendingId, 'U0ALICE', pending.ts);
     await s.click(ACTION.approve, pendingId, 'U0BOB', pending.ts);
     await s.slack.waitFor(() => replies(s!.slack, /cancelled/i)[0]);

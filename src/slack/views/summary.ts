@@ -1,7 +1,7 @@
 // The channel message of a promotion, for every state (it is updated in place after each decision).
 // Whatever the plan's size, the message stays inside Slack's block limits: the fixed parts are
 // built first, then change lines are added worst first until the text/block budget is used.
-import type { ApprovalRule, ClassifiedChange, Impact, Plan, Promotion } from '../../domain/types.js';
+import type { ApprovalRule, ClassifiedChange, Impact, Plan, Promotion, RollbackTarget } from '../../domain/types.js';
 import { IMPACT_ORDER } from '../../domain/types.js';
 import { code, escapeMrkdwn, mention, mentionUser, plainText, truncate, truncateEscaped } from '../escape.js';
 import { ACTION } from '../ids.js';
@@ -209,7 +209,9 @@ function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
     `Needs ${plural(rule.required, 'approval')}${reviewers.length ? ` from ${reviewers.join(', ')}` : ''}`,
   ];
   for (const a of p.approvals.slice(0, APPROVALS_SHOWN)) {
-    lines.push(`✅ ${mentionUser(a.user)} approved ${relative(a.at, now)}`);
+    lines.push(
+      `✅ ${mentionUser(a.user)} approved ${relative(a.at, now)}${a.skip ? ', skipping the stuck resources' : ''}`,
+    );
   }
   if (p.approvals.length > APPROVALS_SHOWN) lines.push(`…and ${count(p.approvals.length - APPROVALS_SHOWN)} more`);
   const tail = [`Still needed: ${Math.max(0, rule.required - p.approvals.length)}`];
@@ -223,6 +225,8 @@ function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
 function recoveryNote(p: Promotion): string | undefined {
   if (p.kind !== 'rollback') return undefined;
   const lines: string[] = [];
+  const target = p.rollbackTarget ? rollbackTargetLine(p.rollbackTarget) : undefined;
+  if (target) lines.push(target);
   if (p.mode === 'cancel_update') {
     lines.push(
       `An update of ${code(p.target.stack)} is running. Approving cancels it (CancelUpdateStack); CloudFormation then rolls back to the last stable state by itself.`,
@@ -246,6 +250,20 @@ function recoveryNote(p: Promotion): string | undefined {
     lines.push(`⚠ ${reasonText(p.stateReason)}`);
   }
   return lines.length ? truncate(lines.join('\n'), FIXED_SECTION_MAX) : undefined;
+}
+
+/** Which release runs now and which one the rollback puts back. */
+export function rollbackTargetLine(t: RollbackTarget): string | undefined {
+  const release = (id: string) => `release ${code(truncate(id, 60))}`;
+  if (t.reapplies) {
+    const now = t.runsNow ? release(t.runsNow) : 'no release the bot recorded (all rolled back)';
+    return `*Puts back* ${release(t.reapplies)} (named) · *runs now* ${now}`;
+  }
+  if (t.undoes) {
+    const back = t.putsBack ? release(t.putsBack) : `what ran before ${release(t.undoes)}`;
+    return `*Undoes* ${release(t.undoes)}, which runs now · *puts back* ${back}`;
+  }
+  return undefined;
 }
 
 function approvalButtons(p: Promotion): Button[] {

@@ -1,0 +1,48 @@
+// The parsed configuration as the domain sees it: plain data, built and checked by src/config.ts.
+import type { ApprovalRule } from './types.js';
+
+export interface StageConfig {
+  name: string;
+  /** Position in the service's promotion path (0 = first) */
+  index: number;
+  stack: string;
+  region: string;
+  role?: string;
+  externalId?: string;
+  /** S3 bucket (in the target account) for templates over CloudFormation's 51,200-byte TemplateBody limit */
+  templateBucket?: string;
+  /** Stages this one may be promoted from (empty for the first stage) */
+  promotesFrom: string[];
+  approvals: ApprovalRule;
+  rollback: ApprovalRule;
+  /** Releases kept for /rollback and /promote history */
+  keepReleases: number;
+}
+
+export interface ServiceConfig {
+  name: string;
+  /** Channel IDs allowed to run commands for this service; undefined = any channel */
+  channels?: string[];
+  /** In promotion-path order */
+  stages: StageConfig[];
+}
+
+/** Tuning knobs of `settings:` in promote.yml, each a duration. */
+export const SETTING_KEYS = [
+  'leaseTtl',
+  'stallAfter',
+  'sweepEvery',
+  'progressEvery',
+  'pollMin',
+  'pollMax',
+  'planningTimeout',
+  'retention',
+] as const;
+
+export type SettingKey = (typeof SETTING_KEYS)[number];
+
+export interface PromoteConfig {
+  services: Record<string, ServiceConfig>;
+  /** Operational tuning (milliseconds); every key optional, defaults in src/workflows/deps.ts */
+  settings: Partial<Record<SettingKey, number>>;
+}
