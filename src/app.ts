@@ -14,7 +14,8 @@ import type { Deps, Reply } from './workflows/deps.js';
 import { planPromotion } from './workflows/plan.js';
 import { historyText } from './workflows/releases.js';
 import { addRejectReason, approve, cancel, reject, showChanges } from './workflows/review.js';
-import { runRollback, unhold } from './workflows/rollback.js';
+import { runRollback } from './workflows/rollback.js';
+import { unhold, unlock } from './workflows/stage-admin.js';
 import { statusText } from './workflows/status.js';
 
 function replyVia(respond: RespondFn): Reply {
@@ -79,14 +80,13 @@ export function createApp(env: EnvSettings, deps: Deps): App {
           reply(await historyText(deps, cmd.service, cmd.stage, command.channel_id)),
         );
       case 'unhold':
+      case 'unlock': {
         await ack();
-        return background(deps, 'releasing the hold', reply, () =>
-          unhold(
-            deps,
-            { service: cmd.service, stage: cmd.stage, user: command.user_id, channel: command.channel_id },
-            reply,
-          ),
-        );
+        const req = { service: cmd.service, stage: cmd.stage, user: command.user_id, channel: command.channel_id };
+        return cmd.kind === 'unhold'
+          ? background(deps, 'releasing the hold', reply, () => unhold(deps, req, reply))
+          : background(deps, 'unlocking the stage', reply, () => unlock(deps, req, reply));
+      }
     }
   });
 

@@ -8,6 +8,7 @@ export type PromoteCommand =
   | { kind: 'status'; service?: string }
   | { kind: 'history'; service: string; stage?: string }
   | { kind: 'unhold'; service: string; stage: string }
+  | { kind: 'unlock'; service: string; stage: string }
   | { kind: 'help' }
   | { kind: 'usage'; refusal: UsageRefusal };
 
@@ -19,7 +20,7 @@ export type RollbackCommand =
 const usage = (refusal: UsageRefusal) => ({ kind: 'usage' as const, refusal });
 
 /** Words after `/promote` that are not a service name (config refuses services named like them). */
-export const PROMOTE_SUBCOMMANDS = ['help', 'status', 'history', 'unhold'] as const;
+export const PROMOTE_SUBCOMMANDS = ['help', 'status', 'history', 'unhold', 'unlock'] as const;
 const HELP = ['help', '-h', '--help', '?'];
 
 /**
@@ -50,9 +51,9 @@ export function parsePromoteText(text: string): PromoteCommand {
     if (rest.length < 1 || rest.length > 2) return usage({ code: 'history_args' });
     return { kind: 'history', service: rest[0]!, stage: rest[1] };
   }
-  if (verb === 'unhold') {
-    if (rest.length !== 2) return usage({ code: 'unhold_args' });
-    return { kind: 'unhold', service: rest[0]!, stage: rest[1]! };
+  if (verb === 'unhold' || verb === 'unlock') {
+    if (rest.length !== 2) return usage({ code: verb === 'unhold' ? 'unhold_args' : 'unlock_args' });
+    return { kind: verb, service: rest[0]!, stage: rest[1]! };
   }
   const service = head!;
   const path = rest.join(' ');

@@ -19,6 +19,7 @@ export type UsageRefusal =
   | { code: 'status_args' }
   | { code: 'history_args' }
   | { code: 'unhold_args' }
+  | { code: 'unlock_args' }
   | { code: 'missing_stage'; service: string }
   | { code: 'unreadable_stages'; text: string }
   | { code: 'missing_release' }

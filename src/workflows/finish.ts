@@ -21,7 +21,7 @@ type Outcome = { done: true; ts?: string } | { done: false; error: unknown };
 async function perform(deps: Deps, p: Promotion, effect: EndEffect, reply?: Reply): Promise<Outcome> {
   try {
     switch (effect) {
-      case 'hold':
+      case 'hold': {
         const hold: StageHold = {
           user: p.requester,
           at: p.execution?.endedAt ?? deps.now().toISOString(),
@@ -31,6 +31,7 @@ async function perform(deps: Deps, p: Promotion, effect: EndEffect, reply?: Repl
         await deps.store.setJson(KEYS.hold(p.service, p.to), hold);
         await audit(deps, p, 'bot', 'held', { reason: 'rollback' });
         return { done: true };
+      }
       case 'record_release':
         await recordRelease(deps, p);
         return { done: true };

@@ -19,36 +19,10 @@ import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf, transition } from './deps.js';
 import { drive } from './execute.js';
-import { holdKey } from './locks.js';
 import { endOperation, openOperation, planAndPublish, recordPlanAndPublish } from './operation.js';
 import { changeSetName, templateFor } from './plan.js';
 import { type Release, releasesKey, unpackTemplate } from './releases.js';
 import { closePending } from './review.js';
-
-export async function unhold(
-  deps: Deps,
-  req: { service: string; stage: string; user: string; channel: string },
-  reply: Reply,
-): Promise<void> {
-  const svc = resolveService(deps.config, req.service, req.channel);
-  if (!svc.ok) return reply(renderRefusal(svc.refusal));
-  const stage = resolveStage(svc.value, req.stage);
-  if (!stage.ok) return reply(renderRefusal(stage.refusal));
-  const key = holdKey(svc.value.name, stage.value.name);
-  if (!(await deps.store.getJson(key))) return reply(`${svc.value.name}/${stage.value.name} is not held.`);
-  await deps.store.del(key);
-  await deps.store.appendAudit({
-    at: deps.now().toISOString(),
-    service: svc.value.name,
-    stage: stage.value.name,
-    actor: req.user,
-    action: 'unheld',
-  });
-  deps.log.info('audit', {
-    audit: { actor: req.user, action: 'unheld', service: svc.value.name, stage: stage.value.name },
-  });
-  await reply(`${svc.value.name}/${stage.value.name} is no longer held: promotions can run again.`);
-}
 
 export interface RollbackRequest {
   service: string;

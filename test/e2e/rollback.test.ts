@@ -101,7 +101,11 @@ describe('/rollback', () => {
     expect(held).toContain('/promote unhold api prod');
     expect(held).toContain('rolled back by <@U0ONCALL>'); // a mention, not escaped `&lt;@U0ONCALL&gt;` text
     expect(held).not.toContain('&lt;@');
+    // Only the stage's reviewers may lift the hold; the refusal says whom to ask.
     await s.promote('unhold api prod');
+    const refused = await s.slack.waitFor(() => replies(s!.slack, /not a reviewer/)[0]);
+    expect(refused).toContain('<@U0ALICE>');
+    await s.promote('unhold api prod', 'U0ALICE');
     await s.slack.waitFor(() => replies(s!.slack, /no longer held/)[0]);
     const count = summaries(s.slack).length;
     await s.promote('api dev→prod');

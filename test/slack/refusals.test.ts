@@ -11,6 +11,7 @@ const EXAMPLES: { [C in RefusalCode]: Extract<Refusal, { code: C }> } = {
   status_args: { code: 'status_args' },
   history_args: { code: 'history_args' },
   unhold_args: { code: 'unhold_args' },
+  unlock_args: { code: 'unlock_args' },
   missing_stage: { code: 'missing_stage', service: H },
   unreadable_stages: { code: 'unreadable_stages', text: H },
   missing_release: { code: 'missing_release' },

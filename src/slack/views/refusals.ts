@@ -36,6 +36,8 @@ export function renderRefusal(r: Refusal, now?: Date): string {
       return 'history takes a service and an optional stage.';
     case 'unhold_args':
       return 'unhold takes a service and a stage.';
+    case 'unlock_args':
+      return 'unlock takes a service and a stage.';
     case 'missing_stage':
       return `say which stage to promote ${esc(truncate(r.service, 100))} to.`;
     case 'unreadable_stages':

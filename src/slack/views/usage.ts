@@ -9,7 +9,7 @@ export function usageText(config: PromoteConfig): string {
   // Escaped: Slack reads `<service>` as a link even inside backticks, and would show "service" as a link.
   const forms = [
     '`/promote <service> <from>→<to>` (also `->`, `=>`, `to`, or `<from> <to>`); `/promote <service> <to>` promotes from the stage configured before it',
-    '`/promote status [service]` · `/promote history <service> [stage]` · `/promote unhold <service> <stage>`',
+    '`/promote status [service]` · `/promote history <service> [stage]` · `/promote unhold <service> <stage>` · `/promote unlock <service> <stage>`',
     '`/rollback <service> [stage]` · `/rollback <service> <stage> to <release>`',
   ].map(esc);
   return ['*Usage*', ...forms, '*Services*', ...lines].join('\n');
