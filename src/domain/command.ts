@@ -1,6 +1,10 @@
 // Parsing of /promote and /rollback text. Pure: always returns a result, never throws.
 import type { PromoteConfig, ServiceConfig, StageConfig } from '../config.js';
-import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { escapeMrkdwn, truncate } from '../slack/escape.js';
+
+/** What the person typed, echoed back escaped and short: a 4,000-character word must not fill the reply. */
+const ECHOED = 100;
+const esc = (s: string) => escapeMrkdwn(truncate(s, ECHOED));
 
 export type PromoteCommand =
   | { kind: 'promote'; service: string; from?: string; to: string }
@@ -29,7 +33,27 @@ const HELP = ['help', '-h', '--help', '?'];
  * arrows (➡️ carries a U+FE0F variation selector), `:arrow_right:` in case the emoji arrives as its
  * shortcode, and ` to ` between words only: `\bto\b` would split a stage named `go-to-prod`.
  */
-const ARROW = /\s*(?:[-‐‑‒–—―]+>|=+>|[→⇒⇨⟶⟹➔➜➝➞➡]\uFE0F?|:arrow_right:)\s*|\s+to\s+/iu;
+const ARROW =
+  /(?<!\s)\s*(?:(?<![-‐‑‒–—―])[-‐‑‒–—―]+>|(?<!=)=+>|[→⇒⇨⟶⟹➔➜➝➞➡]\uFE0F?|:arrow_right:)\s*|(?<!\s)\s+to\s+/iu;
+// The look-behinds keep ARROW linear: without them a run of n dashes (or `=`, or spaces) is rescanned from
+// each of its n positions when no `>` follows, so 40,000 dashes took most of a second. A match can only start
+// where a run starts, and a match starting inside a run would also have matched from the run's start.
+
+/**
+ * Longest command text read. Slack documents no bound for a slash command's `text`; it recommends keeping a
+ * message's text under 4,000 characters (chat.postMessage, docs.slack.dev/reference/methods/chat.postMessage),
+ * and a real command is well under 200. Anything longer is refused before any parsing, which bounds the work
+ * done before the ack whatever arrives. Counted on the text as received (still HTML-escaped).
+ */
+export const MAX_COMMAND_TEXT = 4000;
+
+function tooLong(text: string): { kind: 'usage'; problem: string } | undefined {
+  if (text.length <= MAX_COMMAND_TEXT) return undefined;
+  return {
+    kind: 'usage',
+    problem: `That command is ${text.length.toLocaleString('en-US')} characters long; at most ${MAX_COMMAND_TEXT.toLocaleString('en-US')} are read`,
+  };
+}
 
 function words(text: string): string[] {
   return unescapeSlack(text)
@@ -40,6 +64,8 @@ function words(text: string): string[] {
 }
 
 export function parsePromoteText(text: string): PromoteCommand {
+  const long = tooLong(text);
+  if (long) return long;
   const w = words(text);
   if (w.length === 0 || HELP.includes(w[0]!.toLowerCase())) return { kind: 'help' };
   const [head, ...rest] = w;
@@ -81,6 +107,8 @@ function readStages(path: string): { from?: string; to: string } | undefined {
 }
 
 export function parseRollbackText(text: string): RollbackCommand {
+  const long = tooLong(text);
+  if (long) return long;
   const w = words(text);
   if (w.length === 0 || HELP.includes(w[0]!.toLowerCase())) return { kind: 'help' };
   const [service, ...rest] = w;
@@ -217,6 +245,6 @@ export function usageText(config: PromoteConfig): string {
     '`/promote <service> <from>→<to>` (also `->`, `=>`, `to`, or `<from> <to>`); `/promote <service> <to>` promotes from the stage configured before it',
     '`/promote status [service]` · `/promote history <service> [stage]` · `/promote unhold <service> <stage>`',
     '`/rollback <service> [stage]` · `/rollback <service> <stage> to <release>`',
-  ].map(esc);
+  ].map(escapeMrkdwn);
   return ['*Usage*', ...forms, '*Services*', ...lines].join('\n');
 }

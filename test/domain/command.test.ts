@@ -276,6 +276,64 @@ describe('parsing never throws', () => {
   });
 });
 
+describe('command text length', () => {
+  const refused = (n: number) => `That command is ${n.toLocaleString('en-US')} characters long; at most 4,000 are read`;
+
+  it.each<[string, string]>([
+    ['40,000 dashes', `api ${'-'.repeat(39_996)}`],
+    ['40,000 spaces', `api dev${' '.repeat(39_990)}stg`],
+    ['20,000 arrows', `api ${'->'.repeat(19_998)}`],
+    ['10,000 escaped arrows', `api ${'&gt;'.repeat(9_999)}`],
+    ['40,000 equals signs', `api ${'='.repeat(39_996)}`],
+    ['dashes then spaces then a dash', `api dev${'-'.repeat(20_000)}${' '.repeat(19_992)}-`],
+  ])('refuses %s before parsing it', (_name, text) => {
+    expect(text.length).toBeGreaterThan(4000);
+    expect(parsePromoteText(text)).toEqual({ kind: 'usage', problem: refused(text.length) });
+    expect(parseRollbackText(text)).toEqual({ kind: 'usage', problem: refused(text.length) });
+  });
+
+  it('reads text of exactly 4,000 characters, counted as Slack sent it (still escaped)', () => {
+    const to = 'x'.repeat(4000 - 'api dev-&gt;'.length);
+    expect(parsePromoteText(`api dev-&gt;${to}`)).toEqual({ kind: 'promote', service: 'api', from: 'dev', to });
+    expect(parsePromoteText(`api dev-&gt;${to}y`).kind).toBe('usage');
+  });
+
+  // Inputs under the limit that used to make ARROW rescan a run from each of its positions: the result is
+  // what matters here (the time is measured in the report, not asserted).
+  it.each<[string, string, PromoteCommand]>([
+    ['a run of dashes', `api ${'-'.repeat(3990)}`, { kind: 'promote', service: 'api', to: '-'.repeat(3990) }],
+    ['a run of equals signs', `api ${'='.repeat(3990)}`, { kind: 'promote', service: 'api', to: '='.repeat(3990) }],
+    [
+      'a run of en dashes ending in an arrow',
+      `api dev${'–'.repeat(3980)}>stg`,
+      { kind: 'promote', service: 'api', from: 'dev', to: 'stg' },
+    ],
+    [
+      'a run of dashes before a real arrow',
+      `api dev${'-'.repeat(1990)}=>stg`,
+      { kind: 'promote', service: 'api', from: `dev${'-'.repeat(1990)}`, to: 'stg' },
+    ],
+    [
+      'many arrows (echoed shortened)',
+      `api ${'->'.repeat(1990)}`,
+      { kind: 'usage', problem: `cannot read the stages in "${'-&gt;'.repeat(49)}-…"` },
+    ],
+  ])('parses %s in one pass', (_name, text, expected) => {
+    expect(parsePromoteText(text)).toEqual(expected);
+  });
+
+  it('echoes at most 100 characters of an unknown name back', () => {
+    expect(resolveService(config, `<!channel>${'x'.repeat(3000)}`, CHANNEL)).toEqual({
+      ok: false,
+      refusal: `Unknown service "&lt;!channel&gt;${'x'.repeat(89)}…". Known services: api, web, batch, go-to-market.`,
+    });
+    expect(parseRollbackText(`api dev to ${'y '.repeat(1000)}`)).toEqual({
+      kind: 'usage',
+      problem: `cannot read "dev to ${'y '.repeat(46)}…"`,
+    });
+  });
+});
+
 describe('unescapeSlack', () => {
   it.each<[string, string]>([
     ['dev-&gt;prod', 'dev->prod'],
