@@ -187,21 +187,31 @@ const alsoSecurity = (f: Facts) =>
   f.securityProperties.length ? `; also changes permissions (${list(f.securityProperties)})` : '';
 
 /**
+ * What CloudFormation keeps when it removes or replaces a resource (PolicyAction, from the template's
+ * DeletionPolicy / UpdateReplacePolicy), for any resource type: a retained topic is not a removed one.
+ * See the PolicyAction entry of ResourceChange in the CloudFormation API reference.
+ */
+const removalKept = (f: Facts) =>
+  f.action !== 'Remove'
+    ? ''
+    : f.policyAction === 'Retain'
+      ? 'removed from the stack, retained'
+      : f.policyAction === 'Snapshot'
+        ? 'deleted, snapshot taken'
+        : '';
+
+/**
  * The classification: the first matching row wins. Rows run from worst to mildest so a change is
  * reported at its worst; the Retain/Snapshot rows come first only because they soften the
- * "data will be lost" rows below them. Reasons are plain text starting with a verb (LOUD_VERBS in
- * capitals for what reviewers must look at), then the noun and the logical ID.
+ * "data will be lost" (and, for a retained IAM resource, "permissions change") rows below them.
+ * Reasons are plain text starting with a verb (LOUD_VERBS in capitals for what reviewers must look at),
+ * then the noun and the logical ID.
  */
 const RULES: readonly Rule[] = [
   {
     impact: 'removes',
-    when: (f) => f.action === 'Remove' && f.data && f.policyAction === 'Retain',
-    reason: (f) => `REMOVES ${subject(f)} — removed from the stack, retained`,
-  },
-  {
-    impact: 'removes',
-    when: (f) => f.action === 'Remove' && f.data && f.policyAction === 'Snapshot',
-    reason: (f) => `REMOVES ${subject(f)} — deleted, snapshot taken`,
+    when: (f) => removalKept(f) !== '',
+    reason: (f) => `REMOVES ${subject(f)} — ${removalKept(f)}`,
   },
   {
     impact: 'destroys',
@@ -211,12 +221,12 @@ const RULES: readonly Rule[] = [
   },
   {
     impact: 'replaces',
-    when: (f) => f.replacement === 'True' && f.data && f.policyAction === 'ReplaceAndRetain',
+    when: (f) => f.replacement === 'True' && f.policyAction === 'ReplaceAndRetain',
     reason: (f) => `REPLACES ${subject(f)} — replaced, old one retained${paren(forced(f))}${alsoSecurity(f)}`,
   },
   {
     impact: 'replaces',
-    when: (f) => f.replacement === 'True' && f.data && f.policyAction === 'ReplaceAndSnapshot',
+    when: (f) => f.replacement === 'True' && f.policyAction === 'ReplaceAndSnapshot',
     reason: (f) => `REPLACES ${subject(f)} — replaced, snapshot taken${paren(forced(f))}${alsoSecurity(f)}`,
   },
   {
@@ -244,9 +254,9 @@ const RULES: readonly Rule[] = [
     when: (f) => f.replacement === 'Conditional',
     reason: (f) => {
       const kept =
-        f.data && f.policyAction === 'ReplaceAndRetain'
+        f.policyAction === 'ReplaceAndRetain'
           ? '; the old one would be retained'
-          : f.data && f.policyAction === 'ReplaceAndSnapshot'
+          : f.policyAction === 'ReplaceAndSnapshot'
             ? '; a snapshot would be taken'
             : dataMayBeLost(f);
       return `MAY REPLACE ${subject(f)} — ${forced(f) || 'replacement depends on values known only at deploy time'}${kept}${alsoSecurity(f)}`;
