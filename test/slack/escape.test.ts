@@ -20,8 +20,24 @@ describe('escapeMrkdwn', () => {
     ['&lt;', '&amp;lt;'],
     ['*bold* _it_ `code` ~s~ @here', '*bold* _it_ `code` ~s~ @here'],
     ['<https://evil|click>', '&lt;https://evil|click&gt;'],
-  ])('%s → %s', (input, output) => {
+    // lone surrogates (invalid UTF-16) become U+FFFD; pairs (emoji) stay
+    ['a\ud800', 'a\ufffd'],
+    ['\udc00b', '\ufffdb'],
+    ['a\ud800b<', 'a\ufffdb&lt;'],
+    ['\udbff\udbff\udfff', '\ufffd\udbff\udfff'],
+    ['😀', '😀'],
+  ])('%j → %j', (input, output) => {
     expect(escapeMrkdwn(input)).toBe(output);
+  });
+});
+
+describe('plainText with invalid UTF-16', () => {
+  it.each([
+    ['<!channel>', '‹!channel›'],
+    ['x\ud83d', 'x\ufffd'],
+    ['\ude00<', '\ufffd‹'],
+  ])('%j → %j', (input, output) => {
+    expect(plainText(input)).toBe(output);
   });
 });
 
