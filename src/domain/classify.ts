@@ -124,13 +124,21 @@ const NOT_SECURITY_PROPERTIES: Readonly<Record<string, readonly string[]>> = {
   'AWS::SQS::Queue': ['RedrivePolicy'],
 };
 
+/**
+ * The table's own entry for a key that came from AWS: `TYPES['constructor']` would otherwise be Object's
+ * constructor (a ResourceType or property name is any string CloudFormation, or a template, hands us).
+ */
+function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** True when deleting or replacing a resource of this CloudFormation type loses data. */
 export function isDataBearing(type: string): boolean {
-  return TYPES[type]?.data === true;
+  return own(TYPES, type)?.data === true;
 }
 
 function typeInfo(type: string): TypeInfo {
-  const known = TYPES[type];
+  const known = own(TYPES, type);
   if (known) return known;
   if (type === 'unknown') return { noun: 'resource' };
   if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') return { noun: 'custom resource' };
@@ -419,7 +427,10 @@ function propertiesOf(rc: ResourceChange): { properties: PropertyChange[]; known
     // CloudFormation repeats a property once per cause (DirectModification, ResourceReference, …).
     seen.before ??= next.before;
     seen.after ??= next.after;
-    if ((RECREATION_RANK[next.requiresRecreation ?? ''] ?? 0) > (RECREATION_RANK[seen.requiresRecreation ?? ''] ?? 0)) {
+    if (
+      (own(RECREATION_RANK, next.requiresRecreation ?? '') ?? 0) >
+      (own(RECREATION_RANK, seen.requiresRecreation ?? '') ?? 0)
+    ) {
       seen.requiresRecreation = next.requiresRecreation;
     }
     if (next.changeSource && seen.changeSource !== next.changeSource) {
@@ -448,7 +459,7 @@ function propertiesOf(rc: ResourceChange): { properties: PropertyChange[]; known
 }
 
 function securityPropertiesOf(rc: ResourceChange, type: string, info: TypeInfo): string[] {
-  const excluded = NOT_SECURITY_PROPERTIES[type] ?? [];
+  const excluded = own(NOT_SECURITY_PROPERTIES, type) ?? [];
   const names = new Set<string>();
   for (const d of rc.Details ?? []) {
     const name = propertyName(d);

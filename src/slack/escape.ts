@@ -40,14 +40,15 @@ export function truncate(s: string, n: number): string {
 }
 
 /**
- * Shortens text that is already escaped mrkdwn without cutting an entity (`&amp;`) in half.
+ * Shortens text that is already escaped mrkdwn without cutting an entity (`&amp;`) or a mention in half.
  * Use it as the last guard before a hard limit.
  */
 export function truncateEscaped(s: string, n: number): string {
   if (s.length <= n) return s;
   const cut = truncate(s, n);
   const body = cut.slice(0, -1);
-  return `${body.replace(/&[a-z]{0,4}$/, '')}…`;
+  // Nor a mention or link the view made (`<@U…>`, `<!subteam^S…>`, `<#C…>`) whose `>` was cut off.
+  return `${body.replace(/&[a-z]{0,4}$/, '').replace(/<[@!#][^<>\s]{0,60}$/, '')}…`;
 }
 
 const USER_ID = /^[UW][A-Z0-9]+$/;

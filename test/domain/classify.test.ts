@@ -876,3 +876,28 @@ describe('buildPlan', () => {
     });
   });
 });
+
+describe('names that are also Object.prototype keys', () => {
+  it.each([
+    ['constructor', 'constructor'],
+    ['toString', 'to string'],
+    ['__proto__', 'proto'],
+    ['hasOwnProperty', 'has own property'],
+    ['valueOf', 'value of'],
+  ])('a resource type or property called %s is an unknown one', (name, noun) => {
+    const c = classifyChange(
+      rc({
+        LogicalResourceId: 'X',
+        ResourceType: name,
+        Action: 'Modify',
+        Replacement: 'False',
+        Details: [
+          prop(name, 'Never'),
+          { Target: { Attribute: 'Properties', Name: 'Y', RequiresRecreation: name as 'Never' } },
+        ],
+      }),
+    );
+    expect(c).toMatchObject({ resourceType: name, impact: 'modify', reason: `modifies ${noun} X`, dataBearing: false });
+    expect(isDataBearing(name)).toBe(false);
+  });
+});

@@ -50,13 +50,13 @@ describe('parsePromoteText and parseRollbackText', () => {
         expect(['promote', 'status', 'history', 'unhold', 'help', 'usage']).toContain(p.kind);
         if (p.kind === 'usage') {
           expectInert(usageAck(p.problem), 'promote usage');
-          expect(p.problem.length).toBeLessThanOrEqual(400);
+          expect(p.problem.length).toBeLessThanOrEqual(600); // 100 characters echoed, each up to 5 once escaped (`&amp;`)
         }
         const r = parseRollbackText(text);
         expect(['rollback', 'help', 'usage']).toContain(r.kind);
         if (r.kind === 'usage') {
           expectInert(usageAck(r.problem), 'rollback usage');
-          expect(r.problem.length).toBeLessThanOrEqual(400);
+          expect(r.problem.length).toBeLessThanOrEqual(600); // 100 characters echoed, each up to 5 once escaped (`&amp;`)
         }
       }),
       RUNS,

@@ -81,6 +81,17 @@ describe('truncateEscaped', () => {
       expect(out).not.toMatch(/&[a-z]*…$/);
     }
   });
+
+  it.each<[string, number, string]>([
+    ['Approved by <@U0ALICE>, <@U0BOB>', 30, 'Approved by <@U0ALICE>, …'],
+    ['Needs 1 approval from <!subteam^S0LEADS>', 30, 'Needs 1 approval from …'],
+    ['Only from <#C0PROMOTE>', 15, 'Only from …'],
+    ['Approved by <@U0ALICE>', 21, 'Approved by …'],
+    ['Approved by <@U0ALICE>', 22, 'Approved by <@U0ALICE>'],
+    ['a &lt;b&gt; <@U0A>', 17, 'a &lt;b&gt; …'],
+  ])('does not leave half a mention: %j cut at %i', (text, n, out) => {
+    expect(truncateEscaped(text, n)).toBe(out);
+  });
 });
 
 describe('mentions', () => {

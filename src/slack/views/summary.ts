@@ -225,11 +225,11 @@ function recoveryNote(p: Promotion): string | undefined {
   const lines: string[] = [];
   if (p.mode === 'cancel_update') {
     lines.push(
-      `An update of ${code(p.target.stack)} is running. Approving cancels it (CancelUpdateStack); CloudFormation then rolls back to the last stable state by itself.`,
+      `An update of ${code(truncate(p.target.stack, 128))} is running. Approving cancels it (CancelUpdateStack); CloudFormation then rolls back to the last stable state by itself.`,
     );
   } else if (p.mode === 'continue_rollback') {
     lines.push(
-      `${code(p.target.stack)} is stuck in UPDATE_ROLLBACK_FAILED. Approving continues the rollback (ContinueUpdateRollback).`,
+      `${code(truncate(p.target.stack, 128))} is stuck in UPDATE_ROLLBACK_FAILED. Approving continues the rollback (ContinueUpdateRollback).`,
     );
     const stuck = p.stuck ?? [];
     if (stuck.length) {
@@ -245,7 +245,7 @@ function recoveryNote(p: Promotion): string | undefined {
   if (p.stateReason && (p.state === 'awaiting_approval' || p.state === 'approved' || p.state === 'executing')) {
     lines.push(`⚠ ${reasonText(p.stateReason)}`);
   }
-  return lines.length ? truncate(lines.join('\n'), FIXED_SECTION_MAX) : undefined;
+  return lines.length ? truncateEscaped(lines.join('\n'), FIXED_SECTION_MAX) : undefined;
 }
 
 function approvalButtons(p: Promotion): Button[] {
