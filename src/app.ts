@@ -6,6 +6,8 @@ import { parsePromoteText, parseRollbackText } from './domain/command.js';
 import { escapeMrkdwn as esc, unescapeSlack } from './slack/escape.js';
 import { explainError } from './slack/explain-error.js';
 import { ACTION } from './slack/ids.js';
+import { createReceiver } from './slack/receiver.js';
+import { deliveryOf, firstDelivery } from './slack/replay.js';
 import { renderRefusal } from './slack/views/refusals.js';
 import { REJECT_REASON, type RejectReasonMetadata } from './slack/views/reject-reason.js';
 import { usageText } from './slack/views/usage.js';
@@ -27,9 +29,21 @@ function replyVia(respond: RespondFn): Reply {
 /**
  * Runs slow work after the ack. A fault is logged with its cause chain and told to the person as an
  * instruction (the one error boundary, explainError), never swallowed silently.
+ * A replayed signed request (src/slack/replay.ts) was acked like the first but does nothing.
  */
-function background(deps: Deps, what: string, reply: Reply, work: () => Promise<unknown>): void {
-  void work().catch(async (err) => {
+function background(
+  deps: Deps,
+  what: string,
+  reply: Reply,
+  work: () => Promise<unknown>,
+  context?: Record<string, unknown>,
+): void {
+  const once = async () => {
+    const delivery = deliveryOf(context);
+    if (await firstDelivery(deps.store, deps.replicaId, delivery, deps.now().getTime())) return work();
+    deps.log.warn('ignored a replayed request', { while: what, timestamp: delivery?.timestampMs });
+  };
+  void once().catch(async (err) => {
     deps.log.error(what, { err });
     await reply(explainError(err, what).text).catch(() => undefined);
   });
@@ -51,14 +65,18 @@ export function createApp(env: EnvSettings, deps: Deps): App {
     ...(env.slackAppToken
       ? { socketMode: true, appToken: env.slackAppToken, customRoutes: [healthz], installerOptions: { port: env.port } }
       : {
-          signingSecret: env.slackSigningSecret!,
-          endpoints: '/slack/events',
-          customRoutes: [healthz],
-          port: env.port,
+          receiver: createReceiver({
+            signingSecret: env.slackSigningSecret!,
+            endpoints: '/slack/events',
+            customRoutes: [healthz],
+            port: env.port,
+            logLevel: env.logLevel === 'debug' ? LogLevel.DEBUG : LogLevel.WARN,
+            onRefused: (why) => deps.log.warn('refused a request dated in the future', why),
+          }),
         }),
   });
 
-  app.command('/promote', async ({ command, ack, respond }) => {
+  app.command('/promote', async ({ command, ack, respond, context }) => {
     const cmd = parsePromoteText(unescapeSlack(command.text));
     const reply = replyVia(respond);
     switch (cmd.kind) {
@@ -68,37 +86,55 @@ export function createApp(env: EnvSettings, deps: Deps): App {
         return ack({ response_type: 'ephemeral', text: `${renderRefusal(cmd.refusal)}\n${usageText(deps.config)}` });
       case 'promote':
         await ack({ response_type: 'ephemeral', text: `Planning ${esc(cmd.service)} → ${esc(cmd.to)}…` });
-        return background(deps, 'planning the promotion', reply, () =>
-          planPromotion(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),
+        return background(
+          deps,
+          'planning the promotion',
+          reply,
+          () => planPromotion(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),
+          context,
         );
       case 'status':
         await ack();
-        return background(deps, 'reading the status', reply, async () => reply(await statusText(deps, cmd.service)));
+        return background(
+          deps,
+          'reading the status',
+          reply,
+          async () => reply(await statusText(deps, cmd.service)),
+          context,
+        );
       case 'history':
         await ack();
-        return background(deps, 'reading the history', reply, async () =>
-          reply(await historyText(deps, cmd.service, cmd.stage, command.channel_id)),
+        return background(
+          deps,
+          'reading the history',
+          reply,
+          async () => reply(await historyText(deps, cmd.service, cmd.stage, command.channel_id)),
+          context,
         );
       case 'unhold':
       case 'unlock': {
         await ack();
         const req = { service: cmd.service, stage: cmd.stage, user: command.user_id, channel: command.channel_id };
         return cmd.kind === 'unhold'
-          ? background(deps, 'releasing the hold', reply, () => unhold(deps, req, reply))
-          : background(deps, 'unlocking the stage', reply, () => unlock(deps, req, reply));
+          ? background(deps, 'releasing the hold', reply, () => unhold(deps, req, reply), context)
+          : background(deps, 'unlocking the stage', reply, () => unlock(deps, req, reply), context);
       }
     }
   });
 
-  app.command('/rollback', async ({ command, ack, respond }) => {
+  app.command('/rollback', async ({ command, ack, respond, context }) => {
     const cmd = parseRollbackText(unescapeSlack(command.text));
     const reply = replyVia(respond);
     if (cmd.kind === 'help') return ack({ response_type: 'ephemeral', text: usageText(deps.config) });
     if (cmd.kind === 'usage')
       return ack({ response_type: 'ephemeral', text: `${renderRefusal(cmd.refusal)}\n${usageText(deps.config)}` });
     await ack({ response_type: 'ephemeral', text: `Looking at ${esc(cmd.service)} for a rollback…` });
-    return background(deps, 'planning the rollback', reply, () =>
-      runRollback(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),
+    return background(
+      deps,
+      'planning the rollback',
+      reply,
+      () => runRollback(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),
+      context,
     );
   });
 
@@ -106,12 +142,12 @@ export function createApp(env: EnvSettings, deps: Deps): App {
     actionId: string,
     run: (id: string, user: string, reply: Reply, triggerId?: string) => Promise<void>,
   ) =>
-    app.action(actionId, async ({ ack, body, action, respond }) => {
+    app.action(actionId, async ({ ack, body, action, respond, context }) => {
       await ack();
       const id = action.type === 'button' ? (action.value ?? '') : '';
       const reply = replyVia(respond);
       const triggerId = 'trigger_id' in body ? (body.trigger_id as string) : undefined;
-      background(deps, `handling ${actionId}`, reply, () => run(id, body.user.id, reply, triggerId));
+      background(deps, `handling ${actionId}`, reply, () => run(id, body.user.id, reply, triggerId), context);
     });
 
   button(ACTION.approve, (id, user, reply) => approve(deps, id, user, reply));
@@ -120,7 +156,7 @@ export function createApp(env: EnvSettings, deps: Deps): App {
   button(ACTION.cancel, (id, user, reply) => cancel(deps, id, user, reply));
   button(ACTION.showChanges, (id, _user, reply) => showChanges(deps, id, reply));
 
-  app.view(REJECT_REASON.callbackId, async ({ ack, body, view }) => {
+  app.view(REJECT_REASON.callbackId, async ({ ack, body, view, context }) => {
     await ack();
     let meta: RejectReasonMetadata;
     try {
@@ -131,8 +167,12 @@ export function createApp(env: EnvSettings, deps: Deps): App {
     const reason = view.state.values[REJECT_REASON.blockId]?.[REJECT_REASON.actionId]?.value ?? '';
     const user = body.user.id;
     const reply: Reply = (text) => deps.slack.ephemeral({ channel: meta.channel, user, text });
-    background(deps, 'recording the rejection reason', reply, () =>
-      addRejectReason(deps, meta.id, user, reason, reply),
+    background(
+      deps,
+      'recording the rejection reason',
+      reply,
+      () => addRejectReason(deps, meta.id, user, reason, reply),
+      context,
     );
   });
 

@@ -124,13 +124,21 @@ const NOT_SECURITY_PROPERTIES: Readonly<Record<string, readonly string[]>> = {
   'AWS::SQS::Queue': ['RedrivePolicy'],
 };
 
+/**
+ * The table's own entry for a key that came from AWS: `TYPES['constructor']` would otherwise be Object's
+ * constructor (a ResourceType or property name is any string CloudFormation, or a template, hands us).
+ */
+function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** True when deleting or replacing a resource of this CloudFormation type loses data. */
 export function isDataBearing(type: string): boolean {
-  return TYPES[type]?.data === true;
+  return own(TYPES, type)?.data === true;
 }
 
 function typeInfo(type: string): TypeInfo {
-  const known = TYPES[type];
+  const known = own(TYPES, type);
   if (known) return known;
   if (type === 'unknown') return { noun: 'resource' };
   if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') return { noun: 'custom resource' };
@@ -187,21 +195,31 @@ const alsoSecurity = (f: Facts) =>
   f.securityProperties.length ? `; also changes permissions (${list(f.securityProperties)})` : '';
 
 /**
+ * What CloudFormation keeps when it removes or replaces a resource (PolicyAction, from the template's
+ * DeletionPolicy / UpdateReplacePolicy), for any resource type: a retained topic is not a removed one.
+ * See the PolicyAction entry of ResourceChange in the CloudFormation API reference.
+ */
+const removalKept = (f: Facts) =>
+  f.action !== 'Remove'
+    ? ''
+    : f.policyAction === 'Retain'
+      ? 'removed from the stack, retained'
+      : f.policyAction === 'Snapshot'
+        ? 'deleted, snapshot taken'
+        : '';
+
+/**
  * The classification: the first matching row wins. Rows run from worst to mildest so a change is
  * reported at its worst; the Retain/Snapshot rows come first only because they soften the
- * "data will be lost" rows below them. Reasons are plain text starting with a verb (LOUD_VERBS in
- * capitals for what reviewers must look at), then the noun and the logical ID.
+ * "data will be lost" (and, for a retained IAM resource, "permissions change") rows below them.
+ * Reasons are plain text starting with a verb (LOUD_VERBS in capitals for what reviewers must look at),
+ * then the noun and the logical ID.
  */
 const RULES: readonly Rule[] = [
   {
     impact: 'removes',
-    when: (f) => f.action === 'Remove' && f.data && f.policyAction === 'Retain',
-    reason: (f) => `REMOVES ${subject(f)} — removed from the stack, retained`,
-  },
-  {
-    impact: 'removes',
-    when: (f) => f.action === 'Remove' && f.data && f.policyAction === 'Snapshot',
-    reason: (f) => `REMOVES ${subject(f)} — deleted, snapshot taken`,
+    when: (f) => removalKept(f) !== '',
+    reason: (f) => `REMOVES ${subject(f)} — ${removalKept(f)}`,
   },
   {
     impact: 'destroys',
@@ -211,12 +229,12 @@ const RULES: readonly Rule[] = [
   },
   {
     impact: 'replaces',
-    when: (f) => f.replacement === 'True' && f.data && f.policyAction === 'ReplaceAndRetain',
+    when: (f) => f.replacement === 'True' && f.policyAction === 'ReplaceAndRetain',
     reason: (f) => `REPLACES ${subject(f)} — replaced, old one retained${paren(forced(f))}${alsoSecurity(f)}`,
   },
   {
     impact: 'replaces',
-    when: (f) => f.replacement === 'True' && f.data && f.policyAction === 'ReplaceAndSnapshot',
+    when: (f) => f.replacement === 'True' && f.policyAction === 'ReplaceAndSnapshot',
     reason: (f) => `REPLACES ${subject(f)} — replaced, snapshot taken${paren(forced(f))}${alsoSecurity(f)}`,
   },
   {
@@ -244,9 +262,9 @@ const RULES: readonly Rule[] = [
     when: (f) => f.replacement === 'Conditional',
     reason: (f) => {
       const kept =
-        f.data && f.policyAction === 'ReplaceAndRetain'
+        f.policyAction === 'ReplaceAndRetain'
           ? '; the old one would be retained'
-          : f.data && f.policyAction === 'ReplaceAndSnapshot'
+          : f.policyAction === 'ReplaceAndSnapshot'
             ? '; a snapshot would be taken'
             : dataMayBeLost(f);
       return `MAY REPLACE ${subject(f)} — ${forced(f) || 'replacement depends on values known only at deploy time'}${kept}${alsoSecurity(f)}`;
@@ -409,7 +427,10 @@ function propertiesOf(rc: ResourceChange): { properties: PropertyChange[]; known
     // CloudFormation repeats a property once per cause (DirectModification, ResourceReference, …).
     seen.before ??= next.before;
     seen.after ??= next.after;
-    if ((RECREATION_RANK[next.requiresRecreation ?? ''] ?? 0) > (RECREATION_RANK[seen.requiresRecreation ?? ''] ?? 0)) {
+    if (
+      (own(RECREATION_RANK, next.requiresRecreation ?? '') ?? 0) >
+      (own(RECREATION_RANK, seen.requiresRecreation ?? '') ?? 0)
+    ) {
       seen.requiresRecreation = next.requiresRecreation;
     }
     if (next.changeSource && seen.changeSource !== next.changeSource) {
@@ -438,7 +459,7 @@ function propertiesOf(rc: ResourceChange): { properties: PropertyChange[]; known
 }
 
 function securityPropertiesOf(rc: ResourceChange, type: string, info: TypeInfo): string[] {
-  const excluded = NOT_SECURITY_PROPERTIES[type] ?? [];
+  const excluded = own(NOT_SECURITY_PROPERTIES, type) ?? [];
   const names = new Set<string>();
   for (const d of rc.Details ?? []) {
     const name = propertyName(d);

@@ -28,7 +28,24 @@ const HELP = ['help', '-h', '--help', '?'];
  * arrows (➡️ carries a U+FE0F variation selector), `:arrow_right:` in case the emoji arrives as its
  * shortcode, and ` to ` between words only: `\bto\b` would split a stage named `go-to-prod`.
  */
-const ARROW = /\s*(?:[-‐‑‒–—―]+>|=+>|[→⇒⇨⟶⟹➔➜➝➞➡]\uFE0F?|:arrow_right:)\s*|\s+to\s+/iu;
+const ARROW =
+  /(?<!\s)\s*(?:(?<![-‐‑‒–—―])[-‐‑‒–—―]+>|(?<!=)=+>|[→⇒⇨⟶⟹➔➜➝➞➡]\uFE0F?|:arrow_right:)\s*|(?<!\s)\s+to\s+/iu;
+// The look-behinds keep ARROW linear: without them a run of n dashes (or `=`, or spaces) is rescanned from
+// each of its n positions when no `>` follows, so 40,000 dashes took most of a second. A match can only start
+// where a run starts, and a match starting inside a run would also have matched from the run's start.
+
+/**
+ * Longest command text read. Slack documents no bound for a slash command's `text`; it recommends keeping a
+ * message's text under 4,000 characters (chat.postMessage, docs.slack.dev/reference/methods/chat.postMessage),
+ * and a real command is well under 200. Anything longer is refused before any parsing, which bounds the work
+ * done before the ack whatever arrives. Counted on the text once unescaped.
+ */
+export const MAX_COMMAND_TEXT = 4000;
+
+function tooLong(text: string): { kind: 'usage'; refusal: UsageRefusal } | undefined {
+  if (text.length <= MAX_COMMAND_TEXT) return undefined;
+  return usage({ code: 'too_long', length: text.length, max: MAX_COMMAND_TEXT });
+}
 
 function words(text: string): string[] {
   return text
@@ -39,6 +56,8 @@ function words(text: string): string[] {
 }
 
 export function parsePromoteText(text: string): PromoteCommand {
+  const long = tooLong(text);
+  if (long) return long;
   const w = words(text);
   if (w.length === 0 || HELP.includes(w[0]!.toLowerCase())) return { kind: 'help' };
   const [head, ...rest] = w;
@@ -79,6 +98,8 @@ function readStages(path: string): { from?: string; to: string } | undefined {
 }
 
 export function parseRollbackText(text: string): RollbackCommand {
+  const long = tooLong(text);
+  if (long) return long;
   const w = words(text);
   if (w.length === 0 || HELP.includes(w[0]!.toLowerCase())) return { kind: 'help' };
   const [service, ...rest] = w;

@@ -20,6 +20,7 @@ export type UsageRefusal =
   | { code: 'history_args' }
   | { code: 'unhold_args' }
   | { code: 'unlock_args' }
+  | { code: 'too_long'; length: number; max: number }
   | { code: 'missing_stage'; service: string }
   | { code: 'unreadable_stages'; text: string }
   | { code: 'missing_release' }

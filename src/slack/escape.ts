@@ -3,9 +3,20 @@
 // `<!here>`, `<!channel>`, `<!everyone>`, `<@U…>` and `<!subteam^S…>` (platform-facts §1.9),
 // so escaping those three characters is enough to stop mention injection.
 
-/** Escapes `&`, `<`, `>` (and nothing else) for a mrkdwn text object or a message `text`. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Replaces each half of a surrogate pair that stands alone with U+FFFD. Such text is not valid UTF-16:
+ * @slack/web-api form-encodes `text` with node:querystring, which throws `URI malformed` on a trailing
+ * lone high surrogate and silently swallows the next character after an inner one.
+ */
+export function wellFormed(s: string): string {
+  return s.replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/** Escapes `&`, `<`, `>` for a mrkdwn text object or a message `text` (and makes the text well-formed). */
 export function escapeMrkdwn(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return wellFormed(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /**
@@ -29,14 +40,15 @@ export function truncate(s: string, n: number): string {
 }
 
 /**
- * Shortens text that is already escaped mrkdwn without cutting an entity (`&amp;`) in half.
+ * Shortens text that is already escaped mrkdwn without cutting an entity (`&amp;`) or a mention in half.
  * Use it as the last guard before a hard limit.
  */
 export function truncateEscaped(s: string, n: number): string {
   if (s.length <= n) return s;
   const cut = truncate(s, n);
   const body = cut.slice(0, -1);
-  return `${body.replace(/&[a-z]{0,4}$/, '')}…`;
+  // Nor a mention or link the view made (`<@U…>`, `<!subteam^S…>`, `<#C…>`) whose `>` was cut off.
+  return `${body.replace(/&[a-z]{0,4}$/, '').replace(/<[@!#][^<>\s]{0,60}$/, '')}…`;
 }
 
 const USER_ID = /^[UW][A-Z0-9]+$/;
@@ -63,7 +75,7 @@ export function mention(id: string): string {
  * verbatim anywhere in a message we send.
  */
 export function plainText(s: string): string {
-  return s.replace(/</g, '‹').replace(/>/g, '›');
+  return wellFormed(s).replace(/</g, '‹').replace(/>/g, '›');
 }
 
 const CHANNEL_ID = /^[CGD][A-Z0-9]+$/;

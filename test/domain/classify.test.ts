@@ -112,6 +112,80 @@ describe('classifyChange', () => {
       'replaces',
       'REPLACES database Db — replaced, snapshot taken',
     ],
+    // any type with Retain / Snapshot: what CloudFormation keeps is said, whether or not it holds data
+    [
+      'removing a retained topic',
+      rc({ LogicalResourceId: 'Alerts', ResourceType: 'AWS::SNS::Topic', Action: 'Remove', PolicyAction: 'Retain' }),
+      'removes',
+      'REMOVES topic Alerts — removed from the stack, retained',
+    ],
+    [
+      'removing a topic with PolicyAction Delete',
+      rc({ LogicalResourceId: 'Alerts', ResourceType: 'AWS::SNS::Topic', Action: 'Remove', PolicyAction: 'Delete' }),
+      'removes',
+      'REMOVES topic Alerts',
+    ],
+    [
+      'removing a function with a snapshot',
+      rc({ LogicalResourceId: 'Handler', ResourceType: fn, Action: 'Remove', PolicyAction: 'Snapshot' }),
+      'removes',
+      'REMOVES function Handler — deleted, snapshot taken',
+    ],
+    [
+      'removing a retained Lambda version',
+      rc({ LogicalResourceId: 'V1', ResourceType: 'AWS::Lambda::Version', Action: 'Remove', PolicyAction: 'Retain' }),
+      'removes',
+      'REMOVES Lambda version V1 — removed from the stack, retained',
+    ],
+    [
+      'removing a retained IAM role (its permissions stay)',
+      rc({ LogicalResourceId: 'AppRole', ResourceType: 'AWS::IAM::Role', Action: 'Remove', PolicyAction: 'Retain' }),
+      'removes',
+      'REMOVES IAM role AppRole — removed from the stack, retained',
+    ],
+    [
+      'removing a retained resource of unknown type',
+      rc({ LogicalResourceId: 'Mystery', Action: 'Remove', PolicyAction: 'Retain' }),
+      'removes',
+      'REMOVES resource Mystery — removed from the stack, retained',
+    ],
+    [
+      'replacing a function with ReplaceAndRetain',
+      rc({
+        LogicalResourceId: 'Handler',
+        ResourceType: fn,
+        Action: 'Modify',
+        Replacement: 'True',
+        PolicyAction: 'ReplaceAndRetain',
+        Details: [prop('FunctionName', 'Always')],
+      }),
+      'replaces',
+      'REPLACES function Handler — replaced, old one retained (replacement forced by FunctionName)',
+    ],
+    [
+      'replacing a topic with ReplaceAndSnapshot',
+      rc({
+        LogicalResourceId: 'Alerts',
+        ResourceType: 'AWS::SNS::Topic',
+        Action: 'Modify',
+        Replacement: 'True',
+        PolicyAction: 'ReplaceAndSnapshot',
+      }),
+      'replaces',
+      'REPLACES topic Alerts — replaced, snapshot taken',
+    ],
+    [
+      'a conditional replacement of a function with ReplaceAndRetain',
+      rc({
+        LogicalResourceId: 'Handler',
+        ResourceType: fn,
+        Action: 'Modify',
+        Replacement: 'Conditional',
+        PolicyAction: 'ReplaceAndRetain',
+      }),
+      'may-replace',
+      'MAY REPLACE function Handler — replacement depends on values known only at deploy time; the old one would be retained',
+    ],
     // replaces
     [
       'replacing a function',
@@ -800,5 +874,30 @@ describe('buildPlan', () => {
       changes: [],
       counts: { added: 0, modified: 0, removed: 0, replaced: 0, minor: 0, total: 0 },
     });
+  });
+});
+
+describe('names that are also Object.prototype keys', () => {
+  it.each([
+    ['constructor', 'constructor'],
+    ['toString', 'to string'],
+    ['__proto__', 'proto'],
+    ['hasOwnProperty', 'has own property'],
+    ['valueOf', 'value of'],
+  ])('a resource type or property called %s is an unknown one', (name, noun) => {
+    const c = classifyChange(
+      rc({
+        LogicalResourceId: 'X',
+        ResourceType: name,
+        Action: 'Modify',
+        Replacement: 'False',
+        Details: [
+          prop(name, 'Never'),
+          { Target: { Attribute: 'Properties', Name: 'Y', RequiresRecreation: name as 'Never' } },
+        ],
+      }),
+    );
+    expect(c).toMatchObject({ resourceType: name, impact: 'modify', reason: `modifies ${noun} X`, dataBearing: false });
+    expect(isDataBearing(name)).toBe(false);
   });
 });

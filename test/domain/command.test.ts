@@ -277,8 +277,71 @@ describe('parsing never throws', () => {
     'api to',
   ];
   it.each(odd)('%j', (text) => {
-    expect(['promote', 'status', 'history', 'unhold', 'help', 'usage']).toContain(parsePromoteText(text).kind);
+    expect(['promote', 'status', 'history', 'unhold', 'unlock', 'help', 'usage']).toContain(
+      parsePromoteText(text).kind,
+    );
     expect(['rollback', 'help', 'usage']).toContain(parseRollbackText(text).kind);
+  });
+});
+
+describe('command text length', () => {
+  const refused = (text: string) => ({ code: 'too_long', length: unescapeSlack(text).length, max: 4000 });
+
+  it.each<[string, string]>([
+    ['40,000 dashes', `api ${'-'.repeat(39_996)}`],
+    ['40,000 spaces', `api dev${' '.repeat(39_990)}stg`],
+    ['20,000 arrows', `api ${'->'.repeat(19_998)}`],
+    ['10,000 escaped arrows', `api ${'&gt;'.repeat(9_999)}`],
+    ['40,000 equals signs', `api ${'='.repeat(39_996)}`],
+    ['dashes then spaces then a dash', `api dev${'-'.repeat(20_000)}${' '.repeat(19_992)}-`],
+  ])('refuses %s before parsing it', (_name, text) => {
+    expect(text.length).toBeGreaterThan(4000);
+    expect(parsePromoteText(text)).toEqual({ kind: 'usage', refusal: refused(text) });
+    expect(parseRollbackText(text)).toEqual({ kind: 'usage', refusal: refused(text) });
+  });
+
+  it('reads text of exactly 4,000 characters, and refuses one more', () => {
+    const to = 'x'.repeat(4000 - 'api dev->'.length);
+    expect(parsePromoteText(`api dev->${to}`)).toEqual({ kind: 'promote', service: 'api', from: 'dev', to });
+    expect(parsePromoteText(`api dev->${to}y`).kind).toBe('usage');
+  });
+
+  // Inputs under the limit that used to make ARROW rescan a run from each of its positions: the result is
+  // what matters here (the time is measured in the report, not asserted).
+  it.each<[string, string, PromoteCommand]>([
+    ['a run of dashes', `api ${'-'.repeat(3990)}`, { kind: 'promote', service: 'api', to: '-'.repeat(3990) }],
+    ['a run of equals signs', `api ${'='.repeat(3990)}`, { kind: 'promote', service: 'api', to: '='.repeat(3990) }],
+    [
+      'a run of en dashes ending in an arrow',
+      `api dev${'–'.repeat(3980)}>stg`,
+      { kind: 'promote', service: 'api', from: 'dev', to: 'stg' },
+    ],
+    [
+      'a run of dashes before a real arrow',
+      `api dev${'-'.repeat(1990)}=>stg`,
+      { kind: 'promote', service: 'api', from: `dev${'-'.repeat(1990)}`, to: 'stg' },
+    ],
+    [
+      'many arrows (echoed shortened)',
+      `api ${'->'.repeat(1990)}`,
+      { kind: 'usage', refusal: { code: 'unreadable_stages', text: '->'.repeat(1990) } },
+    ],
+  ])('parses %s in one pass', (_name, text, expected) => {
+    expect(parsePromoteText(text)).toEqual(expected);
+  });
+
+  it('echoes at most 100 characters of an unknown name back', () => {
+    const service = resolveService(config, `<!channel>${'x'.repeat(3000)}`, CHANNEL);
+    expect(service.ok).toBe(false);
+    if (!service.ok) {
+      expect(renderRefusal(service.refusal)).toBe(
+        `Unknown service "&lt;!channel&gt;${'x'.repeat(89)}…". Known services: api, web, batch, go-to-market.`,
+      );
+    }
+    const rollback = parseRollbackText(`api dev to ${'y '.repeat(1000)}`);
+    expect(rollback.kind).toBe('usage');
+    if (rollback.kind === 'usage')
+      expect(renderRefusal(rollback.refusal)).toBe(`cannot read "dev to ${'y '.repeat(46)}…".`);
   });
 });
 

@@ -9,7 +9,8 @@ const files = readdirSync(DOMAIN, { recursive: true, encoding: 'utf8' }).filter(
 
 const FORBIDDEN: [string, RegExp][] = [
   ['a user mention', /<@/],
-  ['a special mention or Slack control sequence', /<!/],
+  // (a regex look-behind, `(?<!`, is not one)
+  ['a special mention or Slack control sequence', /(?<!\(\?)<!/],
   ['an HTML entity (escaping)', /&lt;|&gt;|&amp;/],
   ['mrkdwn', /mrkdwn/i],
   ['an import of the Slack adapter', /from\s+['"](\.\.\/)+slack\//],

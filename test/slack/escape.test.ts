@@ -20,8 +20,24 @@ describe('escapeMrkdwn', () => {
     ['&lt;', '&amp;lt;'],
     ['*bold* _it_ `code` ~s~ @here', '*bold* _it_ `code` ~s~ @here'],
     ['<https://evil|click>', '&lt;https://evil|click&gt;'],
-  ])('%s → %s', (input, output) => {
+    // lone surrogates (invalid UTF-16) become U+FFFD; pairs (emoji) stay
+    ['a\ud800', 'a\ufffd'],
+    ['\udc00b', '\ufffdb'],
+    ['a\ud800b<', 'a\ufffdb&lt;'],
+    ['\udbff\udbff\udfff', '\ufffd\udbff\udfff'],
+    ['😀', '😀'],
+  ])('%j → %j', (input, output) => {
     expect(escapeMrkdwn(input)).toBe(output);
+  });
+});
+
+describe('plainText with invalid UTF-16', () => {
+  it.each([
+    ['<!channel>', '‹!channel›'],
+    ['x\ud83d', 'x\ufffd'],
+    ['\ude00<', '\ufffd‹'],
+  ])('%j → %j', (input, output) => {
+    expect(plainText(input)).toBe(output);
   });
 });
 
@@ -64,6 +80,17 @@ describe('truncateEscaped', () => {
       expect(out.length).toBeLessThanOrEqual(n);
       expect(out).not.toMatch(/&[a-z]*…$/);
     }
+  });
+
+  it.each<[string, number, string]>([
+    ['Approved by <@U0ALICE>, <@U0BOB>', 30, 'Approved by <@U0ALICE>, …'],
+    ['Needs 1 approval from <!subteam^S0LEADS>', 30, 'Needs 1 approval from …'],
+    ['Only from <#C0PROMOTE>', 15, 'Only from …'],
+    ['Approved by <@U0ALICE>', 21, 'Approved by …'],
+    ['Approved by <@U0ALICE>', 22, 'Approved by <@U0ALICE>'],
+    ['a &lt;b&gt; <@U0A>', 17, 'a &lt;b&gt; …'],
+  ])('does not leave half a mention: %j cut at %i', (text, n, out) => {
+    expect(truncateEscaped(text, n)).toBe(out);
   });
 });
 

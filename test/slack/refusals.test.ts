@@ -12,6 +12,7 @@ const EXAMPLES: { [C in RefusalCode]: Extract<Refusal, { code: C }> } = {
   history_args: { code: 'history_args' },
   unhold_args: { code: 'unhold_args' },
   unlock_args: { code: 'unlock_args' },
+  too_long: { code: 'too_long', length: 40_000, max: 4_000 },
   missing_stage: { code: 'missing_stage', service: H },
   unreadable_stages: { code: 'unreadable_stages', text: H },
   missing_release: { code: 'missing_release' },

@@ -36,6 +36,8 @@ export function renderRefusal(r: Refusal, now?: Date): string {
       return 'history takes a service and an optional stage.';
     case 'unhold_args':
       return 'unhold takes a service and a stage.';
+    case 'too_long':
+      return `That command is ${r.length.toLocaleString('en-US')} characters long; at most ${r.max.toLocaleString('en-US')} are read.`;
     case 'unlock_args':
       return 'unlock takes a service and a stage.';
     case 'missing_stage':

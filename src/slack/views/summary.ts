@@ -229,11 +229,11 @@ function recoveryNote(p: Promotion): string | undefined {
   if (target) lines.push(target);
   if (p.mode === 'cancel_update') {
     lines.push(
-      `An update of ${code(p.target.stack)} is running. Approving cancels it (CancelUpdateStack); CloudFormation then rolls back to the last stable state by itself.`,
+      `An update of ${code(truncate(p.target.stack, 128))} is running. Approving cancels it (CancelUpdateStack); CloudFormation then rolls back to the last stable state by itself.`,
     );
   } else if (p.mode === 'continue_rollback') {
     lines.push(
-      `${code(p.target.stack)} is stuck in UPDATE_ROLLBACK_FAILED. Approving continues the rollback (ContinueUpdateRollback).`,
+      `${code(truncate(p.target.stack, 128))} is stuck in UPDATE_ROLLBACK_FAILED. Approving continues the rollback (ContinueUpdateRollback).`,
     );
     const stuck = p.stuck ?? [];
     if (stuck.length) {
@@ -249,7 +249,7 @@ function recoveryNote(p: Promotion): string | undefined {
   if (p.stateReason && (p.state === 'awaiting_approval' || p.state === 'approved' || p.state === 'executing')) {
     lines.push(`⚠ ${reasonText(p.stateReason)}`);
   }
-  return lines.length ? truncate(lines.join('\n'), FIXED_SECTION_MAX) : undefined;
+  return lines.length ? truncateEscaped(lines.join('\n'), FIXED_SECTION_MAX) : undefined;
 }
 
 /** Which release runs now and which one the rollback puts back. */
