@@ -3,6 +3,7 @@
 import { App, type CustomRoute, LogLevel, type RespondFn } from '@slack/bolt';
 import type { EnvSettings } from './config.js';
 import { parsePromoteText, parseRollbackText, usageText } from './domain/command.js';
+import { crashPoint } from './faults.js';
 import { errorFields } from './log.js';
 import { escapeMrkdwn as esc } from './slack/escape.js';
 import { ACTION } from './slack/ids.js';
@@ -61,6 +62,7 @@ export function createApp(env: EnvSettings, deps: Deps): App {
         return ack({ response_type: 'ephemeral', text: `${cmd.problem}.\n${usageText(deps.config)}` });
       case 'promote':
         await ack({ response_type: 'ephemeral', text: `Planning ${esc(cmd.service)} → ${esc(cmd.to)}…` });
+        crashPoint('after-ack');
         return background(deps, 'planning the promotion', reply, () =>
           planPromotion(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),
         );
@@ -91,6 +93,7 @@ export function createApp(env: EnvSettings, deps: Deps): App {
     if (cmd.kind === 'usage')
       return ack({ response_type: 'ephemeral', text: `${cmd.problem}.\n${usageText(deps.config)}` });
     await ack({ response_type: 'ephemeral', text: `Looking at ${esc(cmd.service)} for a rollback…` });
+    crashPoint('after-ack');
     return background(deps, 'planning the rollback', reply, () =>
       runRollback(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),
     );

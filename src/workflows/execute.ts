@@ -15,6 +15,7 @@ import {
 } from '../aws/cloudformation.js';
 import { isInProgress, isResourceFailure, isSettled } from '../aws/stack-status.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
+import { crashPoint } from '../faults.js';
 import { renderFailedResource, renderFinal, renderProgress } from '../slack/views/progress.js';
 import { renderPromotionMessage } from '../slack/views/summary.js';
 import { accessOf, audit, type Deps, ruleOf, stageOf, transition } from './deps.js';
@@ -228,7 +229,9 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
   const ex = p.execution!;
 
   if (!ex.confirmed) {
+    crashPoint('before-execute');
     const r = await startOperation(cfn, p, ex.token);
+    crashPoint('after-execute');
     if (!r.started && 'refused' in r) {
       // Not started by us and not startable: maybe it ran before a restart; the events decide.
       const ours = await eventsSince(cfn, p.target.stack, undefined, ex.token, {
@@ -274,6 +277,7 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
     const view = render();
     try {
       progressTs = (await deps.slack.post({ channel: p.channel, thread_ts: p.messageTs, ...view })).ts;
+      crashPoint('after-progress-post');
       const t = await transition(deps, p.id, { type: 'progress', progressTs });
       if (t.ok) p = t.after;
       lastUpdate = Date.now();
@@ -333,6 +337,7 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
           .catch((err) => deps.log.warn('final progress update', { err, promotionId: p.id }));
       }
       const t = await transition(deps, p.id, { type: 'finished', stackStatus: status ?? 'DELETED', reason });
+      crashPoint('after-final-transition');
       if (t.ok) await finish(deps, t.after);
       return;
     }
@@ -343,6 +348,7 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
       await deps.slack
         .update({ channel: p.channel, ts: progressTs, ...render(status) })
         .catch((err) => deps.log.warn('progress update', { err, promotionId: p.id }));
+      crashPoint('during-progress');
     }
     await deps.sleep(delay);
   }
@@ -350,13 +356,17 @@ async function follow(deps: Deps, start: Promotion, leaseLost: () => boolean): P
 
 async function finish(deps: Deps, p: Promotion): Promise<void> {
   await releaseLock(deps, p);
+  crashPoint('after-lock-release');
   await recordRelease(deps, p).catch((err) => deps.log.error('recording the release', { err, promotionId: p.id }));
+  crashPoint('after-release-record');
   const view = renderFinal(p, deps.now());
   if (p.messageTs) {
+    crashPoint('before-final-reply');
     // The final word is never dropped: the WebClient waits out rate limits and retries.
     await deps.slack
       .post({ channel: p.channel, thread_ts: p.messageTs, reply_broadcast: true, ...view })
       .catch((err) => deps.log.error('posting final result', { err, promotionId: p.id }));
+    crashPoint('after-final-reply');
   }
   await refreshSummary(deps, p);
 }

@@ -18,6 +18,7 @@ import type { ServiceConfig, StageConfig } from '../config.js';
 import { buildPlan } from '../domain/classify.js';
 import { resolvePath, resolveService, unescapeSlack } from '../domain/command.js';
 import type { Promotion } from '../domain/types.js';
+import { crashPoint } from '../faults.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { slackErrorCode } from '../slack/port.js';
 import { renderChangeList } from '../slack/views/change-list.js';
@@ -143,6 +144,7 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
     throw err;
   }
   await audit(deps, p, req.requester, 'requested', { from: from.name, to: to.name });
+  crashPoint('after-lock');
 
   try {
     const sourceCfn = deps.aws.cloudFormation(accessOf(from), req.requester);
@@ -184,6 +186,7 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
           1024,
         ),
     });
+    crashPoint('after-create-change-set');
     return await finishPlanning(
       deps,
       p,
@@ -283,8 +286,10 @@ export async function finishPlanning(
     );
     return undefined;
   }
+  crashPoint('after-summary-post');
   const posted = await transition(deps, p.id, { type: 'posted', ts });
   if (posted.ok) current = posted.after;
+  crashPoint('after-summary-recorded');
   // When the summary could not show every change, the full list goes in the thread.
   if (view.blocks.some((b) => b.block_id === BLOCK_ID.leftOut)) await shareChangeList(deps, current, ts);
   if (current.state === 'approved') {

@@ -3,6 +3,7 @@
 import { deleteChangeSet } from '../aws/cloudformation.js';
 import { approvalsMissing } from '../domain/promotion.js';
 import type { Promotion } from '../domain/types.js';
+import { crashPoint } from '../faults.js';
 import { mentionGroup, mentionUser } from '../slack/escape.js';
 import { renderRejectReasonModal } from '../slack/views/reject-reason.js';
 import { accessOf, audit, type Deps, type Reply, ruleOf, stageOf, type Transition, transition } from './deps.js';
@@ -47,6 +48,7 @@ export async function approve(
   if (!t.ok) {
     return reply(t.refusal === 'not a reviewer' && t.current ? notReviewerText(deps, t.current) : t.refusal);
   }
+  crashPoint(t.after.state === 'approved' ? 'after-last-approval' : 'after-approval');
   if (t.after.state === 'approved') {
     // The last approval: start at once (an incident's cancel is one API call after the click); the
     // summary update is queued behind it.

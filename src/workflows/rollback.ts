@@ -14,6 +14,7 @@ import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
 import { isPending } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
+import { crashPoint } from '../faults.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderPromotionMessage } from '../slack/views/summary.js';
 import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf, transition } from './deps.js';
@@ -162,6 +163,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
     throw err;
   }
   await audit(deps, p, req.requester, 'rollback requested', { target: target.label, drifted });
+  crashPoint('after-lock');
   try {
     const templateSource = await templateFor(deps, to, body, svc.value.name, id, req.requester);
     if ('refusal' in templateSource) throw new Error(templateSource.refusal);
@@ -190,6 +192,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
           1024,
         ),
     });
+    crashPoint('after-create-change-set');
     return await finishPlanning(
       deps,
       p,
@@ -293,8 +296,10 @@ async function recover(
   p = planned.after;
   const view = renderPromotionMessage({ promotion: p, rule, now: deps.now() });
   const ts = (await deps.slack.post({ channel: p.channel, text: view.text, blocks: view.blocks })).ts;
+  crashPoint('after-summary-post');
   const posted = await transition(deps, id, { type: 'posted', ts });
   if (posted.ok) p = posted.after;
+  crashPoint('after-summary-recorded');
   if (p.state === 'approved') {
     await audit(deps, p, 'bot', `executing without approval (rollback.required: 0)`);
     void drive(deps, p.id);

@@ -126,6 +126,11 @@ export interface FakeAws {
   s3Objects: Map<string, string>;
   /** Every AssumeRole request in order, including those that failed. */
   assumeRoleCalls: AssumeRoleCall[];
+  /**
+   * Runs `hook` when a call of the action ('*' = any) arrives, before it is handled and answered: a test can
+   * kill the bot the moment its request reaches AWS (the call still takes effect; the bot never sees the answer).
+   */
+  onCall(action: string, hook: (call: FakeCall) => void): void;
 }
 
 const CFN_XMLNS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
@@ -189,6 +194,10 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
   const assumeRoleCalls: AssumeRoleCall[] = [];
   const issued = new Map<string, Identity>();
   const injected: Injected = { throttles: new Map(), failures: new Map() };
+  const hooks: Array<{ action: string; hook: (call: FakeCall) => void }> = [];
+  const runHooks = (call: FakeCall) => {
+    for (const h of hooks) if (h.action === call.action || h.action === '*') h.hook(call);
+  };
   let ownHost = '';
 
   const cfn = new CloudFormationFake(
@@ -284,6 +293,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       accessKeyId: scope?.accessKeyId,
       at: Date.now(),
     });
+    runHooks(calls[calls.length - 1]!);
     // Every AssumeRole attempt is recorded, also those that fail validation or an injected error.
     if (service === 'sts' && action === 'AssumeRole') {
       assumeRoleCalls.push({
@@ -330,6 +340,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       accessKeyId: scope?.accessKeyId,
       at: Date.now(),
     });
+    runHooks(calls[calls.length - 1]!);
     const id = requestId();
     const headers = { 'x-amz-request-id': id };
     try {
@@ -452,6 +463,9 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     },
     s3Objects,
     assumeRoleCalls,
+    onCall(action, hook) {
+      hooks.push({ action, hook });
+    },
   };
 }
 
