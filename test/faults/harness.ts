@@ -13,7 +13,6 @@ import {
   PROD_ACCOUNT,
   PROD_TEMPLATE,
   promotionIdOf,
-  REQUESTER,
   type Scenario,
   stackUpdates,
   startScenario,
@@ -88,22 +87,27 @@ async function send(run: () => Promise<unknown>): Promise<void> {
   await run().catch(() => undefined);
 }
 
-function texts(s: Scenario): string[] {
+/** How many ephemeral replies (response_url posts, chat.postEphemeral) the fake Slack has seen so far. */
+export interface Mark {
+  responses: number;
+  ephemerals: number;
+}
+
+export function mark(s: Scenario): Mark {
+  return { responses: s.slack.responses.length, ephemerals: s.slack.ephemerals.length };
+}
+
+/** The texts of the ephemeral replies since `from` (all of them without it). */
+function texts(s: Scenario, from: Mark = { responses: 0, ephemerals: 0 }): string[] {
   return [
-    ...s.slack.responses.map((r) => String(r.body?.text ?? '')),
-    ...s.slack.ephemerals.filter((e) => e.user === REQUESTER).map((e) => e.text ?? ''),
+    ...s.slack.responses.slice(from.responses).map((r) => String(r.body?.text ?? '')),
+    ...s.slack.ephemerals.slice(from.ephemerals).map((e) => e.text ?? ''),
   ];
 }
 
-/** The first ephemeral reply (response_url or chat.postEphemeral) after `from` replies matching `re`. */
-export async function replyMatching(s: Scenario, re: RegExp, from: number, timeoutMs = 15_000): Promise<string> {
-  return s.slack.waitFor(
-    () =>
-      texts(s)
-        .slice(from)
-        .find((t) => re.test(t)),
-    timeoutMs,
-  );
+/** The first ephemeral reply since `from` matching `re`. */
+export async function replyMatching(s: Scenario, re: RegExp, from: Mark, timeoutMs = 15_000): Promise<string> {
+  return s.slack.waitFor(() => texts(s, from).find((t) => re.test(t)), timeoutMs);
 }
 
 function hasApprove(m: FakeMessage | undefined): boolean {
@@ -132,14 +136,12 @@ export async function acceptedWithin(
   let lastRefusal = '';
   for (;;) {
     const before = summaries(s.slack).length;
-    const repliesBefore = texts(s).length;
+    const repliesBefore = mark(s);
     await (kind === 'promote' ? s.promote('api dev→prod') : s.rollback('api prod'));
     const outcome = await s.slack.waitFor<{ summary?: FakeMessage; refusal?: string }>(() => {
       const m = liveSummaries(s, before)[0];
       if (m) return { summary: m };
-      const refusal = texts(s)
-        .slice(repliesBefore)
-        .find((t) => t.trim() !== '');
+      const refusal = texts(s, repliesBefore).find((t) => t.trim() !== '');
       return refusal ? { refusal } : undefined;
     }, 15_000);
     if (outcome.summary) return { ts: outcome.summary.ts, id: promotionIdOf(outcome.summary.blocks)! };
@@ -191,7 +193,7 @@ export async function expectRan(
   await s.slack.waitFor(() => !hasApprove(message(s, ts)), 5_000);
 
   // The release recorded (once), or none for a failed execution.
-  let from = texts(s).length;
+  let from = mark(s);
   await s.promote('history api prod');
   const history = await replyMatching(s, /Releases of api\/prod|No releases recorded/, from);
   const lines = history.split('\n').filter((l) => l.startsWith('•'));
@@ -200,16 +202,16 @@ export async function expectRan(
   else expect(lines.filter((l) => /rollback/.test(l))).toHaveLength(1);
 
   // The lock released (and, after a rollback, the stage held until unheld).
-  from = texts(s).length;
+  from = mark(s);
   if (kind === 'rollback') {
     await s.promote('api dev→prod');
     await replyMatching(s, /is held/, from);
-    from = texts(s).length;
+    from = mark(s);
     await s.promote('unhold api prod');
     await replyMatching(s, /no longer held/, from);
   }
   if (kind === 'promote' && !o.failing) {
-    from = texts(s).length;
+    from = mark(s);
     await s.promote('api dev→prod');
     const r = await replyMatching(s, /nothing to promote|locked/, from);
     expect(r).toMatch(/nothing to promote/);
@@ -218,14 +220,17 @@ export async function expectRan(
   }
 }
 
-/** After a kill during the command: nothing half-done is left, and the same command then runs to the end. */
-async function expectPlanningResolved(
+/**
+ * After a kill during the command: nothing half-done is left (the requester told, unless `told: false`; the
+ * change set deleted; the lock freed), and the same command then runs to the end.
+ */
+export async function expectPlanningResolved(
   s: Scenario,
   kind: 'promote' | 'rollback',
-  c: CrashCase,
+  users: string[],
   summariesBefore: number,
+  o: { told?: boolean } = {},
 ): Promise<void> {
-  const users = approvers(kind, c);
   const orphan = liveSummaries(s, summariesBefore)[0];
   if (orphan) {
     // The summary reached the channel but the bot died before recording it: its buttons either work
@@ -246,7 +251,7 @@ async function expectPlanningResolved(
     expect(stackUpdates(s)).toBe(kind === 'promote' ? 0 : 1);
   }
   const next = await acceptedWithin(s, kind, CLEANUP_MS);
-  if (c.at !== 'after-ack') {
+  if (o.told !== false) {
     // The requester is told that their command did not finish.
     expect(texts(s).some((t) => /interrupt|restart|did not finish|again/i.test(t) && !/locked/i.test(t))).toBe(true);
   }
@@ -305,7 +310,7 @@ export async function runCrashCase(
   if (c.stage === 'command') {
     await waitForKill(s, c);
     await s.restart('SIGKILL');
-    return expectPlanningResolved(s, kind, c, summariesBefore);
+    return expectPlanningResolved(s, kind, users, summariesBefore, { told: c.at !== 'after-ack' });
   }
   const summary = await s.slack.waitFor(() => liveSummaries(s, summariesBefore)[0], 15_000);
   const id = promotionIdOf(summary.blocks)!;
@@ -323,7 +328,7 @@ export async function runCrashCase(
     for (const [i, u] of users.entries()) {
       if (i === users.length - 1) approvedAt = Date.now();
       else {
-        const from = texts(s).length;
+        const from = mark(s);
         await s.click(ACTION.approve, id, u, ts);
         await replyMatching(s, /more approval/, from);
         continue;
