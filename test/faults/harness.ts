@@ -238,15 +238,15 @@ export async function expectPlanningResolved(
     const id = promotionIdOf(orphan.blocks)!;
     const approvedAt = Date.now();
     for (const u of users) await s.click(ACTION.approve, id, u, orphan.ts);
-    const outcome = await s.slack.waitFor(
-      () =>
-        s.slack.thread(orphan.ts).some((m) => m.reply_broadcast)
-          ? 'ran'
-          : !hasApprove(message(s, orphan.ts))
-            ? 'closed'
-            : undefined,
-      CLEANUP_MS,
-    );
+    // Buttons also go when the last approval starts the run: "closed" means gone with nothing started for 3 s.
+    const updatesBefore = stackUpdates(s);
+    let closedSince: number | undefined;
+    const outcome = await s.slack.waitFor(() => {
+      if (s.slack.thread(orphan.ts).some((m) => m.reply_broadcast) || stackUpdates(s) > updatesBefore) return 'ran';
+      if (hasApprove(message(s, orphan.ts))) return undefined;
+      closedSince ??= Date.now();
+      return Date.now() - closedSince > 3_000 ? 'closed' : undefined;
+    }, CLEANUP_MS);
     if (outcome === 'ran') return expectRan(s, kind, orphan.ts, approvedAt);
     expect(stackUpdates(s)).toBe(kind === 'promote' ? 0 : 1);
   }
