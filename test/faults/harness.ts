@@ -167,7 +167,9 @@ export async function expectRan(
   approvedAt: number,
   o: { failing?: boolean } = {},
 ): Promise<void> {
-  const final = await s.finalReply(ts, FINISH_MS);
+  const final = await s.finalReply(ts, FINISH_MS).catch((cause) => {
+    throw new Error(`no final reply in the thread within ${FINISH_MS} ms (lost ending?)`, { cause });
+  });
   await sleep(SETTLE_MS);
   // The thread's final message, exactly once.
   expect(s.slack.thread(ts).filter((m) => m.reply_broadcast)).toHaveLength(1);
