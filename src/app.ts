@@ -3,6 +3,7 @@
 import { App, type CustomRoute, LogLevel, type RespondFn } from '@slack/bolt';
 import type { EnvSettings } from './config.js';
 import { parsePromoteText, parseRollbackText } from './domain/command.js';
+import { crashPoint } from './faults.js';
 import { escapeMrkdwn as esc, unescapeSlack } from './slack/escape.js';
 import { explainError } from './slack/explain-error.js';
 import { ACTION } from './slack/ids.js';
@@ -86,6 +87,7 @@ export function createApp(env: EnvSettings, deps: Deps): App {
         return ack({ response_type: 'ephemeral', text: `${renderRefusal(cmd.refusal)}\n${usageText(deps.config)}` });
       case 'promote':
         await ack({ response_type: 'ephemeral', text: `Planning ${esc(cmd.service)} → ${esc(cmd.to)}…` });
+        crashPoint('after-ack');
         return background(
           deps,
           'planning the promotion',
@@ -129,6 +131,7 @@ export function createApp(env: EnvSettings, deps: Deps): App {
     if (cmd.kind === 'usage')
       return ack({ response_type: 'ephemeral', text: `${renderRefusal(cmd.refusal)}\n${usageText(deps.config)}` });
     await ack({ response_type: 'ephemeral', text: `Looking at ${esc(cmd.service)} for a rollback…` });
+    crashPoint('after-ack');
     return background(
       deps,
       'planning the rollback',

@@ -8,6 +8,7 @@ import { createApp } from './app.js';
 import { createAwsClients } from './aws/clients.js';
 import { realSleep } from './aws/cloudformation.js';
 import { loadSettings } from './config.js';
+import { armCrashPoint } from './faults.js';
 import { createLogger } from './log.js';
 import { createReviewerDirectory } from './reviewers.js';
 import { createSlackClient, createSlackPort } from './slack/port.js';
@@ -79,6 +80,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const { env, config } = settings.value;
+  // Test-only (the fault suite): no effect when unset. See src/faults.ts.
+  armCrashPoint(process.env.PROMOTE_CRASH_AT);
   const log = createLogger(env.logLevel);
   const store = await connectStore(env.redisUrl, env.redisPrefix, log);
   const endpointOverride = !!(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);

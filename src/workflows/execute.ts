@@ -308,6 +308,7 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
   if (!progressTs && p.messageTs) {
     try {
       progressTs = (await deps.slack.post({ channel: p.channel, thread_ts: p.messageTs, ...render() })).ts;
+      crashPoint('after-progress-post');
       p = await move(deps, p, { type: 'progress', progressTs });
       lastUpdate = Date.now();
       dirty = false;
@@ -375,7 +376,6 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
           .update({ channel: p.channel, ts: progressTs, ...render(status) })
           .catch((err) => deps.log.warn('final progress update', { err, promotionId: p.id }));
       }
-      crashPoint('before-final-transition');
       p = await move(deps, p, { type: 'finished', stackStatus: status ?? 'DELETED', reason });
       crashPoint('after-final-transition');
       return p;

@@ -4,7 +4,7 @@
 import { deleteChangeSet } from '../aws/cloudformation.js';
 import type { StageHold } from '../domain/refusals.js';
 import type { EndEffect, Promotion } from '../domain/types.js';
-import { crashPoint } from '../faults.js';
+import { type CrashPointName, crashPoint } from '../faults.js';
 import { renderEndNotice, renderFinal } from '../slack/views/progress.js';
 import { KEYS } from '../store/keys.js';
 import { accessOf, audit, type Deps, type Reply, stageOf, transition } from './deps.js';
@@ -15,6 +15,13 @@ import { refreshSummary } from './summary-message.js';
 
 /** An effect that keeps failing is given up (and audited) this long after the step before it. */
 const EFFECT_DEADLINE_MS = 15 * 60_000;
+
+/** Crash points of the fault suite after an effect is recorded done. */
+const AFTER_EFFECT: Partial<Record<EndEffect, CrashPointName>> = {
+  release_lock: 'after-lock-release',
+  record_release: 'after-release-record',
+  final_reply: 'after-final-reply',
+};
 
 type Outcome = { done: true; ts?: string } | { done: false; error: unknown };
 
@@ -78,6 +85,7 @@ export async function runEndEffects(deps: Deps, id: string, lease: Lease, reply?
     const p = await deps.store.getPromotion(id);
     const effect = p?.pendingEffects?.[0];
     if (!p || !effect) return;
+    if (effect === 'final_reply') crashPoint('before-final-reply');
     const outcome = await perform(deps, p, effect, reply);
     if (!outcome.done) {
       const overdue = deps.now().getTime() - Date.parse(p.updatedAt) > EFFECT_DEADLINE_MS;
@@ -90,7 +98,8 @@ export async function runEndEffects(deps: Deps, id: string, lease: Lease, reply?
       await audit(deps, p, 'bot', `gave up ${effect}`, { error: String((outcome.error as Error)?.message) });
     }
     await transition(deps, id, { type: 'effect_done', effect, ...(outcome.done ? { ts: outcome.ts } : {}) });
-    crashPoint(`effect-done:${effect}`);
+    const point = AFTER_EFFECT[effect];
+    if (point) crashPoint(point);
   }
 }
 

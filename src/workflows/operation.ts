@@ -68,7 +68,7 @@ export async function openOperation(
         to: draft.to,
       },
     );
-    crashPoint('after-open');
+    crashPoint('after-lock');
     return { p, lease };
   } catch (err) {
     if (holder) await deps.store.release(lockKey(stage), holder).catch(() => undefined);
@@ -219,6 +219,7 @@ async function publish(deps: Deps, opened: Opened, p: Promotion, reply: Reply): 
         return undefined;
       }
       p = posted.after;
+      crashPoint('after-summary-recorded');
       break;
     } catch (err) {
       if (err instanceof LeaseLost || attempt >= RECORD_ATTEMPTS) {

@@ -1,6 +1,7 @@
 // Button clicks on a summary: Approve, Reject, Cancel, Show all changes.
 // Who clicked is always the signed payload's user.id; the button carries only the promotion ID.
 import { approvalsMissing } from '../domain/promotion.js';
+import { crashPoint } from '../faults.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { renderRejectReasonModal } from '../slack/views/reject-reason.js';
 import { audit, type Deps, type Reply, ruleOf, type Transition, transition } from './deps.js';
@@ -30,6 +31,7 @@ export async function approve(
   const isReviewer = await deps.reviewers.isReviewer(user, rule.reviewers);
   const t = await transition(deps, id, { type: 'approve', user, isReviewer, rule, skip: opts.skipStuck }, user);
   if (!t.ok) return reply(renderRefusal(t.refusal));
+  crashPoint(t.after.state === 'approved' ? 'after-last-approval' : 'after-approval');
   if (t.after.state === 'approved') {
     // The last approval: start at once (an incident's cancel is one API call after the click); the
     // summary update is queued behind it.

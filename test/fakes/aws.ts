@@ -142,6 +142,11 @@ export interface FakeAws {
   hang(action: string, times: number): void;
   /** Every call of any service is throttled for the next `ms` (a throttling storm). */
   throttleFor(ms: number): void;
+  /**
+   * Runs `hook` when a call of the action ('*' = any) arrives, before it is handled and answered: a test can
+   * kill the bot the moment its request reaches AWS (the call still takes effect; the bot never sees the answer).
+   */
+  onCall(action: string, hook: (call: FakeCall) => void): void;
 }
 
 const CFN_XMLNS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
@@ -276,6 +281,10 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     hangs: new Map(),
     stormUntil: 0,
   };
+  const hooks: Array<{ action: string; hook: (call: FakeCall) => void }> = [];
+  const runHooks = (call: FakeCall) => {
+    for (const h of hooks) if (h.action === call.action || h.action === '*') h.hook(call);
+  };
   let ownHost = '';
 
   const cfn = new CloudFormationFake(
@@ -373,6 +382,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       accessKeyId: scope?.accessKeyId,
       at: Date.now(),
     });
+    runHooks(calls[calls.length - 1]!);
     // Every AssumeRole attempt is recorded, also those that fail validation or an injected error.
     if (service === 'sts' && action === 'AssumeRole') {
       assumeRoleCalls.push({
@@ -426,6 +436,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       accessKeyId: scope?.accessKeyId,
       at: Date.now(),
     });
+    runHooks(calls[calls.length - 1]!);
     const id = requestId();
     const headers = { 'x-amz-request-id': id };
     if (takeHang(injected, action)) return;
@@ -573,6 +584,9 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     },
     throttleFor(ms) {
       injected.stormUntil = Math.max(injected.stormUntil, Date.now() + ms);
+    },
+    onCall(action, hook) {
+      hooks.push({ action, hook });
     },
   };
 }

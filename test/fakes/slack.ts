@@ -133,6 +133,11 @@ export interface FakeSlack {
   waitFor<T>(fn: () => T | undefined | false | null, timeoutMs?: number): Promise<T>;
   /** live (not deleted) replies whose thread_ts === ts, in posting order */
   thread(ts: string): FakeMessage[];
+  /**
+   * Runs `hook` after a Web API call of `method` ('*' = any) took effect and before it is answered: a test can
+   * kill the bot the moment its call reached Slack (the bot never sees the answer).
+   */
+  onCall(method: string, hook: (call: FakeCall) => void): void;
 }
 
 export interface StartFakeSlackOptions {
@@ -548,6 +553,7 @@ interface State {
   uploads: Map<string, { filename: string; content?: string }>;
   responseUrls: Map<string, { tag?: string; source?: { channel: string; ts: string }; used: number }>;
   seq: number;
+  hooks: Array<{ method: string; hook: (call: FakeCall) => void }>;
 }
 
 function nextId(s: State, prefix: string): string {
@@ -861,6 +867,8 @@ async function handleApi(s: State, req: IncomingMessage, res: ServerResponse, ur
   const failure = s.failures.get(method)?.shift();
   result = failure !== undefined ? { ok: false, error: failure } : handler!(s, args);
   record(200, result);
+  const call = s.fake.calls[s.fake.calls.length - 1]!;
+  for (const h of s.hooks) if (h.method === method || h.method === '*') h.hook(call);
   sendJson(res, 200, result);
 }
 
@@ -1025,6 +1033,9 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
     },
     waitFor: (fn, timeoutMs = 10_000) => pollUntil(fn, timeoutMs, () => dumpActivity(fake)),
     thread: (ts) => fake.messages.filter((m) => m.thread_ts === ts && !m.deleted),
+    onCall: (method, hook) => {
+      state.hooks.push({ method, hook });
+    },
   };
 
   Object.assign(state, {
@@ -1038,6 +1049,7 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
     uploads: new Map(),
     responseUrls: new Map(),
     seq: 0,
+    hooks: [],
   } satisfies State);
   return fake;
 }

@@ -139,7 +139,8 @@ export interface Scenario {
   plan(text?: string, user?: string): Promise<{ summary: FakeMessage; id: string; ts: string }>;
   /** The reply broadcast to the channel at the end of the thread under `ts`. */
   finalReply(ts: string, timeoutMs?: number): Promise<FakeMessage>;
-  restart(signal?: NodeJS.Signals): Promise<void>;
+  /** Stops the bot with `signal` and starts it again, with `env` added to its environment (e.g. PROMOTE_CRASH_AT). */
+  restart(signal?: NodeJS.Signals, env?: Record<string, string>): Promise<void>;
   /** Another bot process on the same Redis prefix and fakes (a second replica). */
   replica(): Promise<BotProcess>;
   close(): Promise<void>;
@@ -150,6 +151,8 @@ export async function startScenario(o: {
   config?: string;
   stacks?: boolean;
   aws?: Parameters<typeof startFakeAws>[0];
+  /** Added to the first bot's environment only (restart() takes its own). */
+  env?: Record<string, string>;
 }): Promise<Scenario> {
   const aws = await startFakeAws({ changeSetStepMs: 60, eventIntervalMs: 30, ...o.aws });
   const slack = await startFakeSlack();
@@ -172,7 +175,7 @@ export async function startScenario(o: {
   }
   const redisPrefix = `e2e-${randomBytes(4).toString('hex')}:`;
   const config = o.config ?? configYaml();
-  const launch = () =>
+  const launch = (env?: Record<string, string>) =>
     startBot({
       config,
       slackUrl: slack.url,
@@ -180,12 +183,13 @@ export async function startScenario(o: {
       awsUrl: aws.url,
       redisUrl: o.redisUrl,
       redisPrefix,
+      extraEnv: env,
     });
   const replicas: BotProcess[] = [];
   const s: Scenario = {
     aws,
     slack,
-    bot: await launch(),
+    bot: await launch(o.env),
     redisPrefix,
     promote: (text, user = REQUESTER, channel = CHANNEL) =>
       sendSlashCommand({
@@ -232,9 +236,9 @@ export async function startScenario(o: {
     },
     finalReply: (ts, timeoutMs = 20_000) =>
       slack.waitFor(() => slack.thread(ts).find((m) => m.reply_broadcast), timeoutMs),
-    async restart(signal = 'SIGKILL') {
+    async restart(signal = 'SIGKILL', env) {
       await s.bot.kill(signal);
-      s.bot = await launch();
+      s.bot = await launch(env);
     },
     async replica() {
       const bot = await launch();
