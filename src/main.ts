@@ -85,7 +85,10 @@ async function main(): Promise<void> {
   const log = createLogger(env.logLevel);
   const store = await connectStore(env.redisUrl, env.redisPrefix, log);
   const endpointOverride = !!(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
-  const aws = createAwsClients({ forcePathStyle: endpointOverride });
+  const aws = createAwsClients({
+    forcePathStyle: endpointOverride,
+    requestTimeoutMs: config.settings.awsRequestTimeout,
+  });
 
   // Our own WebClient for the bot's calls (Bolt keeps its own for acks and respond()).
   const slack = createSlackPort(createSlackClient(env.slackBotToken, { slackApiUrl: env.slackApiUrl }));

@@ -37,6 +37,7 @@ export const SETTING_KEYS = [
   'pollMax',
   'planningTimeout',
   'retention',
+  'awsRequestTimeout',
 ] as const;
 
 export type SettingKey = (typeof SETTING_KEYS)[number];

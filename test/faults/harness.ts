@@ -209,7 +209,7 @@ export async function expectRan(
     await s.promote('api dev→prod');
     await replyMatching(s, /is held/, from);
     from = mark(s);
-    await s.promote('unhold api prod');
+    await s.promote('unhold api prod', 'U0ALICE'); // a stage reviewer
     await replyMatching(s, /no longer held/, from);
   }
   if (kind === 'promote' && !o.failing) {
