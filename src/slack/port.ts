@@ -55,6 +55,11 @@ export interface SlackPort {
   ): Promise<{ updated: boolean }>;
   /** chat.delete: withdraws a message the bot posted. */
   delete(ref: MessageRef, opts?: SendOptions): Promise<void>;
+  /**
+   * conversations.replies: the messages of the thread under `ref` (the parent first), with their block IDs,
+   * so the bot can see whether a reply of its own already landed (e.g. after a crash mid-post).
+   */
+  threadMessages(ref: MessageRef): Promise<Array<{ ts: string; blockIds: string[] }>>;
   ephemeral(msg: {
     channel: string;
     user: string;
@@ -198,6 +203,16 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
           },
           opts,
         ),
+      ),
+    threadMessages: (ref) =>
+      described(`reading the thread ${ref.ts} in ${ref.channel}`, () =>
+        scheduler.run(`conversations.replies:${ref.channel}`, async () => {
+          const out = await client.conversations.replies({ channel: ref.channel, ts: ref.ts, limit: 200 });
+          return (out.messages ?? []).map((m) => ({
+            ts: m.ts ?? '',
+            blockIds: (m.blocks ?? []).map((b) => b.block_id ?? '').filter(Boolean),
+          }));
+        }),
       ),
     ephemeral: (msg) =>
       described(`telling ${msg.user} in ${msg.channel}`, () =>

@@ -14,6 +14,8 @@ export const KEYS = {
   releases: (service: string, stage: string) => `releases:${service}/${stage}`,
   /** The newest version of an operation its channel summary shows. */
   summaryShown: (promotionId: string) => `summary-shown:${promotionId}`,
+  /** When the final reply of an operation was first sent (to find it after a crash mid-post). */
+  finalAttempt: (promotionId: string) => `final-attempt:${promotionId}`,
   /** What a stage ran just before an execution started. */
   snapshot: (promotionId: string) => `snapshot:${promotionId}`,
 } as const;

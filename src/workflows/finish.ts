@@ -5,7 +5,7 @@ import { deleteChangeSet } from '../aws/cloudformation.js';
 import type { StageHold } from '../domain/refusals.js';
 import type { EndEffect, Promotion } from '../domain/types.js';
 import { type CrashPointName, crashPoint } from '../faults.js';
-import { renderEndNotice, renderFinal } from '../slack/views/progress.js';
+import { FINAL_BLOCK_ID, renderEndNotice, renderFinal } from '../slack/views/progress.js';
 import { KEYS } from '../store/keys.js';
 import { accessOf, audit, type Deps, type Reply, stageOf, transition } from './deps.js';
 import { type Lease, underLease } from './lease.js';
@@ -58,6 +58,15 @@ async function perform(deps: Deps, p: Promotion, effect: EndEffect, reply?: Repl
         return { done: true };
       }
       case 'final_reply': {
+        // Posted once: an attempt is recorded before it is sent; after a crash mid-post the thread is read
+        // to find it (block ID promotion_final) instead of posting it twice.
+        const attempt = KEYS.finalAttempt(p.id);
+        if (await deps.store.getJson(attempt)) {
+          const thread = await deps.slack.threadMessages({ channel: p.channel, ts: p.messageTs! });
+          const landed = thread.find((m) => m.ts !== p.messageTs && m.blockIds.includes(FINAL_BLOCK_ID));
+          if (landed) return { done: true, ts: landed.ts };
+        }
+        await deps.store.setJson(attempt, deps.now().toISOString(), deps.timing.retentionMs);
         const view = renderFinal(p, deps.now());
         const r = await deps.slack.post(
           { channel: p.channel, thread_ts: p.messageTs!, reply_broadcast: true, ...view },

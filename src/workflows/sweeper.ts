@@ -12,8 +12,6 @@ import { finishOperation } from './finish.js';
 
 /** A planner that took its lease has this long before a free lease means it died. */
 const PLANNER_GRACE_MS = 5_000;
-/** An operation approvable or approved without a recorded summary for this long lost its summary. */
-const UNPUBLISHED_GRACE_MS = 60_000;
 
 async function leaseFree(deps: Deps, p: Promotion): Promise<boolean> {
   return (await deps.store.holder(KEYS.lease(p.id))) === undefined;
@@ -43,8 +41,8 @@ export async function sweepOnce(deps: Deps): Promise<void> {
       } else if (
         (p.state === 'awaiting_approval' || p.state === 'approved') &&
         !p.messageTs &&
-        age > UNPUBLISHED_GRACE_MS &&
-        (await leaseFree(deps, p))
+        age > PLANNER_GRACE_MS &&
+        (await leaseFree(deps, p)) // its publisher (holding the lease until the summary is recorded) died
       ) {
         const t = await transition(deps, p.id, {
           type: 'cancel',

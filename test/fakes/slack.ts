@@ -655,6 +655,29 @@ function deleteMessage(s: State, args: Obj): Result {
   return { ok: true, channel, ts: message.ts };
 }
 
+/**
+ * conversations.replies: the thread's parent then its replies, oldest first (docs.slack.dev/reference/methods/
+ * conversations.replies); deleted messages are gone. Paging is not modelled: every message in one page.
+ */
+function threadReplies(s: State, args: Obj): Result {
+  const channel = str(args.channel);
+  const ts = str(args.ts);
+  if (!channel) return { ok: false, error: 'channel_not_found' };
+  if (!ts) return { ok: false, error: 'invalid_arguments' };
+  const parent = findMessage(s, channel, ts);
+  if (!parent || parent.deleted) return { ok: false, error: 'thread_not_found' };
+  const replies = s.fake.messages.filter((m) => m.channel === channel && m.thread_ts === ts && !m.deleted);
+  const shown = (m: FakeMessage) => ({
+    type: 'message',
+    ts: m.ts,
+    ...(m.thread_ts ? { thread_ts: m.thread_ts } : {}),
+    ...(m.user ? { user: m.user, bot_id: s.fake.botId } : {}),
+    text: m.text ?? '',
+    ...(m.blocks ? { blocks: m.blocks } : {}),
+  });
+  return { ok: true, messages: [parent, ...replies].map(shown), has_more: false };
+}
+
 function postEphemeral(s: State, args: Obj): Result {
   const channel = str(args.channel);
   if (!channel) return { ok: false, error: 'channel_not_found' };
@@ -805,6 +828,7 @@ const METHODS: Record<string, (s: State, args: Obj) => Result> = {
   'chat.postMessage': postMessage,
   'chat.update': updateMessage,
   'chat.delete': deleteMessage,
+  'conversations.replies': threadReplies,
   'chat.postEphemeral': postEphemeral,
   'usergroups.users.list': userGroupUsers,
   'users.info': userInfo,

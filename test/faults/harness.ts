@@ -141,7 +141,8 @@ export async function acceptedWithin(
     const outcome = await s.slack.waitFor<{ summary?: FakeMessage; refusal?: string }>(() => {
       const m = liveSummaries(s, before)[0];
       if (m) return { summary: m };
-      const refusal = texts(s, repliesBefore).find((t) => t.trim() !== '');
+      // The notice of the interrupted operation may arrive meanwhile: it is not this command's answer.
+      const refusal = texts(s, repliesBefore).find((t) => t.trim() !== '' && !/interrupted/i.test(t));
       return refusal ? { refusal } : undefined;
     }, 15_000);
     if (outcome.summary) return { ts: outcome.summary.ts, id: promotionIdOf(outcome.summary.blocks)! };

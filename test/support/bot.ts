@@ -76,7 +76,8 @@ export async function startBot(o: BotOptions): Promise<BotProcess> {
     out += d;
   });
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
+  // Generous: the fault suite starts many bots on a loaded 2-core machine.
+  const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`bot exited with ${proc.exitCode}:\n${out}`);
     try {
@@ -87,7 +88,7 @@ export async function startBot(o: BotOptions): Promise<BotProcess> {
     }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`bot did not answer /healthz within 15 s:\n${out}`);
+      throw new Error(`bot did not answer /healthz within 30 s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

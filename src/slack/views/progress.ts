@@ -40,6 +40,9 @@ export function renderProgress(p: ProgressInput): View {
 
 const FAILED_SHOWN = 10;
 
+/** The block of the final reply: how the bot finds its own final reply in a thread after a crash. */
+export const FINAL_BLOCK_ID = 'promotion_final';
+
 /**
  * The outcome of an execution: "✅ Promoted api to prod in 3m 12s", "❌ Failed: … CloudFormation
  * rolled back cleanly (UPDATE_ROLLBACK_COMPLETE)" or "🚨 Rollback FAILED (UPDATE_ROLLBACK_FAILED): …",
@@ -48,7 +51,7 @@ const FAILED_SHOWN = 10;
 export function renderFinal(p: Promotion, now: Date): View {
   const ended = p.state === 'succeeded' || p.state === 'failed' || p.state === 'rolled_back';
   const headline = ended ? executionOutcomeLine(p, now) : stateLine(p, now);
-  const blocks = [section(headline, 'promotion_final')];
+  const blocks = [section(headline, FINAL_BLOCK_ID)];
   const failed = p.execution?.failedResources ?? [];
   if (failed.length) {
     const lines = failed.slice(0, FAILED_SHOWN).map(renderFailedResource);
