@@ -219,9 +219,10 @@ export function isNoChangesReason(reason: string | undefined): boolean {
   return /didn't contain changes|did not contain changes|no updates are to be performed/i.test(reason);
 }
 
-export async function deleteChangeSet(cfn: CloudFormationClient, arn: string): Promise<void> {
+/** Deletes a change set by ARN, or by name on `stackName`; one that is already gone is fine. */
+export async function deleteChangeSet(cfn: CloudFormationClient, arn: string, stackName?: string): Promise<void> {
   try {
-    await cfn.send(new DeleteChangeSetCommand({ ChangeSetName: arn }));
+    await cfn.send(new DeleteChangeSetCommand({ ChangeSetName: arn, ...(stackName ? { StackName: stackName } : {}) }));
   } catch (e) {
     if (errorName(e) === 'ChangeSetNotFound' || errorName(e) === 'ChangeSetNotFoundException') return;
     throw faultWhile(`deleting change set ${arn}`, e);

@@ -24,6 +24,7 @@ export type PromotionEvent =
   | { type: 'execution_confirmed' }
   | { type: 'progress'; progressTs?: string; lastEventId?: string; failed?: FailedResource[] }
   | { type: 'finished'; stackStatus: string; reason?: string }
+  | { type: 'changeset_requested'; name: string }
   | { type: 'changeset_created'; changeSet: { arn: string; name: string } }
   | { type: 'start_retry'; reason: string }
   | { type: 'start_failed'; reason: string }
@@ -81,7 +82,7 @@ export function endEffects(before: Promotion, after: Promotion): EndEffect[] {
   if (after.kind === 'rollback' && (after.state === 'succeeded' || after.state === 'rolled_back')) wanted.add('hold');
   if (after.state === 'succeeded') wanted.add('record_release');
   // Executing a change set deletes it (and the stack's other change sets); one never executed is ours to delete.
-  if (after.changeSet && !after.execution?.confirmed) wanted.add('delete_change_set');
+  if ((after.changeSet || after.changeSetRequested) && !after.execution?.confirmed) wanted.add('delete_change_set');
   if (after.messageTs) {
     wanted.add('summary');
     // The thread gets a final word when something was (or was about to be) run.
@@ -223,6 +224,10 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
         execution: { ...p.execution, endedAt: at, finalStackStatus: event.stackStatus, reason: event.reason },
       });
     }
+
+    case 'changeset_requested':
+      if (p.state !== 'planning') return wrongState;
+      return next({ changeSetRequested: event.name });
 
     case 'changeset_created':
       // Recorded as soon as CloudFormation returns it, so an interrupted plan can delete it.

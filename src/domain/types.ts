@@ -192,6 +192,8 @@ export interface Promotion {
     version?: string;
   };
   changeSet?: { arn: string; name: string };
+  /** The change set's name, recorded before CreateChangeSet is sent (its ARN comes with the answer) */
+  changeSetRequested?: string;
   plan?: Plan;
   /** Rollbacks only; absent means 'changeset' */
   mode?: RecoveryMode;

@@ -18,6 +18,15 @@ import { type Lease, LeaseLost, takeLease } from './lease.js';
 import { takeLock } from './locks.js';
 import { shareChangeList } from './summary-message.js';
 
+/** A change set name: [a-zA-Z][-a-zA-Z0-9]*, ≤ 128, unique per promotion. */
+export function changeSetName(kind: string, service: string, from: string | undefined, to: string, id: string): string {
+  const raw = [kind, service, from, 'to', to, id].filter(Boolean).join('-');
+  return raw
+    .replace(/[^-a-zA-Z0-9]/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, 128);
+}
+
 /** What a new operation records; the rest (ID, version, state, times) is filled in by openOperation. */
 export type OperationDraft = Omit<Promotion, 'id' | 'version' | 'state' | 'createdAt' | 'updatedAt' | 'approvals'>;
 
@@ -103,7 +112,7 @@ function planFailure(deps: Deps, p: Promotion, err: unknown): string {
 export async function planAndPublish(
   deps: Deps,
   opened: Opened,
-  create: () => Promise<{ arn: string; name: string } | { refusal: string }>,
+  create: (changeSetName: string) => Promise<{ arn: string; name: string } | { refusal: string }>,
   nothingMessage: string,
   reply: Reply,
 ): Promise<Promotion | undefined> {
@@ -112,7 +121,13 @@ export async function planAndPublish(
   try {
     const stage = deps.config.services[p.service]!.stages.find((s) => s.name === p.to)!;
     const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
-    const cs = await create();
+    // The name is recorded before CloudFormation is asked, so a plan interrupted before the answer still
+    // deletes its change set.
+    const name = changeSetName(p.kind, p.service, p.from, p.to, p.id);
+    const requested = await transition(deps, p.id, { type: 'changeset_requested', name });
+    if (!requested.ok)
+      return await endOperation(deps, opened, { type: 'plan_failed', reason: 'ended while planning' }, reply);
+    const cs = await create(name);
     if ('refusal' in cs) return await endOperation(deps, opened, { type: 'plan_failed', reason: cs.refusal }, reply);
     const recorded = await transition(deps, p.id, { type: 'changeset_created', changeSet: cs });
     if (!recorded.ok) {

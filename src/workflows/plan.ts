@@ -25,15 +25,6 @@ export interface PromoteRequest {
   channel: string;
 }
 
-/** A change set name: [a-zA-Z][-a-zA-Z0-9]*, ≤ 128, unique per promotion. */
-export function changeSetName(kind: string, service: string, from: string | undefined, to: string, id: string): string {
-  const raw = [kind, service, from, 'to', to, id].filter(Boolean).join('-');
-  return raw
-    .replace(/[^-a-zA-Z0-9]/g, '-')
-    .replace(/-+/g, '-')
-    .slice(0, 128);
-}
-
 /** Checks the request against the config; the refusal or the resolved stages. */
 export function checkRequest(
   deps: Deps,
@@ -92,7 +83,7 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
   return planAndPublish(
     deps,
     opened,
-    async () => {
+    async (name) => {
       const sourceCfn = deps.aws.cloudFormation(accessOf(from), req.requester);
       const source = await readSourceBuild(sourceCfn, from.stack);
       if (!source) return { refusal: `the source stack ${from.stack} (${from.name}) does not exist` };
@@ -108,7 +99,6 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
         },
       });
       if (!sourced.ok) return { refusal: 'it ended while planning' };
-      const name = changeSetName('promote', service.name, from.name, to.name, id);
       const templateSource = await templateFor(deps, to, source.templateBody, service.name, id, req.requester);
       if ('refusal' in templateSource) return templateSource;
       const cs = await createChangeSet(targetCfn, {

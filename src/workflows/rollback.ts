@@ -20,7 +20,7 @@ import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf, transition } from './deps.js';
 import { drive } from './execute.js';
 import { endOperation, openOperation, planAndPublish, recordPlanAndPublish } from './operation.js';
-import { changeSetName, templateFor } from './plan.js';
+import { templateFor } from './plan.js';
 import { type Release, releasesKey, unpackTemplate } from './releases.js';
 import { closePending } from './review.js';
 
@@ -111,7 +111,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   return planAndPublish(
     deps,
     opened,
-    async () => {
+    async (name) => {
       const templateSource = await templateFor(deps, to, body, svc.value.name, id, req.requester);
       if ('refusal' in templateSource) return templateSource;
       const summary = await getTemplateSummary(cfn, templateSource);
@@ -125,7 +125,6 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
             ? { ParameterKey: x.key, UsePreviousValue: true }
             : { ParameterKey: x.key, ParameterValue: x.value },
         );
-      const name = changeSetName('rollback', svc.value.name, undefined, to.name, id);
       const cs = await createChangeSet(cfn, {
         StackName: to.stack,
         ChangeSetName: name,
