@@ -44,8 +44,10 @@ async function perform(deps: Deps, p: Promotion, effect: EndEffect, reply?: Repl
         return { done: true };
       case 'delete_change_set': {
         const stage = stageOf(deps, p);
-        if (stage && p.changeSet)
-          await deleteChangeSet(deps.aws.cloudFormation(accessOf(stage), p.requester), p.changeSet.arn);
+        const cfn = stage && deps.aws.cloudFormation(accessOf(stage), p.requester);
+        if (cfn && p.changeSet) await deleteChangeSet(cfn, p.changeSet.arn);
+        // Interrupted before CloudFormation's answer: it may exist all the same, under the name we gave it.
+        else if (cfn && p.changeSetRequested) await deleteChangeSet(cfn, p.changeSetRequested, p.target.stack);
         return { done: true };
       }
       case 'release_lock':
