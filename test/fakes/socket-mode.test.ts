@@ -132,8 +132,10 @@ describe('fake Slack: Socket Mode', () => {
     const reconnected = new Promise((resolve) => c.once('connected', resolve));
     const inFlight = slack.socketMode.slashCommand({ command: '/promote', text: 'lost' });
     await slack.waitFor(() => slack!.socketMode.connections[0]!.sent.length === 1);
-    slack.socketMode.drop();
-    await expect(inFlight).rejects.toThrow(/connection 1 closed \(code 1006\) before envelope .* was acked/);
+    const failed = expect(inFlight).rejects.toThrow(/connection 1 closed \(code 1006\) before envelope .* was acked/);
+    await slack.socketMode.drop();
+    expect(slack.socketMode.connected()).toBe(false);
+    await failed;
     await slack.socketMode.waitForConnection(2);
     await reconnected;
     expect(slack.socketMode.opens).toBe(2);

@@ -73,8 +73,11 @@ export interface FakeSocketMode {
    * and resolves once the app closed that socket (closing it after `timeoutMs` if the app never does).
    */
   disconnect(reason?: string, timeoutMs?: number): Promise<void>;
-  /** ends the newest open connection abruptly: no disconnect message, no close frame (the TCP socket is destroyed) */
-  drop(): void;
+  /**
+   * Ends the newest open connection abruptly: no disconnect message, no close frame (the TCP socket is destroyed).
+   * Resolves once the fake saw it close.
+   */
+  drop(): Promise<void>;
   /** the next `times` apps.connections.open calls answer `{ ok: false, error }` */
   failOpen(error: string, times?: number): void;
 }
@@ -243,10 +246,12 @@ export function createSocketMode(o: { origin: string; appToken: string; appId: s
       await closed;
       clearTimeout(timer);
     },
-    drop() {
+    async drop() {
       const current = newest();
       if (!current) throw new Error('fake Slack: no Socket Mode connection to drop');
+      const closed = new Promise<void>((resolve) => current.ws.once('close', () => resolve()));
       current.ws.terminate();
+      await closed;
     },
     failOpen(error, times = 1) {
       for (let i = 0; i < times; i++) failures.push(error);
