@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { ACTION } from '../../src/slack/ids.js';
 import {
+  allText,
   DEV_TEMPLATE,
   PROD_ACCOUNT,
   PROD_TEMPLATE,
@@ -14,6 +15,7 @@ import {
   startScenario,
   summaries,
 } from '../support/scenario.js';
+import { sendViewSubmissionOverSocket } from '../support/slack-driver.js';
 
 const prodTemplate = (s: Scenario) => JSON.parse(s.aws.stack('api-prod', undefined, PROD_ACCOUNT)!.template);
 
@@ -80,6 +82,30 @@ describe('Socket Mode', () => {
     await s.finalReply(summary.ts);
     expect(prodTemplate(s)).toEqual(JSON.parse(PROD_TEMPLATE));
     expect(stackUpdates(s)).toBe(2);
+  });
+
+  it('a rejection over the socket opens the reason modal, and its submission comes back over the socket', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl'), mode: 'socket' });
+    const { id, ts } = await s.plan();
+    await s.click(ACTION.reject, id, 'U0BOB', ts);
+    // views.open took the trigger_id from the interactive payload delivered over the socket.
+    const modal = await s.slack.waitFor(() => s!.slack.views[0]);
+    const clickEnvelope = s.slack.socketMode.connections[0]!.sent.at(-1)!;
+    expect(modal.trigger_id).toBe(clickEnvelope.payload.trigger_id);
+
+    const ack = await sendViewSubmissionOverSocket(s.slack.socketMode, {
+      userId: 'U0BOB',
+      callbackId: String(modal.view.callback_id),
+      privateMetadata: String(modal.view.private_metadata),
+      values: { reason: { reason: { type: 'plain_text_input', value: 'not during the freeze' } } },
+    });
+    // A view_submission envelope accepts a response payload; an empty ack closes the modal.
+    expect(s.slack.socketMode.connections[0]!.sent.at(-1)!.accepts_response_payload).toBe(true);
+    expect(ack.payload).toBeUndefined();
+    await s.slack.waitFor(() =>
+      allText(s!.slack.messages.find((m) => m.ts === ts)?.blocks).includes('not during the freeze') ? true : undefined,
+    );
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(0);
   });
 
   for (const how of ['disconnect', 'drop'] as const) {
