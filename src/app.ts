@@ -9,6 +9,7 @@ import { explainError } from './slack/explain-error.js';
 import { ACTION } from './slack/ids.js';
 import { createReceiver } from './slack/receiver.js';
 import { deliveryOf, firstDelivery } from './slack/replay.js';
+import { createSocketReceiver } from './slack/socket-receiver.js';
 import { renderRefusal } from './slack/views/refusals.js';
 import { REJECT_REASON, type RejectReasonMetadata } from './slack/views/reject-reason.js';
 import { usageText } from './slack/views/usage.js';
@@ -50,6 +51,16 @@ function background(
   });
 }
 
+const socketConnected = new WeakMap<App, () => boolean>();
+
+/**
+ * Whether Slack can reach the app: in Socket Mode, true while the WebSocket to Slack is open (from Slack's
+ * `hello` until the socket closes; false while reconnecting); undefined in HTTP mode, which holds no connection.
+ */
+export function slackConnected(app: App): boolean | undefined {
+  return socketConnected.get(app)?.();
+}
+
 export function createApp(env: EnvSettings, deps: Deps): App {
   const healthz: CustomRoute = {
     path: '/healthz',
@@ -59,12 +70,21 @@ export function createApp(env: EnvSettings, deps: Deps): App {
       res.end(JSON.stringify({ ok: true, version: VERSION, store: deps.store.durable ? 'redis' : 'memory' }));
     },
   };
+  const socket = env.slackAppToken
+    ? createSocketReceiver({
+        appToken: env.slackAppToken,
+        slackApiUrl: env.slackApiUrl,
+        port: env.port,
+        customRoutes: [healthz],
+        logLevel: env.logLevel === 'debug' ? LogLevel.DEBUG : LogLevel.WARN,
+      })
+    : undefined;
   const app = new App({
     token: env.slackBotToken,
     logLevel: env.logLevel === 'debug' ? LogLevel.DEBUG : LogLevel.WARN,
     clientOptions: { slackApiUrl: env.slackApiUrl },
-    ...(env.slackAppToken
-      ? { socketMode: true, appToken: env.slackAppToken, customRoutes: [healthz], installerOptions: { port: env.port } }
+    ...(socket
+      ? { receiver: socket.receiver }
       : {
           receiver: createReceiver({
             signingSecret: env.slackSigningSecret!,
@@ -76,6 +96,7 @@ export function createApp(env: EnvSettings, deps: Deps): App {
           }),
         }),
   });
+  if (socket) socketConnected.set(app, socket.connected);
 
   app.command('/promote', async ({ command, ack, respond, context }) => {
     const cmd = parsePromoteText(unescapeSlack(command.text));

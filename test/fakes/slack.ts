@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createSocketMode, type FakeSocketMode, type SocketModeServer } from './socket-mode.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Public types
@@ -138,12 +139,16 @@ export interface FakeSlack {
    * kill the bot the moment its call reached Slack (the bot never sees the answer).
    */
   onCall(method: string, hook: (call: FakeCall) => void): void;
+  /** Socket Mode: apps.connections.open (with `appToken`) and the WebSocket it hands out (test/fakes/socket-mode.ts) */
+  socketMode: FakeSocketMode;
 }
 
 export interface StartFakeSlackOptions {
   token?: string;
   botUserId?: string;
   teamId?: string;
+  /** the app-level token apps.connections.open accepts; default 'xapp-1-A0PROMOTEAPP-1-test' */
+  appToken?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -554,6 +559,7 @@ interface State {
   responseUrls: Map<string, { tag?: string; source?: { channel: string; ts: string }; used: number }>;
   seq: number;
   hooks: Array<{ method: string; hook: (call: FakeCall) => void }>;
+  socket: SocketModeServer;
 }
 
 function nextId(s: State, prefix: string): string {
@@ -822,7 +828,11 @@ function openView(s: State, args: Obj): Result {
   return { ok: true, view: { id: nextId(s, 'V'), ...view } };
 }
 
-const METHODS: Record<string, (s: State, args: Obj) => Result> = {
+// apps.connections.open takes the app-level token, in the Authorization header only.
+const APP_TOKEN_METHODS = new Set(['apps.connections.open']);
+
+const METHODS: Record<string, (s: State, args: Obj, appToken?: string) => Result> = {
+  'apps.connections.open': (s, _args, appToken) => s.socket.open(appToken, s.fake.token),
   'views.open': openView,
   'auth.test': (s) => authTest(s),
   'chat.postMessage': postMessage,
@@ -857,7 +867,7 @@ async function handleApi(s: State, req: IncomingMessage, res: ServerResponse, ur
   const handler = METHODS[method];
   let result: Result | undefined;
   if (!handler) result = { ok: false, error: 'unknown_method' };
-  else if (token !== s.fake.token) result = { ok: false, error: 'invalid_auth' };
+  else if (token !== s.fake.token && !APP_TOKEN_METHODS.has(method)) result = { ok: false, error: 'invalid_auth' };
   if (result) {
     record(200, result);
     sendJson(res, 200, result);
@@ -889,7 +899,7 @@ async function handleApi(s: State, req: IncomingMessage, res: ServerResponse, ur
     return;
   }
   const failure = s.failures.get(method)?.shift();
-  result = failure !== undefined ? { ok: false, error: failure } : handler!(s, args);
+  result = failure !== undefined ? { ok: false, error: failure } : handler!(s, args, bearer(req));
   record(200, result);
   const call = s.fake.calls[s.fake.calls.length - 1]!;
   for (const h of s.hooks) if (h.method === method || h.method === '*') h.hook(call);
@@ -1006,6 +1016,12 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
   });
   const port = await listen(server);
   const origin = `http://127.0.0.1:${port}`;
+  const socket = createSocketMode({
+    origin,
+    appToken: opts.appToken ?? 'xapp-1-A0PROMOTEAPP-1-test',
+    appId: 'A0PROMOTEAPP',
+  });
+  server.on('upgrade', (req, sock, head) => socket.upgrade(req, sock, head));
 
   const fake: FakeSlack = {
     url: `${origin}/api/`,
@@ -1024,6 +1040,7 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
     channels: new Map(),
     close: () =>
       new Promise<void>((resolve, reject) => {
+        socket.close();
         server.close((err) => (err ? reject(err) : resolve()));
         // fetch keeps connections alive; without this close() would wait for them to time out.
         server.closeAllConnections();
@@ -1060,6 +1077,7 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
     onCall: (method, hook) => {
       state.hooks.push({ method, hook });
     },
+    socketMode: socket.fake,
   };
 
   Object.assign(state, {
@@ -1074,6 +1092,7 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
     responseUrls: new Map(),
     seq: 0,
     hooks: [],
+    socket,
   } satisfies State);
   return fake;
 }

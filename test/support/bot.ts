@@ -1,5 +1,5 @@
 // Starts the bot as the README does (the compiled `node dist/main.js` that `npm start` runs) in HTTP
-// mode, pointed at the fake Slack and fake AWS endpoints, and a real Redis.
+// mode (or Socket Mode with `appToken`), pointed at the fake Slack and fake AWS endpoints, and a real Redis.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -29,6 +29,8 @@ export interface BotOptions {
   redisPrefix?: string;
   port?: number;
   extraEnv?: Record<string, string>;
+  /** Socket Mode: SLACK_APP_TOKEN set (and no SLACK_SIGNING_SECRET); omitted: HTTP mode */
+  appToken?: string;
 }
 
 export interface BotProcess {
@@ -54,7 +56,7 @@ export async function startBot(o: BotOptions): Promise<BotProcess> {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
     SLACK_BOT_TOKEN: o.slackToken,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    ...(o.appToken ? { SLACK_APP_TOKEN: o.appToken } : { SLACK_SIGNING_SECRET: SIGNING_SECRET }),
     SLACK_API_URL: o.slackUrl,
     PORT: String(port),
     PROMOTE_CONFIG: writeConfig(o.config),

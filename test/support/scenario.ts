@@ -3,8 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import { type FakeAws, startFakeAws } from '../fakes/aws.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from '../fakes/slack.js';
+import type { SocketAck } from '../fakes/socket-mode.js';
 import { type BotProcess, SIGNING_SECRET, startBot } from './bot.js';
-import { sendBlockAction, sendSlashCommand } from './slack-driver.js';
+import {
+  type DriverResult,
+  sendBlockAction,
+  sendBlockActionOverSocket,
+  sendSlashCommand,
+  sendSlashCommandOverSocket,
+} from './slack-driver.js';
 
 export const DEV_ACCOUNT = '111111111111';
 export const PROD_ACCOUNT = '333333333333';
@@ -132,6 +139,7 @@ export interface Scenario {
   slack: FakeSlack;
   bot: BotProcess;
   redisPrefix: string;
+  mode: 'http' | 'socket';
   promote(text: string, user?: string, channel?: string): ReturnType<typeof sendSlashCommand>;
   rollback(text: string, user?: string, channel?: string): ReturnType<typeof sendSlashCommand>;
   click(actionId: string, promotionId: string, user: string, messageTs: string): ReturnType<typeof sendBlockAction>;
@@ -153,7 +161,10 @@ export async function startScenario(o: {
   aws?: Parameters<typeof startFakeAws>[0];
   /** Added to the first bot's environment only (restart() takes its own). */
   env?: Record<string, string>;
+  /** 'socket': the bot runs in Socket Mode and every command and click goes over the fake's WebSocket */
+  mode?: 'http' | 'socket';
 }): Promise<Scenario> {
+  const mode = o.mode ?? 'http';
   const aws = await startFakeAws({ changeSetStepMs: 60, eventIntervalMs: 30, ...o.aws });
   const slack = await startFakeSlack();
   slack.userGroups.set('S0LEADS', ['U0LEAD1', 'U0LEAD2']);
@@ -175,8 +186,9 @@ export async function startScenario(o: {
   }
   const redisPrefix = `e2e-${randomBytes(4).toString('hex')}:`;
   const config = o.config ?? configYaml();
-  const launch = (env?: Record<string, string>) =>
-    startBot({
+  const launch = async (env?: Record<string, string>) => {
+    const connections = slack.socketMode.connections.length;
+    const bot = await startBot({
       config,
       slackUrl: slack.url,
       slackToken: slack.token,
@@ -184,44 +196,56 @@ export async function startScenario(o: {
       redisUrl: o.redisUrl,
       redisPrefix,
       extraEnv: env,
+      ...(mode === 'socket' ? { appToken: slack.socketMode.appToken } : {}),
     });
+    // /healthz answers before Slack's hello; in Socket Mode the bot is reachable once its connection is open.
+    if (mode === 'socket') await slack.socketMode.waitForConnection(connections + 1);
+    return bot;
+  };
+  // The ack over the socket, shaped like the HTTP answer: its payload is the body Bolt would have sent.
+  const asResult = async (send: () => Promise<SocketAck>): Promise<DriverResult> => {
+    const started = performance.now();
+    const ack = await send();
+    return {
+      status: 200,
+      body: ack.payload ? JSON.stringify(ack.payload) : '',
+      elapsedMs: performance.now() - started,
+    };
+  };
+  const command = (name: string, text: string, user: string, channel: string) => {
+    const o = {
+      command: name,
+      text,
+      userId: user,
+      channelId: channel,
+      responseUrl: slack.responseUrl(`${name.slice(1)}:${text}`),
+    };
+    return mode === 'socket'
+      ? asResult(() => sendSlashCommandOverSocket(slack.socketMode, o))
+      : sendSlashCommand({ url: s.bot.url, secret: SIGNING_SECRET, ...o });
+  };
   const replicas: BotProcess[] = [];
   const s: Scenario = {
     aws,
     slack,
     bot: await launch(o.env),
     redisPrefix,
-    promote: (text, user = REQUESTER, channel = CHANNEL) =>
-      sendSlashCommand({
-        url: s.bot.url,
-        secret: SIGNING_SECRET,
-        command: '/promote',
-        text,
-        userId: user,
-        channelId: channel,
-        responseUrl: slack.responseUrl(`promote:${text}`),
-      }),
-    rollback: (text, user = REQUESTER, channel = CHANNEL) =>
-      sendSlashCommand({
-        url: s.bot.url,
-        secret: SIGNING_SECRET,
-        command: '/rollback',
-        text,
-        userId: user,
-        channelId: channel,
-        responseUrl: slack.responseUrl(`rollback:${text}`),
-      }),
-    click: (actionId, promotionId, user, messageTs) =>
-      sendBlockAction({
-        url: s.bot.url,
-        secret: SIGNING_SECRET,
+    mode,
+    promote: (text, user = REQUESTER, channel = CHANNEL) => command('/promote', text, user, channel),
+    rollback: (text, user = REQUESTER, channel = CHANNEL) => command('/rollback', text, user, channel),
+    click: (actionId, promotionId, user, messageTs) => {
+      const o = {
         userId: user,
         actionId,
         value: promotionId,
         channelId: CHANNEL,
         messageTs,
         responseUrl: slack.responseUrl(`click:${actionId}:${user}`),
-      }),
+      };
+      return mode === 'socket'
+        ? asResult(() => sendBlockActionOverSocket(slack.socketMode, o))
+        : sendBlockAction({ url: s.bot.url, secret: SIGNING_SECRET, ...o });
+    },
     async plan(text = 'api dev→prod', user = REQUESTER) {
       const before = summaries(slack).length;
       await s.promote(text, user);

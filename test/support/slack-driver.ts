@@ -1,6 +1,7 @@
-// Drives the bot process in HTTP mode the way Slack does: signed, form-urlencoded POSTs to /slack/events with the
+// Drives the bot process the way Slack does. HTTP mode: signed, form-urlencoded POSTs to /slack/events with the
 // exact bodies Slack sends for slash commands (platform-facts §1.1) and block_actions (§1.5), signed as in §1.3.
 import { createHmac, randomBytes } from 'node:crypto';
+import type { FakeSocketMode, SocketAck } from '../fakes/socket-mode.js';
 
 export interface DriverResult {
   status: number;
@@ -177,9 +178,9 @@ export interface ViewSubmissionOptions {
   teamId?: string;
 }
 
-/** A modal submitted by a person, as Slack sends it (type view_submission, form field `payload`). */
-export async function sendViewSubmission(o: ViewSubmissionOptions): Promise<DriverResult> {
-  const payload = {
+/** The JSON of a modal submitted by a person, as Slack sends it (type view_submission). */
+export function viewSubmissionPayload(o: Omit<ViewSubmissionOptions, 'url' | 'secret'>) {
+  return {
     type: 'view_submission',
     team: { id: o.teamId ?? 'T0TEAM', domain: 'fake' },
     user: {
@@ -205,6 +206,36 @@ export async function sendViewSubmission(o: ViewSubmissionOptions): Promise<Driv
     response_urls: [],
     is_enterprise_install: false,
   };
+}
+
+/** A modal submitted by a person, as Slack sends it over HTTP (form field `payload`). */
+export async function sendViewSubmission(o: ViewSubmissionOptions): Promise<DriverResult> {
+  const payload = viewSubmissionPayload(o);
   const rawBody = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
   return postSigned({ ...o, rawBody });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Socket Mode: the same payloads, delivered as envelopes over the fake Slack's WebSocket (test/fakes/socket-mode.ts).
+// Each helper resolves with the bot's ack; `payload` is what the bot answered in it (a slash command's immediate
+// ephemeral text), like the HTTP response body.
+
+type Unsigned<T> = Omit<T, 'url' | 'secret' | 'timestamp' | 'badSignature'>;
+
+export function sendSlashCommandOverSocket(
+  socket: FakeSocketMode,
+  o: Unsigned<SlashCommandOptions>,
+): Promise<SocketAck> {
+  return socket.slashCommand(slashCommandFields(o));
+}
+
+export function sendBlockActionOverSocket(socket: FakeSocketMode, o: Unsigned<BlockActionOptions>): Promise<SocketAck> {
+  return socket.interactive(blockActionPayload(o));
+}
+
+export function sendViewSubmissionOverSocket(
+  socket: FakeSocketMode,
+  o: Omit<ViewSubmissionOptions, 'url' | 'secret'>,
+): Promise<SocketAck> {
+  return socket.interactive(viewSubmissionPayload(o));
 }
