@@ -166,25 +166,34 @@ export async function checkConfig(config: PromoteConfig, probes: CheckProbes): P
     });
   }
 
-  // AWS: one line per role (however many stages use it), then one per stack.
-  const roles = new Map<string, { role: string; denied?: string }>();
+  // AWS: one line per role (however many stages use it), then one per stack. A role is assumed when a stack
+  // could be read through it; refused when AWS denied the AssumeRole; else unknown (the stack line says why).
+  const roles = new Map<string, { role: string; denied?: string; assumed: boolean }>();
   for (const r of results) {
     if (!r.stage.role) continue;
     const key = `${r.stage.role}|${r.stage.externalId ?? ''}`;
-    const entry = roles.get(key) ?? { role: r.stage.role };
-    if (r.fault?.reason === 'assume_role_denied' && !entry.denied) entry.denied = explainAwsFault(r.fault);
+    const entry = roles.get(key) ?? { role: r.stage.role, assumed: false };
+    if (r.fault?.reason === 'assume_role_denied') entry.denied ??= explainAwsFault(r.fault);
+    if (!r.fault) entry.assumed = true;
     roles.set(key, entry);
   }
-  for (const { role, denied } of roles.values()) {
+  for (const { role, denied, assumed } of roles.values()) {
     lines.push(
       denied
         ? { kind: 'role', result: 'problem', subject: role, detail: denied }
-        : {
-            kind: 'role',
-            result: 'ok',
-            subject: role,
-            detail: `assumed with SourceIdentity ${sourceIdentity(CHECK_ACTOR)}`,
-          },
+        : assumed
+          ? {
+              kind: 'role',
+              result: 'ok',
+              subject: role,
+              detail: `assumed with SourceIdentity ${sourceIdentity(CHECK_ACTOR)}`,
+            }
+          : {
+              kind: 'role',
+              result: 'skipped',
+              subject: role,
+              detail: 'not confirmed: no stack could be read through it (below)',
+            },
     );
   }
   const stackProblems = new Set<string>();
