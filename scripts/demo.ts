@@ -278,7 +278,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   }
   const elapsedMs = Date.now() - started;
 
-  const all = [...events, ...slackEvents(slack, responseTimes)].sort((a, b) => a.at - b.at);
+  // Within one millisecond the bot's event comes first: every action waited for what it acts on.
+  const all = [...slackEvents(slack, responseTimes), ...events].sort((a, b) => a.at - b.at);
   const transcript: string[] = [];
   const files: string[] = [];
   if (opts.outDir) {
