@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { createApp } from './app.js';
 import { createAwsClients } from './aws/clients.js';
 import { realSleep } from './aws/cloudformation.js';
+import { runCheckConfig } from './check-config.js';
 import { loadSettings } from './config.js';
 import { armCrashPoint } from './faults.js';
 import { createLogger } from './log.js';
@@ -74,6 +75,15 @@ const SHUTDOWN_GRACE_MS = 20_000;
 let stopping = false;
 
 async function main(): Promise<void> {
+  // `--check` (npm run check-config): validate, ask AWS and Slack about what the config names, report, exit 0 or 2.
+  if (process.argv.slice(2).includes('--check')) {
+    const code = await runCheckConfig(process.env, {
+      readText: (p) => readFileSync(p, 'utf8'),
+      write: (t) => process.stdout.write(t),
+    });
+    process.stdout.write('', () => process.exit(code));
+    return;
+  }
   const settings = loadSettings(process.env, (p) => readFileSync(p, 'utf8'));
   if (!settings.ok) {
     process.stderr.write(`promote-bot cannot start:\n${settings.problems.map((p) => `  - ${p}`).join('\n')}\n`);

@@ -87,6 +87,8 @@ export interface FakeChannel {
   name?: string;
   is_private?: boolean;
   is_archived?: boolean;
+  /** whether the bot is in the channel (conversations.info `is_member`); default true */
+  is_member?: boolean;
 }
 
 export interface FakeSlack {
@@ -743,7 +745,7 @@ function conversationInfo(s: State, args: Obj): Result {
       is_channel: true,
       is_private: o.is_private ?? false,
       is_archived: o.is_archived ?? false,
-      is_member: true,
+      is_member: o.is_member ?? true,
     },
   };
 }
