@@ -72,7 +72,7 @@ describe('renderRefusal', () => {
       { code: 'not_reviewer', service: 'api', stage: 'prod', reviewers: [] },
       'You are not a reviewer for api/prod: ask a reviewer.',
     ],
-    [{ code: 'wrong_state', kind: 'promote', state: 'rejected' }, 'This promote is already rejected.'],
+    [{ code: 'wrong_state', kind: 'promote', state: 'rejected' }, 'This promotion is already rejected.'],
     [
       { code: 'unknown_release', service: 'api', stage: 'prod', name: 'nope', known: ['r2', 'r1'] },
       'Unknown release "nope" for api/prod. Known releases (newest first): `r2`, `r1`.',
@@ -93,6 +93,6 @@ describe('renderRefusal', () => {
 
   it('never pings through a malformed ID', () => {
     const text = renderRefusal({ code: 'not_requester', requester: '!channel', kind: 'promote' });
-    expect(text).toBe('Only !channel can cancel this promote.');
+    expect(text).toBe('Only !channel can cancel this promotion.');
   });
 });

@@ -7,6 +7,9 @@ import { relative, utc } from './time.js';
 
 const KNOWN_SHOWN = 30;
 
+/** The operation as a noun: "this promotion", "this rollback". */
+const noun = (kind: 'promote' | 'rollback') => (kind === 'rollback' ? 'rollback' : 'promotion');
+
 function list(names: string[], sep = ', '): string {
   const shown = names.slice(0, KNOWN_SHOWN).map((n) => esc(truncate(n, 80)));
   if (names.length > KNOWN_SHOWN) shown.push(`+${names.length - KNOWN_SHOWN} more`);
@@ -63,11 +66,11 @@ export function renderRefusal(r: Refusal, now?: Date): string {
     case 'unknown_promotion':
       return 'This promotion is no longer known (it may have been cleaned up).';
     case 'wrong_state':
-      return `This ${r.kind} is ${describeState(r.state)}.`;
+      return `This ${noun(r.kind)} is ${describeState(r.state)}.`;
     case 'not_cancellable':
-      return `This ${r.kind} is ${describeState(r.state)}: it can no longer be cancelled.`;
+      return `This ${noun(r.kind)} is ${describeState(r.state)}: it can no longer be cancelled.`;
     case 'expired':
-      return `This ${r.kind} expired: run the command again.`;
+      return `This ${noun(r.kind)} expired: run the command again.`;
     case 'not_expired':
       return 'This promotion has not expired yet.';
     case 'not_reviewer': {
@@ -75,13 +78,13 @@ export function renderRefusal(r: Refusal, now?: Date): string {
       return `You are not a reviewer for ${esc(r.service)}/${esc(r.stage)}: ask ${who || 'a reviewer'}.`;
     }
     case 'self_approval':
-      return `You requested this ${r.kind}, so you cannot approve it: another reviewer has to.`;
+      return `You requested this ${noun(r.kind)}, so you cannot approve it: another reviewer has to.`;
     case 'already_approved':
       return 'You have approved this already.';
     case 'not_rejecter':
       return 'Only the person who rejected it can give the reason.';
     case 'not_requester':
-      return `Only ${mentionUser(r.requester)} can cancel this ${r.kind}.`;
+      return `Only ${mentionUser(r.requester)} can cancel this ${noun(r.kind)}.`;
     case 'held':
       // Every hold today comes from a rollback (older stored holds have no `cause`).
       return (

@@ -217,7 +217,9 @@ function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
   const tail = [`Still needed: ${Math.max(0, rule.required - p.approvals.length)}`];
   if (p.expiresAt) tail.push(`expires ${relative(p.expiresAt, now)} (${utc(p.expiresAt)})`);
   lines.push(tail.join(' · '));
-  if (!rule.allowSelfApproval) lines.push('_The requester cannot approve their own promotion._');
+  if (!rule.allowSelfApproval) {
+    lines.push(`_The requester cannot approve their own ${p.kind === 'rollback' ? 'rollback' : 'promotion'}._`);
+  }
   return lines.join('\n');
 }
 
