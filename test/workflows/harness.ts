@@ -4,6 +4,7 @@
 // (one Deps each, its own replicaId) can share one store. Time is a real clock plus an offset the test can
 // advance (deps.now and the store's TTLs both read it), so deadlines and lease expiry need no waiting.
 import { randomBytes } from 'node:crypto';
+import { webApi } from '@slack/bolt';
 import { createAwsClients } from '../../src/aws/clients.js';
 import { realSleep } from '../../src/aws/cloudformation.js';
 import { parsePromoteConfig, type StageConfig } from '../../src/config.js';
@@ -17,6 +18,7 @@ import { createMemoryStore } from '../../src/store/memory-store.js';
 import type { Store } from '../../src/store/types.js';
 import type { Deps, Reply, Timing } from '../../src/workflows/deps.js';
 import { lockKey } from '../../src/workflows/deps.js';
+import { drivingNow } from '../../src/workflows/execute.js';
 import { releaseAllLeases } from '../../src/workflows/lease.js';
 import { type PromoteRequest, planPromotion } from '../../src/workflows/plan.js';
 import { approve, cancel, reject } from '../../src/workflows/review.js';
@@ -261,10 +263,17 @@ export async function startWorld(
       const log = createLogger('debug', (line) => {
         logs.push(line);
       });
-      const port = createSlackPort(createSlackClient(slack.token, { slackApiUrl: slack.url, timeoutMs: 2_000 }), {
-        retry: { baseDelayMs: 10, maxDelayMs: 50, deadlineMs: 5_000 },
-        delivery: { baseDelayMs: 10, maxDelayMs: 50, deadlineMs: 10_000 },
-      });
+      const port = createSlackPort(
+        createSlackClient(slack.token, {
+          slackApiUrl: slack.url,
+          timeoutMs: 2_000,
+          logLevel: webApi.LogLevel.ERROR,
+        }),
+        {
+          retry: { baseDelayMs: 10, maxDelayMs: 50, deadlineMs: 5_000 },
+          delivery: { baseDelayMs: 10, maxDelayMs: 50, deadlineMs: 10_000 },
+        },
+      );
       const replica: Replica = { deps: undefined as unknown as Deps, faults, logs, stopping: false };
       replica.deps = {
         config,
@@ -373,6 +382,9 @@ export async function startWorld(
         r.stopping = true;
         await releaseAllLeases(r.deps);
       }
+      // Work in flight sees its lease gone at its next step; give it a moment before the fakes go away.
+      const until = Date.now() + 2_000;
+      while (replicas.some((r) => drivingNow(r.deps) > 0) && Date.now() < until) await realSleep(20);
       await slack.close();
       await aws.close();
       for (const [k, v] of saved) {
