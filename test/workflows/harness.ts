@@ -383,7 +383,7 @@ export async function startWorld(
         await releaseAllLeases(r.deps);
       }
       // Work in flight sees its lease gone at its next step; give it a moment before the fakes go away.
-      const until = Date.now() + 2_000;
+      const until = Date.now() + 1_000;
       while (replicas.some((r) => drivingNow(r.deps) > 0) && Date.now() < until) await realSleep(20);
       await slack.close();
       await aws.close();
