@@ -75,3 +75,18 @@ it('a planner that died is ended by the sweeper within seconds: requester told, 
   expect(deleted.map((c) => c.params.ChangeSetName)).toEqual([p!.changeSet!.arn]);
   expect(await w.lockHolder()).toBeUndefined();
 });
+
+it('a store blip while recording that the final reply went out does not post it twice', async () => {
+  const a = w.replica();
+  const { p } = await w.promote(a);
+  // The compare-and-set that marks final_reply done (it records the reply's ts) fails once.
+  a.faults.fail('casPromotion', { when: (next: Promotion) => next.finalTs !== undefined });
+  await w.approve(a, p!.id, ALICE);
+  await w.waitFor(() => w.finalReplies(p!.messageTs!).length > 0);
+  await w.idle(p!.id);
+  await w.sweep(a);
+  const done = await w.settled(p!.id);
+  expect(done.state).toBe('succeeded');
+  expect(w.finalReplies(done.messageTs!)).toHaveLength(1);
+  expect(done.finalTs).toBe(w.finalReplies(done.messageTs!)[0]!.ts);
+});
