@@ -2,6 +2,7 @@
 // action and the role, the lock freed, never retried); transient ones are retried with backoff; an approval that
 // could not start within 15 minutes is ended, never executed late.
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { Promotion } from '../../src/domain/types.js';
 import { PROD_TEMPLATE } from '../support/scenario.js';
 import { ALICE, PROD_ACCOUNT, startWorld, type World } from './harness.js';
 
@@ -84,4 +85,23 @@ it('an approved promotion whose start kept failing for over 15 minutes is ended,
   expect(w.aws.stack('api-prod', undefined, PROD_ACCOUNT)!.template).toBe(PROD_TEMPLATE);
   expect(w.finalReplies(done.messageTs!)).toHaveLength(1);
   expect(await w.lockHolder()).toBeUndefined();
+});
+
+it('a store blip right after ExecuteChangeSet was accepted is not mistaken for an AWS fault: the promotion is followed to its end', async () => {
+  const r = w.replica();
+  const { p } = await w.promote(r);
+  // Recording that CloudFormation accepted the execution fails once.
+  r.faults.fail('casPromotion', { when: (next: Promotion) => next.execution?.confirmed === true });
+  await w.approve(r, p!.id, ALICE);
+  await w.waitFor(() =>
+    r.faults.calls.some((c) => c.method === 'casPromotion' && (c.args[0] as Promotion).execution?.confirmed),
+  );
+  await w.idle(p!.id);
+  expect((await w.get(p!.id)).state).toBe('executing');
+
+  await w.sweep(r);
+  const done = await w.settled(p!.id);
+  expect(done.state).toBe('succeeded');
+  expect(w.aws.callsOf('ExecuteChangeSet').length).toBeGreaterThanOrEqual(1);
+  expect(w.finalReplies(done.messageTs!)).toHaveLength(1);
 });
