@@ -96,3 +96,20 @@ it('/promote unlock by a reviewer cancels the waiting promotion holding the lock
   expect(await w.lockHolder()).toBeUndefined();
   expect((await w.settled(p!.id)).state).toBe('cancelled');
 });
+
+it('/rollback on UPDATE_ROLLBACK_FAILED supersedes a promotion still planning (its planner busy) and takes the lock', async () => {
+  const r = w.replica({ awsRequestTimeoutMs: 30_000 });
+  w.aws.hang('DescribeChangeSet', 1);
+  const planning = w.promote(r);
+  await w.waitFor(() => w.aws.callsOf('DescribeChangeSet').length === 1);
+  const [waiting] = await w.store.listActive();
+  expect(waiting?.state).toBe('planning');
+  rollbackFailed(w);
+
+  const { p: recovery, replies: said } = await w.rollback(r);
+  expect(said).toEqual([]);
+  expect(recovery).toMatchObject({ mode: 'continue_rollback', state: 'awaiting_approval' });
+  expect(await w.lockHolder()).toBe(recovery!.id);
+  expect((await w.get(waiting!.id)).state).toBe('cancelled');
+  void planning.catch(() => undefined);
+});
