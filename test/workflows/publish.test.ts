@@ -3,7 +3,7 @@
 // within its grace, freeing the lock.
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Promotion } from '../../src/domain/types.js';
-import { ALICE, CHANNEL, REQUESTER, startWorld, type World } from './harness.js';
+import { ALICE, CHANNEL, PROD_ACCOUNT, REQUESTER, startWorld, type World } from './harness.js';
 
 let w: World;
 beforeEach(async () => {
@@ -50,4 +50,20 @@ it('when the summary cannot be recorded it is withdrawn, and the sweeper ends th
   expect(w.slack.ephemerals.filter((e) => e.user === REQUESTER)).toHaveLength(1);
   expect(w.aws.callsOf('ExecuteChangeSet')).toHaveLength(0);
   expect(w.aws.callsOf('DeleteChangeSet')).toHaveLength(1);
+});
+
+it('a store failure while recording the new change set ends planning and leaves no change set behind', async () => {
+  const r = w.replica();
+  r.faults.fail('casPromotion', {
+    when: (next: Promotion) => next.state === 'planning' && next.changeSet !== undefined,
+  });
+  const { p, replies } = await w.promote(r);
+  expect(p).toBeUndefined();
+  expect(replies).toHaveLength(1);
+  const [ended] = await w.store.listRecent(1);
+  expect(ended?.state).toBe('plan_failed');
+  expect(await w.lockHolder()).toBeUndefined();
+  const created = w.aws.callsOf('CreateChangeSet');
+  expect(created).toHaveLength(1);
+  await w.waitFor(() => w.aws.stack('api-prod', undefined, PROD_ACCOUNT)!.changeSets.length === 0);
 });
