@@ -13,7 +13,7 @@ import {
   getTemplateBody,
   requestToken,
 } from '../aws/cloudformation.js';
-import { classifyAwsError, explainAwsFault } from '../aws/errors.js';
+import { classifyAwsError, explainAwsFault, isAwsError } from '../aws/errors.js';
 import { isInProgress, isResourceFailure, isSettled, isUpdateSuccess } from '../aws/stack-status.js';
 import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
@@ -206,6 +206,9 @@ async function start(deps: Deps, initial: Promotion, lease: Lease): Promise<Prom
     return p;
   } catch (err) {
     if (err instanceof LeaseLost) throw err;
+    // Not an AWS fault (the store, say, right after CloudFormation accepted the call): nothing is known about
+    // the start, so nothing is decided; the sweeper comes back and the same token tells whether it ran.
+    if (!isAwsError(err)) throw err;
     const fault = classifyAwsError(err);
     const reason = explainAwsFault(fault);
     deps.log.error('starting an operation', { err, promotionId: p.id, fault: fault.code, permanent: fault.kind });

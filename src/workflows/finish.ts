@@ -85,6 +85,26 @@ async function perform(deps: Deps, p: Promotion, effect: EndEffect, reply?: Repl
   }
 }
 
+/** Tries to record an effect done this many times before leaving it to the sweeper (which would redo it). */
+const MARK_ATTEMPTS = 3;
+
+/**
+ * Records that `effect` happened. Retried over a store blip: an effect that happened but was not recorded is
+ * done again by the next run (a second final reply in the thread).
+ */
+async function markDone(deps: Deps, id: string, effect: EndEffect, ts: string | undefined): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await transition(deps, id, { type: 'effect_done', effect, ...(ts ? { ts } : {}) });
+      return;
+    } catch (err) {
+      if (attempt >= MARK_ATTEMPTS) throw err;
+      deps.log.warn('recording an end effect as done failed; trying again', { err, promotionId: id, effect });
+      await deps.sleep(250 * attempt);
+    }
+  }
+}
+
 /**
  * Runs the pending end effects of operation `id`, in order, under its lease (held by the caller). Stops at
  * the first that fails for now (the sweeper tries again); one that keeps failing past its deadline is given
@@ -108,7 +128,7 @@ export async function runEndEffects(deps: Deps, id: string, lease: Lease, reply?
       if (!overdue) return;
       await audit(deps, p, 'bot', `gave up ${effect}`, { error: String((outcome.error as Error)?.message) });
     }
-    await transition(deps, id, { type: 'effect_done', effect, ...(outcome.done ? { ts: outcome.ts } : {}) });
+    await markDone(deps, id, effect, outcome.done ? outcome.ts : undefined);
     const point = AFTER_EFFECT[effect];
     if (point) crashPoint(point);
   }

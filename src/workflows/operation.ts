@@ -2,6 +2,7 @@
 // open (lease, stage lock, record), plan (change set, waited for and classified), publish (summary with its
 // buttons, recorded before anything can run). Any failure ends the operation through its end effects, so the
 // requester is told, the change set deleted and the lock given back, whatever failed and wherever.
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { deleteChangeSet, describeAllChanges, isNoChangesReason, waitForChangeSet } from '../aws/cloudformation.js';
 import { classifyAwsError, explainAwsFault, isAwsError } from '../aws/errors.js';
 import type { StageConfig } from '../config.js';
@@ -105,6 +106,19 @@ function planFailure(deps: Deps, p: Promotion, err: unknown): string {
 }
 
 /**
+ * Deletes a change set no operation records (so no end effect would delete it). CloudFormation refuses to
+ * delete one still being created (InvalidChangeSetStatus), so it waits for it to settle first.
+ */
+async function discardChangeSet(deps: Deps, cfn: CloudFormationClient, arn: string): Promise<void> {
+  try {
+    await waitForChangeSet(cfn, arn, { sleep: deps.sleep });
+    await deleteChangeSet(cfn, arn);
+  } catch (err) {
+    deps.log.warn('deleting a change set no operation records', { err, changeSetArn: arn });
+  }
+}
+
+/**
  * Plans the change set `create` makes for an opened operation, then publishes its summary. Ends the
  * operation (telling the requester why) when there is nothing to do or anything fails. Gives its lease back
  * at the end; a plan that needs no approval then starts at once.
@@ -129,10 +143,14 @@ export async function planAndPublish(
       return await endOperation(deps, opened, { type: 'plan_failed', reason: 'ended while planning' }, reply);
     const cs = await create(name);
     if ('refusal' in cs) return await endOperation(deps, opened, { type: 'plan_failed', reason: cs.refusal }, reply);
-    const recorded = await transition(deps, p.id, { type: 'changeset_created', changeSet: cs });
+    const recorded = await transition(deps, p.id, { type: 'changeset_created', changeSet: cs }).catch(async (err) => {
+      // Not recorded, so no end effect would delete it.
+      await discardChangeSet(deps, cfn, cs.arn);
+      throw err;
+    });
     if (!recorded.ok) {
       // Ended meanwhile (superseded by a rollback): the change set is not needed.
-      await deleteChangeSet(cfn, cs.arn).catch(() => undefined);
+      await discardChangeSet(deps, cfn, cs.arn);
       return await endOperation(deps, opened, { type: 'plan_failed', reason: 'ended while planning' }, reply);
     }
     crashPoint('after-create-change-set');

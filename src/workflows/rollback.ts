@@ -46,7 +46,12 @@ async function supersedePending(deps: Deps, stage: StageConfig, by: string): Pro
       { type: 'cancel', user: by, force: true, reason: `superseded by a rollback of ${stage.name}` },
       by,
     );
-    if (t.ok) await closePending(deps, t);
+    if (t.ok) {
+      await closePending(deps, t);
+      // Its planner may still hold its lease (so its end effects wait): it has ended and can never run, so its
+      // lock goes now. Compare-and-delete: a lock taken by anyone since is left alone.
+      await deps.store.release(key, raw);
+    }
   }
 }
 

@@ -7,7 +7,7 @@ import { renderPromotionMessage } from '../slack/views/summary.js';
 import { KEYS } from '../store/keys.js';
 import { type Deps, ruleOf } from './deps.js';
 
-/** Summary updates queued per operation in this process, so they reach Slack in order. */
+/** Summary updates queued per operation and replica (tests run several in one process), so they reach Slack in order. */
 const queues = new Map<string, Promise<void>>();
 
 /**
@@ -30,12 +30,13 @@ export function refreshSummary(deps: Deps, p: Promotion): Promise<void> {
     });
     if (shownVersion) await deps.store.setJson(shownKey, shownVersion, deps.timing.retentionMs);
   };
-  const previous = queues.get(p.id) ?? Promise.resolve();
+  const key = `${deps.replicaId}:${p.id}`;
+  const previous = queues.get(key) ?? Promise.resolve();
   const next = previous.then(run);
   const settled = next.catch(() => undefined);
-  queues.set(p.id, settled);
+  queues.set(key, settled);
   void settled.finally(() => {
-    if (queues.get(p.id) === settled) queues.delete(p.id);
+    if (queues.get(key) === settled) queues.delete(key);
   });
   return next;
 }
