@@ -102,6 +102,8 @@ describe('promote.example.yml (the shipped file)', () => {
     expect(valid(text).settings).toEqual({
       sweepEvery: 5_000,
       leaseTtl: 15_000,
+      stallAfter: 90_000,
+      awsRequestTimeout: 20_000,
       progressEvery: 2_000,
       pollMin: 500,
       pollMax: 2_000,
