@@ -26,6 +26,9 @@ export function slackLibraryLogger(log: Logger, floor: LogLevel = LogLevel.WARN,
     for (const p of parts) {
       if (typeof p === 'string') words.push(p);
       else if (p instanceof Error && err === undefined) err = p;
+      // e.g. a WebSocket ErrorEvent: not an Error, but it says what happened
+      else if (typeof p === 'object' && p !== null && typeof (p as { message?: unknown }).message === 'string')
+        words.push((p as { message: string }).message);
       else detail.push(p);
     }
     const fields: Record<string, unknown> = { source };

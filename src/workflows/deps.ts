@@ -133,7 +133,7 @@ export async function audit(
     fingerprint: p?.source?.fingerprint,
     detail,
   };
-  deps.log.info('audit', { audit: entry });
+  deps.log.info('audit', { ...(p ? { promotionId: p.id } : {}), audit: entry });
   try {
     await deps.store.appendAudit(entry);
   } catch (err) {

@@ -11,7 +11,17 @@ import type { Plan, Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
 import { slackErrorCode } from '../slack/port.js';
 import { BLOCK_ID, renderPromotionMessage } from '../slack/views/summary.js';
-import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, ruleOf, transition } from './deps.js';
+import {
+  accessOf,
+  audit,
+  type Deps,
+  forOperation,
+  type LockHolder,
+  lockKey,
+  type Reply,
+  ruleOf,
+  transition,
+} from './deps.js';
 import { drive } from './execute.js';
 import { runEndEffects } from './finish.js';
 import { type Lease, LeaseLost, takeLease } from './lease.js';
@@ -31,12 +41,13 @@ export interface Opened {
  * lock (a refusal naming the holder goes to `reply`), then its record. Gives back what it took on any failure.
  */
 export async function openOperation(
-  deps: Deps,
+  outer: Deps,
   draft: OperationDraft,
   stage: StageConfig,
   opts: { lock: boolean; reply: Reply },
 ): Promise<Opened | undefined> {
-  const id = deps.newId();
+  const id = outer.newId();
+  const deps = forOperation(outer, id);
   const lease = await takeLease(deps, id);
   if (!lease) throw new Error(`opening operation ${id}: its lease is taken`);
   let holder: string | undefined;
@@ -79,11 +90,12 @@ export async function openOperation(
 
 /** Ends an operation (a terminal event) and does its end effects under the lease we hold. */
 export async function endOperation(
-  deps: Deps,
+  outer: Deps,
   opened: Opened,
   event: PromotionEvent,
   reply?: Reply,
 ): Promise<undefined> {
+  const deps = forOperation(outer, opened.p.id);
   await transition(deps, opened.p.id, event);
   await runEndEffects(deps, opened.p.id, opened.lease, reply);
   return undefined;
@@ -101,17 +113,19 @@ function planFailure(deps: Deps, p: Promotion, err: unknown): string {
  * at the end; a plan that needs no approval then starts at once.
  */
 export async function planAndPublish(
-  deps: Deps,
+  outer: Deps,
   opened: Opened,
   create: () => Promise<{ arn: string; name: string } | { refusal: string }>,
   nothingMessage: string,
   reply: Reply,
 ): Promise<Promotion | undefined> {
   const { p, lease } = opened;
+  const deps = forOperation(outer, p.id);
   let published: Promotion | undefined;
   try {
     const stage = deps.config.services[p.service]!.stages.find((s) => s.name === p.to)!;
     const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
+    const creating = performance.now();
     const cs = await create();
     if ('refusal' in cs) return await endOperation(deps, opened, { type: 'plan_failed', reason: cs.refusal }, reply);
     const recorded = await transition(deps, p.id, { type: 'changeset_created', changeSet: cs });
@@ -128,6 +142,9 @@ export async function planAndPublish(
       },
     });
     await lease.touch();
+    if (described.Status !== 'FAILED') {
+      deps.metrics.changeSetCreation.observe({ kind: p.kind }, (performance.now() - creating) / 1000);
+    }
     if (described.Status === 'FAILED') {
       const nothing = isNoChangesReason(described.StatusReason);
       return await endOperation(
@@ -172,12 +189,13 @@ export async function planAndPublish(
  * directly by recovery operations, which have no change set.
  */
 export async function recordPlanAndPublish(
-  deps: Deps,
+  outer: Deps,
   opened: Opened,
   plan: Plan,
   changeSet: { arn: string; name: string } | undefined,
   reply: Reply,
 ): Promise<Promotion | undefined> {
+  const deps = forOperation(outer, opened.p.id);
   const rule = ruleOf(deps, opened.p);
   const planned = await transition(deps, opened.p.id, { type: 'planned', changeSet, plan, rule }, opened.p.requester);
   if (!planned.ok) {
