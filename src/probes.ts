@@ -70,11 +70,15 @@ export function probeRoutes(r: Readiness, metrics: Metrics): CustomRoute[] {
 /** Minimal view of @slack/socket-mode's SocketModeClient: an EventEmitter of its connection states. */
 interface SocketStates {
   on(event: string, listener: () => void): unknown;
+  /** the current connection (SlackWebSocket), whose isActive() says whether its WebSocket is open */
+  websocket?: { isActive(): boolean };
 }
 
 /**
  * Follows a Socket Mode connection through the client's state events (connecting, connected, reconnecting,
- * disconnected; @slack/socket-mode SocketModeClient). Returns what /readyz asks: undefined once connected.
+ * disconnected; @slack/socket-mode SocketModeClient) and its WebSocket: after a dropped connection the client
+ * waits before it reconnects, still "connected" by its events, with a closed socket. Returns what /readyz asks:
+ * undefined while connected.
  */
 export function followSocketMode(client: SocketStates | undefined): () => string | undefined {
   if (!client) return () => 'Socket Mode client not found';
@@ -84,5 +88,9 @@ export function followSocketMode(client: SocketStates | undefined): () => string
       state = s;
     });
   }
-  return () => (state === 'connected' ? undefined : `Socket Mode is ${state}`);
+  return () => {
+    if (state !== 'connected') return `Socket Mode is ${state}`;
+    if (client.websocket && !client.websocket.isActive()) return 'Socket Mode connection dropped; reconnecting';
+    return undefined;
+  };
 }

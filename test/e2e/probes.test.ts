@@ -2,12 +2,14 @@
 // /metrics (Prometheus text format) after a real promotion, and the promotion ID on its log lines.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { ACTION } from '../../src/slack/ids.js';
-import { freePort } from '../support/bot.js';
-import { type Scenario, startScenario } from '../support/scenario.js';
+import { type BotProcess, freePort, startBot } from '../support/bot.js';
+import { configYaml, type Scenario, startScenario } from '../support/scenario.js';
 
 /** A redis-server of this test's own, to stop and start again. */
 class OwnRedis {
@@ -211,5 +213,87 @@ describe('/metrics after a promotion', () => {
     // The plan's lines carry the /promote request's ID too.
     const requested = audits.find((a) => (a.audit as { action: string }).action === 'requested');
     expect(requested?.requestId).toMatch(/^[0-9a-f]{12}$/);
+  });
+});
+
+/**
+ * Just enough of Slack for a Socket Mode connection: auth.test, apps.connections.open answering with a WebSocket
+ * URL on the same server, and a `hello` on each connection (docs.slack.dev/apis/events-api/using-socket-mode).
+ */
+async function socketModeStub() {
+  const sockets: WebSocket[] = [];
+  let connections = 0;
+  const server = createServer((req, res) => {
+    const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0];
+    req.resume();
+    const { port } = server.address() as { port: number };
+    const body =
+      method === 'auth.test'
+        ? { ok: true, user_id: 'U0BOT', bot_id: 'B0BOT', team_id: 'T0TEAM' }
+        : method === 'apps.connections.open'
+          ? { ok: true, url: `ws://127.0.0.1:${port}/link/?ticket=t${connections}` }
+          : { ok: false, error: 'unknown_method' };
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => {
+    connections++;
+    sockets.push(ws);
+    ws.send(JSON.stringify({ type: 'hello', num_connections: 1, connection_info: { app_id: 'A0APP' } }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/api/`,
+    connections: () => connections,
+    /** Drops every open connection without a close handshake, as a network failure does. */
+    drop: () => {
+      for (const ws of sockets.splice(0)) ws.terminate();
+    },
+    close: async () => {
+      for (const ws of sockets) ws.terminate();
+      wss.close();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe('/readyz follows the Socket Mode connection', () => {
+  let stub: Awaited<ReturnType<typeof socketModeStub>>;
+  let bot: BotProcess;
+  beforeAll(async () => {
+    stub = await socketModeStub();
+    bot = await startBot({
+      config: configYaml(),
+      slackUrl: stub.url,
+      slackToken: 'xoxb-stub',
+      awsUrl: 'http://127.0.0.1:9',
+      extraEnv: { SLACK_APP_TOKEN: 'xapp-1-A0APP-stub' },
+    });
+  });
+  afterAll(async () => {
+    await bot?.kill();
+    await stub?.close();
+  });
+
+  it('200 while connected, 503 once the connection drops, 200 again after the reconnect', async () => {
+    expect(bot.output()).toMatch(/"mode":"socket"/);
+    expect(await ready(bot.base)).toEqual({ status: 200, body: { ready: true, store: 'ok', slack: 'ok' } });
+
+    stub.drop();
+    const down = await until('/readyz 503', async () => {
+      const r = await ready(bot.base);
+      return r.status === 503 ? r : undefined;
+    });
+    expect(down.body).toMatchObject({ ready: false, store: 'ok' });
+    expect(down.body.slack).toMatch(/^Socket Mode (connection dropped|is (reconnecting|connecting|disconnected))/);
+
+    await until(
+      '/readyz 200 after the reconnect',
+      async () => ((await ready(bot.base)).status === 200 ? true : undefined),
+      30_000,
+    );
+    expect(stub.connections()).toBe(2);
   });
 });

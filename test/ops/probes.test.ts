@@ -48,6 +48,16 @@ describe('followSocketMode', () => {
     expect(problem()).toBe('Socket Mode is disconnected');
   });
 
+  it('is not ready while the WebSocket is closed, before the client reconnects', () => {
+    let open = true;
+    const client = Object.assign(new EventEmitter(), { websocket: { isActive: () => open } });
+    const problem = followSocketMode(client);
+    client.emit('connected');
+    expect(problem()).toBeUndefined();
+    open = false;
+    expect(problem()).toBe('Socket Mode connection dropped; reconnecting');
+  });
+
   it('says so when there is no client to follow', () => {
     expect(followSocketMode(undefined)()).toBe('Socket Mode client not found');
   });
