@@ -53,7 +53,7 @@ export async function checkSlackTokens(o: TokenCheckOptions): Promise<TokenCheck
   const sleep = o.sleep ?? realSleep;
   const deadline = now() + o.giveUpAfterMs;
 
-  /** Calls `method` until it answers; undefined with the refusal when Slack refused it. */
+  /** Calls `method` until Slack answers: its result, or the refusal when Slack rejected the token. */
   async function call<T>(
     method: string,
     variable: 'SLACK_BOT_TOKEN' | 'SLACK_APP_TOKEN',

@@ -142,6 +142,7 @@ describe('start-up checks the Slack tokens', () => {
       awsUrl: BASE_ENV.AWS_ENDPOINT_URL,
     });
     try {
+      await slack.waitFor(() => bot.output().includes('promote-bot started'), 10_000);
       const lines = jsonLines(bot.output());
       const retries = lines.filter((l) => l.msg === 'Slack API unreachable; retrying');
       expect(retries.map((l) => l.error)).toEqual(['http_503', 'http_503']);

@@ -278,7 +278,8 @@ describe('/readyz follows the Socket Mode connection', () => {
   });
 
   it('200 while connected, 503 once the connection drops, 200 again after the reconnect', async () => {
-    expect(bot.output()).toMatch(/"mode":"socket"/);
+    // In Socket Mode the HTTP routes listen while the WebSocket connects: started is logged once connected.
+    await until('the started line', async () => (/"mode":"socket"/.test(bot.output()) ? true : undefined));
     expect(await ready(bot.base)).toEqual({ status: 200, body: { ready: true, store: 'ok', slack: 'ok' } });
 
     stub.drop();
