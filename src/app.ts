@@ -1,12 +1,16 @@
 // Builds the Bolt app and registers every listener: a flat list, one line per command or action.
 // Each listener acks first (no Redis or AWS call before it), then works in the background.
+import { randomBytes } from 'node:crypto';
 import { App, type CustomRoute, LogLevel, type RespondFn } from '@slack/bolt';
 import type { EnvSettings } from './config.js';
 import { parsePromoteText, parseRollbackText } from './domain/command.js';
 import { crashPoint } from './faults.js';
+import { withLogFields } from './log.js';
+import { followSocketMode, probeRoutes } from './probes.js';
 import { escapeMrkdwn as esc, unescapeSlack } from './slack/escape.js';
 import { explainError } from './slack/explain-error.js';
 import { ACTION } from './slack/ids.js';
+import { slackLibraryLogger } from './slack/library-logger.js';
 import { createReceiver } from './slack/receiver.js';
 import { deliveryOf, firstDelivery } from './slack/replay.js';
 import { createSocketReceiver } from './slack/socket-receiver.js';
@@ -45,10 +49,13 @@ function background(
     if (await firstDelivery(deps.store, deps.replicaId, delivery, deps.now().getTime())) return work();
     deps.log.warn('ignored a replayed request', { while: what, timestamp: delivery?.timestampMs });
   };
-  void once().catch(async (err) => {
-    deps.log.error(what, { err });
-    await reply(explainError(err, what).text).catch(() => undefined);
-  });
+  // Every log line of this request's work carries its ID (an operation's lines add their promotionId).
+  void withLogFields({ requestId: randomBytes(6).toString('hex') }, () =>
+    once().catch(async (err) => {
+      deps.log.error(what, { err });
+      await reply(explainError(err, what).text).catch(() => undefined);
+    }),
+  );
 }
 
 const socketConnected = new WeakMap<App, () => boolean>();
@@ -61,7 +68,13 @@ export function slackConnected(app: App): boolean | undefined {
   return socketConnected.get(app)?.();
 }
 
-export function createApp(env: EnvSettings, deps: Deps): App {
+/** What start-up learnt from auth.test (src/slack/startup.ts): Bolt then needs no auth.test of its own. */
+export interface VerifiedBot {
+  botId: string;
+  botUserId: string;
+}
+
+export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot): App {
   const healthz: CustomRoute = {
     path: '/healthz',
     method: ['GET'],
@@ -70,17 +83,24 @@ export function createApp(env: EnvSettings, deps: Deps): App {
       res.end(JSON.stringify({ ok: true, version: VERSION, store: deps.store.durable ? 'redis' : 'memory' }));
     },
   };
+  // Bolt's own log lines go through ours (one JSON format on stdout).
+  const logger = slackLibraryLogger(deps.log, LogLevel.WARN, 'bolt');
+  let slackProblem = (): string | undefined => (verified ? undefined : 'the bot token was not verified');
+  const routes = [healthz, ...probeRoutes({ store: deps.store, slackProblem: () => slackProblem() }, deps.metrics)];
   const socket = env.slackAppToken
     ? createSocketReceiver({
         appToken: env.slackAppToken,
         slackApiUrl: env.slackApiUrl,
         port: env.port,
-        customRoutes: [healthz],
+        customRoutes: routes,
+        logger,
         logLevel: env.logLevel === 'debug' ? LogLevel.DEBUG : LogLevel.WARN,
       })
     : undefined;
   const app = new App({
     token: env.slackBotToken,
+    ...(verified?.botId && verified.botUserId ? { botId: verified.botId, botUserId: verified.botUserId } : {}),
+    logger,
     logLevel: env.logLevel === 'debug' ? LogLevel.DEBUG : LogLevel.WARN,
     clientOptions: { slackApiUrl: env.slackApiUrl },
     ...(socket
@@ -89,14 +109,18 @@ export function createApp(env: EnvSettings, deps: Deps): App {
           receiver: createReceiver({
             signingSecret: env.slackSigningSecret!,
             endpoints: '/slack/events',
-            customRoutes: [healthz],
+            customRoutes: routes,
             port: env.port,
+            logger,
             logLevel: env.logLevel === 'debug' ? LogLevel.DEBUG : LogLevel.WARN,
             onRefused: (why) => deps.log.warn('refused a request dated in the future', why),
           }),
         }),
   });
   if (socket) socketConnected.set(app, socket.connected);
+
+  // Socket Mode: ready while connected.
+  if (socket) slackProblem = followSocketMode(socket.receiver.client);
 
   app.command('/promote', async ({ command, ack, respond, context }) => {
     const cmd = parsePromoteText(unescapeSlack(command.text));

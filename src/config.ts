@@ -20,6 +20,8 @@ export interface EnvSettings {
   /** Key prefix in Redis, so several bots (or tests) can share one Redis */
   redisPrefix: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** How long start-up keeps trying an unreachable Slack API (and, in Socket Mode, to connect) before giving up */
+  slackStartupTimeoutMs: number;
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; problems: string[] };
@@ -374,6 +376,7 @@ const envSchema = z.object({
   PROMOTE_CONFIG: z.string().min(1).default('promote.yml'),
   PROMOTE_REDIS_PREFIX: z.string().min(1).max(64).default('promote:'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  SLACK_STARTUP_TIMEOUT: duration.default('60s'),
 });
 
 /** Reads the design-contract environment variables. Empty strings count as unset. */
@@ -399,6 +402,7 @@ export function readEnv(env: Record<string, string | undefined>): Checked<EnvSet
       configPath: e.PROMOTE_CONFIG,
       redisPrefix: e.PROMOTE_REDIS_PREFIX,
       logLevel: e.LOG_LEVEL,
+      slackStartupTimeoutMs: parseDuration(e.SLACK_STARTUP_TIMEOUT)!,
     },
   };
 }

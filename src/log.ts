@@ -1,4 +1,6 @@
 // Structured log lines (one JSON object per line) on stdout; errors keep their cause chain.
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -7,6 +9,8 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** A logger whose every line also carries `fields` (e.g. `{ promotionId }`); a line's own fields win. */
+  child(fields: Record<string, unknown>): Logger;
 }
 
 /** An error and its causes as plain data, for a log line. */
@@ -20,19 +24,36 @@ export function errorFields(e: unknown): Record<string, unknown> {
   return { error: chain[0], causes: chain.slice(1) };
 }
 
+/** Fields bound to the work started from a point (an incoming Slack request): see withLogFields. */
+const scope = new AsyncLocalStorage<Record<string, unknown>>();
+
+/**
+ * Runs `work` so that every log line it leads to, however deep and after however many awaits, carries `fields`
+ * (Node's AsyncLocalStorage). Used for the Slack request's ID, which the workflows never see.
+ */
+export function withLogFields<T>(fields: Record<string, unknown>, work: () => T): T {
+  return scope.run({ ...scope.getStore(), ...fields }, work);
+}
+
 export function createLogger(
   level: Level = 'info',
   write: (line: string) => void = (l) => process.stdout.write(l),
 ): Logger {
-  const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
-    if (RANK[lvl] < RANK[level]) return;
-    const f = fields && 'err' in fields ? { ...fields, ...errorFields(fields.err), err: undefined } : fields;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...f })}\n`);
+  const make = (bound: Record<string, unknown>): Logger => {
+    const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
+      if (RANK[lvl] < RANK[level]) return;
+      const f = fields && 'err' in fields ? { ...fields, ...errorFields(fields.err), err: undefined } : fields;
+      write(
+        `${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...scope.getStore(), ...bound, ...f })}\n`,
+      );
+    };
+    return {
+      debug: (m, f) => emit('debug', m, f),
+      info: (m, f) => emit('info', m, f),
+      warn: (m, f) => emit('warn', m, f),
+      error: (m, f) => emit('error', m, f),
+      child: (fields) => make({ ...bound, ...fields }),
+    };
   };
-  return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-  };
+  return make({});
 }

@@ -3,6 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { type App, LogLevel } from '@slack/bolt';
 import { Redis } from 'ioredis';
 import { createApp } from './app.js';
 import { createAwsClients } from './aws/clients.js';
@@ -10,9 +11,12 @@ import { realSleep } from './aws/cloudformation.js';
 import { runCheckConfig } from './check-config.js';
 import { loadSettings } from './config.js';
 import { armCrashPoint } from './faults.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics } from './metrics.js';
 import { createReviewerDirectory } from './reviewers.js';
+import { slackLibraryLogger } from './slack/library-logger.js';
 import { createSlackClient, createSlackPort } from './slack/port.js';
+import { checkSlackTokens, describeRejection, SlackUnreachableError } from './slack/startup.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { Store } from './store/types.js';
@@ -74,6 +78,57 @@ const SHUTDOWN_GRACE_MS = 20_000;
 
 let stopping = false;
 
+/** What start-up has built so far: a signal may come at any point of it. */
+const running: { deps?: Deps; store?: Store; app?: App; stopSweeper?: () => void } = {};
+
+// SIGTERM: take no new work, let steps in flight finish (up to SHUTDOWN_GRACE_MS), give the leases back so
+// another replica resumes at once, then exit 0. During start-up: close what is open and exit 0.
+async function shutdown(log: Logger, signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  const { deps, store, app, stopSweeper } = running;
+  log.info('shutting down', { signal, ...(deps ? { inFlight: drivingNow(deps), leases: leasesHeld(deps) } : {}) });
+  stopSweeper?.();
+  if (deps) {
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+    while ((drivingNow(deps) > 0 || leasesHeld(deps) > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const interrupted = await releaseAllLeases(deps);
+    if (interrupted.length) {
+      if (deps.store.durable) log.info('gave back the leases of operations in flight', { operations: interrupted });
+      else
+        log.warn('interrupted operations are lost with the in-memory store', {
+          operations: interrupted,
+        });
+    }
+  }
+  await app?.stop().catch(() => undefined);
+  await store?.close().catch(() => undefined);
+  log.info('stopped', { signal });
+  process.exit(0);
+}
+
+/** app.start(), bounded: Socket Mode retries an unreachable Slack forever on its own. */
+async function startWithin(app: App, ms: number, socketMode: boolean): Promise<void> {
+  if (!socketMode) {
+    await app.start();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new SlackUnreachableError(`Socket Mode did not connect to Slack within ${Math.round(ms / 1000)} s`)),
+      ms,
+    );
+  });
+  try {
+    await Promise.race([app.start(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function main(): Promise<void> {
   // `--check` (npm run check-config): validate, ask AWS and Slack about what the config names, report, exit 0 or 2.
   if (process.argv.slice(2).includes('--check')) {
@@ -93,15 +148,50 @@ async function main(): Promise<void> {
   // Test-only (the fault suite): no effect when unset. See src/faults.ts.
   armCrashPoint(process.env.PROMOTE_CRASH_AT);
   const log = createLogger(env.logLevel);
+  // Before connecting anywhere, so a stop during start-up is a clean one.
+  process.once('SIGTERM', () => void shutdown(log, 'SIGTERM'));
+  process.once('SIGINT', () => void shutdown(log, 'SIGINT'));
+  const socketMode = !!env.slackAppToken;
+  const slackLog = slackLibraryLogger(log, env.logLevel === 'debug' ? LogLevel.DEBUG : LogLevel.WARN, 'slack-web-api');
+
+  // The tokens first: a rejected one ends start-up with one line naming it (exit 2), before anything else.
+  const tokens = await checkSlackTokens({
+    botToken: env.slackBotToken,
+    appToken: env.slackAppToken,
+    slackApiUrl: env.slackApiUrl,
+    giveUpAfterMs: env.slackStartupTimeoutMs,
+    log,
+    clientLogger: slackLog,
+  });
+  if (!tokens.ok) {
+    process.stderr.write(`promote-bot cannot start: ${describeRejection(tokens, env.slackApiUrl)}\n`);
+    process.exit(2);
+  }
+  if (stopping) return;
+
+  const metrics = createMetrics();
   const store = await connectStore(env.redisUrl, env.redisPrefix, log);
+  running.store = store;
   const endpointOverride = !!(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
   const aws = createAwsClients({
     forcePathStyle: endpointOverride,
     requestTimeoutMs: config.settings.awsRequestTimeout,
+    onCall: (c) => {
+      metrics.awsCalls.inc({ service: c.service, operation: c.operation, result: c.result });
+      metrics.awsCallDuration.observe({ service: c.service, operation: c.operation }, c.durationMs / 1000);
+    },
   });
 
   // Our own WebClient for the bot's calls (Bolt keeps its own for acks and respond()).
-  const slack = createSlackPort(createSlackClient(env.slackBotToken, { slackApiUrl: env.slackApiUrl }));
+  const slack = createSlackPort(
+    createSlackClient(env.slackBotToken, { slackApiUrl: env.slackApiUrl, logger: slackLog }),
+    {
+      onCall: (c) => {
+        metrics.slackCalls.inc({ method: c.method, result: c.result });
+        metrics.slackCallDuration.observe({ method: c.method }, c.durationMs / 1000);
+      },
+    },
+  );
   const deps: Deps = {
     config,
     store,
@@ -117,46 +207,26 @@ async function main(): Promise<void> {
     replicaId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     timing: timingFrom(config.settings),
     stopping: () => stopping,
+    metrics,
   };
-  const app = createApp(env, deps);
+  metrics.watch({ operationsInFlight: () => drivingNow(deps), leasesHeld: () => leasesHeld(deps) });
+  running.deps = deps;
+  const app = createApp(env, deps, { botId: tokens.botId, botUserId: tokens.botUserId });
+  running.app = app;
 
-  await app.start();
-  const stopSweeper = startSweeper(deps);
+  await startWithin(app, env.slackStartupTimeoutMs, socketMode);
+  if (stopping) return;
+  running.stopSweeper = startSweeper(deps);
   log.info('promote-bot started', {
     version: VERSION,
-    mode: env.slackAppToken ? 'socket' : 'http',
+    mode: socketMode ? 'socket' : 'http',
     port: env.port,
     store: store.durable ? 'redis' : 'memory',
     services: Object.keys(config.services),
     replicaId: deps.replicaId,
+    botUserId: tokens.botUserId,
+    team: tokens.teamId,
   });
-
-  // SIGTERM: take no new work, let steps in flight finish (up to SHUTDOWN_GRACE_MS), give the leases back so
-  // another replica resumes at once, then exit 0.
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal, inFlight: drivingNow(deps), leases: leasesHeld(deps) });
-    stopSweeper();
-    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
-    while ((drivingNow(deps) > 0 || leasesHeld(deps) > 0) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const interrupted = await releaseAllLeases(deps);
-    if (interrupted.length) {
-      if (store.durable) log.info('gave back the leases of operations in flight', { operations: interrupted });
-      else
-        log.warn('interrupted operations are lost with the in-memory store', {
-          operations: interrupted,
-        });
-    }
-    await app.stop().catch(() => undefined);
-    await store.close().catch(() => undefined);
-    log.info('stopped', { signal });
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
 }
 
 main().catch((err) => {

@@ -734,6 +734,7 @@ describe('readEnv', () => {
         configPath: 'promote.yml',
         redisPrefix: 'promote:',
         logLevel: 'info',
+        slackStartupTimeoutMs: 60_000,
       },
     });
   });
@@ -785,6 +786,7 @@ describe('readEnv', () => {
     ],
     ['PROMOTE_REDIS_PREFIX', { ...HTTP, PROMOTE_REDIS_PREFIX: 'bot2:' }, { redisPrefix: 'bot2:' }],
     ['LOG_LEVEL', { ...HTTP, LOG_LEVEL: 'debug' }, { logLevel: 'debug' }],
+    ['SLACK_STARTUP_TIMEOUT', { ...HTTP, SLACK_STARTUP_TIMEOUT: '2m' }, { slackStartupTimeoutMs: 120_000 }],
     [
       'unrelated variables are ignored',
       { ...HTTP, HOME: '/root', AWS_REGION: 'us-east-1' },
@@ -835,6 +837,11 @@ describe('readEnv', () => {
       ['SLACK_API_URL: must be an http(s) URL such as https://slack.com/api/'],
     ],
     ['PORT in words', { ...HTTP, PORT: 'eighty' }, ['PORT: must be a port number (0–65535)']],
+    [
+      'SLACK_STARTUP_TIMEOUT without a unit',
+      { ...HTTP, SLACK_STARTUP_TIMEOUT: '60' },
+      ['SLACK_STARTUP_TIMEOUT: must be a duration such as 30m, 4h or 1d'],
+    ],
     ['PORT too big', { ...HTTP, PORT: '70000' }, ['PORT: must be a port number (0–65535)']],
     ['PORT negative', { ...HTTP, PORT: '-1' }, ['PORT: must be a port number (0–65535)']],
     ['PORT fractional', { ...HTTP, PORT: '3000.5' }, ['PORT: must be a port number (0–65535)']],

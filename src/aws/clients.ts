@@ -6,7 +6,7 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import { type AwsCallTag, stackNameOf, tagAwsCall } from './errors.js';
+import { type AwsCallTag, classifyAwsError, stackNameOf, tagAwsCall } from './errors.js';
 
 type AwsCredentialIdentityProvider = ReturnType<typeof fromTemporaryCredentials>;
 type AwsCredentialIdentity = Awaited<ReturnType<AwsCredentialIdentityProvider>>;
@@ -36,6 +36,19 @@ export interface AwsClientOptions {
   connectTimeoutMs?: number;
   /** Time for a whole request and its response before giving up with a TimeoutError. Default 20 s. */
   requestTimeoutMs?: number;
+  /** Told about every attempt (the SDK's retries each count), for metrics */
+  onCall?: (call: AwsCallRecord) => void;
+}
+
+/** One attempt of an AWS API call. */
+export interface AwsCallRecord {
+  /** 'cloudformation', 's3', 'sts' */
+  service: string;
+  /** e.g. 'CreateChangeSet' */
+  operation: string;
+  /** 'ok', or the fault's reason (errors.ts): 'throttled', 'access_denied', 'timeout', 'network'… */
+  result: string;
+  durationMs: number;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
@@ -96,6 +109,43 @@ function tagFaults(client: WithMiddleware, service: string, access: StageAccess)
   );
 }
 
+/**
+ * Reports every attempt to `onCall`. In the deserialize step, inside the SDK's retry loop (finalizeRequest), so
+ * a throttled attempt that a retry then got through is counted too: that is what shows throttling.
+ */
+function countCalls(client: WithMiddleware, service: string, onCall: ((c: AwsCallRecord) => void) | undefined): void {
+  if (!onCall) return;
+  client.middlewareStack.add(
+    (next: Next, context: { commandName?: string }) => async (args: { input: unknown }) => {
+      const started = performance.now();
+      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      const report = (result: string) => {
+        try {
+          onCall({ service, operation, result, durationMs: performance.now() - started });
+        } catch {
+          // metrics never break a call
+        }
+      };
+      try {
+        const out = await next(args);
+        report('ok');
+        return out;
+      } catch (err) {
+        report(classifyAwsError(err).reason);
+        throw err;
+      }
+    },
+    { step: 'deserialize', priority: 'high', name: 'promoteBotCallCounter' },
+  );
+}
+
+/** Applies countCalls to the STS client fromTemporaryCredentials makes (AssumeRole). */
+function stsPlugin(onCall: (c: AwsCallRecord) => void) {
+  return {
+    applyToStack: (stack: WithMiddleware['middlewareStack']) => countCalls({ middlewareStack: stack }, 'sts', onCall),
+  };
+}
+
 /** STS: RoleSessionName 2–64 chars of [\w+=,.@-]. */
 export function roleSessionName(actor: string): string {
   const clean = actor.replace(/[^\w+=,.@-]/g, '-');
@@ -132,6 +182,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
         DurationSeconds: 3600,
       },
       clientConfig: { region: access.region, requestHandler: requestHandlerOf(opts), maxAttempts: opts.maxAttempts },
+      ...(opts.onCall ? { clientPlugins: [stsPlugin(opts.onCall)] } : {}),
     });
     const role = access.role;
     let current: Promise<AwsCredentialIdentity> | undefined;
@@ -180,6 +231,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
           requestHandler: requestHandlerOf(opts),
         });
         tagFaults(client, 'cloudformation', access);
+        countCalls(client, 'cloudformation', opts.onCall);
         return client;
       });
     },
@@ -193,6 +245,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
           requestHandler: requestHandlerOf(opts),
         });
         tagFaults(client, 's3', access);
+        countCalls(client, 's3', opts.onCall);
         return client;
       });
     },

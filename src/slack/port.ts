@@ -87,6 +87,8 @@ export interface SlackClientOptions {
   /** per HTTP request; default 10 s */
   timeoutMs?: number;
   logLevel?: webApi.LogLevel;
+  /** where the WebClient's own log lines go (@slack/logger's interface, e.g. src/log.ts slackLibraryLogger) */
+  logger?: webApi.WebClientOptions['logger'];
 }
 
 export const DEFAULT_SLACK_TIMEOUT_MS = 10_000;
@@ -100,6 +102,7 @@ export function createSlackClient(token: string, opts: SlackClientOptions = {}):
   return new webApi.WebClient(token, {
     ...(opts.slackApiUrl !== undefined ? { slackApiUrl: opts.slackApiUrl } : {}),
     ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
+    ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     timeout: opts.timeoutMs ?? DEFAULT_SLACK_TIMEOUT_MS,
     rejectRateLimitedCalls: true,
     retryConfig: { retries: 0 },
@@ -116,6 +119,17 @@ export interface SlackPortOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** told about every attempt of a Web API call (each retry counts), for metrics */
+  onCall?: (call: SlackCallRecord) => void;
+}
+
+/** One attempt of a Slack Web API call. */
+export interface SlackCallRecord {
+  /** e.g. 'chat.postMessage' */
+  method: string;
+  /** 'ok', or the failure's code (classifySlackError): 'ratelimited' (HTTP 429), 'channel_not_found', 'http_503', 'timeout'… */
+  result: string;
+  durationMs: number;
 }
 
 /** A failure of the caller's render function: never retried, never mistaken for a Slack error. */
@@ -141,13 +155,34 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
     classify: (err) => (err instanceof RenderError ? { transient: false } : classifySlackError(err)),
     ...options,
   });
+  /** Runs one attempt of Web API `method`, reporting it to options.onCall. */
+  const counted = async <T>(method: string, run: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    const report = (result: string) => {
+      try {
+        options.onCall?.({ method, result, durationMs: performance.now() - started });
+      } catch {
+        // metrics never break a call
+      }
+    };
+    try {
+      const out = await run();
+      report('ok');
+      return out;
+    } catch (err) {
+      report(classifySlackError(err).code ?? 'error');
+      throw err;
+    }
+  };
   const sendUpdate = async (ref: MessageRef, content: MessageContent) => {
-    await client.chat.update({
-      channel: ref.channel,
-      ts: ref.ts,
-      text: content.text,
-      ...(content.blocks ? { blocks: content.blocks } : {}),
-    });
+    await counted('chat.update', () =>
+      client.chat.update({
+        channel: ref.channel,
+        ts: ref.ts,
+        text: content.text,
+        ...(content.blocks ? { blocks: content.blocks } : {}),
+      }),
+    );
   };
 
   return {
@@ -158,15 +193,17 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
         scheduler.run(
           `chat.postMessage:${msg.channel}`,
           async () => {
-            const res = await client.chat.postMessage({
-              channel: msg.channel,
-              text: msg.text,
-              ...(msg.blocks ? { blocks: msg.blocks } : {}),
-              ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
-              ...(msg.reply_broadcast !== undefined ? { reply_broadcast: msg.reply_broadcast } : {}),
-              unfurl_links: false,
-              unfurl_media: false,
-            } as webApi.ChatPostMessageArguments);
+            const res = await counted('chat.postMessage', () =>
+              client.chat.postMessage({
+                channel: msg.channel,
+                text: msg.text,
+                ...(msg.blocks ? { blocks: msg.blocks } : {}),
+                ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
+                ...(msg.reply_broadcast !== undefined ? { reply_broadcast: msg.reply_broadcast } : {}),
+                unfurl_links: false,
+                unfurl_media: false,
+              } as webApi.ChatPostMessageArguments),
+            );
             return { ts: res.ts as string };
           },
           opts,
@@ -199,7 +236,7 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
         scheduler.run(
           `chat.delete:${ref.channel}`,
           async () => {
-            await client.chat.delete({ channel: ref.channel, ts: ref.ts });
+            await counted('chat.delete', () => client.chat.delete({ channel: ref.channel, ts: ref.ts }));
           },
           opts,
         ),
@@ -217,19 +254,23 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
     ephemeral: (msg) =>
       described(`telling ${msg.user} in ${msg.channel}`, () =>
         scheduler.run(`chat.postEphemeral:${msg.channel}`, async () => {
-          await client.chat.postEphemeral({
-            channel: msg.channel,
-            user: msg.user,
-            text: msg.text,
-            ...(msg.blocks ? { blocks: msg.blocks } : {}),
-            ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
-          });
+          await counted('chat.postEphemeral', () =>
+            client.chat.postEphemeral({
+              channel: msg.channel,
+              user: msg.user,
+              text: msg.text,
+              ...(msg.blocks ? { blocks: msg.blocks } : {}),
+              ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
+            }),
+          );
         }),
       ),
     groupMembers: (groupId) =>
       described(`listing the members of user group ${groupId}`, () =>
         scheduler.run(`usergroups.users.list:${groupId}`, async () => {
-          const res = await client.usergroups.users.list({ usergroup: groupId });
+          const res = await counted('usergroups.users.list', () =>
+            client.usergroups.users.list({ usergroup: groupId }),
+          );
           return (res.users as string[] | undefined) ?? [];
         }),
       ),
@@ -238,21 +279,23 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
     openModal: (triggerId, view) =>
       described('opening a modal', () =>
         scheduler.run(`views.open:${triggerId}`, async () => {
-          await client.views.open({ trigger_id: triggerId, view });
+          await counted('views.open', () => client.views.open({ trigger_id: triggerId, view }));
         }),
       ),
     // The whole v2 flow is one call: a retry starts a fresh upload (nothing is shared before the last step).
     upload: (o) =>
       described(`uploading ${o.filename} to ${o.channel}`, () =>
         scheduler.run(`files.uploadV2:${o.channel}`, async () => {
-          await client.filesUploadV2({
-            channel_id: o.channel,
-            filename: o.filename,
-            title: o.title,
-            content: o.content,
-            ...(o.thread_ts ? { thread_ts: o.thread_ts } : {}),
-            ...(o.comment ? { initial_comment: o.comment } : {}),
-          } as webApi.FilesUploadV2Arguments);
+          await counted('files.uploadV2', () =>
+            client.filesUploadV2({
+              channel_id: o.channel,
+              filename: o.filename,
+              title: o.title,
+              content: o.content,
+              ...(o.thread_ts ? { thread_ts: o.thread_ts } : {}),
+              ...(o.comment ? { initial_comment: o.comment } : {}),
+            } as webApi.FilesUploadV2Arguments),
+          );
         }),
       ),
   };

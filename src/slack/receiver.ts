@@ -15,7 +15,7 @@ export function tooFarAhead(header: string | string[] | undefined, nowMs: number
 }
 
 export interface ReceiverOptions
-  extends Pick<HTTPReceiverOptions, 'signingSecret' | 'endpoints' | 'port' | 'customRoutes' | 'logLevel'> {
+  extends Pick<HTTPReceiverOptions, 'signingSecret' | 'endpoints' | 'port' | 'customRoutes' | 'logLevel' | 'logger'> {
   now?: () => number;
   onRefused?: (why: { aheadMs: number; path: string }) => void;
 }

@@ -4,7 +4,7 @@
 // - the bot needs to know whether the WebSocket to Slack is open (readiness): the SocketModeClient emits
 //   `connected` when Slack says hello, and `close` / `reconnecting` / `disconnected` when the socket goes away
 //   (@slack/socket-mode README, "Lifecycle events").
-import { type CustomRoute, type LogLevel, SocketModeReceiver } from '@slack/bolt';
+import { type CustomRoute, type Logger, type LogLevel, SocketModeReceiver } from '@slack/bolt';
 
 export interface SocketReceiver {
   receiver: SocketModeReceiver;
@@ -17,10 +17,12 @@ export function createSocketReceiver(o: {
   slackApiUrl: string;
   port: number;
   customRoutes: CustomRoute[];
+  logger?: Logger;
   logLevel: LogLevel;
 }): SocketReceiver {
   const receiver = new SocketModeReceiver({
     appToken: o.appToken,
+    ...(o.logger ? { logger: o.logger } : {}),
     logLevel: o.logLevel,
     customRoutes: o.customRoutes,
     installerOptions: { port: o.port, clientOptions: { slackApiUrl: o.slackApiUrl } },

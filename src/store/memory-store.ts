@@ -151,6 +151,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
     return (list ?? []).slice(0, Math.max(0, limit)).map((v) => JSON.parse(v) as T);
   }
 
+  let closed = false;
   return {
     durable: false,
 
@@ -301,7 +302,12 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
       return run(() => readList<T>(lists.get(key), limit));
     },
 
+    ping() {
+      return closed ? Promise.reject(new Error('pinging the in-memory store: it is closed')) : Promise.resolve();
+    },
+
     close() {
+      closed = true;
       return Promise.resolve();
     },
   };

@@ -422,6 +422,10 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
       return attempt(`reading list ${key}`, () => listRange<T>(listKey(key), limit));
     },
 
+    async ping() {
+      await attempt('pinging Redis', () => redis.ping());
+    },
+
     async close() {
       if (redis.status === 'end') return;
       // lazyConnect and never used: QUIT would open a connection just to close it.

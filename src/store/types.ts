@@ -61,6 +61,9 @@ export interface Store {
   pushCapped(key: string, value: unknown, keep: number): Promise<void>;
   listCapped<T>(key: string, limit: number): Promise<T[]>;
 
+  /** A cheap round trip (Redis PING), for readiness: resolves when the store answers, rejects when it does not. */
+  ping(): Promise<void>;
+
   close(): Promise<void>;
 }
 

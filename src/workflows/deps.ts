@@ -8,6 +8,7 @@ import { isTerminal, type PromotionEvent, step } from '../domain/promotion.js';
 import type { Refusal } from '../domain/refusals.js';
 import type { ApprovalRule, Promotion } from '../domain/types.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { ReviewerDirectory } from '../reviewers.js';
 import type { SlackPort } from '../slack/port.js';
 import { KEYS } from '../store/keys.js';
@@ -57,6 +58,13 @@ export interface Deps {
   timing: Timing;
   /** True once this replica is shutting down: it takes no new work and gives its leases back */
   stopping: () => boolean;
+  /** Prometheus metrics (src/metrics.ts) */
+  metrics: Metrics;
+}
+
+/** The same deps whose log lines all carry the operation's ID (`promotionId`). */
+export function forOperation(deps: Deps, promotionId: string): Deps {
+  return { ...deps, log: deps.log.child({ promotionId }) };
 }
 
 /** Ephemeral reply to the person who ran the command or clicked. */
@@ -125,7 +133,7 @@ export async function audit(
     fingerprint: p?.source?.fingerprint,
     detail,
   };
-  deps.log.info('audit', { audit: entry });
+  deps.log.info('audit', { ...(p ? { promotionId: p.id } : {}), audit: entry });
   try {
     await deps.store.appendAudit(entry);
   } catch (err) {
@@ -161,9 +169,29 @@ export async function transition(
     if (stored) {
       if (r.promotion.state !== p.state) {
         await audit(deps, r.promotion, actor, `${p.state}->${r.promotion.state}`, { event: ev.type });
+        observe(deps, p, r.promotion);
       }
       return { ok: true, before: p, after: r.promotion };
     }
   }
   throw new Error(`moving promotion ${id}: too much contention`);
+}
+
+const seconds = (from: string | undefined, to: string | undefined) =>
+  from && to ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : undefined;
+
+/** Metrics of a state change that was stored: outcomes where operations end, approval wait, execution time. */
+function observe(deps: Deps, before: Promotion, after: Promotion): void {
+  const kind = after.kind;
+  if (before.state === 'awaiting_approval' && after.state === 'approved' && after.expiresAt) {
+    // The review window opened when the plan was recorded: expiresAt is that moment plus the rule's expiry.
+    const opened = new Date(Date.parse(after.expiresAt) - ruleOf(deps, after).expiresAfterMs).toISOString();
+    const wait = seconds(opened, after.approvedAt);
+    if (wait !== undefined) deps.metrics.approvalWait.observe({ kind }, wait);
+  }
+  if (isTerminal(after.state) && !isTerminal(before.state)) {
+    (kind === 'rollback' ? deps.metrics.rollbacks : deps.metrics.promotions).inc({ outcome: after.state });
+    const ran = seconds(after.execution?.startedAt, after.execution?.endedAt ?? after.updatedAt);
+    if (ran !== undefined) deps.metrics.executionDuration.observe({ kind, outcome: after.state }, ran);
+  }
 }

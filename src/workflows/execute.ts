@@ -19,7 +19,7 @@ import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
 import { renderCancelNotice, renderFailedResource, renderProgress } from '../slack/views/progress.js';
-import { accessOf, audit, type Deps, stageOf, transition } from './deps.js';
+import { accessOf, audit, type Deps, forOperation, stageOf, transition } from './deps.js';
 import { runEndEffects } from './finish.js';
 import { type Lease, LeaseLost, underLease } from './lease.js';
 import { extendLock } from './locks.js';
@@ -51,7 +51,8 @@ const isRecovery = (p: Promotion) => p.mode === 'cancel_update' || p.mode === 'c
  * running one, and does the end effects of an ended one. Safe to call from anywhere, any number of times:
  * only one caller does the work.
  */
-export function drive(deps: Deps, id: string): Promise<void> {
+export function drive(outer: Deps, id: string): Promise<void> {
+  const deps = forOperation(outer, id);
   const key = `${deps.replicaId}:${id}`;
   if (inFlight.has(key)) return Promise.resolve();
   inFlight.add(key);

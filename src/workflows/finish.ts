@@ -7,7 +7,7 @@ import type { EndEffect, Promotion } from '../domain/types.js';
 import { type CrashPointName, crashPoint } from '../faults.js';
 import { FINAL_BLOCK_ID, renderEndNotice, renderFinal } from '../slack/views/progress.js';
 import { KEYS } from '../store/keys.js';
-import { accessOf, audit, type Deps, type Reply, stageOf, transition } from './deps.js';
+import { accessOf, audit, type Deps, forOperation, type Reply, stageOf, transition } from './deps.js';
 import { type Lease, underLease } from './lease.js';
 import { releaseLock } from './locks.js';
 import { recordRelease } from './releases.js';
@@ -110,7 +110,8 @@ async function markDone(deps: Deps, id: string, effect: EndEffect, ts: string | 
  * the first that fails for now (the sweeper tries again); one that keeps failing past its deadline is given
  * up, audited, and the next one runs, so the lock is always given back.
  */
-export async function runEndEffects(deps: Deps, id: string, lease: Lease, reply?: Reply): Promise<void> {
+export async function runEndEffects(outer: Deps, id: string, lease: Lease, reply?: Reply): Promise<void> {
+  const deps = forOperation(outer, id);
   for (;;) {
     await lease.touch();
     const p = await deps.store.getPromotion(id);

@@ -12,7 +12,17 @@ import type { Plan, Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
 import { slackErrorCode } from '../slack/port.js';
 import { BLOCK_ID, renderPromotionMessage } from '../slack/views/summary.js';
-import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, ruleOf, transition } from './deps.js';
+import {
+  accessOf,
+  audit,
+  type Deps,
+  forOperation,
+  type LockHolder,
+  lockKey,
+  type Reply,
+  ruleOf,
+  transition,
+} from './deps.js';
 import { drive } from './execute.js';
 import { runEndEffects } from './finish.js';
 import { type Lease, LeaseLost, takeLease } from './lease.js';
@@ -41,12 +51,13 @@ export interface Opened {
  * lock (a refusal naming the holder goes to `reply`), then its record. Gives back what it took on any failure.
  */
 export async function openOperation(
-  deps: Deps,
+  outer: Deps,
   draft: OperationDraft,
   stage: StageConfig,
   opts: { lock: boolean; reply: Reply },
 ): Promise<Opened | undefined> {
-  const id = deps.newId();
+  const id = outer.newId();
+  const deps = forOperation(outer, id);
   const lease = await takeLease(deps, id);
   if (!lease) throw new Error(`opening operation ${id}: its lease is taken`);
   let holder: string | undefined;
@@ -89,11 +100,12 @@ export async function openOperation(
 
 /** Ends an operation (a terminal event) and does its end effects under the lease we hold. */
 export async function endOperation(
-  deps: Deps,
+  outer: Deps,
   opened: Opened,
   event: PromotionEvent,
   reply?: Reply,
 ): Promise<undefined> {
+  const deps = forOperation(outer, opened.p.id);
   await transition(deps, opened.p.id, event);
   await runEndEffects(deps, opened.p.id, opened.lease, reply);
   return undefined;
@@ -124,13 +136,14 @@ async function discardChangeSet(deps: Deps, cfn: CloudFormationClient, arn: stri
  * at the end; a plan that needs no approval then starts at once.
  */
 export async function planAndPublish(
-  deps: Deps,
+  outer: Deps,
   opened: Opened,
   create: (changeSetName: string) => Promise<{ arn: string; name: string } | { refusal: string }>,
   nothingMessage: string,
   reply: Reply,
 ): Promise<Promotion | undefined> {
   const { p, lease } = opened;
+  const deps = forOperation(outer, p.id);
   let published: Promotion | undefined;
   try {
     const stage = deps.config.services[p.service]!.stages.find((s) => s.name === p.to)!;
@@ -141,6 +154,7 @@ export async function planAndPublish(
     const requested = await transition(deps, p.id, { type: 'changeset_requested', name });
     if (!requested.ok)
       return await endOperation(deps, opened, { type: 'plan_failed', reason: 'ended while planning' }, reply);
+    const creating = performance.now();
     const cs = await create(name);
     if ('refusal' in cs) return await endOperation(deps, opened, { type: 'plan_failed', reason: cs.refusal }, reply);
     const recorded = await transition(deps, p.id, { type: 'changeset_created', changeSet: cs }).catch(async (err) => {
@@ -161,6 +175,9 @@ export async function planAndPublish(
       },
     });
     await lease.touch();
+    if (described.Status !== 'FAILED') {
+      deps.metrics.changeSetCreation.observe({ kind: p.kind }, (performance.now() - creating) / 1000);
+    }
     if (described.Status === 'FAILED') {
       const nothing = isNoChangesReason(described.StatusReason);
       return await endOperation(
@@ -205,12 +222,13 @@ export async function planAndPublish(
  * directly by recovery operations, which have no change set.
  */
 export async function recordPlanAndPublish(
-  deps: Deps,
+  outer: Deps,
   opened: Opened,
   plan: Plan,
   changeSet: { arn: string; name: string } | undefined,
   reply: Reply,
 ): Promise<Promotion | undefined> {
+  const deps = forOperation(outer, opened.p.id);
   const rule = ruleOf(deps, opened.p);
   const planned = await transition(deps, opened.p.id, { type: 'planned', changeSet, plan, rule }, opened.p.requester);
   if (!planned.ok) {

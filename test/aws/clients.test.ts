@@ -219,3 +219,25 @@ describe('roleSessionName and sourceIdentity', () => {
     },
   );
 });
+
+describe('onCall', () => {
+  it('reports every attempt, the SDK’s retries of a throttled call and STS AssumeRole included', async () => {
+    const calls: Array<{ service: string; operation: string; result: string }> = [];
+    const clients = createAwsClients({
+      onCall: ({ service, operation, result, durationMs }) => {
+        expect(durationMs).toBeGreaterThanOrEqual(0);
+        calls.push({ service, operation, result });
+      },
+    });
+    aws.throttle('DescribeStacks', 1);
+    expect((await describeStack(clients.cloudFormation(prod, 'U1'), 'api-prod'))?.StackName).toBe('api-prod');
+    aws.failNext('DescribeStacks', { code: 'AccessDenied', message: 'no', status: 403 });
+    await expect(describeStack(clients.cloudFormation(prod, 'U1'), 'api-prod')).rejects.toThrow();
+    expect(calls).toEqual([
+      { service: 'sts', operation: 'AssumeRole', result: 'ok' },
+      { service: 'cloudformation', operation: 'DescribeStacks', result: 'throttled' },
+      { service: 'cloudformation', operation: 'DescribeStacks', result: 'ok' },
+      { service: 'cloudformation', operation: 'DescribeStacks', result: 'access_denied' },
+    ]);
+  });
+});

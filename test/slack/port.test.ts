@@ -236,3 +236,23 @@ describe('slackErrorCode', () => {
     expect(slackErrorCode(err)).toBe(want);
   });
 });
+
+describe('onCall', () => {
+  it('reports every attempt of a Web API call with its result: a 429, then the success', async () => {
+    const calls: Array<{ method: string; result: string }> = [];
+    const client = createSlackClient(fake.token, { slackApiUrl: fake.url, logLevel: LogLevel.ERROR });
+    const counted = createSlackPort(client, {
+      retry: { baseDelayMs: 1, maxDelayMs: 5 },
+      onCall: ({ method, result }) => calls.push({ method, result }),
+    });
+    fake.rateLimit('chat.postMessage', 1, 0);
+    const { ts } = await counted.post({ channel: 'C1', text: 'hello' });
+    fake.failNext('chat.update', 'message_not_found');
+    await expect(counted.update({ channel: 'C1', ts, text: 'edited' })).rejects.toThrow();
+    expect(calls).toEqual([
+      { method: 'chat.postMessage', result: 'ratelimited' },
+      { method: 'chat.postMessage', result: 'ok' },
+      { method: 'chat.update', result: 'message_not_found' },
+    ]);
+  });
+});

@@ -64,6 +64,15 @@ export function storeContract(name: string, make: (opts?: StoreOptionsForTest) =
       }
     });
 
+    describe('ping', () => {
+      it('answers while the store is open, and fails once it is closed', async () => {
+        const { store } = await open();
+        await expect(store.ping()).resolves.toBeUndefined();
+        await store.close();
+        await expect(store.ping()).rejects.toThrow();
+      });
+    });
+
     describe('promotions', () => {
       it('stores a new promotion and reads it back', async () => {
         const { store } = await open();

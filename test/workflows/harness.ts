@@ -11,6 +11,7 @@ import { parsePromoteConfig, type StageConfig } from '../../src/config.js';
 import { isTerminal } from '../../src/domain/promotion.js';
 import type { Promotion } from '../../src/domain/types.js';
 import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
 import { createReviewerDirectory } from '../../src/reviewers.js';
 import { createSlackClient, createSlackPort } from '../../src/slack/port.js';
 import { KEYS } from '../../src/store/keys.js';
@@ -278,6 +279,7 @@ export async function startWorld(
       replica.deps = {
         config,
         store,
+        metrics: createMetrics({ defaultMetrics: false }),
         aws: createAwsClients({
           forcePathStyle: true,
           maxAttempts: ro.awsMaxAttempts ?? 1,
