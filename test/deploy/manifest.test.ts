@@ -72,7 +72,8 @@ function webApiCalls(): Map<string, string> {
       if (ts.isCallExpression(node)) {
         const names = chain(node.expression);
         const at = names?.lastIndexOf('client') ?? -1;
-        const path = names && at >= 0 ? names.slice(at + 1) : [];
+        // `client.websocket.…` is the Socket Mode client's WebSocket (src/probes.ts), not a Web API method.
+        const path = names && at >= 0 && names[at + 1] !== 'websocket' ? names.slice(at + 1) : [];
         const methods = path.length === 1 ? HELPERS[path[0]!] : path.length >= 2 ? [path.join('.')] : undefined;
         const line = source.getLineAndCharacterOfPosition(node.getStart()).line + 1;
         for (const m of methods ?? []) if (!found.has(m)) found.set(m, `${relative(ROOT, file)}:${line}`);
