@@ -25,6 +25,7 @@ import { type Lease, LeaseLost, underLease } from './lease.js';
 import { extendLock } from './locks.js';
 import { recordBefore } from './releases.js';
 import { refreshSummaryQuietly, threadReply } from './summary-message.js';
+import { takeOverStage } from './supersede.js';
 
 /** Operations this process is driving now (per replica: tests run several in one process). */
 const inFlight = new Set<string>();
@@ -182,6 +183,13 @@ async function start(deps: Deps, initial: Promotion, lease: Lease): Promise<Prom
       await lease.touch();
       if (stale)
         return move(deps, p, { type: 'stale', reason: `Not executed: ${stale}. Re-run /promote to plan again.` });
+      // A rollback proposed by someone who is not a rollback reviewer supersedes the waiting promotion only now,
+      // once approved, and takes the stage lock (or ends, when another operation holds it by now).
+      if (p.supersedes) {
+        const locked = await takeOverStage(deps, p, stage, START_DEADLINE_MS);
+        await lease.touch();
+        if (locked) return move(deps, p, { type: 'start_failed', reason: `Not executed: ${locked}` });
+      }
       // GetTemplate only returns the current template: keep what runs now, for /rollback.
       if (!isRecovery(p)) await recordBefore(deps, p, stage);
       await lease.touch();

@@ -7,11 +7,15 @@ import { SIGNING_SECRET, startBot } from '../support/bot.js';
 import {
   CHANNEL,
   configYaml,
+  DEV_ACCOUNT,
+  DEV_TEMPLATE,
   PROD_ACCOUNT,
+  promotionIdOf,
   REQUESTER,
   replies,
   type Scenario,
   startScenario,
+  summaries,
 } from '../support/scenario.js';
 import { sendBlockAction } from '../support/slack-driver.js';
 
@@ -121,5 +125,67 @@ describe('authorisation', () => {
     await s.click(ACTION.approve, id, 'U0LEAD2', ts);
     await s.finalReply(ts);
     expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(1);
+  });
+
+  /** A release of api/prod recorded, then a new dev build waiting on prod: its summary and ID. */
+  async function waitingPromotion(sc: Scenario) {
+    const first = await sc.plan();
+    await sc.click(ACTION.approve, first.id, 'U0ALICE', first.ts);
+    await sc.click(ACTION.approve, first.id, 'U0BOB', first.ts);
+    await sc.finalReply(first.ts);
+    const v3 = JSON.parse(DEV_TEMPLATE);
+    v3.Resources.Fn.Properties.Code.ZipFile = 'v3';
+    sc.aws.putStack({
+      name: 'api-dev',
+      account: DEV_ACCOUNT,
+      template: JSON.stringify(v3),
+      parameters: { Env: 'dev', MemorySize: '256' },
+    });
+    return sc.plan();
+  }
+
+  const rollbackSummary = (sc: Scenario) =>
+    sc.slack.waitFor(
+      () => summaries(sc.slack).find((m) => JSON.stringify(m.history[0]?.blocks ?? []).includes('ROLLBACK')),
+      15_000,
+    );
+
+  const supersededShown = (sc: Scenario, ts: string) =>
+    /superseded by a rollback/.test(JSON.stringify(sc.slack.messages.find((m) => m.ts === ts)?.blocks));
+
+  it("a non-reviewer's /rollback only proposes: cancelling it leaves the waiting promotion alone", async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    const pending = await waitingPromotion(s);
+    await s.rollback('api prod', 'U0MALLORY');
+    const rb = await rollbackSummary(s);
+    await settle();
+    expect(supersededShown(s, pending.ts)).toBe(false);
+    await s.click(ACTION.cancel, promotionIdOf(rb.blocks)!, 'U0MALLORY', rb.ts);
+    await s.slack.waitFor(() =>
+      /Cancelled/i.test(JSON.stringify(s!.slack.messages.find((m) => m.ts === rb.ts)?.blocks)) ? true : undefined,
+    );
+    // The promotion still waits, and runs when approved.
+    await s.click(ACTION.approve, pending.id, 'U0ALICE', pending.ts);
+    await s.click(ACTION.approve, pending.id, 'U0BOB', pending.ts);
+    await s.finalReply(pending.ts);
+    expect(supersededShown(s, pending.ts)).toBe(false);
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(2);
+  });
+
+  it("a non-reviewer's /rollback supersedes the waiting promotion when it is approved, then runs", async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    const pending = await waitingPromotion(s);
+    await s.rollback('api prod', 'U0MALLORY');
+    const rb = await rollbackSummary(s);
+    await settle();
+    expect(supersededShown(s, pending.ts)).toBe(false);
+    await s.click(ACTION.approve, promotionIdOf(rb.blocks)!, 'U0ALICE', rb.ts);
+    await s.finalReply(rb.ts);
+    expect(supersededShown(s, pending.ts)).toBe(true);
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(2); // the first promotion and the rollback
+    await s.click(ACTION.approve, pending.id, 'U0ALICE', pending.ts);
+    await s.click(ACTION.approve, pending.id, 'U0BOB', pending.ts);
+    await s.slack.waitFor(() => replies(s!.slack, /cancelled/i)[0]);
+    expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(2);
   });
 });
