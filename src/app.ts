@@ -116,7 +116,7 @@ export function createApp(env: EnvSettings, deps: Deps): App {
           deps,
           'reading the status',
           reply,
-          async () => reply(await statusText(deps, cmd.service)),
+          async () => reply(await statusText(deps, cmd.service, command.channel_id)),
           context,
         );
       case 'history':

@@ -188,4 +188,27 @@ describe('authorisation', () => {
     await s.slack.waitFor(() => replies(s!.slack, /cancelled/i)[0]);
     expect(s.aws.callsOf('ExecuteChangeSet')).toHaveLength(2);
   });
+
+  it('/promote status and history show only the services the channel may use; in a DM only unrestricted ones', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl') });
+    await s.plan(); // api (channels: C0PROMOTE, C0OTHER) waits for approval and holds api-prod's lock
+    const ask = async (text: string, channel: string) => {
+      const before = s!.slack.responses.length;
+      await s!.promote(text, 'U0CURIOUS', channel);
+      return s!.slack.waitFor(() => s!.slack.responses.slice(before).map((r) => String(r.body?.text ?? ''))[0]);
+    };
+    const here = await ask('status', CHANNEL);
+    expect(here).toMatch(/api dev → prod: waiting for approvals, by <@U0REQ>/);
+    expect(here).toContain('api-prod');
+    for (const channel of ['C0WEB', 'D0DIRECT']) {
+      const elsewhere = await ask('status', channel);
+      expect(elsewhere).toContain('*promotions in flight*');
+      expect(elsewhere).not.toMatch(/api/);
+      expect(await ask('status api', channel)).toMatch(/api can only be promoted or rolled back from/);
+      expect(await ask('history api prod', channel)).toMatch(/api can only be promoted or rolled back from/);
+    }
+    // web is restricted to C0WEB: not even in a direct message.
+    expect(await ask('history web prod', 'D0DIRECT')).toMatch(/web can only be promoted or rolled back from/);
+    expect(await ask('history api prod', CHANNEL)).not.toMatch(/can only be promoted/);
+  });
 });
