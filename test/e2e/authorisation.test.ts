@@ -10,6 +10,7 @@ import {
   DEV_ACCOUNT,
   DEV_TEMPLATE,
   PROD_ACCOUNT,
+  PROD_TEMPLATE,
   promotionIdOf,
   REQUESTER,
   replies,
@@ -210,5 +211,59 @@ describe('authorisation', () => {
     // web is restricted to C0WEB: not even in a direct message.
     expect(await ask('history web prod', 'D0DIRECT')).toMatch(/web can only be promoted or rolled back from/);
     expect(await ask('history api prod', CHANNEL)).not.toMatch(/can only be promoted/);
+  });
+
+  it('no secret appears in anything Slack received or the bot logged', async () => {
+    const AWS_SECRET = 'e2eAwsSecret/K7MDENG+bPxRfiCYzzLEAK';
+    const NOECHO = 'prod-noecho-Hunter2-LEAK';
+    const DEV_NOECHO = 'dev-noecho-Swordfish-LEAK';
+    s = await startScenario({
+      redisUrl: inject('redisUrl'),
+      env: { AWS_SECRET_ACCESS_KEY: AWS_SECRET, LOG_LEVEL: 'debug' },
+    });
+    const withSecret = (t: string) => {
+      const j = JSON.parse(t);
+      j.Parameters.DbPassword = { Type: 'String', NoEcho: true };
+      j.Resources.Fn.Properties.Environment = { Variables: { DB_PASSWORD: { Ref: 'DbPassword' } } };
+      return JSON.stringify(j);
+    };
+    s.aws.putStack({
+      name: 'api-dev',
+      account: DEV_ACCOUNT,
+      template: withSecret(DEV_TEMPLATE),
+      parameters: { Env: 'dev', MemorySize: '256', DbPassword: DEV_NOECHO },
+    });
+    s.aws.putStack({
+      name: 'api-prod',
+      account: PROD_ACCOUNT,
+      template: withSecret(PROD_TEMPLATE),
+      parameters: { Env: 'prod', MemorySize: '1024', DbPassword: NOECHO },
+    });
+    const { id, ts } = await s.plan();
+    await s.click(ACTION.showChanges, id, 'U0ALICE', ts);
+    await s.click(ACTION.approve, id, 'U0ALICE', ts);
+    await s.click(ACTION.approve, id, 'U0BOB', ts);
+    await s.finalReply(ts);
+    await s.promote('history api prod');
+    await s.promote('status');
+    await s.slack.waitFor(() => replies(s!.slack, /Locks held/)[0]);
+    await settle(1000);
+    expect(s.aws.stack('api-prod', undefined, PROD_ACCOUNT)!.parameters.DbPassword).toBe(NOECHO);
+
+    const received = JSON.stringify({
+      messages: s.slack.messages,
+      ephemerals: s.slack.ephemerals,
+      responses: s.slack.responses,
+      files: s.slack.files,
+      views: s.slack.views,
+      calls: s.slack.calls,
+    });
+    const log = s.bot.output();
+    expect(log).toContain('audit'); // the log did record the run
+    expect(received).toContain('Fn'); // the function that reads the secret was shown; the secret never
+    for (const secret of [s.slack.token, SIGNING_SECRET, AWS_SECRET, NOECHO, DEV_NOECHO]) {
+      expect(received).not.toContain(secret);
+      expect(log).not.toContain(secret);
+    }
   });
 });
