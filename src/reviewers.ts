@@ -56,8 +56,19 @@ export function createReviewerDirectory(slack: SlackPort, opts: DirectoryOptions
     return p;
   }
 
+  // Fresh reads under way: simultaneous clicks at the quorum share one (it was asked for after they came in).
+  const freshInFlight = new Map<string, Promise<Set<string>>>();
+
+  function freshMembers(group: string): Promise<Set<string>> {
+    const pending = freshInFlight.get(group);
+    if (pending) return pending;
+    const p = readNow(group).finally(() => freshInFlight.delete(group));
+    freshInFlight.set(group, p);
+    return p;
+  }
+
   /** The group's members as Slack says now; the cache is refreshed with them (a failure is thrown, not hidden). */
-  async function freshMembers(group: string): Promise<Set<string>> {
+  async function readNow(group: string): Promise<Set<string>> {
     askedAt.set(group, now());
     let members: Set<string>;
     try {

@@ -182,6 +182,18 @@ describe('createReviewerDirectory', () => {
     expect(groupCalls()).toHaveLength(2);
   });
 
+  it('fresh: simultaneous checks at the quorum share one read', async () => {
+    fake.userGroups.set('S1', ['U2', 'U3']);
+    const { dir } = directory();
+    const answers = await Promise.all([
+      dir.stillReviewers(['U2', 'U9'], ['S1']),
+      dir.stillReviewers(['U3'], ['S1']),
+      dir.isReviewer('U2', ['S1'], { fresh: true }),
+    ]);
+    expect(answers).toEqual([['U2'], ['U3'], true]);
+    expect(groupCalls()).toHaveLength(1);
+  });
+
   it('fresh: a group that cannot be read fails the check instead of trusting the cache', async () => {
     fake.userGroups.set('S1', ['U2']);
     const { dir } = directory();
