@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { App, type CustomRoute, LogLevel, type RespondFn } from '@slack/bolt';
 import type { EnvSettings } from './config.js';
 import { parsePromoteText, parseRollbackText } from './domain/command.js';
+import type { ClickPlace } from './domain/promotion.js';
 import { crashPoint } from './faults.js';
 import { withLogFields } from './log.js';
 import { followSocketMode, probeRoutes } from './probes.js';
@@ -56,6 +57,20 @@ function background(
       await reply(explainError(err, what).text).catch(() => undefined);
     }),
   );
+}
+
+/** Where a button was clicked: the block_actions payload's channel, message and thread (platform-facts §1.5). */
+function clickPlace(body: unknown): ClickPlace {
+  const b = body as {
+    channel?: { id?: string };
+    container?: { channel_id?: string; message_ts?: string; thread_ts?: string };
+    message?: { ts?: string; thread_ts?: string };
+  };
+  return {
+    channel: b.channel?.id ?? b.container?.channel_id,
+    messageTs: b.container?.message_ts ?? b.message?.ts,
+    threadTs: b.message?.thread_ts ?? b.container?.thread_ts,
+  };
 }
 
 const socketConnected = new WeakMap<App, () => boolean>();
@@ -146,7 +161,7 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
           deps,
           'reading the status',
           reply,
-          async () => reply(await statusText(deps, cmd.service)),
+          async () => reply(await statusText(deps, cmd.service, command.channel_id)),
           context,
         );
       case 'history':
@@ -188,21 +203,22 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
 
   const button = (
     actionId: string,
-    run: (id: string, user: string, reply: Reply, triggerId?: string) => Promise<void>,
+    run: (id: string, user: string, at: ClickPlace, reply: Reply, triggerId?: string) => Promise<void>,
   ) =>
     app.action(actionId, async ({ ack, body, action, respond, context }) => {
       await ack();
       const id = action.type === 'button' ? (action.value ?? '') : '';
       const reply = replyVia(respond);
       const triggerId = 'trigger_id' in body ? (body.trigger_id as string) : undefined;
-      background(deps, `handling ${actionId}`, reply, () => run(id, body.user.id, reply, triggerId), context);
+      const at = clickPlace(body);
+      background(deps, `handling ${actionId}`, reply, () => run(id, body.user.id, at, reply, triggerId), context);
     });
 
-  button(ACTION.approve, (id, user, reply) => approve(deps, id, user, reply));
-  button(ACTION.continueSkipping, (id, user, reply) => approve(deps, id, user, reply, { skipStuck: true }));
-  button(ACTION.reject, (id, user, reply, triggerId) => reject(deps, id, user, reply, triggerId));
-  button(ACTION.cancel, (id, user, reply) => cancel(deps, id, user, reply));
-  button(ACTION.showChanges, (id, _user, reply) => showChanges(deps, id, reply));
+  button(ACTION.approve, (id, user, at, reply) => approve(deps, id, user, at, reply));
+  button(ACTION.continueSkipping, (id, user, at, reply) => approve(deps, id, user, at, reply, { skipStuck: true }));
+  button(ACTION.reject, (id, user, at, reply, triggerId) => reject(deps, id, user, at, reply, triggerId));
+  button(ACTION.cancel, (id, user, at, reply) => cancel(deps, id, user, at, reply));
+  button(ACTION.showChanges, (id, user, at, reply) => showChanges(deps, id, user, at, reply));
 
   app.view(REJECT_REASON.callbackId, async ({ ack, body, view, context }) => {
     await ack();

@@ -3,8 +3,16 @@
 import type { SlackPort } from './slack/port.js';
 
 export interface ReviewerDirectory {
-  /** Whether `user` is one of `reviewers` (a user ID, or a member of a listed group). */
-  isReviewer(user: string, reviewers: string[]): Promise<boolean>;
+  /**
+   * Whether `user` is one of `reviewers` (a user ID, or a member of a listed group). With `fresh`, groups are
+   * read from Slack now, whatever the cache holds, and a group that cannot be read fails the check (throws).
+   */
+  isReviewer(user: string, reviewers: string[], opts?: { fresh?: boolean }): Promise<boolean>;
+  /**
+   * Those of `users` who are reviewers now: every listed group read from Slack afresh, once (for the check at the
+   * quorum, src/workflows/review.ts). Throws when a group cannot be read, so nobody is judged on old data.
+   */
+  stillReviewers(users: string[], reviewers: string[]): Promise<string[]>;
 }
 
 export interface DirectoryOptions {
@@ -48,8 +56,40 @@ export function createReviewerDirectory(slack: SlackPort, opts: DirectoryOptions
     return p;
   }
 
+  // Fresh reads under way: simultaneous clicks at the quorum share one (it was asked for after they came in).
+  const freshInFlight = new Map<string, Promise<Set<string>>>();
+
+  function freshMembers(group: string): Promise<Set<string>> {
+    const pending = freshInFlight.get(group);
+    if (pending) return pending;
+    const p = readNow(group).finally(() => freshInFlight.delete(group));
+    freshInFlight.set(group, p);
+    return p;
+  }
+
+  /** The group's members as Slack says now; the cache is refreshed with them (a failure is thrown, not hidden). */
+  async function readNow(group: string): Promise<Set<string>> {
+    askedAt.set(group, now());
+    let members: Set<string>;
+    try {
+      members = new Set(await slack.groupMembers(group));
+    } catch (cause) {
+      throw new Error(`reading the members of user group ${group}`, { cause });
+    }
+    cache.set(group, { members, at: now() });
+    return members;
+  }
+
+  async function stillReviewers(users: string[], reviewers: string[]): Promise<string[]> {
+    const groups = reviewers.filter((r) => r.startsWith('S'));
+    const members = await Promise.all(groups.map(freshMembers));
+    return users.filter((u) => reviewers.includes(u) || members.some((m) => m.has(u)));
+  }
+
   return {
-    async isReviewer(user, reviewers) {
+    stillReviewers,
+    async isReviewer(user, reviewers, o = {}) {
+      if (o.fresh) return (await stillReviewers([user], reviewers)).length > 0;
       if (reviewers.includes(user)) return true;
       for (const group of reviewers.filter((r) => r.startsWith('S'))) {
         const hit = cache.get(group);

@@ -160,4 +160,45 @@ describe('createReviewerDirectory', () => {
     expect(answers).toEqual([true, true, true, false]);
     expect(groupCalls()).toHaveLength(1);
   });
+
+  it('fresh: reads the group now, whatever the cache holds, and sees a member just removed', async () => {
+    fake.userGroups.set('S1', ['U2', 'U3']);
+    const { dir } = directory();
+    expect(await dir.isReviewer('U2', ['S1'])).toBe(true); // cached for 60 s
+    fake.userGroups.set('S1', ['U3']);
+    expect(await dir.isReviewer('U2', ['S1'])).toBe(true); // the cache still says so: a hint only
+    expect(await dir.isReviewer('U2', ['S1'], { fresh: true })).toBe(false);
+    expect(groupCalls()).toHaveLength(2);
+    expect(await dir.isReviewer('U2', ['S1'])).toBe(false); // the fresh read refreshed the cache
+  });
+
+  it('stillReviewers: one fresh read per group for all the approvers; listed users need no read', async () => {
+    fake.userGroups.set('S1', ['U2']);
+    fake.userGroups.set('S2', ['U3']);
+    const { dir } = directory();
+    expect(await dir.stillReviewers(['U1', 'U2', 'U3', 'U9'], ['U1', 'S1', 'S2'])).toEqual(['U1', 'U2', 'U3']);
+    expect(groupCalls()).toHaveLength(2);
+    expect(await dir.stillReviewers(['U1'], ['U1'])).toEqual(['U1']);
+    expect(groupCalls()).toHaveLength(2);
+  });
+
+  it('fresh: simultaneous checks at the quorum share one read', async () => {
+    fake.userGroups.set('S1', ['U2', 'U3']);
+    const { dir } = directory();
+    const answers = await Promise.all([
+      dir.stillReviewers(['U2', 'U9'], ['S1']),
+      dir.stillReviewers(['U3'], ['S1']),
+      dir.isReviewer('U2', ['S1'], { fresh: true }),
+    ]);
+    expect(answers).toEqual([['U2'], ['U3'], true]);
+    expect(groupCalls()).toHaveLength(1);
+  });
+
+  it('fresh: a group that cannot be read fails the check instead of trusting the cache', async () => {
+    fake.userGroups.set('S1', ['U2']);
+    const { dir } = directory();
+    expect(await dir.isReviewer('U2', ['S1'])).toBe(true);
+    fake.failNext('usergroups.users.list', 'ratelimited');
+    await expect(dir.stillReviewers(['U2'], ['S1'])).rejects.toThrow(/reading the members of user group S1/);
+  });
 });

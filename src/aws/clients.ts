@@ -1,4 +1,4 @@
-// One CloudFormation/S3 client per (region, role, person). Role credentials come from STS AssumeRole
+// One CloudFormation/S3 client per (region, role, person), and per approvers for an execution's start call. Role credentials come from STS AssumeRole
 // through @aws-sdk/credential-providers, which caches them and refreshes them before they expire,
 // so there is no AssumeRole per API call. Endpoints come from the SDK's own chain (AWS_ENDPOINT_URL…).
 // Every client, the STS client inside fromTemporaryCredentials included, has connection and request timeouts,
@@ -20,8 +20,17 @@ export interface StageAccess {
   externalId?: string;
 }
 
+/** Who approved the operation a client acts for: sent as session tags, so CloudTrail shows them. */
+export interface SessionContext {
+  approvers?: string[];
+}
+
 export interface AwsClients {
-  cloudFormation(access: StageAccess, actor: string): CloudFormationClient;
+  /**
+   * A client acting for `actor` (SourceIdentity and session name). With `session.approvers`, its role session
+   * also carries them as the session tag `promote-bot:approvers`: use it for the execution's start call.
+   */
+  cloudFormation(access: StageAccess, actor: string, session?: SessionContext): CloudFormationClient;
   s3(access: StageAccess, actor: string): S3Client;
 }
 
@@ -158,6 +167,28 @@ export function sourceIdentity(actor: string): string {
   return clean.length >= 2 ? clean : `slack-${clean}`;
 }
 
+/** The session tag naming the approvers (STS: key ≤ 128, value ≤ 256 characters). */
+export const APPROVERS_TAG = 'promote-bot:approvers';
+
+const TAG_VALUE_MAX = 256;
+
+/**
+ * Approvers as one session tag value: user IDs separated by spaces (STS tag values allow letters, digits,
+ * spaces and `_.:/=+-@`, not commas). Whole IDs only; those past 256 characters are counted as ` +N`.
+ */
+export function approversTagValue(approvers: string[]): string {
+  const ids = approvers.map((a) => a.replace(/[^\p{L}\p{N}_.:/=+@-]/gu, '-')).filter((a) => a.length > 0);
+  let value = '';
+  for (let i = 0; i < ids.length; i++) {
+    const next = value ? `${value} ${ids[i]}` : ids[i]!;
+    const rest = ids.length - i - 1;
+    const suffix = rest > 0 ? ` +${rest}` : '';
+    if ((next + suffix).length > TAG_VALUE_MAX) return `${value} +${ids.length - i}`.trim().slice(0, TAG_VALUE_MAX);
+    value = next;
+  }
+  return value;
+}
+
 export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
   const maxClients = opts.maxClients ?? 200;
   const cache = new Map<string, CloudFormationClient | S3Client>();
@@ -168,9 +199,13 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
    * One provider per (role, person), shared by the CloudFormation and S3 clients: a single AssumeRole
    * serves both, and the credentials are fetched again only when less than 5 minutes remain.
    */
-  function credentialsFor(access: StageAccess, actor: string): AwsCredentialIdentityProvider | undefined {
+  function credentialsFor(
+    access: StageAccess,
+    actor: string,
+    approvers = '',
+  ): AwsCredentialIdentityProvider | undefined {
     if (!access.role) return undefined; // the SDK's default chain
-    const key = [access.region, access.role, access.externalId ?? '', actor].join('|');
+    const key = [access.region, access.role, access.externalId ?? '', actor, approvers].join('|');
     const hit = providers.get(key);
     if (hit) return hit;
     const assume = fromTemporaryCredentials({
@@ -180,6 +215,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
         SourceIdentity: sourceIdentity(actor),
         ExternalId: access.externalId,
         DurationSeconds: 3600,
+        ...(approvers ? { Tags: [{ Key: APPROVERS_TAG, Value: approvers }] } : {}),
       },
       clientConfig: { region: access.region, requestHandler: requestHandlerOf(opts), maxAttempts: opts.maxAttempts },
       ...(opts.onCall ? { clientPlugins: [stsPlugin(opts.onCall)] } : {}),
@@ -218,15 +254,16 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
     return client;
   }
 
-  const keyOf = (kind: string, a: StageAccess, actor: string) =>
-    [kind, a.region, a.role ?? '', a.externalId ?? '', a.role ? actor : ''].join('|');
+  const keyOf = (kind: string, a: StageAccess, actor: string, approvers = '') =>
+    [kind, a.region, a.role ?? '', a.externalId ?? '', a.role ? actor : '', a.role ? approvers : ''].join('|');
 
   return {
-    cloudFormation(access, actor) {
-      return cached(keyOf('cfn', access, actor), () => {
+    cloudFormation(access, actor, session) {
+      const approvers = session?.approvers?.length ? approversTagValue(session.approvers) : '';
+      return cached(keyOf('cfn', access, actor, approvers), () => {
         const client = new CloudFormationClient({
           region: access.region,
-          credentials: credentialsFor(access, actor),
+          credentials: credentialsFor(access, actor, approvers),
           maxAttempts: opts.maxAttempts ?? 5,
           requestHandler: requestHandlerOf(opts),
         });

@@ -169,6 +169,15 @@ function suggestion(name: string, known: string[]): { suggestion?: string } {
 
 const refuse = (refusal: Refusal): { ok: false; refusal: Refusal } => ({ ok: false, refusal });
 
+/**
+ * Whether `channel` may see `service` in /promote status and history: a service without a `channels` list is
+ * everyone's; one with a list only its channels' (in a direct message, whose IDs start with D, never).
+ */
+export function channelMayUse(service: Pick<ServiceConfig, 'channels'>, channel: string): boolean {
+  if (!service.channels) return true;
+  return !channel.startsWith('D') && service.channels.includes(channel);
+}
+
 export function resolveService(config: PromoteConfig, name: string, channel: string): Resolved<ServiceConfig> {
   // Own keys only: `config.services[name]` would find `constructor` or `toString` on Object.prototype.
   const known = Object.keys(config.services);

@@ -12,8 +12,19 @@ export type PromotionEvent =
   | { type: 'planned'; changeSet?: { arn: string; name: string }; plan: Plan; rule: ApprovalRule }
   | { type: 'nothing_to_promote'; reason: string }
   | { type: 'plan_failed'; reason: string }
-  /** `skip`: continue_rollback only, this approver chose to skip the resources stuck in rollback */
-  | { type: 'approve'; user: string; isReviewer: boolean; rule: ApprovalRule; skip?: boolean }
+  /**
+   * `skip`: continue_rollback only, this approver chose to skip the resources stuck in rollback.
+   * `recheck`: who was looked up again just now (`checked`, see approversToRecheck) and who of them may still
+   * approve under the current rule (`valid`). A click that completes the quorum needs it for every approval.
+   */
+  | {
+      type: 'approve';
+      user: string;
+      isReviewer: boolean;
+      rule: ApprovalRule;
+      skip?: boolean;
+      recheck?: { checked: string[]; valid: string[] };
+    }
   /** `reviewers` (the rule's) only say who to ask when a non-reviewer clicks */
   | { type: 'reject'; user: string; isReviewer: boolean; reason?: string; reviewers?: string[] }
   | { type: 'cancel'; user: string; reason?: string; force?: boolean }
@@ -71,6 +82,43 @@ function notReviewer(p: Promotion, reviewers: string[]): Step {
 /** Approvals from distinct reviewers still needed. */
 export function approvalsMissing(p: Promotion, rule: ApprovalRule): number {
   return Math.max(0, rule.required - p.approvals.length);
+}
+
+/**
+ * Whose approvals must be looked up afresh before `user`'s click is decided: everyone's (theirs included) when
+ * the click would complete the quorum, nobody's (undefined) otherwise or when `user` approved already.
+ */
+export function approversToRecheck(p: Promotion, user: string, rule: ApprovalRule): string[] | undefined {
+  const users = p.approvals.map((a) => a.user);
+  if (users.includes(user)) return undefined; // refused as a duplicate anyway
+  return users.length + 1 >= rule.required ? [...users, user] : undefined;
+}
+
+/** Where a button was clicked, from the signed block_actions payload. */
+export interface ClickPlace {
+  channel?: string;
+  /** The message the button is on (container.message_ts) */
+  messageTs?: string;
+  /** That message's thread, when it is a reply */
+  threadTs?: string;
+}
+
+/**
+ * A button counts only where the bot posted the operation: on its summary (same channel and message), or on a
+ * reply in that summary's thread. Anything else is refused (a copied or forged payload) and changes nothing.
+ */
+export function misplacedClick(p: Promotion, at: ClickPlace): Refusal | undefined {
+  const here =
+    p.messageTs !== undefined &&
+    at.channel === p.channel &&
+    (at.messageTs === p.messageTs || at.threadTs === p.messageTs);
+  return here ? undefined : { code: 'wrong_place', kind: p.kind };
+}
+
+/** Approvals recorded in `before` that `after` no longer has (dropped at a re-check). */
+export function droppedApprovals(before: Promotion, after: Promotion): string[] {
+  const kept = new Set(after.approvals.map((a) => a.user));
+  return before.approvals.map((a) => a.user).filter((u) => !kept.has(u));
 }
 
 /**
@@ -143,13 +191,24 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
     case 'approve': {
       if (p.state !== 'awaiting_approval') return wrongState;
       if (expired) return refuse({ code: 'expired', kind: p.kind });
-      if (!event.isReviewer) return notReviewer(p, event.rule.reviewers);
+      const { recheck } = event;
+      const isReviewer = recheck?.checked.includes(event.user) ? recheck.valid.includes(event.user) : event.isReviewer;
+      if (!isReviewer) return notReviewer(p, event.rule.reviewers);
       if (event.user === p.requester && !event.rule.allowSelfApproval) {
         return refuse({ code: 'self_approval', kind: p.kind });
       }
       if (p.approvals.some((a) => a.user === event.user)) return refuse({ code: 'already_approved' });
-      const approvals = [...p.approvals, { user: event.user, at, ...(event.skip ? { skip: true } : {}) }];
+      // Approvals whose approver was looked up again and no longer may approve (removed from the config or
+      // from a user group) no longer count.
+      const kept = recheck
+        ? p.approvals.filter((a) => !recheck.checked.includes(a.user) || recheck.valid.includes(a.user))
+        : p.approvals;
+      const approvals = [...kept, { user: event.user, at, ...(event.skip ? { skip: true } : {}) }];
       const reached = approvals.length >= event.rule.required;
+      // The quorum is reached only on approvals all checked afresh: one that arrived meanwhile was not.
+      if (reached && !approvals.every((a) => recheck?.checked.includes(a.user))) {
+        return refuse({ code: 'reviewers_changed' });
+      }
       if (!reached) return next({ approvals });
       // continue_rollback: the stuck resources are skipped only when every approver chose to skip them.
       const skip = approvals.every((a) => a.skip) ? (p.stuck ?? []).map((r) => r.logicalId) : [];

@@ -46,6 +46,10 @@ export type Refusal =
   | { code: 'already_approved' }
   | { code: 'not_rejecter' }
   | { code: 'not_requester'; requester: string; kind: PromotionKind }
+  /** A button clicked on a message (or in a channel) other than the one where the bot posted the operation */
+  | { code: 'wrong_place'; kind: PromotionKind }
+  /** The approvals changed while the reviewers were being looked up again: the click is to be decided afresh */
+  | { code: 'reviewers_changed' }
   // Holds and the release history
   | { code: 'held'; service: string; stage: string; hold: StageHold }
   | { code: 'no_releases'; service: string; stage: string }

@@ -199,6 +199,11 @@ export interface Promotion {
   mode?: RecoveryMode;
   /** cancel_update of the bot's own running promotion: that promotion's ID (it keeps the lock and its thread) */
   cancels?: string;
+  /**
+   * Rollbacks proposed by someone who is not a rollback reviewer: the waiting promotion it would supersede, once
+   * approved. Such a rollback waits without the stage lock and takes it when it starts.
+   */
+  supersedes?: string;
   /** Rollbacks re-applying a recorded release: which release they undo or re-apply (see domain/releases.ts) */
   rollbackTarget?: RollbackTarget;
   /** continue_rollback: resources whose rollback failed (shown), and those to skip (set once approved, when every approver chose to) */

@@ -25,6 +25,7 @@ import { type Lease, LeaseLost, underLease } from './lease.js';
 import { extendLock } from './locks.js';
 import { recordBefore } from './releases.js';
 import { refreshSummaryQuietly, threadReply } from './summary-message.js';
+import { takeOverStage } from './supersede.js';
 
 /** Operations this process is driving now (per replica: tests run several in one process). */
 const inFlight = new Set<string>();
@@ -183,6 +184,13 @@ async function start(deps: Deps, initial: Promotion, lease: Lease): Promise<Prom
       await lease.touch();
       if (stale)
         return move(deps, p, { type: 'stale', reason: `Not executed: ${stale}. Re-run /promote to plan again.` });
+      // A rollback proposed by someone who is not a rollback reviewer supersedes the waiting promotion only now,
+      // once approved, and takes the stage lock (or ends, when another operation holds it by now).
+      if (p.supersedes) {
+        const locked = await takeOverStage(deps, p, stage, START_DEADLINE_MS);
+        await lease.touch();
+        if (locked) return move(deps, p, { type: 'start_failed', reason: `Not executed: ${locked}` });
+      }
       // GetTemplate only returns the current template: keep what runs now, for /rollback.
       if (!isRecovery(p)) await recordBefore(deps, p, stage);
       await lease.touch();
@@ -193,7 +201,10 @@ async function start(deps: Deps, initial: Promotion, lease: Lease): Promise<Prom
       // Not awaited: the operation starts now; the summary follows when Slack allows.
       void refreshSummaryQuietly(deps, p);
     }
-    const r = await startOperation(cfn, p, p.execution!.token);
+    // The start call's role session carries the approvers as a session tag (CloudTrail: who asked, who approved).
+    const approvers = p.approvals.map((a) => a.user);
+    const startCfn = deps.aws.cloudFormation(accessOf(stage), p.requester, { approvers });
+    const r = await startOperation(startCfn, p, p.execution!.token);
     crashPoint('after-execute');
     if (!r.started && 'refused' in r && !(await startedAtCloudFormation(cfn, p))) {
       return move(deps, p, { type: 'start_failed', reason: `Not executed: ${r.refused}` });

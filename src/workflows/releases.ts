@@ -3,7 +3,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describeStack, fingerprint, getTemplateBody } from '../aws/cloudformation.js';
 import type { StageConfig } from '../config.js';
-import { resolveService, resolveStage } from '../domain/command.js';
+import { channelMayUse, resolveService, resolveStage } from '../domain/command.js';
 import type { Release, StageSnapshot } from '../domain/releases.js';
 import type { Promotion } from '../domain/types.js';
 import { renderHistory } from '../slack/views/history.js';
@@ -80,6 +80,10 @@ export async function historyText(
 ): Promise<string> {
   const svc = resolveService(deps.config, serviceName, channel);
   if (!svc.ok) return renderRefusal(svc.refusal);
+  // Only services the channel may use (a restricted one never in a direct message).
+  if (!channelMayUse(svc.value, channel)) {
+    return renderRefusal({ code: 'channel_not_allowed', service: svc.value.name, channels: svc.value.channels ?? [] });
+  }
   const stage = resolveStage(svc.value, stageName ?? svc.value.stages[svc.value.stages.length - 1]!.name);
   if (!stage.ok) return renderRefusal(stage.refusal);
   const releases = await deps.store.listCapped<Release>(

@@ -1,7 +1,15 @@
 // Button clicks on a summary: Approve, Reject, Cancel, Show all changes.
 // Who clicked is always the signed payload's user.id; the button carries only the promotion ID.
-import { approvalsMissing } from '../domain/promotion.js';
+import {
+  approvalsMissing,
+  approversToRecheck,
+  type ClickPlace,
+  droppedApprovals,
+  misplacedClick,
+} from '../domain/promotion.js';
+import type { Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
+import { renderDroppedApprovals } from '../slack/views/approvals.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { renderRejectReasonModal } from '../slack/views/reject-reason.js';
 import { audit, type Deps, type Reply, ruleOf, type Transition, transition } from './deps.js';
@@ -18,29 +26,80 @@ export async function closePending(deps: Deps, t: Extract<Transition, { ok: true
   await finishOperation(deps, t.after.id);
 }
 
+/** The operation behind a button, or a reply saying why the click does nothing (unknown, or clicked elsewhere). */
+async function clicked(
+  deps: Deps,
+  id: string,
+  user: string,
+  at: ClickPlace,
+  reply: Reply,
+): Promise<Promotion | undefined> {
+  const p = await deps.store.getPromotion(id);
+  if (!p) return void (await reply('This promotion is no longer known.'));
+  const misplaced = misplacedClick(p, at);
+  if (!misplaced) return p;
+  await audit(deps, p, user, 'refused a button clicked elsewhere', {
+    channel: at.channel,
+    messageTs: at.messageTs,
+    threadTs: at.threadTs,
+  });
+  await reply(renderRefusal(misplaced));
+  return undefined;
+}
+
+/** A click that found the approvals changed while the approvers were looked up again is decided afresh. */
+const APPROVE_ATTEMPTS = 3;
+
 export async function approve(
   deps: Deps,
   id: string,
   user: string,
+  at: ClickPlace,
   reply: Reply,
   opts: { skipStuck?: boolean } = {},
 ): Promise<void> {
-  const current = await deps.store.getPromotion(id);
-  if (!current) return reply('This promotion is no longer known.');
-  const rule = ruleOf(deps, current);
-  const isReviewer = await deps.reviewers.isReviewer(user, rule.reviewers);
-  const t = await transition(deps, id, { type: 'approve', user, isReviewer, rule, skip: opts.skipStuck }, user);
-  if (!t.ok) return reply(renderRefusal(t.refusal));
-  crashPoint(t.after.state === 'approved' ? 'after-last-approval' : 'after-approval');
-  if (t.after.state === 'approved') {
-    // The last approval: start at once (an incident's cancel is one API call after the click); the
-    // summary update is queued behind it.
-    void drive(deps, id);
-    void refreshSummaryQuietly(deps, t.after);
-  } else {
-    await refreshSummaryQuietly(deps, t.after);
-    const missing = approvalsMissing(t.after, rule);
-    await reply(`Approved. ${missing} more approval${missing === 1 ? '' : 's'} needed.`);
+  for (let attempt = 1; ; attempt++) {
+    const current = await clicked(deps, id, user, at, reply);
+    if (!current) return;
+    const rule = ruleOf(deps, current);
+    // The cached answer is a hint; a click that would complete the quorum looks every approver up again,
+    // against the rule as it is now (the config may have changed, a group lost a member).
+    const isReviewer = await deps.reviewers.isReviewer(user, rule.reviewers);
+    const toCheck =
+      current.state === 'awaiting_approval' && isReviewer ? approversToRecheck(current, user, rule) : undefined;
+    const recheck = toCheck
+      ? { checked: toCheck, valid: await deps.reviewers.stillReviewers(toCheck, rule.reviewers) }
+      : undefined;
+    const event = {
+      type: 'approve' as const,
+      user,
+      isReviewer,
+      rule,
+      skip: opts.skipStuck,
+      ...(recheck ? { recheck } : {}),
+    };
+    const t = await transition(deps, id, event, user);
+    if (!t.ok && t.refusal.code === 'reviewers_changed' && attempt < APPROVE_ATTEMPTS) continue;
+    if (!t.ok) return reply(renderRefusal(t.refusal));
+    const dropped = droppedApprovals(t.before, t.after);
+    if (dropped.length) {
+      await audit(deps, t.after, user, 'approvals dropped', { users: dropped, reason: 'no longer a reviewer' });
+    }
+    const droppedText = renderDroppedApprovals(dropped, t.after.service, t.after.to);
+    crashPoint(t.after.state === 'approved' ? 'after-last-approval' : 'after-approval');
+    if (t.after.state === 'approved') {
+      // The last approval: start at once (an incident's cancel is one API call after the click); the
+      // summary update is queued behind it.
+      void drive(deps, id);
+      void refreshSummaryQuietly(deps, t.after);
+      if (droppedText) await reply(droppedText);
+    } else {
+      await refreshSummaryQuietly(deps, t.after);
+      const missing = approvalsMissing(t.after, rule);
+      const approved = `Approved. ${missing} more approval${missing === 1 ? '' : 's'} needed.`;
+      await reply(droppedText ? `${droppedText}\n${approved}` : approved);
+    }
+    return;
   }
 }
 
@@ -48,9 +107,16 @@ export async function approve(
  * Any named reviewer's Reject ends the promotion at once; then, when Slack gave a trigger, a modal asks
  * for an optional reason, which is added to the decision when submitted.
  */
-export async function reject(deps: Deps, id: string, user: string, reply: Reply, triggerId?: string): Promise<void> {
-  const current = await deps.store.getPromotion(id);
-  if (!current) return reply('This promotion is no longer known.');
+export async function reject(
+  deps: Deps,
+  id: string,
+  user: string,
+  at: ClickPlace,
+  reply: Reply,
+  triggerId?: string,
+): Promise<void> {
+  const current = await clicked(deps, id, user, at, reply);
+  if (!current) return;
   const { reviewers } = ruleOf(deps, current);
   const isReviewer = await deps.reviewers.isReviewer(user, reviewers);
   const t = await transition(deps, id, { type: 'reject', user, isReviewer, reviewers }, user);
@@ -80,14 +146,16 @@ export async function addRejectReason(
   await refreshSummaryQuietly(deps, t.after);
 }
 
-export async function cancel(deps: Deps, id: string, user: string, reply: Reply): Promise<void> {
+export async function cancel(deps: Deps, id: string, user: string, at: ClickPlace, reply: Reply): Promise<void> {
+  if (!(await clicked(deps, id, user, at, reply))) return;
   const t = await transition(deps, id, { type: 'cancel', user }, user);
   if (!t.ok) return reply(renderRefusal(t.refusal));
   await closePending(deps, t);
 }
 
-export async function showChanges(deps: Deps, id: string, reply: Reply): Promise<void> {
-  const p = await deps.store.getPromotion(id);
-  if (!p?.plan || !p.messageTs) return reply('There is no change list for this promotion.');
+export async function showChanges(deps: Deps, id: string, user: string, at: ClickPlace, reply: Reply): Promise<void> {
+  const p = await clicked(deps, id, user, at, reply);
+  if (!p) return;
+  if (!p.plan || !p.messageTs) return reply('There is no change list for this promotion.');
   await shareChangeList(deps, p, p.messageTs);
 }

@@ -12,17 +12,16 @@ import {
 import { isCancellable, isInProgress, isRollbackFailure, whyNotUpdatable } from '../aws/stack-status.js';
 import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
-import { isPending } from '../domain/promotion.js';
 import { chooseRollbackTarget } from '../domain/releases.js';
 import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
-import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf, transition } from './deps.js';
+import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf } from './deps.js';
 import { drive } from './execute.js';
 import { endOperation, openOperation, planAndPublish, recordPlanAndPublish } from './operation.js';
 import { templateFor } from './plan.js';
 import { type Release, releasesKey, unpackTemplate } from './releases.js';
-import { closePending } from './review.js';
+import { supersedeNowOrLater } from './supersede.js';
 
 export interface RollbackRequest {
   service: string;
@@ -30,29 +29,6 @@ export interface RollbackRequest {
   release?: string;
   requester: string;
   channel: string;
-}
-
-/** Cancels a promotion waiting on this stack: a rollback wins over it. */
-async function supersedePending(deps: Deps, stage: StageConfig, by: string): Promise<void> {
-  const key = lockKey(stage);
-  const raw = await deps.store.holder(key);
-  if (!raw) return;
-  const h = JSON.parse(raw) as LockHolder;
-  const p = await deps.store.getPromotion(h.promotionId);
-  if (p && (isPending(p.state) || p.state === 'approved')) {
-    const t = await transition(
-      deps,
-      p.id,
-      { type: 'cancel', user: by, force: true, reason: `superseded by a rollback of ${stage.name}` },
-      by,
-    );
-    if (t.ok) {
-      await closePending(deps, t);
-      // Its planner may still hold its lease (so its end effects wait): it has ended and can never run, so its
-      // lock goes now. Compare-and-delete: a lock taken by anyone since is left alone.
-      await deps.store.release(key, raw);
-    }
-  }
 }
 
 export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply): Promise<Promotion | undefined> {
@@ -92,7 +68,8 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
     JSON.stringify((stack?.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue]).sort()) !==
       JSON.stringify(current.parameters.map((p) => [p.key, p.value]).sort());
 
-  await supersedePending(deps, to, req.requester);
+  // A rollback reviewer's rollback supersedes a waiting promotion now; anyone else's only once approved.
+  const { lock, supersedes } = await supersedeNowOrLater(deps, to, req.requester);
   const opened = await openOperation(
     deps,
     {
@@ -107,9 +84,10 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
       target: targetOf(to, stack),
       source: { stack: to.stack, region: to.region, fingerprint: target.snapshot.fingerprint },
       rollbackTarget: target.target,
+      ...(supersedes ? { supersedes } : {}),
     },
     to,
-    { lock: true, reply },
+    { lock, reply },
   );
   if (!opened) return undefined;
   const { id } = opened.p;
@@ -169,7 +147,9 @@ async function recover(
   // Read before anything is taken, so a failure here leaves nothing held.
   const stuck = mode === 'continue_rollback' ? await readStuckResources(cfn, stack) : undefined;
   const running = mode === 'cancel_update' ? await runningPromotion(deps, to) : undefined;
-  if (!running) await supersedePending(deps, to, req.requester);
+  const { lock, supersedes } = running
+    ? { lock: false, supersedes: undefined }
+    : await supersedeNowOrLater(deps, to, req.requester);
   const opened = await openOperation(
     deps,
     {
@@ -177,6 +157,7 @@ async function recover(
       mode,
       stuck,
       ...(running ? { cancels: running.id } : {}),
+      ...(supersedes ? { supersedes } : {}),
       service: req.service,
       to: to.name,
       requester: req.requester,
@@ -184,7 +165,7 @@ async function recover(
       target: targetOf(to, stack),
     },
     to,
-    { lock: !running, reply },
+    { lock, reply },
   );
   if (!opened) return undefined;
   let published: Promotion | undefined;

@@ -1,18 +1,38 @@
-// /promote status [service]: pending and running promotions and held locks.
+// /promote status [service]: pending and running promotions and held locks, of the services the channel may use.
 import { formatDistanceStrict } from 'date-fns';
+import { channelMayUse, resolveService } from '../domain/command.js';
 import { describeState } from '../domain/promotion.js';
-import { escapeMrkdwn as esc } from '../slack/escape.js';
+import { escapeMrkdwn as esc, mentionUser } from '../slack/escape.js';
+import { renderRefusal } from '../slack/views/refusals.js';
 import { KEYS } from '../store/keys.js';
 import type { Deps } from './deps.js';
 import { describeLockHolder, messageLink } from './locks.js';
 
-export async function statusText(deps: Deps, service?: string): Promise<string> {
-  if (service && !deps.config.services[service]) {
-    return `Unknown service "${esc(service)}". Known services: ${Object.keys(deps.config.services).join(', ')}.`;
+/**
+ * What is in flight and which locks are held, for the services `channel` may use (channelMayUse): another
+ * channel's restricted services are not shown, not even their names.
+ */
+export async function statusText(deps: Deps, service: string | undefined, channel: string): Promise<string> {
+  if (service) {
+    const svc = resolveService(deps.config, service, channel);
+    if (!svc.ok) return renderRefusal(svc.refusal);
+    if (!channelMayUse(svc.value, channel)) {
+      return renderRefusal({
+        code: 'channel_not_allowed',
+        service: svc.value.name,
+        channels: svc.value.channels ?? [],
+      });
+    }
+    service = svc.value.name;
   }
+  const visible = (name: string | undefined) => {
+    const svc =
+      name !== undefined && Object.hasOwn(deps.config.services, name) ? deps.config.services[name] : undefined;
+    return svc !== undefined && channelMayUse(svc, channel) && (!service || name === service);
+  };
   const now = deps.now();
   const active = (await deps.store.listActive())
-    .filter((p) => !service || p.service === service)
+    .filter((p) => visible(p.service))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   const lines = [`*${service ? `${esc(service)}: ` : ''}promotions in flight*`];
   if (active.length === 0) lines.push('None.');
@@ -20,7 +40,7 @@ export async function statusText(deps: Deps, service?: string): Promise<string> 
     const link = p.messageTs ? ` <${messageLink(p.channel, p.messageTs)}|message>` : '';
     const path = p.kind === 'rollback' ? `rollback ${p.to}` : `${p.from} → ${p.to}`;
     lines.push(
-      `• ${esc(p.service)} ${esc(path)}: ${describeState(p.state)}, by <@${p.requester}> ${formatDistanceStrict(new Date(p.createdAt), now, { addSuffix: true })}${link}`,
+      `• ${esc(p.service)} ${esc(path)}: ${describeState(p.state)}, by ${mentionUser(p.requester)} ${formatDistanceStrict(new Date(p.createdAt), now, { addSuffix: true })}${link}`,
     );
   }
   const locks = await deps.store.listHeld(KEYS.lockPrefix);
@@ -32,7 +52,7 @@ export async function statusText(deps: Deps, service?: string): Promise<string> 
     } catch {
       svc = undefined;
     }
-    if (service && svc !== service) continue;
+    if (!visible(svc)) continue;
     shown.push(`• ${esc(l.key.slice(KEYS.lockPrefix.length))}: ${await describeLockHolder(deps, l.holder)}`);
   }
   lines.push('*Locks held*', ...(shown.length ? shown : ['None.']));

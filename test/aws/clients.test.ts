@@ -3,7 +3,14 @@
 // actor in the session name and as SourceIdentity, cached credentials, and the role's account.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAwsClients, roleSessionName, type StageAccess, sourceIdentity } from '../../src/aws/clients.js';
+import {
+  APPROVERS_TAG,
+  approversTagValue,
+  createAwsClients,
+  roleSessionName,
+  type StageAccess,
+  sourceIdentity,
+} from '../../src/aws/clients.js';
 import { describeStack } from '../../src/aws/cloudformation.js';
 import { type FakeAws, startFakeAws } from '../fakes/aws.js';
 
@@ -96,6 +103,23 @@ describe('createAwsClients', () => {
       Array.from({ length: 5 }, () => describeStack(clients.cloudFormation(prod, 'U0123ABC'), 'api-prod')),
     );
     expect(aws.assumeRoleCalls).toHaveLength(1);
+  });
+
+  it('gives an execution its own session with the approvers as a session tag, valid for STS', async () => {
+    const clients = createAwsClients();
+    await describeStack(clients.cloudFormation(prod, 'U0REQ'), 'api-prod');
+    const exec = clients.cloudFormation(prod, 'U0REQ', { approvers: ['U0ALICE', 'U0BOB'] });
+    expect(exec).not.toBe(clients.cloudFormation(prod, 'U0REQ'));
+    expect(clients.cloudFormation(prod, 'U0REQ', { approvers: [] })).toBe(clients.cloudFormation(prod, 'U0REQ'));
+    await describeStack(exec, 'api-prod');
+    const many = Array.from({ length: 40 }, (_, i) => `U0APPROVER${String(i).padStart(3, '0')}`);
+    await describeStack(clients.cloudFormation(prod, 'U0REQ', { approvers: many }), 'api-prod');
+    expect(aws.assumeRoleCalls.map((c) => c.Tags)).toEqual([
+      undefined,
+      { [APPROVERS_TAG]: 'U0ALICE U0BOB' },
+      { [APPROVERS_TAG]: approversTagValue(many) },
+    ]);
+    expect(aws.assumeRoleCalls.every((c) => c.SourceIdentity === 'U0REQ')).toBe(true);
   });
 
   it('gives another actor its own session, named after them', async () => {
@@ -239,5 +263,18 @@ describe('onCall', () => {
       { service: 'cloudformation', operation: 'DescribeStacks', result: 'ok' },
       { service: 'cloudformation', operation: 'DescribeStacks', result: 'access_denied' },
     ]);
+  });
+});
+
+describe('approversTagValue', () => {
+  it('joins whole user IDs with spaces within 256 characters, counting those left out', () => {
+    expect(approversTagValue(['U0ALICE'])).toBe('U0ALICE');
+    const many = Array.from({ length: 40 }, (_, i) => `U0APPROVER${String(i).padStart(3, '0')}`);
+    const v = approversTagValue(many);
+    expect(v.length).toBeLessThanOrEqual(256);
+    const [shown, more] = v.split(' +');
+    expect(shown!.split(' ').every((id) => many.includes(id))).toBe(true);
+    expect(shown!.split(' ').length + Number(more)).toBe(40);
+    expect(approversTagValue(['U1,<x>'])).toMatch(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u);
   });
 });

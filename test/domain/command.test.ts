@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { type PromoteConfig, parsePromoteConfig } from '../../src/config.js';
 import {
+  channelMayUse,
   closest,
   editDistance,
   type PromoteCommand,
@@ -647,5 +648,18 @@ describe('refusals are data: names as typed, nothing pre-rendered', () => {
     ['api prod <!here> x', { code: 'unreadable_rollback', text: 'prod <!here> x' }],
   ])('/rollback %j → usage refusal', (text, refusal) => {
     expect(parseRollback(text)).toEqual({ kind: 'usage', refusal });
+  });
+});
+
+describe('channelMayUse', () => {
+  it.each<[string[] | undefined, string, boolean]>([
+    [undefined, 'C0ANY', true],
+    [undefined, 'D0DIRECT', true],
+    [['C0PROMOTE'], 'C0PROMOTE', true],
+    [['C0PROMOTE'], 'C0OTHER', false],
+    [['C0PROMOTE'], 'D0DIRECT', false],
+    [['D0DIRECT'], 'D0DIRECT', false], // a restricted service never shows in a direct message
+  ])('channels %j, asked from %s → %s', (channels, channel, expected) => {
+    expect(channelMayUse({ channels }, channel)).toBe(expected);
   });
 });

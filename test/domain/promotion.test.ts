@@ -1,6 +1,12 @@
 // The promotion state machine and approval rules, as tables. Pure: no store, no clock but `now`.
 import { describe, expect, it } from 'vitest';
-import { approvalsMissing, type PromotionEvent, step } from '../../src/domain/promotion.js';
+import {
+  approvalsMissing,
+  approversToRecheck,
+  droppedApprovals,
+  type PromotionEvent,
+  step,
+} from '../../src/domain/promotion.js';
 import type { Refusal } from '../../src/domain/refusals.js';
 import type { ApprovalRule, Plan, Promotion, PromotionState } from '../../src/domain/types.js';
 
@@ -35,11 +41,15 @@ function promotion(state: PromotionState, patch: Partial<Promotion> = {}): Promo
   };
 }
 
+/** Everyone these tables approve as, looked up afresh (as the workflow does when a click completes the quorum). */
+const CHECKED = ['U0ALICE', 'U0BOB', 'U0LEAD1', 'U0REQ', 'U0MALLORY'];
+
 const approve = (user: string, isReviewer = true, r = rule): PromotionEvent => ({
   type: 'approve',
   user,
   isReviewer,
   rule: r,
+  recheck: { checked: CHECKED, valid: CHECKED.filter((u) => isReviewer || u !== user) },
 });
 
 type Row = [string, Promotion, PromotionEvent, Date, PromotionState | Partial<Refusal>];
@@ -130,6 +140,46 @@ const rows: Row[] = [
     approve('U0ALICE'),
     NOW,
     { code: 'wrong_state', state: 'executing' },
+  ],
+  [
+    'the quorum is never reached without looking the approvers up again',
+    promotion('awaiting_approval', { approvals: [{ user: 'U0ALICE', at: '' }] }),
+    { type: 'approve', user: 'U0BOB', isReviewer: true, rule },
+    NOW,
+    { code: 'reviewers_changed' },
+  ],
+  [
+    'an approval that arrived while the others were looked up again sends the click back',
+    promotion('awaiting_approval', { approvals: [{ user: 'U0LEAD1', at: '' }] }),
+    { type: 'approve', user: 'U0BOB', isReviewer: true, rule, recheck: { checked: ['U0BOB'], valid: ['U0BOB'] } },
+    NOW,
+    { code: 'reviewers_changed' },
+  ],
+  [
+    'an approver no longer a reviewer (config or group) no longer counts: still waiting',
+    promotion('awaiting_approval', { approvals: [{ user: 'U0LEAD1', at: '' }] }),
+    {
+      type: 'approve',
+      user: 'U0BOB',
+      isReviewer: true,
+      rule,
+      recheck: { checked: ['U0LEAD1', 'U0BOB'], valid: ['U0BOB'] },
+    },
+    NOW,
+    'awaiting_approval',
+  ],
+  [
+    'the looked-up answer wins over the cached hint for the clicker',
+    promotion('awaiting_approval', { approvals: [{ user: 'U0ALICE', at: '' }] }),
+    {
+      type: 'approve',
+      user: 'U0LEAD1',
+      isReviewer: true,
+      rule,
+      recheck: { checked: ['U0ALICE', 'U0LEAD1'], valid: ['U0ALICE'] },
+    },
+    NOW,
+    { code: 'not_reviewer' },
   ],
   [
     'reject after an approval ends it',
@@ -298,6 +348,36 @@ describe('step', () => {
   });
 });
 
+describe('re-checking the approvers at the quorum', () => {
+  it('asks for everyone only when the click would complete the quorum', () => {
+    const one = promotion('awaiting_approval', { approvals: [{ user: 'U0ALICE', at: '' }] });
+    expect(approversToRecheck(promotion('awaiting_approval'), 'U0ALICE', rule)).toBeUndefined();
+    expect(approversToRecheck(one, 'U0BOB', rule)).toEqual(['U0ALICE', 'U0BOB']);
+    expect(approversToRecheck(one, 'U0ALICE', { ...rule, required: 3 })).toBeUndefined();
+    expect(approversToRecheck(promotion('awaiting_approval'), 'U0ALICE', { ...rule, required: 1 })).toEqual([
+      'U0ALICE',
+    ]);
+  });
+
+  it('names the approvals it dropped, and keeps the new one', () => {
+    const before = promotion('awaiting_approval', { approvals: [{ user: 'U0LEAD1', at: '' }] });
+    const r = step(
+      before,
+      {
+        type: 'approve',
+        user: 'U0BOB',
+        isReviewer: true,
+        rule,
+        recheck: { checked: ['U0LEAD1', 'U0BOB'], valid: ['U0BOB'] },
+      },
+      NOW,
+    );
+    if (!r.ok) throw new Error(r.refusal.code);
+    expect(r.promotion.approvals.map((a) => a.user)).toEqual(['U0BOB']);
+    expect(droppedApprovals(before, r.promotion)).toEqual(['U0LEAD1']);
+  });
+});
+
 describe('approvalsMissing', () => {
   it.each([
     [0, 2, 2],
@@ -324,7 +404,9 @@ describe('continue_rollback: skipping the stuck resources', () => {
   function approveAll(choices: boolean[], r: ApprovalRule): Promotion {
     let p = recovery();
     choices.forEach((skip, i) => {
-      const s = step(p, { type: 'approve', user: `U0R${i}`, isReviewer: true, rule: r, skip }, NOW);
+      const users = [...p.approvals.map((a) => a.user), `U0R${i}`];
+      const recheck = { checked: users, valid: users };
+      const s = step(p, { type: 'approve', user: `U0R${i}`, isReviewer: true, rule: r, skip, recheck }, NOW);
       if (!s.ok) throw new Error(`approval ${i} refused: ${s.refusal.code}`);
       p = s.promotion;
     });

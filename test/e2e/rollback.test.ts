@@ -255,7 +255,8 @@ describe('/rollback', () => {
     );
     const pendingId = promotionIdOf(pending.blocks)!;
 
-    await s.rollback('api prod', 'U0ONCALL');
+    // A rollback reviewer (a member of S0LEADS) supersedes it at once; anyone else's rollback only once approved.
+    await s.rollback('api prod', 'U0LEAD1');
     await s.slack.waitFor(
       () =>
         /superseded by a rollback/.test(JSON.stringify(s!.slack.messages.find((m) => m.ts === pending.ts)?.blocks))
@@ -264,7 +265,7 @@ describe('/rollback', () => {
       15_000,
     );
     const cancelled = JSON.stringify(s.slack.messages.find((m) => m.ts === pending.ts)?.blocks);
-    expect(cancelled).toContain('by <@U0ONCALL>');
+    expect(cancelled).toContain('by <@U0LEAD1>');
     expect(cancelled).not.toContain('&lt;@');
     await s.click(ACTION.approve, pendingId, 'U0ALICE', pending.ts);
     await s.click(ACTION.approve, pendingId, 'U0BOB', pending.ts);

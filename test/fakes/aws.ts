@@ -100,6 +100,8 @@ export interface AssumeRoleCall {
   SourceIdentity?: string;
   ExternalId?: string;
   DurationSeconds?: string;
+  /** Session tags (Tags.member.N.Key / .Value), when any were sent */
+  Tags?: Record<string, string>;
 }
 
 export interface FakeAws {
@@ -266,6 +268,15 @@ export function s3Location(url: string, ownHost: string): { bucket: string; key:
   return undefined;
 }
 
+/** Session tags of an AssumeRole request (awsQuery: Tags.member.N.Key / Tags.member.N.Value). */
+function tagsOf(p: Record<string, string | undefined>): Record<string, string> | undefined {
+  const tags: Record<string, string> = {};
+  for (let i = 1; p[`Tags.member.${i}.Key`] !== undefined; i++) {
+    tags[p[`Tags.member.${i}.Key`]!] = p[`Tags.member.${i}.Value`] ?? '';
+  }
+  return Object.keys(tags).length ? tags : undefined;
+}
+
 export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> {
   const defaultAccount = opts.defaultAccount ?? '000000000000';
   const scheduler = new Scheduler();
@@ -346,6 +357,13 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     ) {
       throw validationError(`1 validation error detected: Value at 'sourceIdentity' failed to satisfy constraint`);
     }
+    // STS Tag: key 1–128, value 0–256 characters, both of [\p{L}\p{Z}\p{N}_.:/=+\-@] (API_Tag).
+    for (const [k, v] of Object.entries(tagsOf(p) ?? {})) {
+      const ok = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+      if (k.length < 1 || k.length > 128 || v.length > 256 || !ok.test(k) || !ok.test(v)) {
+        throw validationError(`1 validation error detected: Value at 'tags' failed to satisfy constraint`);
+      }
+    }
     const account = role[1]!;
     const roleId = `AROA${randomBytes(8).toString('hex').toUpperCase()}`;
     const arn = `arn:aws:sts::${account}:assumed-role/${role[2]}/${session}`;
@@ -391,6 +409,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
         SourceIdentity: rest.SourceIdentity,
         ExternalId: rest.ExternalId,
         DurationSeconds: rest.DurationSeconds,
+        ...(tagsOf(rest) ? { Tags: tagsOf(rest) } : {}),
       });
     }
     const id = requestId();

@@ -33,6 +33,8 @@ const EXAMPLES: { [C in RefusalCode]: Extract<Refusal, { code: C }> } = {
   already_approved: { code: 'already_approved' },
   not_rejecter: { code: 'not_rejecter' },
   not_requester: { code: 'not_requester', requester: 'U0REQ', kind: 'promote' },
+  wrong_place: { code: 'wrong_place', kind: 'rollback' },
+  reviewers_changed: { code: 'reviewers_changed' },
   held: { code: 'held', service: H, stage: H, hold: { user: 'U0ONCALL', at: '2026-11-22T09:55:00.000Z' } },
   no_releases: { code: 'no_releases', service: H, stage: H },
   unknown_release: { code: 'unknown_release', service: H, stage: H, name: H, known: ['r1', H] },

@@ -8,6 +8,7 @@ import { webApi } from '@slack/bolt';
 import { createAwsClients } from '../../src/aws/clients.js';
 import { realSleep } from '../../src/aws/cloudformation.js';
 import { parsePromoteConfig, type StageConfig } from '../../src/config.js';
+import type { ClickPlace } from '../../src/domain/promotion.js';
 import { isTerminal } from '../../src/domain/promotion.js';
 import type { Promotion } from '../../src/domain/types.js';
 import { createLogger } from '../../src/log.js';
@@ -252,6 +253,11 @@ export async function startWorld(
   const shared = createMemoryStore({ now: clock.ms });
   const replicas: Replica[] = [];
 
+  /** Where the button of operation `id` is: its summary message, as Slack's payload would say. */
+  const placeOf = async (id: string): Promise<ClickPlace> => {
+    const p = await shared.getPromotion(id);
+    return { channel: p?.channel ?? CHANNEL, messageTs: p?.messageTs };
+  };
   const world: World = {
     aws,
     slack,
@@ -319,17 +325,17 @@ export async function startWorld(
     },
     async approve(r, id, user = ALICE, opts) {
       const rep = replies();
-      await approve(r.deps, id, user, rep.reply, opts);
+      await approve(r.deps, id, user, await placeOf(id), rep.reply, opts);
       return rep.texts;
     },
     async reject(r, id, user = ALICE) {
       const rep = replies();
-      await reject(r.deps, id, user, rep.reply);
+      await reject(r.deps, id, user, await placeOf(id), rep.reply);
       return rep.texts;
     },
     async cancel(r, id, user = REQUESTER) {
       const rep = replies();
-      await cancel(r.deps, id, user, rep.reply);
+      await cancel(r.deps, id, user, await placeOf(id), rep.reply);
       return rep.texts;
     },
     sweep: (r) => sweepOnce(r.deps),

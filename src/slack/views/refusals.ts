@@ -85,6 +85,10 @@ export function renderRefusal(r: Refusal, now?: Date): string {
       return 'Only the person who rejected it can give the reason.';
     case 'not_requester':
       return `Only ${mentionUser(r.requester)} can cancel this ${noun(r.kind)}.`;
+    case 'wrong_place':
+      return `This button does not belong here: act on this ${noun(r.kind)} from its own message.`;
+    case 'reviewers_changed':
+      return 'The approvals changed while the reviewers were being checked: click again.';
     case 'held':
       // Every hold today comes from a rollback (older stored holds have no `cause`).
       return (
