@@ -168,6 +168,8 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
 
   switch (event.type) {
     case 'posted':
+      // Where the summary is, recorded once: a second, different message is never adopted.
+      if (p.messageTs !== undefined && p.messageTs !== event.ts) return wrongState;
       return next({ messageTs: event.ts });
 
     case 'sourced':

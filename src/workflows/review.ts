@@ -5,6 +5,7 @@ import {
   approversToRecheck,
   type ClickPlace,
   droppedApprovals,
+  isTerminal,
   misplacedClick,
 } from '../domain/promotion.js';
 import type { Promotion } from '../domain/types.js';
@@ -34,8 +35,9 @@ async function clicked(
   at: ClickPlace,
   reply: Reply,
 ): Promise<Promotion | undefined> {
-  const p = await deps.store.getPromotion(id);
+  let p = await deps.store.getPromotion(id);
   if (!p) return void (await reply('This promotion is no longer known.'));
+  p = await adoptSummary(deps, p, at);
   const misplaced = misplacedClick(p, at);
   if (!misplaced) return p;
   await audit(deps, p, user, 'refused a button clicked elsewhere', {
@@ -45,6 +47,22 @@ async function clicked(
   });
   await reply(renderRefusal(misplaced));
   return undefined;
+}
+
+/**
+ * A summary that reached the channel when the bot died before recording it (or the store failed then) has live
+ * buttons but no record of where it is. The first click on it, in the operation's own channel and on a message
+ * (not a thread reply), tells where: Slack signs the payload, and only the bot's own message carries this
+ * operation's buttons. The summary is then recorded, so its buttons work, or, when the operation has ended
+ * meanwhile, the message is brought up to date and its buttons go.
+ */
+async function adoptSummary(deps: Deps, p: Promotion, at: ClickPlace): Promise<Promotion> {
+  if (p.messageTs || !at.messageTs || at.threadTs || at.channel !== p.channel) return p;
+  const t = await transition(deps, p.id, { type: 'posted', ts: at.messageTs });
+  if (!t.ok) return p;
+  await audit(deps, t.after, 'bot', 'summary found from a click', { messageTs: at.messageTs });
+  if (isTerminal(t.after.state)) await refreshSummaryQuietly(deps, t.after);
+  return t.after;
 }
 
 /** A click that found the approvals changed while the approvers were looked up again is decided afresh. */

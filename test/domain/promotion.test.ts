@@ -128,6 +128,20 @@ const rows: Row[] = [
     { code: 'expired', kind: 'promote' },
   ],
   [
+    'the summary recorded once: another message is never adopted',
+    promotion('awaiting_approval', { messageTs: '1700000000.000100' }),
+    { type: 'posted', ts: '1700000000.000200' },
+    NOW,
+    { code: 'wrong_state', state: 'awaiting_approval' },
+  ],
+  [
+    'a summary found from a click after the operation ended is recorded (so its buttons can go)',
+    promotion('cancelled'),
+    { type: 'posted', ts: '1700000000.000200' },
+    NOW,
+    'cancelled',
+  ],
+  [
     'approve after reject refused',
     promotion('rejected'),
     approve('U0ALICE'),
