@@ -35,7 +35,8 @@ it('/rollback on UPDATE_ROLLBACK_FAILED supersedes a waiting promotion and takes
   expect(waiting?.state).toBe('awaiting_approval');
   rollbackFailed(w);
 
-  const { p: recovery, replies: said } = await w.rollback(r);
+  // Asked by a rollback reviewer: it supersedes at once (anyone else's rollback only when it is approved).
+  const { p: recovery, replies: said } = await w.rollback(r, { requester: ALICE });
   expect(said).toEqual([]);
   expect(recovery).toMatchObject({ mode: 'continue_rollback', state: 'awaiting_approval' });
   const superseded = await w.settled(waiting!.id);
@@ -106,7 +107,8 @@ it('/rollback on UPDATE_ROLLBACK_FAILED supersedes a promotion still planning (i
   expect(waiting?.state).toBe('planning');
   rollbackFailed(w);
 
-  const { p: recovery, replies: said } = await w.rollback(r);
+  // Asked by a rollback reviewer: it supersedes at once (anyone else's rollback only when it is approved).
+  const { p: recovery, replies: said } = await w.rollback(r, { requester: ALICE });
   expect(said).toEqual([]);
   expect(recovery).toMatchObject({ mode: 'continue_rollback', state: 'awaiting_approval' });
   expect(await w.lockHolder()).toBe(recovery!.id);
