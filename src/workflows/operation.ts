@@ -107,7 +107,14 @@ export async function endOperation(
 ): Promise<undefined> {
   const deps = forOperation(outer, opened.p.id);
   await transition(deps, opened.p.id, event);
-  await runEndEffects(deps, opened.p.id, opened.lease, reply);
+  try {
+    await runEndEffects(deps, opened.p.id, opened.lease, reply);
+  } catch (err) {
+    // Our lease went (another replica took over, or we are shutting down): whoever holds it, or the sweeper,
+    // does the end effects; they are recorded with the final state.
+    if (!(err instanceof LeaseLost)) throw err;
+    deps.log.warn('leaving the end effects to the sweeper', { reason: err.message });
+  }
   return undefined;
 }
 
