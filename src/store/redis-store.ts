@@ -1,4 +1,4 @@
-// Redis implementation of `Store` (ioredis 5). Every multi-key change is one Lua script or one
+// Redis implementation of `Store` (ioredis 6). Every multi-key change is one Lua script or one
 // MULTI, so each method is atomic on its own, even with several bot instances on one Redis.
 //
 // Key layout under `prefix` (default 'promote:'):
@@ -277,7 +277,7 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
 
     listActive() {
       return attempt('listing active promotions', async () => {
-        const ids = await redis.zrange(activeKey, 0, -1);
+        const ids = await redis.zrange(activeKey, '0', '-1');
         const records = await readRecords(ids);
         await prune(ids.filter((_, i) => records[i] === undefined));
         return records.filter((r): r is Promotion => r !== undefined);

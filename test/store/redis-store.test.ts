@@ -92,7 +92,7 @@ describe('redis store', () => {
     await store.createPromotion(promotion('p2'), { active: true, ttlMs: HOUR });
     await admin.del(`${prefix}promotion:p1`); // as if it had expired
     expect((await store.listActive()).map((p) => p.id)).toEqual(['p2']);
-    expect(await admin.zrange(`${prefix}promotions:active`, 0, -1)).toEqual(['p2']);
+    expect(await admin.zrange(`${prefix}promotions:active`, '0', '-1')).toEqual(['p2']);
     expect((await store.listRecent(10)).map((p) => p.id)).toEqual(['p2']);
     expect(await admin.lrange(`${prefix}promotions:recent`, 0, -1)).toEqual(['p2']);
   });
@@ -102,7 +102,7 @@ describe('redis store', () => {
     await store.createPromotion(promotion('short'), { active: true, ttlMs: 150 });
     await new Promise((r) => setTimeout(r, 400));
     await store.createPromotion(promotion('next'), { active: true, ttlMs: HOUR });
-    expect(await admin.zrange(`${prefix}promotions:active`, 0, -1)).toEqual(['next']);
+    expect(await admin.zrange(`${prefix}promotions:active`, '0', '-1')).toEqual(['next']);
   });
 
   it('says what it was doing when Redis fails, keeping the cause', async () => {
