@@ -20,7 +20,7 @@ import { REJECT_REASON, type RejectReasonMetadata } from './slack/views/reject-r
 import { usageText } from './slack/views/usage.js';
 import { VERSION } from './version.js';
 import type { Deps, Reply } from './workflows/deps.js';
-import { planPromotion } from './workflows/plan.js';
+import { checkRequest, planPromotion } from './workflows/plan.js';
 import { historyText } from './workflows/releases.js';
 import { addRejectReason, approve, cancel, reject, showChanges } from './workflows/review.js';
 import { runRollback } from './workflows/rollback.js';
@@ -145,16 +145,20 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
         return ack({ response_type: 'ephemeral', text: usageText(deps.config) });
       case 'usage':
         return ack({ response_type: 'ephemeral', text: `${renderRefusal(cmd.refusal)}\n${usageText(deps.config)}` });
-      case 'promote':
-        await ack({ response_type: 'ephemeral', text: `Planning ${esc(cmd.service)} → ${esc(cmd.to)}…` });
+      case 'promote': {
+        const req = { ...cmd, requester: command.user_id, channel: command.channel_id };
+        // What the config alone refuses (unknown service or stage, a path not allowed, a channel not allowed) is
+        // answered in the ack itself: pure, no Redis or AWS call; "Planning…" only for what will be planned.
+        const checked = checkRequest(deps, req);
+        if (!checked.ok) return ack({ response_type: 'ephemeral', text: renderRefusal(checked.refusal) });
+        const { service, from, to } = checked;
+        await ack({
+          response_type: 'ephemeral',
+          text: `Planning ${esc(service.name)} ${esc(from.name)} → ${esc(to.name)}…`,
+        });
         crashPoint('after-ack');
-        return background(
-          deps,
-          'planning the promotion',
-          reply,
-          () => planPromotion(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),
-          context,
-        );
+        return background(deps, 'planning the promotion', reply, () => planPromotion(deps, req, reply), context);
+      }
       case 'status':
         await ack();
         return background(

@@ -18,7 +18,7 @@ describe('npm run demo', () => {
 
     const story: RegExp[] = [
       /^ *[\d.]+s @dana: \/promote api dev→prod$/,
-      /\(only visible to @dana\) Planning api → prod/,
+      /\(only visible to @dana\) Planning api dev → prod/,
       /^ *[\d.]+s promote-bot posted message 1:$/,
       /PROMOTE API: DEV → PROD/,
       /⚠ \*DELETES\* queue `OldQueue` — data will be lost/,

@@ -93,19 +93,22 @@ describe('/promote planning', () => {
     ['api prod→dev', /dev is the first stage|can only be promoted from/],
     ['api dev→qa', /Unknown stage "qa"/],
     ['&lt;!channel&gt; dev→prod', /Unknown service "&lt;!channel&gt;"/],
-  ])('refuses %s with a clear reply and creates nothing', async (text, expected) => {
+  ])('refuses %s in the ack itself (no "Planning…"), and creates nothing', async (text, expected) => {
     const before = s.aws.callsOf('CreateChangeSet').length;
     const ack = await s.promote(text);
     expect(ack.status).toBe(200);
-    const found = await s.slack.waitFor(() => replies(s.slack, expected)[0]);
-    expect(found).not.toContain('<!channel>');
+    const answer = JSON.parse(ack.body) as { text: string };
+    expect(answer.text).toMatch(expected);
+    expect(answer.text).not.toMatch(/Planning/);
+    expect(answer.text).not.toContain('<!channel>');
     expect(s.aws.callsOf('CreateChangeSet')).toHaveLength(before);
   });
 
-  it('refuses a channel the service is not allowed in', async () => {
-    await s.promote('web dev→prod', REQUESTER, CHANNEL);
-    const msg = await s.slack.waitFor(() => replies(s.slack, /can only be promoted or rolled back from/)[0]);
-    expect(msg).toContain('<#C0WEB>');
+  it('refuses a channel the service is not allowed in, in the ack', async () => {
+    const ack = await s.promote('web dev→prod', REQUESTER, CHANNEL);
+    const answer = JSON.parse(ack.body) as { text: string };
+    expect(answer.text).toMatch(/can only be promoted or rolled back from/);
+    expect(answer.text).toContain('<#C0WEB>');
   });
 
   it('answers help and unparseable text with usage listing the services', async () => {

@@ -42,7 +42,7 @@ describe('Socket Mode', () => {
     expect((await fetch(s.bot.url, { method: 'POST', body: 'x' })).status).toBe(404);
 
     const ack = await s.promote('api dev→prod');
-    expect(JSON.parse(ack.body)).toEqual({ response_type: 'ephemeral', text: 'Planning api → prod…' });
+    expect(JSON.parse(ack.body)).toEqual({ response_type: 'ephemeral', text: 'Planning api dev → prod…' });
     const summary = await s.slack.waitFor(() => summaries(s!.slack).find((m) => promotionIdOf(m.blocks)), 15_000);
     const id = promotionIdOf(summary.blocks)!;
 
