@@ -278,6 +278,12 @@ export async function promoteCleanly(s: Scenario): Promise<void> {
   await s.click(ACTION.approve, id, 'U0ALICE', ts);
   await s.click(ACTION.approve, id, 'U0BOB', ts);
   await s.finalReply(ts);
+  // Its last end effect is the summary update: wait for it, so a restart right after this (to arm a crash point
+  // for the next operation) does not catch this promotion's ending half done.
+  await s.slack.waitFor(
+    () => s.slack.messages.find((m) => m.ts === ts && m.thread_ts === undefined)?.text?.includes('succeeded'),
+    FINISH_MS,
+  );
 }
 
 /**
