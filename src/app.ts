@@ -73,16 +73,6 @@ function clickPlace(body: unknown): ClickPlace {
   };
 }
 
-const socketConnected = new WeakMap<App, () => boolean>();
-
-/**
- * Whether Slack can reach the app: in Socket Mode, true while the WebSocket to Slack is open (from Slack's
- * `hello` until the socket closes; false while reconnecting); undefined in HTTP mode, which holds no connection.
- */
-export function slackConnected(app: App): boolean | undefined {
-  return socketConnected.get(app)?.();
-}
-
 /** What start-up learnt from auth.test (src/slack/startup.ts): Bolt then needs no auth.test of its own. */
 export interface VerifiedBot {
   botId: string;
@@ -132,7 +122,6 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
           }),
         }),
   });
-  if (socket) socketConnected.set(app, socket.connected);
 
   // Socket Mode: ready while connected.
   if (socket) slackProblem = followSocketMode(socket.receiver.client);
