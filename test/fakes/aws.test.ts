@@ -1211,7 +1211,6 @@ describe('nested stacks (IncludeNestedStacks)', () => {
           t,
           {
             Type: 'AWS::DynamoDB::Table',
-            // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not JS
             Properties: { TableName: { 'Fn::Sub': `${t.toLowerCase()}-\${Stage}` } },
           },
         ]),
