@@ -72,7 +72,7 @@ const rollbackSchema = z
  * CloudWatch alarms as CloudFormation rollback triggers (RollbackConfiguration in the CloudFormation API
  * reference: at most 5 triggers, MonitoringTimeInMinutes 0–180). An alarm ARN is
  * arn:<partition>:cloudwatch:<region>:<account>:alarm:<name> (CloudWatch's ARN format in the Service
- * Authorization Reference); CloudFormation needs the alarm in the stack's own region.
+ * Authorization Reference).
  */
 const MAX_ROLLBACK_TRIGGERS = 5;
 const MAX_MONITORING_MINUTES = 180;
@@ -329,16 +329,10 @@ function buildStage(
     keepReleases: s.keepReleases ?? 20,
   };
   if (s.monitoring) {
-    const alarms = [...new Set(s.monitoring.alarms)];
-    for (const arn of alarms) {
-      const alarmRegion = arn.split(':')[3];
-      if (region && alarmRegion !== region) {
-        problems.push(
-          `${path}.monitoring.alarms: ${arn} is in ${alarmRegion}, the stack in ${region}: CloudFormation watches alarms of the stack's region only`,
-        );
-      }
-    }
-    stage.monitoring = { alarms, minutes: monitoringMinutes(s.monitoring.monitorFor) };
+    stage.monitoring = {
+      alarms: [...new Set(s.monitoring.alarms)],
+      minutes: monitoringMinutes(s.monitoring.monitorFor),
+    };
   }
   return { stage, problems };
 }
