@@ -68,6 +68,45 @@ const rollbackSchema = z
   })
   .strict();
 
+/**
+ * CloudWatch alarms as CloudFormation rollback triggers (RollbackConfiguration in the CloudFormation API
+ * reference: at most 5 triggers, MonitoringTimeInMinutes 0–180). An alarm ARN is
+ * arn:<partition>:cloudwatch:<region>:<account>:alarm:<name> (CloudWatch's ARN format in the Service
+ * Authorization Reference).
+ */
+const MAX_ROLLBACK_TRIGGERS = 5;
+const MAX_MONITORING_MINUTES = 180;
+const alarmArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:cloudwatch:[a-z]{2}(-[a-z]+)+-\d:\d{12}:alarm:[^\s]{1,255}$/,
+    'must be a CloudWatch alarm ARN (arn:aws:cloudwatch:<region>:<account>:alarm:<name>)',
+  );
+const monitorFor = z.string().refine(
+  (s) => {
+    const ms = s.trim() === '0' ? 0 : parseDuration(s);
+    return ms !== undefined && ms % 60_000 === 0 && ms <= MAX_MONITORING_MINUTES * 60_000;
+  },
+  { message: `must be whole minutes from 0m to ${MAX_MONITORING_MINUTES}m (3h), such as 10m` },
+);
+const monitoringSchema = z
+  .object({
+    alarms: z
+      .array(alarmArn)
+      .max(
+        MAX_ROLLBACK_TRIGGERS,
+        `at most ${MAX_ROLLBACK_TRIGGERS} alarms (CloudFormation's limit of rollback triggers)`,
+      )
+      .default([]),
+    monitorFor: monitorFor.default('0m'),
+  })
+  .strict();
+
+/** monitorFor in minutes ('0' and '0m' are 0). */
+function monitoringMinutes(text: string): number {
+  return text.trim() === '0' ? 0 : parseDuration(text)! / 60_000;
+}
+
 const stageSchema = z
   .object({
     stack: z.string().regex(/^[a-zA-Z][-a-zA-Z0-9]*$/, 'must be a CloudFormation stack name'),
@@ -88,6 +127,7 @@ const stageSchema = z
     approvals: approvalsSchema.optional(),
     rollback: rollbackSchema.optional(),
     keepReleases: z.number().int().min(1).max(200).default(20),
+    monitoring: monitoringSchema.optional(),
   })
   .strict();
 
@@ -288,6 +328,12 @@ function buildStage(
     rollback,
     keepReleases: s.keepReleases ?? 20,
   };
+  if (s.monitoring) {
+    stage.monitoring = {
+      alarms: [...new Set(s.monitoring.alarms)],
+      minutes: monitoringMinutes(s.monitoring.monitorFor),
+    };
+  }
   return { stage, problems };
 }
 

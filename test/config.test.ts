@@ -9,6 +9,8 @@ const EXAMPLE_PATH = new URL('../promote.example.yml', import.meta.url);
 const EXAMPLE = readFileSync(EXAMPLE_PATH, 'utf8');
 
 const H = 3_600_000;
+const A5XX = 'arn:aws:cloudwatch:us-east-1:333333333333:alarm:api-5xx';
+const ALAT = 'arn:aws:cloudwatch:us-east-1:333333333333:alarm:api-latency';
 const D = 24 * H;
 
 /** A valid two-stage service; `prod` is the stage the rows below usually break. */
@@ -84,6 +86,7 @@ describe('promote.example.yml (the shipped file)', () => {
         expiresAfterMs: 1 * H,
       },
       keepReleases: 20,
+      monitoring: { alarms: ['arn:aws:cloudwatch:us-east-1:333333333333:alarm:api-5xx'], minutes: 10 },
     });
     expect(config.settings).toEqual({});
   });
@@ -167,6 +170,33 @@ describe('accepted configs', () => {
       (c) => stage(c, 'api', 'prod').approvals.reviewers,
       ['U0ALICE', 'W0BOB'],
     ],
+    [
+      'monitoring: alarms and monitorFor in minutes',
+      base(`approvals: { required: 0 }\n        monitoring: { alarms: [${A5XX}, ${A5XX}, ${ALAT}], monitorFor: 10m }`),
+      (c) => stage(c, 'api', 'prod').monitoring,
+      { alarms: [A5XX, ALAT], minutes: 10 },
+    ],
+    [
+      'monitoring: monitorFor defaults to 0, and may be 3h (180 minutes)',
+      base(`approvals: { required: 0 }\n        monitoring: { alarms: [${A5XX}] }`).replace(
+        'stack: api-dev',
+        'stack: api-dev\n        monitoring: { monitorFor: 3h }',
+      ),
+      (c) => [stage(c, 'api', 'prod').monitoring, stage(c, 'api', 'dev').monitoring],
+      [
+        { alarms: [A5XX], minutes: 0 },
+        { alarms: [], minutes: 180 },
+      ],
+    ],
+    [
+      'monitoring: a GovCloud alarm, and monitorFor 0',
+      base(
+        'approvals: { required: 0 }\n        monitoring: { alarms: [arn:aws-us-gov:cloudwatch:us-gov-west-1:123456789012:alarm:x], monitorFor: 0m }',
+      ),
+      (c) => stage(c, 'api', 'prod').monitoring?.minutes,
+      0,
+    ],
+    ['no monitoring: nothing is watched', base(), (c) => stage(c, 'api', 'prod').monitoring, undefined],
     [
       'required equal to the number of reviewers',
       base('approvals: { required: 3, reviewers: [U0A, U0B, U0C] }'),
@@ -600,6 +630,33 @@ describe('refused configs: each problem with its path', () => {
       'rollback expiresAfter fractional',
       base('approvals: { required: 0 }\n        rollback: { required: 0, expiresAfter: 1.5h }'),
       [`${P}.rollback.expiresAfter: must be a duration such as 30m, 4h or 1d`],
+    ],
+    [
+      'monitoring: an alarm that is not a CloudWatch alarm ARN',
+      base(
+        'approvals: { required: 0 }\n        monitoring: { alarms: [api-5xx, "arn:aws:sns:us-east-1:123456789012:topic"] }',
+      ),
+      [
+        `${P}.monitoring.alarms.0: must be a CloudWatch alarm ARN (arn:aws:cloudwatch:<region>:<account>:alarm:<name>)`,
+        `${P}.monitoring.alarms.1: must be a CloudWatch alarm ARN (arn:aws:cloudwatch:<region>:<account>:alarm:<name>)`,
+      ],
+    ],
+    [
+      'monitoring: six alarms (CloudFormation takes at most 5 rollback triggers)',
+      base(
+        `approvals: { required: 0 }\n        monitoring: { alarms: [${[1, 2, 3, 4, 5, 6].map((i) => `${A5XX}${i}`).join(', ')}] }`,
+      ),
+      [`${P}.monitoring.alarms: at most 5 alarms (CloudFormation's limit of rollback triggers)`],
+    ],
+    ...['181m', '4h', '90s', '10', 'soon'].map((d): [string, string, string[]] => [
+      `monitoring: monitorFor ${d}`,
+      base(`approvals: { required: 0 }\n        monitoring: { alarms: [${A5XX}], monitorFor: "${d}" }`),
+      [`${P}.monitoring.monitorFor: must be whole minutes from 0m to 180m (3h), such as 10m`],
+    ]),
+    [
+      'monitoring: an unknown key',
+      base(`approvals: { required: 0 }\n        monitoring: { alarm: [${A5XX}] }`),
+      [`${P}.monitoring.alarm: unknown key`],
     ],
     [
       'a setting that is not a duration',

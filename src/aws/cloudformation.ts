@@ -19,10 +19,12 @@ import {
   type GetTemplateSummaryCommandOutput,
   type Parameter,
   type ResourceChange,
+  type RollbackConfiguration,
   type Stack,
   type StackEvent,
 } from '@aws-sdk/client-cloudformation';
-import type { FailedResource } from '../domain/types.js';
+import type { StackChanges } from '../domain/classify.js';
+import type { FailedResource, Monitoring } from '../domain/types.js';
 import { isThrottlingFault } from './errors.js';
 import { isResourceFailure } from './stack-status.js';
 
@@ -151,12 +153,30 @@ export function carryParameters(declared: Array<{ key: string }>, targetParams: 
   return declared.filter((d) => existing.has(d.key)).map((d) => ({ ParameterKey: d.key, UsePreviousValue: true }));
 }
 
+/**
+ * The change set's RollbackConfiguration (CreateChangeSet, CloudFormation API reference): each alarm a rollback
+ * trigger of type AWS::CloudWatch::Alarm, watched during the execution and for MonitoringTimeInMinutes after
+ * its resources are done. CloudFormation keeps a stack's triggers for later updates unless a request names
+ * others, and an empty list removes them: `{ alarms: [], minutes: 0 }` turns watching off for this update.
+ */
+export function rollbackConfiguration(m: Monitoring): RollbackConfiguration {
+  return {
+    RollbackTriggers: m.alarms.map((Arn) => ({ Arn, Type: 'AWS::CloudWatch::Alarm' })),
+    MonitoringTimeInMinutes: m.minutes,
+  };
+}
+
+/**
+ * Creates a change set, with IncludeNestedStacks (CreateChangeSet, CloudFormation API reference): the changes
+ * inside nested stacks are planned too, in nested change sets the root one points to (ResourceChange.ChangeSetId),
+ * executed and deleted with it.
+ */
 export async function createChangeSet(
   cfn: CloudFormationClient,
   input: CreateChangeSetCommandInput,
 ): Promise<{ arn: string; stackId?: string }> {
   return doing(`creating change set ${input.ChangeSetName} on ${input.StackName}`, async () => {
-    const out = await cfn.send(new CreateChangeSetCommand(input));
+    const out = await cfn.send(new CreateChangeSetCommand({ IncludeNestedStacks: true, ...input }));
     if (!out.Id) throw new Error('CloudFormation returned no change set ID');
     return { arn: out.Id, stackId: out.StackId };
   });
@@ -211,6 +231,51 @@ export async function describeAllChanges(cfn: CloudFormationClient, arn: string)
     } while (token);
     return changes;
   });
+}
+
+/** Nested stacks deeper than this are not described (a guard; CloudFormation templates rarely nest past 3). */
+const MAX_NESTING = 10;
+
+/**
+ * Every change of a change set and of the nested change sets it points to, grouped by stack: the top stack's
+ * under `stack` (undefined for the operation's own stack), each nested stack's under its logical ID path
+ * (`Storage`, `Storage/Tables`). A nested stack's own row (AWS::CloudFormation::Stack with a ChangeSetId) stays
+ * in its parent's changes; its nested change set is described, every page, and its rows follow.
+ */
+export async function describePlanChanges(
+  cfn: CloudFormationClient,
+  arn: string,
+  stack?: string,
+  seen: Set<string> = new Set(),
+): Promise<StackChanges[]> {
+  seen.add(arn);
+  const changes = await describeAllChanges(cfn, arn);
+  const groups: StackChanges[] = [{ ...(stack ? { stack } : {}), changes }];
+  if (seen.size > MAX_NESTING * 50) return groups;
+  for (const rc of changes) {
+    const nested = rc.ChangeSetId;
+    if (rc.ResourceType !== 'AWS::CloudFormation::Stack' || !nested || seen.has(nested)) continue;
+    const name = rc.LogicalResourceId || rc.PhysicalResourceId || 'nested stack';
+    const path = stack ? `${stack}/${name}` : name;
+    if (path.split('/').length > MAX_NESTING) continue;
+    groups.push(...(await describePlanChanges(cfn, nested, path, seen)));
+  }
+  return groups;
+}
+
+/** A CloudWatch alarm ARN anywhere in a text (arn:<partition>:cloudwatch:<region>:<account>:alarm:<name>). */
+const ALARM_ARN = /arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:[^\s,;\][)(]+/g;
+
+/**
+ * The alarm that made CloudFormation roll an update back, from the reason of the stack's
+ * UPDATE_ROLLBACK_IN_PROGRESS event: the first rollback trigger it names (or, with no triggers given, the first
+ * alarm ARN it names). The exact wording of that reason is not documented, so only the ARN in it is relied on.
+ */
+export function alarmOfRollback(reason: string | undefined, triggers: readonly string[] = []): string | undefined {
+  if (!reason) return undefined;
+  const named = [...reason.matchAll(ALARM_ARN)].map((m) => m[0].replace(/[.'"]+$/, ''));
+  if (triggers.length === 0) return named[0];
+  return named.find((a) => triggers.includes(a)) ?? triggers.find((t) => reason.includes(t));
 }
 
 /** CloudFormation's ways of saying an UPDATE change set has nothing in it (platform-facts §2.2). */

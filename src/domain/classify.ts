@@ -493,7 +493,7 @@ function isSecurityProperty(name: string, excluded: readonly string[]): boolean 
 // ---------------------------------------------------------------------------------------------
 
 /** Classifies one CloudFormation ResourceChange. Missing fields are treated as unknown, never as safe. */
-export function classifyChange(rc: ResourceChange): ClassifiedChange {
+export function classifyChange(rc: ResourceChange, stack?: string): ClassifiedChange {
   const type = rc.ResourceType || 'unknown';
   const info = typeInfo(type);
   const { properties, known } = propertiesOf(rc);
@@ -532,12 +532,15 @@ export function classifyChange(rc: ResourceChange): ClassifiedChange {
     forcedBy,
     properties,
     dataBearing: facts.data,
+    ...(stack ? { stack } : {}),
   };
 }
 
 const rank = (impact: Impact) => IMPACT_ORDER.indexOf(impact);
 // Numeric-aware so Table2 sorts before Table10, as people read them.
 const byLogicalId = new Intl.Collator('en', { numeric: true }).compare;
+const byStack = (a: string | undefined, b: string | undefined) =>
+  a === b ? 0 : a === undefined ? -1 : b === undefined ? 1 : byLogicalId(a, b);
 
 /** The worst impact among the changes (IMPACT_ORDER), or undefined when there are none. */
 export function worstImpact(changes: readonly ClassifiedChange[]): Impact | undefined {
@@ -546,11 +549,28 @@ export function worstImpact(changes: readonly ClassifiedChange[]): Impact | unde
   return worst;
 }
 
+/** The changes of one stack of an operation: `stack` undefined for the operation's own stack. */
+export interface StackChanges {
+  stack?: string;
+  changes: readonly ResourceChange[];
+}
+
 /** Classifies every change, sorts worst first then by logical ID, and counts them. */
 export function buildPlan(rcs: readonly ResourceChange[]): Plan {
-  const changes = rcs
-    .map(classifyChange)
-    .sort((a, b) => rank(a.impact) - rank(b.impact) || byLogicalId(a.logicalId, b.logicalId));
+  return buildStackedPlan([{ changes: rcs }]);
+}
+
+/**
+ * One plan over several stacks (a stack and its nested stacks): every change classified by the same rules and
+ * sorted as one list, worst first, so a destructive change inside a nested stack ranks with those at the top.
+ * Within an impact, the top stack's changes come first, then each stack's together, then by logical ID.
+ */
+export function buildStackedPlan(groups: readonly StackChanges[]): Plan {
+  const changes = groups
+    .flatMap((g) => g.changes.map((rc) => classifyChange(rc, g.stack)))
+    .sort(
+      (a, b) => rank(a.impact) - rank(b.impact) || byStack(a.stack, b.stack) || byLogicalId(a.logicalId, b.logicalId),
+    );
   const counts = { added: 0, modified: 0, removed: 0, replaced: 0, minor: 0, total: changes.length };
   for (const c of changes) {
     if (c.action === 'Add' || c.action === 'Import') counts.added++;

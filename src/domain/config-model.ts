@@ -1,5 +1,5 @@
 // The parsed configuration as the domain sees it: plain data, built and checked by src/config.ts.
-import type { ApprovalRule } from './types.js';
+import type { ApprovalRule, Monitoring } from './types.js';
 
 export interface StageConfig {
   name: string;
@@ -17,6 +17,8 @@ export interface StageConfig {
   rollback: ApprovalRule;
   /** Releases kept for /rollback and /promote history */
   keepReleases: number;
+  /** CloudWatch alarms CloudFormation watches during a promotion's execution (rollback triggers) */
+  monitoring?: Monitoring;
 }
 
 export interface ServiceConfig {

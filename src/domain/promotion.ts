@@ -34,7 +34,7 @@ export type PromotionEvent =
   | { type: 'execute'; token: string }
   | { type: 'execution_confirmed' }
   | { type: 'progress'; progressTs?: string; lastEventId?: string; failed?: FailedResource[] }
-  | { type: 'finished'; stackStatus: string; reason?: string }
+  | { type: 'finished'; stackStatus: string; reason?: string; alarm?: string }
   | { type: 'changeset_requested'; name: string }
   | { type: 'changeset_created'; changeSet: { arn: string; name: string } }
   | { type: 'start_retry'; reason: string }
@@ -282,7 +282,13 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
       return next({
         state,
         stateReason: event.reason,
-        execution: { ...p.execution, endedAt: at, finalStackStatus: event.stackStatus, reason: event.reason },
+        execution: {
+          ...p.execution,
+          endedAt: at,
+          finalStackStatus: event.stackStatus,
+          reason: event.reason,
+          ...(event.alarm ? { alarm: event.alarm } : {}),
+        },
       });
     }
 

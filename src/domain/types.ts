@@ -47,6 +47,11 @@ export interface ClassifiedChange {
   forcedBy: string[];
   properties: PropertyChange[];
   dataBearing: boolean;
+  /**
+   * The stack the change belongs to when it is not the operation's own stack: a nested stack's logical ID path
+   * from the top (`Storage`, `Storage/Tables`). Undefined for the top stack.
+   */
+  stack?: string;
 }
 
 export interface PlanCounts {
@@ -155,6 +160,17 @@ export interface RollbackTarget {
   putsBack?: string;
 }
 
+/**
+ * CloudWatch alarms CloudFormation watches during an execution and for `minutes` after its resources are done,
+ * rolling the update back when one goes to ALARM (the change set's RollbackConfiguration).
+ */
+export interface Monitoring {
+  /** Alarm ARNs (rollback triggers) */
+  alarms: string[];
+  /** MonitoringTimeInMinutes, 0–180 */
+  minutes: number;
+}
+
 export interface Promotion {
   id: string;
   /** Incremented by every stored transition (compare-and-set) */
@@ -195,6 +211,12 @@ export interface Promotion {
   /** The change set's name, recorded before CreateChangeSet is sent (its ARN comes with the answer) */
   changeSetRequested?: string;
   plan?: Plan;
+  /**
+   * The RollbackConfiguration the change set was created with. A rollback records `{ alarms: [], minutes: 0 }`
+   * (alarms deliberately not watched) and the stage's alarms it leaves unwatched in `unwatchedAlarms`.
+   */
+  monitoring?: Monitoring;
+  unwatchedAlarms?: string[];
   /** Rollbacks only; absent means 'changeset' */
   mode?: RecoveryMode;
   /** cancel_update of the bot's own running promotion: that promotion's ID (it keeps the lock and its thread) */
@@ -233,5 +255,7 @@ export interface Promotion {
     confirmed?: boolean;
     /** Newest stack event already reported */
     lastEventId?: string;
+    /** CloudFormation rolled the update back because this alarm (ARN, a rollback trigger) went to ALARM */
+    alarm?: string;
   };
 }

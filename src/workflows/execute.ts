@@ -3,6 +3,7 @@
 // step of the work itself.
 import type { CloudFormationClient, StackEvent } from '@aws-sdk/client-cloudformation';
 import {
+  alarmOfRollback,
   cancelUpdate,
   continueRollback,
   describeChangeSetStatus,
@@ -19,6 +20,7 @@ import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
 import { renderCancelNotice, renderFailedResource, renderProgress } from '../slack/views/progress.js';
+import { alarmLabel } from '../slack/views/time.js';
 import { accessOf, audit, type Deps, forOperation, stageOf, transition } from './deps.js';
 import { runEndEffects } from './finish.js';
 import { type Lease, LeaseLost, underLease } from './lease.js';
@@ -261,14 +263,13 @@ interface Progress {
   failed: Map<string, FailedResource>;
 }
 
+const isStackEvent = (ev: StackEvent, stackName: string) =>
+  ev.LogicalResourceId === stackName ||
+  (ev.ResourceType === 'AWS::CloudFormation::Stack' && ev.PhysicalResourceId === ev.StackId);
+
 function applyEvent(pr: Progress, ev: StackEvent, stackName: string): void {
   const id = ev.LogicalResourceId ?? '';
-  if (
-    !id ||
-    id === stackName ||
-    (ev.ResourceType === 'AWS::CloudFormation::Stack' && ev.PhysicalResourceId === ev.StackId)
-  )
-    return;
+  if (!id || isStackEvent(ev, stackName)) return;
   const status = ev.ResourceStatus ?? '';
   if (isInProgress(status)) pr.inProgress.add(id);
   else {
@@ -301,8 +302,17 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
   const pr: Progress = { done: new Set(), inProgress: new Set(), failed: new Map() };
   for (const f of ex.failedResources) pr.failed.set(`${f.logicalId}:${f.status}`, f);
   const reported = new Set(pr.failed.keys());
-  const total = p.plan?.counts.total ?? 0;
+  // The stack's own resources: changes inside nested stacks show up in the nested stacks' events, not here.
+  const own = (p.plan?.changes ?? []).filter((c) => !c.stack);
+  const total = own.length;
+  // Resources the update phase touches (removals come in the cleanup, after any monitoring time).
+  const updated = own.filter((c) => c.action !== 'Remove').map((c) => c.logicalId);
+  const monitoring = p.monitoring;
   const startedAt = Date.parse(ex.startedAt);
+  /** The rollback trigger (alarm ARN) CloudFormation rolled back for, once its rollback event is seen. */
+  let alarm = ex.alarm;
+  /** When the update phase ended: CloudFormation then watches the alarms for the monitoring time. */
+  let resourcesDoneAt: Date | undefined;
   let lastEventId: string | undefined;
   let lastUpdate = 0;
   let dirty = true;
@@ -318,7 +328,20 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
       failed: pr.failed.size,
       elapsedMs: deps.now().getTime() - startedAt,
       stackStatus: status,
+      ...(watchingUntil(status) ?? {}),
     });
+
+  // CloudFormation stays UPDATE_IN_PROGRESS while it watches the alarms after the last resource is updated
+  // (RollbackConfiguration.MonitoringTimeInMinutes in the CloudFormation API reference).
+  const watchingUntil = (status?: string) => {
+    if (!monitoring || monitoring.minutes === 0 || status !== 'UPDATE_IN_PROGRESS' || !resourcesDoneAt) return;
+    return {
+      watching: {
+        alarms: monitoring.alarms,
+        until: new Date(resourcesDoneAt.getTime() + monitoring.minutes * 60_000).toISOString(),
+      },
+    };
+  };
 
   if (!progressTs && p.messageTs) {
     try {
@@ -340,7 +363,20 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
       const events = await eventsSince(cfn, p.target.stack, lastEventId, ex.token, {
         notBefore: new Date(startedAt - CLOCK_SKEW_MS),
       });
-      for (const ev of events) applyEvent(pr, ev, p.target.stack);
+      for (const ev of events) {
+        applyEvent(pr, ev, p.target.stack);
+        if (isStackEvent(ev, p.target.stack) && ev.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS' && !alarm) {
+          alarm = alarmOfRollback(ev.ResourceStatusReason, monitoring?.alarms);
+        }
+        if (
+          !resourcesDoneAt &&
+          updated.length > 0 &&
+          pr.inProgress.size === 0 &&
+          updated.every((id) => pr.done.has(id))
+        ) {
+          resourcesDoneAt = ev.Timestamp ?? deps.now();
+        }
+      }
       if (events.length) {
         lastEventId = events[events.length - 1]!.EventId;
         dirty = true;
@@ -385,13 +421,23 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
       status !== undefined && isSettled(status) && (lastEventId !== undefined || quietFor > UNTAGGED_GRACE_MS);
     if (settled || gone) {
       const firstFailure = [...pr.failed.values()][0];
-      const reason = isUpdateSuccess(status) ? undefined : (firstFailure?.reason ?? `stack ended in ${status}`);
+      const byAlarm = alarm && !isUpdateSuccess(status) ? alarm : undefined;
+      const reason = isUpdateSuccess(status)
+        ? undefined
+        : byAlarm
+          ? `the alarm ${alarmLabel(byAlarm)} went into ALARM, so CloudFormation rolled the update back (rollback trigger ${byAlarm})`
+          : (firstFailure?.reason ?? `stack ended in ${status}`);
       if (progressTs && p.messageTs) {
         await deps.slack
           .update({ channel: p.channel, ts: progressTs, ...render(status) })
           .catch((err) => deps.log.warn('final progress update', { err, promotionId: p.id }));
       }
-      p = await move(deps, p, { type: 'finished', stackStatus: status ?? 'DELETED', reason });
+      p = await move(deps, p, {
+        type: 'finished',
+        stackStatus: status ?? 'DELETED',
+        reason,
+        ...(byAlarm ? { alarm: byAlarm } : {}),
+      });
       crashPoint('after-final-transition');
       return p;
     }

@@ -3,10 +3,10 @@
 // buttons, recorded before anything can run). Any failure ends the operation through its end effects, so the
 // requester is told, the change set deleted and the lock given back, whatever failed and wherever.
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { deleteChangeSet, describeAllChanges, isNoChangesReason, waitForChangeSet } from '../aws/cloudformation.js';
+import { deleteChangeSet, describePlanChanges, isNoChangesReason, waitForChangeSet } from '../aws/cloudformation.js';
 import { classifyAwsError, explainAwsFault, isAwsError } from '../aws/errors.js';
 import type { StageConfig } from '../config.js';
-import { buildPlan } from '../domain/classify.js';
+import { buildStackedPlan } from '../domain/classify.js';
 import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import type { Plan, Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
@@ -196,7 +196,8 @@ export async function planAndPublish(
         reply,
       );
     }
-    const plan = buildPlan(await describeAllChanges(cfn, cs.arn));
+    // Nested stacks' change sets too: their changes are classified like the top stack's, under their names.
+    const plan = buildStackedPlan(await describePlanChanges(cfn, cs.arn));
     published = await recordPlanAndPublish(deps, opened, plan, cs, reply);
     return published;
   } catch (err) {

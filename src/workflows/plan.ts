@@ -3,6 +3,7 @@ import {
   createChangeSet,
   describeStack,
   readSourceBuild,
+  rollbackConfiguration,
   TEMPLATE_BODY_LIMIT,
 } from '../aws/cloudformation.js';
 import { uploadTemplate } from '../aws/s3.js';
@@ -74,12 +75,14 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
       requester: req.requester,
       channel: req.channel,
       target: targetOf(to, targetStack),
+      // What the change set is created with, so the summary and progress show what CloudFormation watches.
+      ...(to.monitoring ? { monitoring: to.monitoring } : {}),
     },
     to,
     { lock: true, reply },
   );
   if (!opened) return undefined;
-  const { id } = opened.p;
+  const { id, monitoring } = opened.p;
   return planAndPublish(
     deps,
     opened,
@@ -108,6 +111,8 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
         ...templateSource,
         Parameters: carryParameters(source.declared, targetStack?.Parameters),
         Capabilities: source.capabilities,
+        // Without it CloudFormation keeps whatever triggers the stack had (set outside the bot, say).
+        ...(monitoring ? { RollbackConfiguration: rollbackConfiguration(monitoring) } : {}),
         Description:
           `promote-bot: ${service.name} ${from.name} -> ${to.name} requested by ${req.requester}, source ${from.stack} ${source.fingerprint.slice(0, 12)}`.slice(
             0,

@@ -8,12 +8,13 @@ import {
   getTemplateBody,
   getTemplateSummary,
   readStuckResources,
+  rollbackConfiguration,
 } from '../aws/cloudformation.js';
 import { isCancellable, isInProgress, isRollbackFailure, whyNotUpdatable } from '../aws/stack-status.js';
 import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
 import { chooseRollbackTarget } from '../domain/releases.js';
-import type { Promotion } from '../domain/types.js';
+import type { Monitoring, Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf } from './deps.js';
@@ -22,6 +23,15 @@ import { endOperation, openOperation, planAndPublish, recordPlanAndPublish } fro
 import { templateFor } from './plan.js';
 import { type Release, releasesKey, unpackTemplate } from './releases.js';
 import { supersedeNowOrLater } from './supersede.js';
+
+/**
+ * A rollback's change set watches no alarm: it runs during an incident, when the stage's alarms are likely
+ * firing, and CloudFormation would roll the rollback itself back (rollback triggers act on any update that
+ * names them). The empty list also clears triggers the stack kept from earlier updates (RollbackConfiguration
+ * in the CloudFormation API reference: CloudFormation reuses a stack's triggers unless a request names others),
+ * and no monitoring time, so the old resources are cleaned up at once.
+ */
+const UNWATCHED: Monitoring = { alarms: [], minutes: 0 };
 
 export interface RollbackRequest {
   service: string;
@@ -84,6 +94,8 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
       target: targetOf(to, stack),
       source: { stack: to.stack, region: to.region, fingerprint: target.snapshot.fingerprint },
       rollbackTarget: target.target,
+      monitoring: UNWATCHED,
+      ...(to.monitoring?.alarms.length ? { unwatchedAlarms: to.monitoring.alarms } : {}),
       ...(supersedes ? { supersedes } : {}),
     },
     to,
@@ -115,6 +127,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
         ...templateSource,
         Parameters: parameters,
         Capabilities: summary.Capabilities ?? [],
+        RollbackConfiguration: rollbackConfiguration(UNWATCHED),
         Description:
           `promote-bot: rollback of ${svc.value.name}/${to.name} to ${target.label}, requested by ${req.requester}`.slice(
             0,

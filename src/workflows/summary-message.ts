@@ -66,7 +66,7 @@ export async function threadReply(
 /** Posts the full change list in the thread: as messages when short, as a file when long. */
 export async function shareChangeList(deps: Deps, p: Promotion, threadTs: string): Promise<void> {
   if (!p.plan) return;
-  const list = renderChangeList(p.plan);
+  const list = renderChangeList(p.plan, p.target.stack);
   try {
     if (list.length <= 3_500) {
       await deps.slack.post({ channel: p.channel, thread_ts: threadTs, text: list });

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { CloudFormationClient, type CloudFormationClientConfig, type Stack } from '@aws-sdk/client-cloudformation';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  alarmOfRollback,
   CHANGE_SET_BACKOFF,
   cancelUpdate,
   carryParameters,
@@ -12,6 +13,7 @@ import {
   deleteChangeSet,
   describeAllChanges,
   describeChangeSetStatus,
+  describePlanChanges,
   describeStack,
   eventsSince,
   executeChangeSet,
@@ -23,6 +25,7 @@ import {
   readStuckResources,
   realSleep,
   requestToken,
+  rollbackConfiguration,
   versionOf,
   waitForChangeSet,
 } from '../../src/aws/cloudformation.js';
@@ -401,6 +404,128 @@ describe('describeAllChanges', () => {
     const err = await rejection(describeAllChanges(cfn, arn));
     expect(err.message).toContain(`describing change set ${arn}`);
     expect(causeName(err)).toBe('InternalFailure');
+  });
+});
+
+describe('describePlanChanges (nested stacks)', () => {
+  // app → Storage (queues) → Inner (queues): a stack nested two deep, each level with its own changes.
+  const url = (key: string) => `https://nested.s3.amazonaws.com/${key}`;
+  const withNested = (template: string, logicalId: string, key: string) => {
+    const t = JSON.parse(template);
+    t.Resources[logicalId] = { Type: 'AWS::CloudFormation::Stack', Properties: { TemplateURL: url(key) } };
+    return JSON.stringify(t);
+  };
+
+  it('reads the nested change sets the rows point to, every page, under the logical ID path', async () => {
+    const aws = await fake({ pageSize: 2 });
+    aws.s3Objects.set('nested/inner-v1.json', queues(3, 30));
+    aws.s3Objects.set('nested/inner-v2.json', queues(3, 90));
+    aws.s3Objects.set('nested/storage-v1.json', withNested(queues(2, 30), 'Inner', 'inner-v1.json'));
+    aws.s3Objects.set('nested/storage-v2.json', withNested(queues(2, 60), 'Inner', 'inner-v2.json'));
+    aws.putStack({ name: 'app', template: withNested(queues(1, 30), 'Storage', 'storage-v1.json') });
+    const cfn = cfnOf(aws);
+    const { arn } = await createChangeSet(cfn, {
+      StackName: 'app',
+      ChangeSetName: 'cs',
+      TemplateBody: withNested(queues(1, 45), 'Storage', 'storage-v2.json'),
+    });
+    await waitForChangeSet(cfn, arn, quick);
+    expect(aws.callsOf('CreateChangeSet')[0]!.params.IncludeNestedStacks).toBe('true');
+
+    const groups = await describePlanChanges(cfn, arn);
+
+    const summary = groups.map((g) => [g.stack, g.changes.map((c) => c.LogicalResourceId).sort()]);
+    expect(summary).toEqual([
+      [undefined, ['Queue01', 'Storage']],
+      ['Storage', ['Inner', 'Queue01', 'Queue02']],
+      ['Storage/Inner', ['Queue01', 'Queue02', 'Queue03']],
+    ]);
+    expect(groups[2]!.changes[0]!.AfterContext).toContain('90');
+    // Every page of each: 2 + 2 + 2 changes at 2 a page, plus the pages' NextTokens.
+    const nestedCalls = aws.callsOf('DescribeChangeSet').filter((c) => c.params.ChangeSetName !== arn);
+    expect(nestedCalls.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('under a given top label, for a caller that names the top stack', async () => {
+    const aws = await fake();
+    aws.s3Objects.set('nested/s1.json', queues(1, 30));
+    aws.s3Objects.set('nested/s2.json', queues(1, 60));
+    aws.putStack({ name: 'app', template: withNested(queues(1, 30), 'Storage', 's1.json') });
+    const cfn = cfnOf(aws);
+    const { arn } = await createChangeSet(cfn, {
+      StackName: 'app',
+      ChangeSetName: 'cs',
+      TemplateBody: withNested(queues(1, 30), 'Storage', 's2.json'),
+    });
+    await waitForChangeSet(cfn, arn, quick);
+    const groups = await describePlanChanges(cfn, arn, 'app');
+    expect(groups.map((g) => g.stack)).toEqual(['app', 'app/Storage']);
+  });
+});
+
+describe('rollback triggers', () => {
+  const A = 'arn:aws:cloudwatch:us-east-1:333333333333:alarm:api-5xx';
+  const B = 'arn:aws:cloudwatch:us-east-1:333333333333:alarm:api-latency';
+
+  it('builds the RollbackConfiguration CloudFormation takes', () => {
+    expect(rollbackConfiguration({ alarms: [A, B], minutes: 10 })).toEqual({
+      RollbackTriggers: [
+        { Arn: A, Type: 'AWS::CloudWatch::Alarm' },
+        { Arn: B, Type: 'AWS::CloudWatch::Alarm' },
+      ],
+      MonitoringTimeInMinutes: 10,
+    });
+    expect(rollbackConfiguration({ alarms: [], minutes: 0 })).toEqual({
+      RollbackTriggers: [],
+      MonitoringTimeInMinutes: 0,
+    });
+  });
+
+  it('sends it on CreateChangeSet, an empty list included (it clears the stack’s triggers)', async () => {
+    const aws = await fake();
+    aws.putStack({ name: 'api', template: queues(1, 30) });
+    const cfn = cfnOf(aws);
+    await createChangeSet(cfn, {
+      StackName: 'api',
+      ChangeSetName: 'watched',
+      TemplateBody: queues(1, 60),
+      RollbackConfiguration: rollbackConfiguration({ alarms: [A], minutes: 5 }),
+    });
+    await createChangeSet(cfn, {
+      StackName: 'api',
+      ChangeSetName: 'unwatched',
+      TemplateBody: queues(1, 60),
+      RollbackConfiguration: rollbackConfiguration({ alarms: [], minutes: 0 }),
+    });
+    const [watched, unwatched] = aws.callsOf('CreateChangeSet').map((c) => c.params);
+    expect(watched).toMatchObject({
+      'RollbackConfiguration.RollbackTriggers.member.1.Arn': A,
+      'RollbackConfiguration.RollbackTriggers.member.1.Type': 'AWS::CloudWatch::Alarm',
+      'RollbackConfiguration.MonitoringTimeInMinutes': '5',
+    });
+    expect(unwatched).toMatchObject({
+      'RollbackConfiguration.RollbackTriggers': '',
+      'RollbackConfiguration.MonitoringTimeInMinutes': '0',
+    });
+    expect(aws.stack('api')!.changeSets.map((c) => c.rollback.triggers)).toEqual([[A], []]);
+  });
+
+  it.each<[string, string | undefined, string[], string | undefined]>([
+    ['the fake’s wording', `Rollback triggered by alarm ${A}`, [A], A],
+    ['a trigger among other ARNs', `Alarm(s) in ALARM state: [${B}, ${A}].`, [A], A],
+    ['quoted', `The following rollback trigger fired: '${A}'`, [A, B], A],
+    ['no triggers given: the first alarm ARN', `Rollback triggered by alarm ${B}`, [], B],
+    ['a resource failure, not an alarm', 'The following resource(s) failed to update: [Fn].', [A], undefined],
+    ['no reason', undefined, [A], undefined],
+    ['an alarm that is not one of ours', `Rollback triggered by alarm ${B}`, [A], undefined],
+    [
+      'a GovCloud alarm',
+      'Rollback triggered by alarm arn:aws-us-gov:cloudwatch:us-gov-west-1:123456789012:alarm:x',
+      [],
+      'arn:aws-us-gov:cloudwatch:us-gov-west-1:123456789012:alarm:x',
+    ],
+  ])('finds the alarm of a trigger rollback: %s', (_what, reason, triggers, expected) => {
+    expect(alarmOfRollback(reason, triggers)).toBe(expected);
   });
 });
 

@@ -269,9 +269,16 @@ describe('stage role scope', () => {
         expect(actionsOf(s), s.Sid).toEqual(['cloudformation:GetTemplateSummary']);
       } else {
         expect(resource, s.Sid).toContain('arn:aws:cloudformation:');
+        // Nested stacks are named <parent>-<logical ID>-<suffix>: only change set actions reach them.
+        const nested = s.Sid === 'NestedStackChangeSets';
         // biome-ignore lint/suspicious/noTemplateCurlyInString: an Fn::Sub placeholder, filled with the stack names
-        expect(resource, s.Sid).toContain(':stack/${Names}/*');
+        expect(resource, s.Sid).toContain(nested ? ':stack/${Names}-*/*' : ':stack/${Names}/*');
         expect(resource, s.Sid).toContain('"Ref":"StackNames"');
+        if (nested)
+          expect(
+            actionsOf(s).every((a) => /ChangeSet$/.test(a)),
+            s.Sid,
+          ).toBe(true);
       }
       expect(JSON.stringify(s.Condition), s.Sid).toContain('aws:RequestedRegion');
     }

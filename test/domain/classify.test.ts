@@ -1,6 +1,6 @@
 import type { ResourceChange, ResourceChangeDetail } from '@aws-sdk/client-cloudformation';
 import { describe, expect, it } from 'vitest';
-import { buildPlan, classifyChange, isDataBearing, worstImpact } from '../../src/domain/classify.js';
+import { buildPlan, buildStackedPlan, classifyChange, isDataBearing, worstImpact } from '../../src/domain/classify.js';
 import type { Impact } from '../../src/domain/types.js';
 
 /** A Details entry about one property. */
@@ -899,5 +899,61 @@ describe('names that are also Object.prototype keys', () => {
     );
     expect(c).toMatchObject({ resourceType: name, impact: 'modify', reason: `modifies ${noun} X`, dataBearing: false });
     expect(isDataBearing(name)).toBe(false);
+  });
+});
+
+describe('buildStackedPlan (a stack and its nested stacks)', () => {
+  const plan = buildStackedPlan([
+    {
+      changes: [
+        { LogicalResourceId: 'Queue', ResourceType: 'AWS::SQS::Queue', Action: 'Remove' },
+        { LogicalResourceId: 'Fn', ResourceType: 'AWS::Lambda::Function', Action: 'Add' },
+        {
+          LogicalResourceId: 'Storage',
+          ResourceType: 'AWS::CloudFormation::Stack',
+          Action: 'Modify',
+          Replacement: 'False',
+          ChangeSetId: 'arn:aws:cloudformation:us-east-1:1:changeSet/x/y',
+        },
+      ],
+    },
+    {
+      stack: 'Storage',
+      changes: [
+        { LogicalResourceId: 'Orders', ResourceType: 'AWS::DynamoDB::Table', Action: 'Remove' },
+        { LogicalResourceId: 'Alpha', ResourceType: 'AWS::SNS::Topic', Action: 'Add' },
+      ],
+    },
+    {
+      stack: 'Storage/Tables',
+      changes: [{ LogicalResourceId: 'Users', ResourceType: 'AWS::DynamoDB::Table', Action: 'Remove' }],
+    },
+  ]);
+
+  it('classifies nested changes by the same rules and sorts worst first across every stack', () => {
+    expect(plan.changes.map((c) => [c.stack, c.logicalId, c.impact])).toEqual([
+      [undefined, 'Queue', 'destroys'], // an SQS queue holds messages
+      ['Storage', 'Orders', 'destroys'],
+      ['Storage/Tables', 'Users', 'destroys'],
+      [undefined, 'Storage', 'modify'],
+      [undefined, 'Fn', 'add'],
+      ['Storage', 'Alpha', 'add'],
+    ]);
+    expect(plan.changes.find((c) => c.logicalId === 'Orders')!.reason).toBe('DELETES table Orders — data will be lost');
+  });
+
+  it('ranks the top stack first within an impact, then each nested stack together', () => {
+    const destroys = plan.changes.filter((c) => c.impact === 'destroys').map((c) => c.stack ?? '(top)');
+    expect(destroys).toEqual(['(top)', 'Storage', 'Storage/Tables']);
+  });
+
+  it('counts every stack’s changes, and leaves `stack` out for the top stack', () => {
+    expect(plan.counts).toMatchObject({ total: 6, removed: 3, added: 2, modified: 1 });
+    expect(plan.changes.find((c) => c.logicalId === 'Fn')).not.toHaveProperty('stack');
+  });
+
+  it('is buildPlan for one stack', () => {
+    const changes: ResourceChange[] = [{ LogicalResourceId: 'T', ResourceType: 'AWS::SNS::Topic', Action: 'Add' }];
+    expect(buildStackedPlan([{ changes }])).toEqual(buildPlan(changes));
   });
 });

@@ -24,6 +24,8 @@ export interface CfnOptions {
   changeSetStepMs: number;
   eventIntervalMs: number;
   pageSize: number;
+  /** How long one minute of a change set's MonitoringTimeInMinutes lasts in the fake (tests keep it short). */
+  monitoringMinuteMs: number;
   /** Reads an uploaded template for TemplateURL; undefined when there is no such object. */
   readTemplateUrl: (url: string) => string | undefined;
 }
@@ -64,6 +66,12 @@ export class Scheduler {
   }
 }
 
+/** A RollbackConfiguration in effect: alarm ARNs (rollback triggers) and MonitoringTimeInMinutes. */
+export interface RollbackConfig {
+  triggers: string[];
+  minutes: number;
+}
+
 export interface ChangeSetRec {
   name: string;
   arn: string;
@@ -85,6 +93,13 @@ export interface ChangeSetRec {
   baseVersion: number;
   /** Date.now() when it reached CREATE_COMPLETE or FAILED (read by the benchmarks). */
   settledAt?: number;
+  /** What the execution watches: the request's, or the stack's triggers when the request named none. */
+  rollback: RollbackConfig;
+  includeNested: boolean;
+  /** Nested change sets (IncludeNestedStacks): created, executed and deleted with their root. */
+  nested: ChangeSetRec[];
+  parent?: ChangeSetRec;
+  root?: ChangeSetRec;
 }
 
 export interface StackRec {
@@ -111,6 +126,11 @@ export interface StackRec {
   op?: { runner: Runner; ctx: ExecContext };
   /** After UPDATE_ROLLBACK_FAILED: what ContinueUpdateRollback still has to do. */
   pendingRollback?: { failed: ExecItem[]; cleanup: ExecItem[] };
+  /** Rollback triggers saved with the stack; later updates use them unless they name others. */
+  rollback: RollbackConfig;
+  /** A nested stack's parent and root stack IDs. */
+  parentId?: string;
+  rootId?: string;
 }
 
 interface ExecItem {
@@ -132,6 +152,8 @@ interface ExecContext {
   /** Resources the update got to (completed, failed or in progress), in order. */
   touched: ExecItem[];
   inProgress?: ExecItem;
+  /** update: rollback triggers are watched (the resources, then the monitoring time); later phases ignore them */
+  phase?: 'update' | 'rollback' | 'cleanup';
 }
 
 interface Step {
@@ -204,10 +226,19 @@ function decodeToken<T>(t: string | undefined): T | undefined {
 const randomSuffix = () => randomUUID().replace(/-/g, '').slice(0, 12).toUpperCase();
 const bool = (v: string | undefined) => v === 'true';
 
+/** A nested stack resource whose TemplateURL the fake can read. */
+interface NestedDecl {
+  logicalId: string;
+  template: Template;
+  parameters: Record<string, string>;
+}
+
 export class CloudFormationFake {
   readonly stacks: StackRec[] = [];
   private readonly scripts = new Map<string, ExecutionScript>();
   private readonly overrides = new Map<string, object[]>();
+  /** CloudWatch alarm states by ARN (a rollback trigger no test set is OK). */
+  private readonly alarms = new Map<string, string>();
 
   constructor(
     private readonly opts: CfnOptions,
@@ -254,6 +285,7 @@ export class CloudFormationFake {
       usedTokens: new Set(),
       physicalIds: new Map(),
       version: 0,
+      rollback: { triggers: [], minutes: 0 },
     };
     stack.op?.runner.stop();
     stack.op = undefined;
@@ -267,7 +299,83 @@ export class CloudFormationFake {
     stack.version++;
     if (!existing) this.stacks.push(stack);
     this.emit(stack, this.stackResource(stack), status, undefined, undefined, randomUUID());
+    for (const n of this.nestedDecls(stack, template, parameters)) this.putNested(stack, n);
     return stack;
+  }
+
+  /**
+   * The nested stacks of a template (AWS::CloudFormation::Stack resources whose TemplateURL the fake can read,
+   * e.g. a template a test put in the fake S3), with their parameters evaluated.
+   */
+  private nestedDecls(stack: StackRec, template: Template, params: Record<string, string>): NestedDecl[] {
+    const ctx = { region: stack.region, account: stack.account, stackName: stack.name, stackId: stack.stackId };
+    const out: NestedDecl[] = [];
+    for (const [logicalId, r] of evaluateTemplate(template, { ...ctx, params })) {
+      if (r.decl.type !== 'AWS::CloudFormation::Stack' || typeof r.props.TemplateURL !== 'string') continue;
+      let body: string | undefined;
+      try {
+        body = this.opts.readTemplateUrl(r.props.TemplateURL);
+      } catch {
+        body = undefined; // not a URL the fake serves: a plain resource
+      }
+      if (body === undefined) continue;
+      const nestedTemplate = parseTemplate(body);
+      const given = r.props.Parameters;
+      const inputs: ParameterInput[] =
+        given && typeof given === 'object' && !Array.isArray(given)
+          ? Object.entries(given).map(([key, value]) => ({ key, value: String(value), usePrevious: false }))
+          : [];
+      out.push({ logicalId, template: nestedTemplate, parameters: resolveParameterValues(nestedTemplate, inputs, {}) });
+    }
+    return out;
+  }
+
+  /** Creates or updates the nested stack of `parent`'s resource (its physical ID is the nested stack's ID). */
+  private putNested(parent: StackRec, n: NestedDecl): StackRec {
+    const existing = this.nestedStack(parent, n.logicalId);
+    const name = existing?.name ?? `${parent.name}-${n.logicalId}-${randomSuffix()}`;
+    const nested = this.putStack({
+      name,
+      region: parent.region,
+      account: parent.account,
+      template: n.template.body,
+      parameters: n.parameters,
+      status: existing?.status ?? 'CREATE_COMPLETE',
+    });
+    nested.parentId = parent.stackId;
+    nested.rootId = parent.rootId ?? parent.stackId;
+    parent.physicalIds.set(n.logicalId, nested.stackId);
+    return nested;
+  }
+
+  /** The nested stack behind `parent`'s resource `logicalId`, if it is one. */
+  nestedStack(parent: StackRec, logicalId: string): StackRec | undefined {
+    const id = parent.physicalIds.get(logicalId);
+    return id ? this.stacks.find((s) => s.stackId === id && s.parentId === parent.stackId) : undefined;
+  }
+
+  /**
+   * Sets a CloudWatch alarm's state. An alarm going to ALARM rolls back every update that watches it (its
+   * change set's rollback triggers), while the resources are updated or during the monitoring time.
+   */
+  setAlarm(arn: string, state: 'ALARM' | 'OK' | 'INSUFFICIENT_DATA'): void {
+    this.alarms.set(arn, state);
+    if (state !== 'ALARM') return;
+    for (const stack of this.stacks) {
+      const ctx = stack.op?.ctx;
+      if (ctx) this.fireTriggers(ctx);
+    }
+  }
+
+  /** Starts the rollback when a watched alarm is in ALARM; true when it did. */
+  private fireTriggers(ctx: ExecContext): boolean {
+    if (ctx.phase !== 'update' || !ctx.cs) return false;
+    const fired = ctx.cs.rollback.triggers.find((arn) => this.alarms.get(arn) === 'ALARM');
+    if (!fired) return false;
+    ctx.cs.executionStatus = 'EXECUTE_FAILED';
+    // ⚠ CloudFormation's wording for this reason is not documented; the bot relies only on the alarm ARN in it.
+    ctx.stack.op?.runner.start(this.rollbackSteps(ctx, `Rollback triggered by alarm ${fired}`, false));
+    return true;
   }
 
   scriptExecution(stackName: string, s: ExecutionScript): void {
@@ -426,6 +534,9 @@ export class CloudFormationFake {
       Tags: s.tags,
       EnableTerminationProtection: false,
       DriftInformation: { StackDriftStatus: 'NOT_CHECKED' },
+      RollbackConfiguration: rollbackShape(s.rollback),
+      ParentId: s.parentId,
+      RootId: s.rootId,
     };
   }
 
@@ -574,6 +685,7 @@ export class CloudFormationFake {
     const parameters = resolveParameterValues(template, inputs, stack.parameters);
     const capabilities = memberList(p, 'Capabilities').filter((c) => c !== '');
     checkCapabilities(template, capabilities);
+    const rollback = this.rollbackConfigOf(p, stack);
 
     const cs: ChangeSetRec = {
       name,
@@ -591,6 +703,9 @@ export class CloudFormationFake {
       changes: [],
       overridden: false,
       baseVersion: stack.version,
+      rollback,
+      includeNested: bool(p.IncludeNestedStacks),
+      nested: [],
     };
     // Computed now, against the stack as it is now, like CloudFormation; reported once complete.
     const outcome = this.computeOutcome(stack, cs);
@@ -610,9 +725,47 @@ export class CloudFormationFake {
           cs.executionStatus = 'AVAILABLE';
         }
         cs.settledAt = Date.now();
+        // The nested change sets are ready with their root.
+        for (const n of descendants(cs)) {
+          n.status = cs.status;
+          n.executionStatus = cs.executionStatus;
+          n.settledAt = cs.settledAt;
+        }
       });
     });
     return { Id: cs.arn, StackId: stack.stackId };
+  }
+
+  /**
+   * The request's RollbackConfiguration (CreateChangeSet): its triggers replace the stack's, an empty list
+   * removes them, none named keeps the stack's; MonitoringTimeInMinutes 0–180 (default 0); at most 5 triggers
+   * of type AWS::CloudWatch::Alarm or AWS::CloudWatch::CompositeAlarm.
+   */
+  private rollbackConfigOf(p: Params, stack: StackRec): RollbackConfig {
+    const prefix = 'RollbackConfiguration.RollbackTriggers';
+    const named = Object.keys(p).some((k) => k === prefix || k.startsWith(`${prefix}.`));
+    const triggers = memberStructs(p, prefix);
+    if (triggers.length > 5) {
+      throw validationError(
+        "1 validation error detected: Value at 'rollbackConfiguration.rollbackTriggers' failed to satisfy constraint: Member must have length less than or equal to 5",
+      );
+    }
+    for (const t of triggers) {
+      if (t.Type !== 'AWS::CloudWatch::Alarm' && t.Type !== 'AWS::CloudWatch::CompositeAlarm') {
+        throw validationError(`Unsupported rollback trigger type ${t.Type}`);
+      }
+      if (!/^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+$/.test(t.Arn ?? '')) {
+        throw validationError(`Invalid rollback trigger ARN ${t.Arn}`);
+      }
+    }
+    const raw = p['RollbackConfiguration.MonitoringTimeInMinutes'];
+    const minutes = raw === undefined ? 0 : Number(raw);
+    if (!Number.isInteger(minutes) || minutes < 0 || minutes > 180) {
+      throw validationError(
+        "1 validation error detected: Value at 'rollbackConfiguration.monitoringTimeInMinutes' failed to satisfy constraint: Member must have value less than or equal to 180",
+      );
+    }
+    return { triggers: named ? triggers.map((t) => t.Arn ?? '') : [...stack.rollback.triggers], minutes };
   }
 
   private computeOutcome(
@@ -640,7 +793,69 @@ export class CloudFormationFake {
       };
     }
     const changes = diff.changes.map((rc): Change => ({ Type: 'Resource', ResourceChange: rc }));
+    if (cs.includeNested) {
+      try {
+        this.planNested(stack, cs, changes);
+      } catch (err) {
+        return { changes: [], overridden: false, failure: (err as Error).message };
+      }
+    }
     return { changes, overridden: false, failure: changes.length === 0 ? NO_CHANGES_REASON : undefined };
+  }
+
+  /**
+   * IncludeNestedStacks: a nested change set for each existing nested stack whose template or parameters
+   * change, computed the same way (recursively), and pointed to by the parent's row for the nested stack
+   * (ResourceChange.ChangeSetId). A nested stack the parent does not change itself still gets a Modify row,
+   * ChangeSource Automatic, as CloudFormation reports them (ResourceChangeDetail in the API reference).
+   * Simplification: nested stacks without changes get no change set and no row.
+   */
+  private planNested(stack: StackRec, cs: ChangeSetRec, changes: Change[]): void {
+    for (const n of this.nestedDecls(stack, cs.template, cs.parameters)) {
+      const nestedStack = this.nestedStack(stack, n.logicalId);
+      if (!nestedStack) continue; // a new nested stack: the fake plans only existing ones
+      const root = cs.root ?? cs;
+      const nested: ChangeSetRec = {
+        ...cs,
+        name: `${root.name}-${n.logicalId}-${randomSuffix()}`.slice(0, 128),
+        arn: `arn:aws:cloudformation:${nestedStack.region}:${nestedStack.account}:changeSet/${root.name}-${n.logicalId}/${randomUUID()}`,
+        stack: nestedStack,
+        template: n.template,
+        parameters: n.parameters,
+        changes: [],
+        baseVersion: nestedStack.version,
+        rollback: { triggers: [], minutes: 0 },
+        nested: [],
+        parent: cs,
+        root,
+      };
+      const outcome = this.computeOutcome(nestedStack, nested);
+      if (outcome.failure === NO_CHANGES_REASON) continue;
+      if (outcome.failure) throw new Error(`Nested stack ${n.logicalId}: ${outcome.failure}`);
+      nested.changes = outcome.changes;
+      nestedStack.changeSets.push(nested);
+      cs.nested.push(nested);
+      let row = changes.find((c) => c.ResourceChange?.LogicalResourceId === n.logicalId)?.ResourceChange;
+      if (!row) {
+        row = {
+          Action: 'Modify',
+          LogicalResourceId: n.logicalId,
+          PhysicalResourceId: nestedStack.stackId,
+          ResourceType: 'AWS::CloudFormation::Stack',
+          Replacement: 'False',
+          Scope: [],
+          Details: [
+            {
+              Target: { Attribute: 'Properties', RequiresRecreation: 'Never' },
+              Evaluation: 'Dynamic',
+              ChangeSource: 'Automatic',
+            },
+          ],
+        };
+        changes.push({ Type: 'Resource', ResourceChange: row });
+      }
+      row.ChangeSetId = nested.arn;
+    }
   }
 
   private physicalId(stack: StackRec, logicalId: string): string {
@@ -674,7 +889,10 @@ export class CloudFormationFake {
       Tags: cs.tags,
       Changes: page,
       NextToken: end < cs.changes.length ? encodeToken({ o: end, cs: cs.arn }) : undefined,
-      IncludeNestedStacks: false,
+      IncludeNestedStacks: cs.includeNested,
+      ParentChangeSetId: cs.parent?.arn,
+      RootChangeSetId: cs.root?.arn,
+      RollbackConfiguration: rollbackShape(cs.rollback),
     };
   }
 
@@ -692,7 +910,9 @@ export class CloudFormationFake {
         StatusReason: cs.statusReason,
         CreationTime: cs.creationTime,
         Description: cs.description,
-        IncludeNestedStacks: false,
+        IncludeNestedStacks: cs.includeNested,
+        ParentChangeSetId: cs.parent?.arn,
+        RootChangeSetId: cs.root?.arn,
       })),
       NextToken: page.next,
     };
@@ -708,7 +928,12 @@ export class CloudFormationFake {
       const status = cs.executionStatus === 'EXECUTE_IN_PROGRESS' ? cs.executionStatus : cs.status;
       throw new AwsError('InvalidChangeSetStatus', `Cannot delete ChangeSet in status ${status}`);
     }
-    cs.stack.changeSets = cs.stack.changeSets.filter((c) => c !== cs);
+    if (cs.root) {
+      // ⚠ wording unconfirmed; the user guide says nested change sets are deleted from the root one.
+      throw new AwsError('InvalidChangeSetStatus', `ChangeSet [${cs.arn}] is a nested change set: delete its root`);
+    }
+    // With IncludeNestedStacks the whole hierarchy goes (DeleteChangeSet in the API reference).
+    for (const c of [cs, ...descendants(cs)]) c.stack.changeSets = c.stack.changeSets.filter((x) => x !== c);
     return {};
   }
 
@@ -747,9 +972,13 @@ export class CloudFormationFake {
         `ChangeSet [${cs.arn}] cannot be executed in its current execution status of [${executionStatus}]`,
       );
     }
+    if (cs.root) {
+      throw new AwsError('InvalidChangeSetStatus', `ChangeSet [${cs.arn}] is a nested change set: execute its root`);
+    }
     if (token) stack.usedTokens.add(token);
     // Executing a change set deletes every other change set of the stack.
     stack.changeSets = [cs];
+    for (const n of descendants(cs)) n.stack.changeSets = [n];
     stack.lastChangeSetId = cs.arn;
     const script = this.scripts.get(stack.name) ?? {};
     this.scripts.delete(stack.name);
@@ -764,6 +993,8 @@ export class CloudFormationFake {
     const runner = new Runner(this.scheduler, script.eventIntervalMs ?? this.opts.eventIntervalMs);
     stack.op = { runner, ctx };
     runner.start(this.forwardSteps(ctx, script, bool(p.DisableRollback)));
+    // The execution saves the change set's rollback triggers with the stack, for later updates.
+    stack.rollback = { triggers: [...cs.rollback.triggers], minutes: cs.rollback.minutes };
     return {};
   }
 
@@ -784,6 +1015,7 @@ export class CloudFormationFake {
 
   private forwardSteps(ctx: ExecContext, script: ExecutionScript, disableRollback: boolean): Step[] {
     const { stack, cs } = ctx;
+    ctx.phase = 'update';
     const steps: Step[] = [
       {
         run: () => {
@@ -820,7 +1052,7 @@ export class CloudFormationFake {
           this.resourceEvent(ctx, item, `${verb}_IN_PROGRESS`, reason, item.newPhysical ?? item.oldPhysical);
         },
       });
-      if (script.holdInProgress) return steps; // stays UPDATE_IN_PROGRESS until CancelUpdateStack
+      if (script.holdInProgress) return this.watched(ctx, steps); // stays UPDATE_IN_PROGRESS until CancelUpdateStack
       if (fail && item.logicalId === fail.logicalId) {
         steps.push({
           run: () => {
@@ -835,7 +1067,7 @@ export class CloudFormationFake {
             stack.op?.runner.start(this.rollbackSteps(ctx, failedReason, !!script.rollbackFails));
           },
         });
-        return steps;
+        return this.watched(ctx, steps);
       }
       steps.push({
         run: () => {
@@ -844,9 +1076,13 @@ export class CloudFormationFake {
         },
       });
     }
-    if (script.holdInProgress) return steps;
+    if (script.holdInProgress) return this.watched(ctx, steps);
+    // The monitoring time: the stack stays UPDATE_IN_PROGRESS, the alarms watched, before the cleanup starts.
+    const monitoringMs = (cs?.rollback.minutes ?? 0) * this.opts.monitoringMinuteMs;
     steps.push({
+      ...(monitoringMs > 0 ? { delayMs: (script.eventIntervalMs ?? this.opts.eventIntervalMs) + monitoringMs } : {}),
       run: () => {
+        ctx.phase = 'cleanup';
         this.applyUpdate(ctx);
         this.stackEvent(ctx, 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
       },
@@ -862,10 +1098,25 @@ export class CloudFormationFake {
     steps.push({
       run: () => {
         if (cs) cs.executionStatus = 'EXECUTE_COMPLETE';
+        for (const n of cs ? descendants(cs) : []) n.executionStatus = 'EXECUTE_COMPLETE';
         this.finishOp(ctx, 'UPDATE_COMPLETE');
       },
     });
-    return steps;
+    return this.watched(ctx, steps);
+  }
+
+  /** Each step after the first checks the rollback triggers first: an alarm in ALARM rolls back instead. */
+  private watched(ctx: ExecContext, steps: Step[]): Step[] {
+    return steps.map((step, i) =>
+      i === 0
+        ? step
+        : {
+            ...step,
+            run: () => {
+              if (!this.fireTriggers(ctx)) step.run();
+            },
+          },
+    );
   }
 
   private deleteSteps(ctx: ExecContext, item: ExecItem, physical: string | undefined, policy?: string): Step[] {
@@ -889,6 +1140,14 @@ export class CloudFormationFake {
       if (item.action === 'Remove') stack.physicalIds.delete(item.logicalId);
       else if (item.newPhysical) stack.physicalIds.set(item.logicalId, item.newPhysical);
     }
+    // Nested stacks take their nested change sets' templates and parameters (their own events are not emitted).
+    for (const n of descendants(cs)) {
+      n.stack.template = n.template;
+      n.stack.parameters = n.parameters;
+      n.stack.version++;
+      n.stack.lastUpdatedTime = new Date();
+      n.stack.status = 'UPDATE_COMPLETE';
+    }
   }
 
   /**
@@ -897,6 +1156,7 @@ export class CloudFormationFake {
    */
   private rollbackSteps(ctx: ExecContext, reason: string, rollbackFails: boolean): Step[] {
     const { stack } = ctx;
+    ctx.phase = 'rollback';
     const steps: Step[] = [{ run: () => this.stackEvent(ctx, 'UPDATE_ROLLBACK_IN_PROGRESS', reason) }];
     const touched = [...ctx.touched].reverse();
     const revert = touched.filter((i) => i.action !== 'Add');
@@ -1095,5 +1355,17 @@ function withoutValues(c: Change): Change {
         return { ...d, Target: target };
       }),
     },
+  };
+}
+
+/** The nested change sets under `cs`, depth first. */
+function descendants(cs: ChangeSetRec): ChangeSetRec[] {
+  return cs.nested.flatMap((n) => [n, ...descendants(n)]);
+}
+
+function rollbackShape(r: RollbackConfig) {
+  return {
+    RollbackTriggers: r.triggers.map((Arn) => ({ Arn, Type: 'AWS::CloudWatch::Alarm' })),
+    MonitoringTimeInMinutes: r.minutes,
   };
 }

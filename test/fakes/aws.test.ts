@@ -1086,3 +1086,254 @@ describe('on-demand faults for the fault suite', () => {
     expect((await stackOf(cfn, 'api')).StackName).toBe('api');
   });
 });
+
+describe('rollback triggers (RollbackConfiguration)', () => {
+  const ALARM = 'arn:aws:cloudwatch:us-east-1:000000000000:alarm:api-5xx';
+  const OTHER = 'arn:aws:cloudwatch:us-east-1:000000000000:alarm:api-latency';
+  const watching = (minutes: number, alarms = [ALARM]) => ({
+    RollbackConfiguration: {
+      RollbackTriggers: alarms.map((Arn) => ({ Arn, Type: 'AWS::CloudWatch::Alarm' })),
+      MonitoringTimeInMinutes: minutes,
+    },
+  });
+
+  it('keeps the triggers on the change set and, once executed, on the stack; none named keeps them, [] removes them', async () => {
+    const aws = await fake();
+    putBase(aws);
+    const cfn = cfnClient(aws);
+    const created = await createChangeSet(cfn, watching(0, [ALARM, OTHER]));
+    const described = await settledChangeSet(cfn, created.Id!);
+    expect(described.RollbackConfiguration).toEqual({
+      RollbackTriggers: [
+        { Arn: ALARM, Type: 'AWS::CloudWatch::Alarm' },
+        { Arn: OTHER, Type: 'AWS::CloudWatch::Alarm' },
+      ],
+      MonitoringTimeInMinutes: 0,
+    });
+    await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: created.Id }));
+    expect((await terminal(cfn, 'api')).RollbackConfiguration?.RollbackTriggers?.map((t) => t.Arn)).toEqual([
+      ALARM,
+      OTHER,
+    ]);
+    // A request naming no triggers uses the stack's; an empty list removes them.
+    const kept = await createChangeSet(cfn, { ChangeSetName: 'kept', TemplateBody: BASE });
+    expect(aws.stack('api')!.changeSets.find((c) => c.arn === kept.Id)!.rollback.triggers).toEqual([ALARM, OTHER]);
+    const cleared = await createChangeSet(cfn, {
+      ChangeSetName: 'cleared',
+      TemplateBody: BASE,
+      RollbackConfiguration: { RollbackTriggers: [] },
+    });
+    expect(aws.stack('api')!.changeSets.find((c) => c.arn === cleared.Id)!.rollback.triggers).toEqual([]);
+    const sent = aws.callsOf('CreateChangeSet').at(-1)!.params;
+    expect(sent['RollbackConfiguration.RollbackTriggers']).toBe('');
+  });
+
+  it('rolls the update back when a trigger alarm is in ALARM, naming the alarm in the stack event', async () => {
+    const aws = await fake({ eventIntervalMs: 10 });
+    putBase(aws);
+    const cfn = cfnClient(aws);
+    const created = await createChangeSet(cfn, watching(0));
+    await settledChangeSet(cfn, created.Id!);
+    aws.setAlarm(OTHER, 'ALARM'); // not a trigger of this change set
+    aws.setAlarm(ALARM, 'ALARM');
+    await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: created.Id, ClientRequestToken: 'exec-a' }));
+    const stack = await terminal(cfn, 'api');
+    expect(stack.StackStatus).toBe('UPDATE_ROLLBACK_COMPLETE');
+    expect(aws.stack('api')!.template).toBe(BASE);
+    const rollback = (await eventsOf(cfn, 'api')).find((e) => e.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS')!;
+    expect(rollback.ResourceStatusReason).toBe(`Rollback triggered by alarm ${ALARM}`);
+    expect(rollback.ClientRequestToken).toBe('exec-a');
+    const cs = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: created.Id }));
+    expect(cs.ExecutionStatus).toBe('EXECUTE_FAILED');
+  });
+
+  it('stays UPDATE_IN_PROGRESS for the monitoring time after the resources, then rolls back when the alarm fires', async () => {
+    // 10 monitoring minutes of 200 ms each: 2 s in which the alarm goes off.
+    const aws = await fake({ eventIntervalMs: 5, monitoringMinuteMs: 200 });
+    putBase(aws);
+    const cfn = cfnClient(aws);
+    const created = await createChangeSet(cfn, watching(10));
+    await settledChangeSet(cfn, created.Id!);
+    await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: created.Id, ClientRequestToken: 'exec-m' }));
+    await until(
+      () => eventsOf(cfn, 'api'),
+      (events) => events.some((e) => e.LogicalResourceId === 'Topic' && e.ResourceStatus === 'CREATE_COMPLETE'),
+      'the last resource to be created',
+    );
+    expect((await stackOf(cfn, 'api')).StackStatus).toBe('UPDATE_IN_PROGRESS');
+    aws.setAlarm(ALARM, 'ALARM');
+    expect((await terminal(cfn, 'api')).StackStatus).toBe('UPDATE_ROLLBACK_COMPLETE');
+    const sequence = (await eventsOf(cfn, 'api'))
+      .filter((e) => e.ClientRequestToken === 'exec-m' && e.LogicalResourceId === 'api')
+      .reverse()
+      .map((e) => e.ResourceStatus);
+    // No cleanup of the update happened: the rollback came during the monitoring time.
+    expect(sequence).toEqual([
+      'UPDATE_IN_PROGRESS',
+      'UPDATE_ROLLBACK_IN_PROGRESS',
+      'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS',
+      'UPDATE_ROLLBACK_COMPLETE',
+    ]);
+  });
+
+  it('completes after the monitoring time when no alarm fires', async () => {
+    const aws = await fake({ eventIntervalMs: 2, monitoringMinuteMs: 20 });
+    putBase(aws);
+    const cfn = cfnClient(aws);
+    const created = await createChangeSet(cfn, watching(5));
+    await settledChangeSet(cfn, created.Id!);
+    aws.setAlarm(ALARM, 'OK');
+    await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: created.Id }));
+    expect((await terminal(cfn, 'api')).StackStatus).toBe('UPDATE_COMPLETE');
+  });
+
+  it('refuses more than 5 triggers, a type that is not an alarm and more than 180 minutes', async () => {
+    const aws = await fake();
+    putBase(aws);
+    const cfn = cfnClient(aws);
+    const six = Array.from({ length: 6 }, (_, i) => `${ALARM}-${i}`);
+    expect((await errorOf(createChangeSet(cfn, watching(0, six)))).message).toMatch(/less than or equal to 5/);
+    expect((await errorOf(createChangeSet(cfn, watching(181)))).message).toMatch(/monitoringTimeInMinutes/);
+    const topic = {
+      RollbackConfiguration: { RollbackTriggers: [{ Arn: ALARM, Type: 'AWS::SNS::Topic' }] },
+    };
+    expect((await errorOf(createChangeSet(cfn, topic))).message).toMatch(/Unsupported rollback trigger type/);
+  });
+});
+
+describe('nested stacks (IncludeNestedStacks)', () => {
+  const url = (key: string) => `https://templates.s3.amazonaws.com/${key}`;
+  const storage = (tables: string[]) =>
+    JSON.stringify({
+      Parameters: { Stage: { Type: 'String' } },
+      Resources: Object.fromEntries(
+        tables.map((t) => [
+          t,
+          {
+            Type: 'AWS::DynamoDB::Table',
+            Properties: { TableName: { 'Fn::Sub': `${t.toLowerCase()}-\${Stage}` } },
+          },
+        ]),
+      ),
+    });
+  const root = (key: string, queueTimeout = 30) =>
+    JSON.stringify({
+      Resources: {
+        Queue: { Type: 'AWS::SQS::Queue', Properties: { VisibilityTimeout: queueTimeout } },
+        Storage: {
+          Type: 'AWS::CloudFormation::Stack',
+          Properties: { TemplateURL: url(key), Parameters: { Stage: 'prod' } },
+        },
+      },
+    });
+
+  async function nestedSetup(opts: FakeAwsOptions = {}) {
+    const aws = await fake(opts);
+    aws.s3Objects.set('templates/storage-v1.json', storage(['Orders', 'Users']));
+    aws.s3Objects.set('templates/storage-v2.json', storage(['Users']));
+    aws.putStack({ name: 'app', template: root('storage-v1.json') });
+    return { aws, cfn: cfnClient(aws) };
+  }
+
+  it('makes the nested stack from its TemplateURL, the parent resource pointing to it', async () => {
+    const { aws } = await nestedSetup();
+    const nested = aws.nestedStack('app', 'Storage')!;
+    expect(nested.parentId).toBe(aws.stack('app')!.stackId);
+    expect(nested.parameters).toEqual({ Stage: 'prod' });
+    expect(nested.template).toBe(storage(['Orders', 'Users']));
+  });
+
+  it('plans a nested change set the parent row points to, paged like any other', async () => {
+    const { aws, cfn } = await nestedSetup({ pageSize: 1 });
+    const created = await cfn.send(
+      new CreateChangeSetCommand({
+        StackName: 'app',
+        ChangeSetName: 'nested-1',
+        TemplateBody: root('storage-v2.json'),
+        IncludeNestedStacks: true,
+      }),
+    );
+    const described = await settledChangeSet(cfn, created.Id!);
+    expect(described.IncludeNestedStacks).toBe(true);
+    const { changes } = await allChanges(cfn, created.Id!);
+    const row = byId(changes).get('Storage')!;
+    expect(row).toMatchObject({ Action: 'Modify', ResourceType: 'AWS::CloudFormation::Stack', Replacement: 'False' });
+    expect(row.PhysicalResourceId).toBe(aws.nestedStack('app', 'Storage')!.stackId);
+    const nested = await settledChangeSet(cfn, row.ChangeSetId!);
+    expect(nested.ParentChangeSetId).toBe(created.Id);
+    expect(nested.RootChangeSetId).toBe(created.Id);
+    expect(nested.StackId).toBe(aws.nestedStack('app', 'Storage')!.stackId);
+    const inner = byId((await allChanges(cfn, row.ChangeSetId!)).changes);
+    expect(inner.get('Orders')).toMatchObject({ Action: 'Remove', ResourceType: 'AWS::DynamoDB::Table' });
+    expect(inner.size).toBe(1);
+  });
+
+  it('reports a nested stack whose own properties did not change with ChangeSource Automatic', async () => {
+    const { aws, cfn } = await nestedSetup();
+    // The same URL with new content: the parent's resource is unchanged, its nested stack is not.
+    aws.s3Objects.set('templates/storage-v1.json', storage(['Users']));
+    const created = await cfn.send(
+      new CreateChangeSetCommand({
+        StackName: 'app',
+        ChangeSetName: 'nested-auto',
+        TemplateBody: root('storage-v1.json'),
+        IncludeNestedStacks: true,
+      }),
+    );
+    await settledChangeSet(cfn, created.Id!);
+    const row = byId((await allChanges(cfn, created.Id!)).changes).get('Storage')!;
+    expect(row.Details?.[0]).toMatchObject({ ChangeSource: 'Automatic', Evaluation: 'Dynamic' });
+    expect(row.ChangeSetId).toBeDefined();
+  });
+
+  it('creates no nested change set without IncludeNestedStacks', async () => {
+    const { cfn } = await nestedSetup();
+    const created = await cfn.send(
+      new CreateChangeSetCommand({ StackName: 'app', ChangeSetName: 'flat', TemplateBody: root('storage-v2.json') }),
+    );
+    await settledChangeSet(cfn, created.Id!);
+    expect(byId((await allChanges(cfn, created.Id!)).changes).get('Storage')!.ChangeSetId).toBeUndefined();
+  });
+
+  it('deletes the nested change sets with the root one, and refuses to delete or execute a nested one alone', async () => {
+    const { aws, cfn } = await nestedSetup();
+    const created = await cfn.send(
+      new CreateChangeSetCommand({
+        StackName: 'app',
+        ChangeSetName: 'nested-del',
+        TemplateBody: root('storage-v2.json'),
+        IncludeNestedStacks: true,
+      }),
+    );
+    await settledChangeSet(cfn, created.Id!);
+    const nestedArn = byId((await allChanges(cfn, created.Id!)).changes).get('Storage')!.ChangeSetId!;
+    expect((await errorOf(cfn.send(new DeleteChangeSetCommand({ ChangeSetName: nestedArn })))).name).toBe(
+      'InvalidChangeSetStatusException',
+    );
+    expect((await errorOf(cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: nestedArn })))).name).toBe(
+      'InvalidChangeSetStatusException',
+    );
+    await cfn.send(new DeleteChangeSetCommand({ ChangeSetName: created.Id }));
+    expect((await errorOf(cfn.send(new DescribeChangeSetCommand({ ChangeSetName: nestedArn })))).name).toBe(
+      'ChangeSetNotFoundException',
+    );
+    expect(aws.nestedStack('app', 'Storage')!.changeSets).toEqual([]);
+  });
+
+  it('executing the root change set applies the nested stack’s template too', async () => {
+    const { aws, cfn } = await nestedSetup();
+    const created = await cfn.send(
+      new CreateChangeSetCommand({
+        StackName: 'app',
+        ChangeSetName: 'nested-exec',
+        TemplateBody: root('storage-v2.json', 60),
+        IncludeNestedStacks: true,
+      }),
+    );
+    await settledChangeSet(cfn, created.Id!);
+    await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: created.Id }));
+    expect((await terminal(cfn, 'app')).StackStatus).toBe('UPDATE_COMPLETE');
+    expect(aws.nestedStack('app', 'Storage')!.template).toBe(storage(['Users']));
+    expect(aws.nestedStack('app', 'Storage')!.changeSets[0]!.executionStatus).toBe('EXECUTE_COMPLETE');
+  });
+});

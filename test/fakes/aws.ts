@@ -35,6 +35,8 @@ export interface FakeAwsOptions {
   pageSize?: number;
   /** Account of the plain (non-assumed) credentials, e.g. AWS_ACCESS_KEY_ID=test. Default '000000000000'. */
   defaultAccount?: string;
+  /** How long one minute of a change set's MonitoringTimeInMinutes lasts here (a test-time scale). Default 50. */
+  monitoringMinuteMs?: number;
 }
 
 export type FakeService = 'cloudformation' | 'sts' | 's3';
@@ -57,6 +59,12 @@ export interface FakeChangeSetView {
   statusReason?: string;
   /** Date.now() when the change set reached CREATE_COMPLETE or FAILED; undefined while it is being created. */
   settledAt?: number;
+  /** The rollback triggers (alarm ARNs) and monitoring minutes its execution watches. */
+  rollback: { triggers: string[]; minutes: number };
+  includeNestedStacks: boolean;
+  /** ARNs of the nested change sets it created (IncludeNestedStacks), and of its root when it is one of those. */
+  nested: string[];
+  root?: string;
 }
 
 export interface FakeStackView {
@@ -76,6 +84,10 @@ export interface FakeStackView {
   /** Newest first, as DescribeStackEvents returns them. */
   events: StackEvent[];
   changeSets: FakeChangeSetView[];
+  /** Rollback triggers saved with the stack (by its last execution). */
+  rollback: { triggers: string[]; minutes: number };
+  /** A nested stack's parent stack ID. */
+  parentId?: string;
 }
 
 export interface PutStackInput {
@@ -124,8 +136,16 @@ export interface FakeAws {
   scriptExecution(stackName: string, s: ExecutionScript): void;
   /** The stack goes UPDATE_IN_PROGRESS as if someone else deployed; durationMs default 1000, Infinity = until cancelled. */
   startOutsideUpdate(stackName: string, o?: { durationMs?: number }): void;
-  /** "bucket/key" → body. Tests may put templates here directly. */
+  /** "bucket/key" → body. Tests may put templates here directly (nested stacks' TemplateURL, say). */
   s3Objects: Map<string, string>;
+  /**
+   * Sets a CloudWatch alarm's state (every alarm is OK until set). An alarm going to ALARM rolls back the
+   * updates whose change sets name it as a rollback trigger, while their resources update or during their
+   * monitoring time, with the stack event reason "Rollback triggered by alarm <ARN>".
+   */
+  setAlarm(arn: string, state: 'ALARM' | 'OK' | 'INSUFFICIENT_DATA'): void;
+  /** The nested stack behind a parent stack's AWS::CloudFormation::Stack resource (created from its TemplateURL). */
+  nestedStack(parentName: string, logicalId: string): FakeStackView | undefined;
   /** Every AssumeRole request in order, including those that failed. */
   assumeRoleCalls: AssumeRoleCall[];
   /**
@@ -303,6 +323,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       changeSetStepMs: opts.changeSetStepMs ?? 150,
       eventIntervalMs: opts.eventIntervalMs ?? 50,
       pageSize: opts.pageSize ?? 100,
+      monitoringMinuteMs: opts.monitoringMinuteMs ?? 50,
       readTemplateUrl: (url) => {
         const loc = s3Location(url, ownHost);
         if (!loc) throw validationError('TemplateURL must be a supported URL.');
@@ -548,7 +569,13 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       executionStatus: cfn.executionStatus(c),
       statusReason: c.statusReason,
       settledAt: c.settledAt,
+      rollback: { triggers: [...c.rollback.triggers], minutes: c.rollback.minutes },
+      includeNestedStacks: c.includeNested,
+      nested: c.nested.map((n) => n.arn),
+      ...(c.root ? { root: c.root.arn } : {}),
     })),
+    rollback: { triggers: [...s.rollback.triggers], minutes: s.rollback.minutes },
+    ...(s.parentId ? { parentId: s.parentId } : {}),
   });
 
   return {
@@ -585,6 +612,12 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       cfn.startOutsideUpdate(s, o?.durationMs ?? 1000);
     },
     s3Objects,
+    setAlarm: (arn, state) => cfn.setAlarm(arn, state),
+    nestedStack(parentName, logicalId) {
+      const parent = cfn.findStackByName(parentName);
+      const nested = parent ? cfn.nestedStack(parent, logicalId) : undefined;
+      return nested ? view(nested) : undefined;
+    },
     assumeRoleCalls,
     deny(action, o = {}) {
       injected.denials.push({ ...parseAction(action), account: o.account, left: o.times ?? Infinity });

@@ -4,7 +4,7 @@
 import type { ResourceChange } from '@aws-sdk/client-cloudformation';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildPlan } from '../../src/domain/classify.js';
+import { buildPlan, buildStackedPlan } from '../../src/domain/classify.js';
 import type { ApprovalRule, FailedResource, Promotion, PromotionState } from '../../src/domain/types.js';
 import { renderChangeList, splitMessage } from '../../src/slack/views/change-list.js';
 import { renderFinal, renderProgress } from '../../src/slack/views/progress.js';
@@ -139,6 +139,14 @@ const promotion: fc.Arbitrary<Promotion> = fc
     ),
     changeSet: opt(fc.record({ arn: hostileShort, name: hostile })),
     changes: fc.array(resourceChange, { maxLength: 30 }),
+    // Changes of nested stacks, under hostile logical ID paths.
+    nested: fc.array(fc.record({ stack: hostile, changes: fc.array(resourceChange, { maxLength: 5 }) }), {
+      maxLength: 3,
+    }),
+    monitoring: opt(
+      fc.record({ alarms: fc.array(hostile, { maxLength: 7 }), minutes: fc.integer({ min: 0, max: 180 }) }),
+    ),
+    unwatchedAlarms: opt(fc.array(hostile, { maxLength: 7 })),
     mode: opt(fc.constantFrom('changeset', 'cancel_update', 'continue_rollback')),
     stuck: opt(fc.array(failedResource, { maxLength: 20 })),
     skip: opt(fc.array(hostile, { maxLength: 5 })),
@@ -157,12 +165,13 @@ const promotion: fc.Arbitrary<Promotion> = fc
         ),
         reason: opt(hostile),
         failedResources: fc.array(failedResource, { maxLength: 15 }),
+        alarm: opt(hostile),
       }),
     ),
   })
-  .map(({ changes, ...p }) => {
+  .map(({ changes, nested, ...p }) => {
     const out: Promotion = { ...p, kind: p.kind as Promotion['kind'] };
-    if (changes.length) out.plan = buildPlan(changes);
+    if (changes.length || nested.length) out.plan = buildStackedPlan([{ changes }, ...nested]);
     return out;
   });
 
@@ -197,6 +206,7 @@ describe('views never throw, stay inside Slack limits and let no mention through
           failed: fc.nat(),
           elapsedMs: fc.oneof(fc.integer(), fc.constant(Number.NaN), fc.constant(Number.POSITIVE_INFINITY)),
           stackStatus: opt(hostile),
+          watching: opt(fc.record({ alarms: fc.array(hostile, { maxLength: 7 }), until: fc.oneof(iso, hostile) })),
         }),
         (input) => {
           expectSlackAccepts(renderProgress(input));

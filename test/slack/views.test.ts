@@ -1,6 +1,6 @@
 import type { ResourceChange } from '@aws-sdk/client-cloudformation';
 import { describe, expect, it } from 'vitest';
-import { buildPlan } from '../../src/domain/classify.js';
+import { buildPlan, buildStackedPlan } from '../../src/domain/classify.js';
 import type { ApprovalRule, Plan, Promotion, PromotionState } from '../../src/domain/types.js';
 import { ACTION } from '../../src/slack/ids.js';
 import { renderChangeList, splitMessage } from '../../src/slack/views/change-list.js';
@@ -748,6 +748,49 @@ describe('renderProgress', () => {
       { done: 1, total: 2, inProgress: ['<!channel>'], failed: 0, elapsedMs: 1_000 },
       'Executing… 1/2 resources · 1s · in progress: &lt;!channel&gt;',
     ],
+    [
+      'every resource updated: the monitoring window, the alarms watched until when',
+      {
+        done: 4,
+        total: 5,
+        inProgress: [],
+        failed: 0,
+        elapsedMs: 95_000,
+        stackStatus: 'UPDATE_IN_PROGRESS',
+        watching: {
+          alarms: ['arn:aws:cloudwatch:us-east-1:333333333333:alarm:api-5xx'],
+          until: '2025-03-01T14:32:10.000Z',
+        },
+      },
+      'Executing… 4/5 resources · 1m 35s · 👀 watching alarm `api-5xx` until 14:32 UTC · UPDATE_IN_PROGRESS',
+    ],
+    [
+      'a monitoring time without alarms, and hostile alarm names',
+      {
+        done: 1,
+        total: 1,
+        inProgress: [],
+        failed: 0,
+        elapsedMs: 1_000,
+        watching: { alarms: [], until: '2025-03-01T09:05:00.000Z' },
+      },
+      'Executing… 1/1 resources · 1s · ⏸ waiting until 09:05 UTC before cleaning up (monitorFor)',
+    ],
+    [
+      'several alarms, one of them hostile',
+      {
+        done: 1,
+        total: 1,
+        inProgress: [],
+        failed: 0,
+        elapsedMs: 1_000,
+        watching: {
+          alarms: ['arn:aws:cloudwatch:us-east-1:333333333333:alarm:a', 'arn:aws:cloudwatch:us-east-1:1:alarm:<!here>'],
+          until: '2025-03-01T09:05:00.000Z',
+        },
+      },
+      'Executing… 1/1 resources · 1s · 👀 watching alarms `a`, `&lt;!here&gt;` until 09:05 UTC',
+    ],
   ])('%s', (_name, input, expected) => {
     const view = renderProgress(input);
     expect(view.text).toBe(expected);
@@ -832,6 +875,29 @@ describe('renderFinal', () => {
     checkBlockLimits(view.blocks);
   });
 
+  it('says an alarm rolled the update back, naming it and its ARN', () => {
+    const arn = 'arn:aws:cloudwatch:us-east-1:333333333333:alarm:api-5xx';
+    const view = renderFinal(
+      base(
+        {
+          token: 't',
+          startedAt: minutesAgo(3),
+          endedAt: minutesAgo(1),
+          finalStackStatus: 'UPDATE_ROLLBACK_COMPLETE',
+          reason: 'the alarm api-5xx went into ALARM',
+          alarm: arn,
+          failedResources: [],
+        },
+        'rolled_back',
+      ),
+      NOW,
+    );
+    expect(view.text).toBe(
+      `🚨 Rolled back by alarm \`api-5xx\`: it went into ALARM during the deploy or its monitoring time, so CloudFormation rolled the update back in 2m 00s (UPDATE_ROLLBACK_COMPLETE). Alarm \`${arn}\``,
+    );
+    checkBlockLimits(view.blocks);
+  });
+
   it('lists the failed resources, at most ten', () => {
     const failedResources = Array.from({ length: 14 }, (_, i) => ({
       logicalId: `R${i}`,
@@ -895,5 +961,113 @@ describe('formatDuration', () => {
     [26 * 3600_000, '26h 00m'],
   ])('%d ms → %s', (ms, out) => {
     expect(formatDuration(ms)).toBe(out);
+  });
+});
+
+describe('renderPromotionMessage: alarms and nested stacks', () => {
+  const A5XX = 'arn:aws:cloudwatch:us-east-1:333333333333:alarm:api-5xx';
+  const field = (blocks: readonly unknown[]) =>
+    ((blocks as Json[]).find((b) => b.block_id === 'promotion_details')!.fields as Json[])
+      .map(textOf)
+      .find((f) => /^\*(Alarms|Monitoring)\*/.test(f));
+
+  it.each<[string, Partial<Promotion>, string | undefined]>([
+    [
+      'alarms watched during the deploy and after',
+      { monitoring: { alarms: [A5XX], minutes: 10 } },
+      '*Alarms*\n`api-5xx`: CloudFormation rolls back if one goes to ALARM during the deploy and for 10 minutes after',
+    ],
+    [
+      'alarms watched only during the deploy',
+      { monitoring: { alarms: [A5XX, `${A5XX}-2`], minutes: 0 } },
+      '*Alarms*\n`api-5xx`, `api-5xx-2`: CloudFormation rolls back if one goes to ALARM during the deploy',
+    ],
+    [
+      'a monitoring time without alarms',
+      { monitoring: { alarms: [], minutes: 5 } },
+      '*Monitoring*\nwaits 5 minutes before cleaning up; no alarm',
+    ],
+    [
+      'a rollback: the stage’s alarms deliberately not watched',
+      { kind: 'rollback', monitoring: { alarms: [], minutes: 0 }, unwatchedAlarms: [A5XX] },
+      '*Alarms*\nnot watched: `api-5xx` — a rollback runs while they may be firing, and CloudFormation would roll it back',
+    ],
+    ['no monitoring', {}, undefined],
+    ['monitoring off', { monitoring: { alarms: [], minutes: 0 } }, undefined],
+    [
+      'hostile alarm names, more than five',
+      {
+        monitoring: {
+          alarms: ['<!channel>', 'b', 'c', 'd', 'e', 'f'].map((n) => `arn:aws:cloudwatch:us-east-1:1:alarm:${n}`),
+          minutes: 1,
+        },
+      },
+      '*Alarms*\n`&lt;!channel&gt;`, `b`, `c`, `d`, `e` +1 more: CloudFormation rolls back if one goes to ALARM during the deploy and for 1 minute after',
+    ],
+  ])('%s', (_name, overrides, expected) => {
+    const view = render(overrides);
+    expect(field(view.blocks)).toBe(expected);
+    checkBlockLimits(view.blocks);
+  });
+
+  const nestedPlan = buildStackedPlan([
+    {
+      changes: [
+        { LogicalResourceId: 'Queue', ResourceType: 'AWS::SQS::Queue', Action: 'Modify', Replacement: 'False' },
+        {
+          LogicalResourceId: 'Storage',
+          ResourceType: 'AWS::CloudFormation::Stack',
+          Action: 'Modify',
+          Replacement: 'False',
+          ChangeSetId: 'arn:nested',
+        },
+      ],
+    },
+    {
+      stack: 'Storage',
+      changes: [
+        { LogicalResourceId: 'OrdersTable', ResourceType: 'AWS::DynamoDB::Table', Action: 'Remove' },
+        { LogicalResourceId: 'Topic', ResourceType: 'AWS::SNS::Topic', Action: 'Add' },
+      ],
+    },
+  ]);
+
+  it('groups the changes under their stack when there are several, keeping the worst first across stacks', () => {
+    const view = render({ plan: nestedPlan });
+    expect(changeLines(view.blocks)).toEqual([
+      '*Nested stack* `Storage`',
+      '⚠ *DELETES* table `OrdersTable` — data will be lost',
+      '*Stack* `api-prod`',
+      '✏️ modifies queue `Queue`',
+      '✏️ modifies nested stack `Storage`',
+      '*Nested stack* `Storage`',
+      '➕ adds topic `Topic`',
+    ]);
+    expect(allText(view.blocks)).toContain('⚠ *1 destructive*');
+    expect(buttons(view.blocks).find((b) => b.action_id === ACTION.approve)!.confirm).toBeDefined();
+    checkBlockLimits(view.blocks);
+  });
+
+  it('shows no stack headings for a plan of one stack', () => {
+    expect(changeLines(render().blocks).some((l) => l.includes('Stack*'))).toBe(false);
+  });
+
+  it('groups the full change list the same way', () => {
+    const list = renderChangeList(nestedPlan, 'api-prod').split('\n');
+    expect(list.slice(1, 4)).toEqual([
+      '*Nested stack* `Storage`',
+      '⚠ *DELETES* table `OrdersTable` — data will be lost',
+      '*Stack* `api-prod`',
+    ]);
+  });
+
+  it('escapes a hostile nested stack path', () => {
+    const plan = buildStackedPlan([
+      { changes: [{ LogicalResourceId: 'Q', ResourceType: 'AWS::SQS::Queue', Action: 'Add' }] },
+      { stack: '<!channel>/X', changes: [{ LogicalResourceId: 'T', ResourceType: 'AWS::SNS::Topic', Action: 'Add' }] },
+    ]);
+    const text = allText(render({ plan }).blocks);
+    expect(text).toContain('*Nested stack* `&lt;!channel&gt;/X`');
+    expect(text).not.toContain('<!channel>');
   });
 });

@@ -95,11 +95,37 @@ export function formatCounts(counts: PlanCounts): string {
   return `*${plural(counts.total, 'change')}:* ${parts.join(' · ')}`;
 }
 
+/** `*Nested stack* `Storage``, or `*Stack* `api-prod`` for the operation's own stack (undefined `stack`). */
+export function stackHeading(stack: string | undefined, topStack: string): string {
+  return stack ? `*Nested stack* ${code(truncate(stack, 200))}` : `*Stack* ${code(truncate(topStack, 128))}`;
+}
+
+/**
+ * The changes' entries, each preceded by a stack heading where the stack differs from the entry before when
+ * the changes span more than one stack (`ClassifiedChange.stack`). The order stays the plan's (worst first
+ * across every stack), so a heading may come back for a stack whose milder changes follow.
+ */
+export function entriesByStack(
+  changes: readonly ClassifiedChange[],
+  topStack: string,
+  entry: (c: ClassifiedChange) => string,
+): string[] {
+  const several = new Set(changes.map((c) => c.stack)).size > 1;
+  let previous: string | undefined | null = null;
+  return changes.map((c) => {
+    const heading = several && c.stack !== previous ? `${stackHeading(c.stack, topStack)}\n` : '';
+    previous = c.stack;
+    return `${heading}${entry(c)}`;
+  });
+}
+
 /** The full list, minor changes included: one line per change plus its property lines. Escaped mrkdwn. */
-export function renderChangeList(plan: Plan): string {
+export function renderChangeList(plan: Plan, topStack = ''): string {
   if (plan.changes.length === 0) return 'No changes.';
   const lines = [formatCounts(plan.counts)];
-  for (const c of plan.changes) lines.push(formatChangeEntry(c, { maxProperties: 50, valueChars: 300 }));
+  lines.push(
+    ...entriesByStack(plan.changes, topStack, (c) => formatChangeEntry(c, { maxProperties: 50, valueChars: 300 })),
+  );
   return lines.join('\n');
 }
 

@@ -1,9 +1,9 @@
 // The execution progress reply (one thread message updated in place) and the final outcome reply.
 import type { Promotion } from '../../domain/types.js';
-import { escapeMrkdwn, mentionUser, truncate, truncateEscaped } from '../escape.js';
+import { code, escapeMrkdwn, mentionUser, truncate, truncateEscaped } from '../escape.js';
 import { context, LIMITS, plural, section, type View } from './blocks.js';
 import { executionOutcomeLine, reasonText, renderFailedResource, stateLine } from './status.js';
-import { formatDuration } from './time.js';
+import { alarmLabel, clockTime, formatDuration } from './time.js';
 
 export { renderFailedResource } from './status.js';
 export { formatDuration } from './time.js';
@@ -15,6 +15,8 @@ export interface ProgressInput {
   failed: number;
   elapsedMs: number;
   stackStatus?: string;
+  /** Every resource is updated and CloudFormation watches these alarms (ARNs) until `until` (ISO) */
+  watching?: { alarms: string[]; until: string };
 }
 
 const IN_PROGRESS_SHOWN = 3;
@@ -30,12 +32,21 @@ export function renderProgress(p: ProgressInput): View {
     parts.push(`in progress: ${shown.join(', ')}${more > 0 ? ` (+${more})` : ''}`);
   }
   if (p.failed > 0) parts.push(`❗ ${p.failed} failed`);
+  if (p.watching) parts.push(watchingText(p.watching));
   if (p.stackStatus) parts.push(escapeMrkdwn(truncate(p.stackStatus, 60)));
   const line = parts.join(' · ');
   return {
     text: truncateEscaped(line, LIMITS.fallbackText),
     blocks: [section(line, 'promotion_progress')],
   };
+}
+
+/** "👀 watching alarms `api-5xx`, `api-latency` until 14:32 UTC" (the monitoring time, before the cleanup). */
+function watchingText(w: { alarms: string[]; until: string }): string {
+  const until = clockTime(w.until);
+  if (w.alarms.length === 0) return `⏸ waiting until ${until} before cleaning up (monitorFor)`;
+  const names = w.alarms.slice(0, 5).map((a) => code(truncate(alarmLabel(a), 80)));
+  return `👀 watching ${w.alarms.length === 1 ? 'alarm' : 'alarms'} ${names.join(', ')} until ${until}`;
 }
 
 const FAILED_SHOWN = 10;

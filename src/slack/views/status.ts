@@ -2,7 +2,7 @@
 import type { ApprovalRule, FailedResource, Promotion } from '../../domain/types.js';
 import { code, escapeMrkdwn, mentionUser, truncate } from '../escape.js';
 import { count, plural } from './blocks.js';
-import { elapsed, formatDuration, relative } from './time.js';
+import { alarmLabel, elapsed, formatDuration, relative } from './time.js';
 
 /** Reasons come from AWS or users and can be long: keep them readable and escaped. */
 export function reasonText(reason: string | undefined, max = 1000): string {
@@ -46,6 +46,11 @@ export function executionOutcomeLine(p: Promotion, now: Date): string {
     return p.kind === 'rollback'
       ? `✅ Rolled back ${service} on ${to}${took}`
       : `✅ Promoted ${service} to ${to}${took}`;
+  }
+  const alarm = p.execution?.alarm;
+  if (alarm && status?.endsWith('ROLLBACK_COMPLETE')) {
+    // A rollback trigger (RollbackConfiguration): CloudFormation undid the update because an alarm fired.
+    return `🚨 Rolled back by alarm ${code(truncate(alarmLabel(alarm), 120))}: it went into ALARM during the deploy or its monitoring time, so CloudFormation rolled the update back${took} (${statusText}). Alarm ${code(truncate(alarm, 300))}`;
   }
   if (status?.endsWith('ROLLBACK_FAILED')) {
     // The stack is stuck until someone continues the rollback (ContinueUpdateRollback).

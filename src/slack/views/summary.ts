@@ -20,9 +20,9 @@ import {
   section,
   type View,
 } from './blocks.js';
-import { type EntryOptions, formatChangeEntry, formatCounts } from './change-list.js';
+import { type EntryOptions, entriesByStack, formatChangeEntry, formatCounts } from './change-list.js';
 import { promotionTitle, reasonText, renderFailedResource, stateLine } from './status.js';
-import { relative, utc } from './time.js';
+import { alarmLabel, relative, utc } from './time.js';
 
 export interface SummaryInput {
   promotion: Promotion;
@@ -89,7 +89,7 @@ export function renderPromotionMessage(input: SummaryInput): View {
   const middle: KnownBlock[] = [];
   if (plan) {
     const visible = plan.changes.filter((c) => showMinor || c.impact !== 'minor');
-    const packed = packChanges(visible, {
+    const packed = packChanges(visible, p.target.stack, {
       text: LIMITS.totalTextBudget - blocksTextLength([...top, ...bottom]) - NOTE_RESERVE,
       blocks: LIMITS.blocks - top.length - bottom.length - 1,
     });
@@ -131,7 +131,31 @@ function detailFields(p: Promotion, now: Date): string[] {
   }
   fields.push(`*Target*\n${place(p.target.stack, p.target.region, p.target.account)}`);
   if (p.changeSet) fields.push(`*Change set*\n${code(truncate(p.changeSet.name, 128))}`);
+  const alarms = alarmsField(p);
+  if (alarms) fields.push(alarms);
   return fields;
+}
+
+const ALARMS_SHOWN = 5;
+const alarmList = (arns: readonly string[]) => {
+  const names = arns.slice(0, ALARMS_SHOWN).map((a) => code(truncate(alarmLabel(a), 100)));
+  return arns.length > ALARMS_SHOWN ? `${names.join(', ')} +${arns.length - ALARMS_SHOWN} more` : names.join(', ');
+};
+
+/**
+ * The alarms CloudFormation watches (the change set's rollback triggers) and for how long after the update,
+ * or, for a rollback, the stage's alarms it deliberately does not watch (they are likely firing during the
+ * incident the rollback is for, and would make CloudFormation roll the rollback itself back).
+ */
+function alarmsField(p: Promotion): string | undefined {
+  if (p.unwatchedAlarms?.length) {
+    return `*Alarms*\nnot watched: ${alarmList(p.unwatchedAlarms)} — a rollback runs while they may be firing, and CloudFormation would roll it back`;
+  }
+  const m = p.monitoring;
+  if (!m || (m.alarms.length === 0 && m.minutes === 0)) return undefined;
+  const after = m.minutes ? ` and for ${plural(m.minutes, 'minute')} after` : '';
+  if (m.alarms.length === 0) return `*Monitoring*\nwaits ${plural(m.minutes, 'minute')} before cleaning up; no alarm`;
+  return `*Alarms*\n${alarmList(m.alarms)}: CloudFormation rolls back if one goes to ALARM during the deploy${after}`;
 }
 
 function countsLine(plan: Plan, showMinor: boolean): string {
@@ -156,13 +180,14 @@ function countsLine(plan: Plan, showMinor: boolean): string {
  */
 function packChanges(
   changes: readonly ClassifiedChange[],
+  topStack: string,
   budget: { text: number; blocks: number },
 ): { sections: string[]; shown: number } {
   const risky = changes.filter((c) => RISKY.has(c.impact)).length;
   let best: { sections: string[]; shown: number } = { sections: [], shown: 0 };
   for (const level of DETAIL_LEVELS) {
     const packed = packEntries(
-      changes.map((c) => formatChangeEntry(c, level)),
+      entriesByStack(changes, topStack, (c) => formatChangeEntry(c, level)),
       budget,
     );
     if (packed.shown > best.shown) best = packed;

@@ -40,3 +40,15 @@ export function elapsed(startIso: string | undefined, endIso: string | undefined
   if (!start) return undefined;
   return (parse(endIso) ?? now).getTime() - start.getTime();
 }
+
+/** "14:32 UTC": a time later today, for a window measured in minutes. */
+export function clockTime(iso: string): string {
+  const d = parse(iso);
+  return d ? `${d.toISOString().slice(11, 16)} UTC` : escapeMrkdwn(iso);
+}
+
+/** A CloudWatch alarm's name from its ARN (after `:alarm:`), as people know it; not escaped. */
+export function alarmLabel(arn: string): string {
+  const at = arn.indexOf(':alarm:');
+  return at < 0 ? arn : arn.slice(at + ':alarm:'.length);
+}
