@@ -3,15 +3,7 @@
 // Storage makes each step atomic (compare-and-set on `version`); a lost race re-reads and re-decides.
 import { addMilliseconds } from 'date-fns';
 import type { Refusal } from './refusals.js';
-import type {
-  ApprovalRule,
-  ChosenRule,
-  EndEffect,
-  FailedResource,
-  Plan,
-  Promotion,
-  PromotionState,
-} from './types.js';
+import type { ApprovalRule, ChosenRule, EndEffect, FailedResource, Plan, Promotion, PromotionState } from './types.js';
 import { END_EFFECT_ORDER, TERMINAL_STATES } from './types.js';
 
 export type PromotionEvent =
