@@ -68,6 +68,13 @@ function usesOf(config: PromoteConfig) {
         for (const r of new Set(stage[rule].reviewers)) {
           if (r.startsWith('S')) add(groups, r, `${svc.name}.${stage.name}.${rule}`);
         }
+        // The destructive tier's own reviewers (the inherited ones are listed above).
+        const tier = stage[rule].destructive;
+        for (const r of new Set(tier?.reviewers ?? [])) {
+          if (r.startsWith('S') && !stage[rule].reviewers.includes(r)) {
+            add(groups, r, `${svc.name}.${stage.name}.${rule}.destructive`);
+          }
+        }
       }
     }
   }

@@ -5,7 +5,7 @@ import { type ZodType, z } from 'zod';
 import { PROMOTE_SUBCOMMANDS } from './domain/command.js';
 import { type PromoteConfig, SETTING_KEYS, type ServiceConfig, type StageConfig } from './domain/config-model.js';
 import { parseDuration } from './domain/duration.js';
-import type { ApprovalRule } from './domain/types.js';
+import type { ApprovalRule, TieredApprovalRule } from './domain/types.js';
 
 export type { PromoteConfig, ServiceConfig, StageConfig } from './domain/config-model.js';
 
@@ -50,12 +50,21 @@ const duration = z
 
 const reviewerId = z.string().regex(/^[UWS][A-Z0-9]+$/, 'must be a Slack user ID (U…/W…) or user-group ID (S…)');
 
+/** The tier used instead of a rule when the plan deletes or replaces data or changes permissions. */
+const destructiveSchema = z
+  .object({
+    required: z.number().int().min(1),
+    reviewers: z.array(reviewerId).optional(),
+  })
+  .strict();
+
 const approvalsSchema = z
   .object({
     required: z.number().int().min(0),
     reviewers: z.array(reviewerId).default([]),
     allowSelfApproval: z.boolean().default(false),
     expiresAfter: duration.default(DEFAULT_EXPIRY),
+    destructive: destructiveSchema.optional(),
   })
   .strict();
 
@@ -65,6 +74,7 @@ const rollbackSchema = z
     reviewers: z.array(reviewerId).optional(),
     allowSelfApproval: z.boolean().optional(),
     expiresAfter: duration.optional(),
+    destructive: destructiveSchema.optional(),
   })
   .strict();
 
@@ -198,6 +208,33 @@ function quorumProblem(path: string, rule: { required: number; reviewers: string
   return undefined;
 }
 
+/** A rule with its destructive tier, which takes the rule's reviewers, self-approval and expiry unless it names reviewers. */
+function withTier(
+  rule: ApprovalRule,
+  destructive: { required: number; reviewers?: string[] } | undefined,
+): TieredApprovalRule {
+  if (!destructive) return rule;
+  return {
+    ...rule,
+    destructive: { ...rule, required: destructive.required, reviewers: destructive.reviewers ?? rule.reviewers },
+  };
+}
+
+/** A rule's quorum, and its destructive tier's: reachable, and never asking for less than the rule itself. */
+function ruleProblems(path: string, rule: TieredApprovalRule): string[] {
+  const problems = [quorumProblem(path, rule)];
+  const tier = rule.destructive;
+  if (tier) {
+    problems.push(quorumProblem(`${path}.destructive`, tier));
+    if (tier.required < rule.required) {
+      problems.push(
+        `${path}.destructive.required: ${tier.required} is fewer than ${path}.required (${rule.required}); the destructive rule may only ask for more`,
+      );
+    }
+  }
+  return problems.filter((p): p is string => p !== undefined);
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** An object read key by key: the keys that parse, and the names of those that do not (or all, if not an object). */
@@ -293,27 +330,29 @@ function buildStage(
   if (!s.approvals && !broken.has('approvals') && promotesFrom.length > 0) {
     problems.push(`${path}.approvals: required for a stage that can be promoted to (use required: 0 to skip review)`);
   }
-  const approvals: ApprovalRule = {
-    required: s.approvals?.required ?? 0,
-    reviewers: s.approvals?.reviewers ?? [],
-    allowSelfApproval: s.approvals?.allowSelfApproval ?? false,
-    expiresAfterMs: parseDuration(s.approvals?.expiresAfter ?? DEFAULT_EXPIRY)!,
-  };
+  const approvals: TieredApprovalRule = withTier(
+    {
+      required: s.approvals?.required ?? 0,
+      reviewers: s.approvals?.reviewers ?? [],
+      allowSelfApproval: s.approvals?.allowSelfApproval ?? false,
+      expiresAfterMs: parseDuration(s.approvals?.expiresAfter ?? DEFAULT_EXPIRY)!,
+    },
+    s.approvals?.destructive,
+  );
   const rbReviewers = s.rollback?.reviewers ?? approvals.reviewers;
-  const rollback: ApprovalRule = {
-    // A stage nobody reviews cannot demand a rollback approval by default.
-    required: s.rollback?.required ?? (rbReviewers.length > 0 ? 1 : 0),
-    reviewers: rbReviewers,
-    allowSelfApproval: s.rollback?.allowSelfApproval ?? approvals.allowSelfApproval,
-    expiresAfterMs: parseDuration(s.rollback?.expiresAfter ?? DEFAULT_ROLLBACK_EXPIRY)!,
-  };
+  const rollback: TieredApprovalRule = withTier(
+    {
+      // A stage nobody reviews cannot demand a rollback approval by default.
+      required: s.rollback?.required ?? (rbReviewers.length > 0 ? 1 : 0),
+      reviewers: rbReviewers,
+      allowSelfApproval: s.rollback?.allowSelfApproval ?? approvals.allowSelfApproval,
+      expiresAfterMs: parseDuration(s.rollback?.expiresAfter ?? DEFAULT_ROLLBACK_EXPIRY)!,
+    },
+    s.rollback?.destructive,
+  );
   if (!broken.has('approvals')) {
-    const p = quorumProblem(`${path}.approvals`, approvals);
-    if (p) problems.push(p);
-    if (!broken.has('rollback')) {
-      const q = quorumProblem(`${path}.rollback`, rollback);
-      if (q) problems.push(q);
-    }
+    problems.push(...ruleProblems(`${path}.approvals`, approvals));
+    if (!broken.has('rollback')) problems.push(...ruleProblems(`${path}.rollback`, rollback));
   }
   const stage: StageConfig = {
     name,

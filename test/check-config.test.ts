@@ -105,4 +105,27 @@ describe('checkConfig', () => {
       '#old-deploys is archived (channels of api)',
     ]);
   });
+
+  it('checks the groups only a destructive tier names, saying where they are used', async () => {
+    const text = CONFIG.replace(
+      'approvals: { required: 1, reviewers: [S0LEADS] }',
+      'approvals: { required: 1, reviewers: [S0LEADS], destructive: { required: 2, reviewers: [S0LEADS, S0SECURITY] } }',
+    );
+    expect(text).toContain('S0SECURITY');
+    const parsed = parsePromoteConfig(text, 'eu-west-1');
+    if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+    const asked: string[] = [];
+    const report = await checkConfig(
+      parsed.value,
+      probes({
+        group: async (id: string) => {
+          asked.push(id);
+          return id === 'S0SECURITY' ? { ok: false, error: 'no_such_subteam' } : { ok: true, members: 3 };
+        },
+      }),
+    );
+    expect(asked.sort()).toEqual(['S0LEADS', 'S0SECURITY']);
+    const problem = report.lines.find((l) => l.result === 'problem');
+    expect(problem?.detail).toContain('(reviewers of api.prod.approvals.destructive)');
+  });
 });

@@ -62,7 +62,17 @@ describe('promote.example.yml (the shipped file)', () => {
     expect(stage(config, 'api', 'stg')).toMatchObject({
       region: 'eu-west-1',
       promotesFrom: ['dev'],
-      approvals: { required: 1, reviewers: ['U0ALICE', 'U0BOB', 'U0CAROL'], expiresAfterMs: 24 * H },
+      approvals: {
+        required: 1,
+        reviewers: ['U0ALICE', 'U0BOB', 'U0CAROL'],
+        expiresAfterMs: 24 * H,
+        destructive: {
+          required: 2,
+          reviewers: ['U0ALICE', 'U0CAROL'],
+          allowSelfApproval: false,
+          expiresAfterMs: 24 * H,
+        },
+      },
     });
     expect(stage(config, 'api', 'prod')).toEqual({
       name: 'prod',
@@ -222,6 +232,34 @@ describe('accepted configs', () => {
       ),
       (c) => stage(c, 'api', 'prod').rollback,
       { required: 2, reviewers: ['U0X', 'U0Y'], allowSelfApproval: true, expiresAfterMs: 15 * 60_000 },
+    ],
+    [
+      'a destructive tier with its own reviewers; self-approval and expiry from approvals',
+      base(
+        'approvals:\n          required: 1\n          reviewers: [U0A, U0B, U0C]\n          expiresAfter: 4h\n          allowSelfApproval: true\n          destructive: { required: 2, reviewers: [U0A, S0LEADS] }',
+      ),
+      (c) => stage(c, 'api', 'prod').approvals.destructive,
+      { required: 2, reviewers: ['U0A', 'S0LEADS'], allowSelfApproval: true, expiresAfterMs: 4 * H },
+    ],
+    [
+      'a destructive tier without reviewers takes the approvals reviewers',
+      base('approvals: { required: 1, reviewers: [U0A, U0B], destructive: { required: 2 } }'),
+      (c) => stage(c, 'api', 'prod').approvals.destructive?.reviewers,
+      ['U0A', 'U0B'],
+    ],
+    [
+      'no destructive tier unless configured (approvals and rollback)',
+      base(),
+      (c) => [stage(c, 'api', 'prod').approvals.destructive, stage(c, 'api', 'prod').rollback.destructive],
+      [undefined, undefined],
+    ],
+    [
+      'rollback.destructive takes the rollback reviewers and expiry',
+      base(
+        'approvals: { required: 1, reviewers: [U0A, U0B] }\n        rollback: { required: 1, reviewers: [U0X, U0Y], destructive: { required: 2 } }',
+      ),
+      (c) => stage(c, 'api', 'prod').rollback.destructive,
+      { required: 2, reviewers: ['U0X', 'U0Y'], allowSelfApproval: false, expiresAfterMs: 1 * H },
     ],
     [
       'allowSelfApproval carries over to rollback',
@@ -503,6 +541,42 @@ describe('refused configs: each problem with its path', () => {
       'approvals with an empty reviewer list',
       base('approvals: { required: 2, reviewers: [] }'),
       [`${P}.approvals.reviewers: required when ${P}.approvals.required is 2`],
+    ],
+    [
+      'a destructive tier asking for fewer approvals than the normal rule',
+      base('approvals: { required: 2, reviewers: [U0A, U0B], destructive: { required: 1 } }'),
+      [
+        `${P}.approvals.destructive.required: 1 is fewer than ${P}.approvals.required (2); the destructive rule may only ask for more`,
+      ],
+    ],
+    [
+      'a destructive tier that can never be reached with its reviewers',
+      base('approvals: { required: 1, reviewers: [U0A, U0B], destructive: { required: 2, reviewers: [U0A] } }'),
+      [`${P}.approvals.destructive.required: 2 approvals can never be reached with 1 reviewer`],
+    ],
+    [
+      'a destructive tier needing no approval',
+      base('approvals: { required: 0, destructive: { required: 0 } }'),
+      [`${P}.approvals.destructive.required: Too small: expected number to be >=1`],
+    ],
+    [
+      'a destructive tier on a stage nobody reviews',
+      base('approvals: { required: 0, destructive: { required: 1 } }'),
+      [`${P}.approvals.destructive.reviewers: required when ${P}.approvals.destructive.required is 1`],
+    ],
+    [
+      'a destructive tier with keys only the rule has',
+      base('approvals: { required: 1, reviewers: [U0A, U0B], destructive: { required: 2, expiresAfter: 1h } }'),
+      [`${P}.approvals.destructive.expiresAfter: unknown key`],
+    ],
+    [
+      'rollback.destructive asking for fewer than rollback',
+      base(
+        'approvals: { required: 1, reviewers: [U0A, U0B] }\n        rollback: { required: 2, destructive: { required: 1 } }',
+      ),
+      [
+        `${P}.rollback.destructive.required: 1 is fewer than ${P}.rollback.required (2); the destructive rule may only ask for more`,
+      ],
     ],
     [
       'rollback needing more than the inherited reviewers',

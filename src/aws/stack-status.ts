@@ -57,3 +57,41 @@ export function isResourceFailure(resourceStatus: string | undefined): boolean {
 export function isCancellable(status: string | undefined): boolean {
   return status === 'UPDATE_IN_PROGRESS';
 }
+
+/** Why a source stack's build is not promoted (see sourceHealth). */
+export type UnhealthySource = 'busy' | 'failed' | 'never_created' | 'never_deployed' | 'unrecognised';
+
+/**
+ * Whether a stack runs a working build that may be promoted from it. Stack statuses:
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html
+ * - CREATE_COMPLETE, UPDATE_COMPLETE, IMPORT_COMPLETE: it runs what was last deployed.
+ * - UPDATE_ROLLBACK_COMPLETE, IMPORT_ROLLBACK_COMPLETE: the last deployment failed and was rolled back; it runs
+ *   the build from before that failure (promotable, with a warning: `rolledBack`).
+ * - REVIEW_IN_PROGRESS: created by a change set never executed, so nothing was ever deployed (`never_deployed`;
+ *   checked before the other *_IN_PROGRESS statuses, since waiting would not help).
+ * - ROLLBACK_COMPLETE, ROLLBACK_FAILED, CREATE_FAILED: its creation failed (`never_created`).
+ * - any other *_IN_PROGRESS (an update or its clean-up, a rollback, a delete): still changing (`busy`).
+ * - any other *_FAILED (UPDATE_FAILED, UPDATE_ROLLBACK_FAILED, DELETE_FAILED, …): broken (`failed`).
+ */
+export function sourceHealth(
+  status: string | undefined,
+): { ok: true; rolledBack: boolean } | { ok: false; why: UnhealthySource } {
+  switch (status) {
+    case 'CREATE_COMPLETE':
+    case 'UPDATE_COMPLETE':
+    case 'IMPORT_COMPLETE':
+      return { ok: true, rolledBack: false };
+    case 'UPDATE_ROLLBACK_COMPLETE':
+    case 'IMPORT_ROLLBACK_COMPLETE':
+      return { ok: true, rolledBack: true };
+    case 'REVIEW_IN_PROGRESS':
+      return { ok: false, why: 'never_deployed' };
+    case 'ROLLBACK_COMPLETE':
+    case 'ROLLBACK_FAILED':
+    case 'CREATE_FAILED':
+      return { ok: false, why: 'never_created' };
+  }
+  if (isInProgress(status)) return { ok: false, why: 'busy' };
+  if (status?.endsWith('_FAILED')) return { ok: false, why: 'failed' };
+  return { ok: false, why: 'unrecognised' };
+}

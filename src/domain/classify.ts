@@ -536,6 +536,25 @@ export function classifyChange(rc: ResourceChange, stack?: string): ClassifiedCh
   };
 }
 
+/**
+ * Whether a classified change changes permissions: reported as a security change, or a change of another
+ * impact (a replacement, a possible replacement) that also touches a security type or property. A removal
+ * CloudFormation retains changes nobody's access.
+ */
+export function changesPermissions(c: ClassifiedChange): boolean {
+  if (c.impact === 'security') return true;
+  if (c.action === 'Remove') return false;
+  const info = typeInfo(c.resourceType);
+  if (info.security) return true;
+  if (info.securityProps && c.properties.length === 0) return true;
+  const excluded = own(NOT_SECURITY_PROPERTIES, c.resourceType) ?? [];
+  return c.properties.some(
+    (p) =>
+      (p.path.startsWith('Properties.') && isSecurityProperty(p.path.slice('Properties.'.length), excluded)) ||
+      (p.path === '(unnamed property)' && info.securityProps === true),
+  );
+}
+
 const rank = (impact: Impact) => IMPACT_ORDER.indexOf(impact);
 // Numeric-aware so Table2 sorts before Table10, as people read them.
 const byLogicalId = new Intl.Collator('en', { numeric: true }).compare;

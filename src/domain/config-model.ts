@@ -1,5 +1,5 @@
 // The parsed configuration as the domain sees it: plain data, built and checked by src/config.ts.
-import type { ApprovalRule, Monitoring } from './types.js';
+import type { Monitoring, TieredApprovalRule } from './types.js';
 
 export interface StageConfig {
   name: string;
@@ -13,8 +13,9 @@ export interface StageConfig {
   templateBucket?: string;
   /** Stages this one may be promoted from (empty for the first stage) */
   promotesFrom: string[];
-  approvals: ApprovalRule;
-  rollback: ApprovalRule;
+  /** With its optional `destructive` tier (see domain/risk.ts) */
+  approvals: TieredApprovalRule;
+  rollback: TieredApprovalRule;
   /** Releases kept for /rollback and /promote history */
   keepReleases: number;
   /** CloudWatch alarms CloudFormation watches during a promotion's execution (rollback triggers) */

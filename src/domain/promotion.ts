@@ -3,13 +3,14 @@
 // Storage makes each step atomic (compare-and-set on `version`); a lost race re-reads and re-decides.
 import { addMilliseconds } from 'date-fns';
 import type { Refusal } from './refusals.js';
-import type { ApprovalRule, EndEffect, FailedResource, Plan, Promotion, PromotionState } from './types.js';
+import type { ApprovalRule, ChosenRule, EndEffect, FailedResource, Plan, Promotion, PromotionState } from './types.js';
 import { END_EFFECT_ORDER, TERMINAL_STATES } from './types.js';
 
 export type PromotionEvent =
   | { type: 'posted'; ts: string }
   | { type: 'sourced'; source: NonNullable<Promotion['source']> }
-  | { type: 'planned'; changeSet?: { arn: string; name: string }; plan: Plan; rule: ApprovalRule }
+  /** `rule`: the rule the plan needs (its tier chosen from the plan), `chosen`: that choice, recorded */
+  | { type: 'planned'; changeSet?: { arn: string; name: string }; plan: Plan; rule: ApprovalRule; chosen?: ChosenRule }
   | { type: 'nothing_to_promote'; reason: string }
   | { type: 'plan_failed'; reason: string }
   /**
@@ -180,7 +181,12 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
     case 'planned': {
       if (p.state !== 'planning') return wrongState;
       const expiresAt = addMilliseconds(now, event.rule.expiresAfterMs).toISOString();
-      const base = { changeSet: event.changeSet, plan: event.plan, expiresAt };
+      const base = {
+        changeSet: event.changeSet,
+        plan: event.plan,
+        expiresAt,
+        ...(event.chosen ? { rule: event.chosen } : {}),
+      };
       // required: 0 — nothing to wait for; recorded as approved by nobody.
       return next({ ...base, state: event.rule.required === 0 ? 'approved' : 'awaiting_approval' });
     }

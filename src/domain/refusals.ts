@@ -35,6 +35,16 @@ export type Refusal =
   | { code: 'first_stage'; service: string; stage: string }
   | { code: 'same_stage'; service: string; stage: string }
   | { code: 'path_not_allowed'; service: string; from: string; to: string; allowed: string[] }
+  // The source stage must run a working build
+  | {
+      code: 'source_unhealthy';
+      service: string;
+      stage: string;
+      stack: string;
+      /** The stack's status; absent when the stack does not exist */
+      status?: string;
+      why: 'missing' | 'busy' | 'failed' | 'never_created' | 'never_deployed' | 'unrecognised';
+    }
   // The promotion state machine
   | { code: 'unknown_promotion' }
   | { code: 'wrong_state'; kind: PromotionKind; state: PromotionState }

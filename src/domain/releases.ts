@@ -3,7 +3,7 @@
 // it is named (`/rollback <service> <stage> to <release>`). Which releases are in effect is derived from
 // the history itself: every rollback release records what it undid (`undoes`) or re-applied (`reapplies`).
 import type { Refusal } from './refusals.js';
-import type { RollbackTarget } from './types.js';
+import type { RollbackTarget, SourceRelease } from './types.js';
 
 export type { RollbackTarget } from './types.js';
 
@@ -130,5 +130,22 @@ export function chooseRollbackTarget(
     target: { undoes: top.id, runsNow: top.id, putsBack: below },
     snapshot: top.before,
     label: `what ran before release ${top.id}`,
+  };
+}
+
+/**
+ * The release that put a template in place: the newest release (promotion or rollback) after which the stage
+ * ran a template with this fingerprint. Undefined when none matches (deployed outside the bot, or its release
+ * is older than the ones kept).
+ */
+export function releaseRunning(newestFirst: readonly Release[], fingerprint: string): SourceRelease | undefined {
+  const r = newestFirst.find((r) => r.after.fingerprint === fingerprint);
+  if (!r) return undefined;
+  return {
+    id: r.id,
+    kind: r.kind,
+    ...(r.kind === 'promote' && r.from ? { from: r.from } : {}),
+    requester: r.requester,
+    at: r.endedAt,
   };
 }

@@ -135,6 +135,45 @@ export interface ApprovalRule {
   expiresAfterMs: number;
 }
 
+/**
+ * A stage's `approvals` (or `rollback`) rule with its optional `destructive` tier: the rule used instead when
+ * the plan deletes or replaces data or changes permissions (see domain/risk.ts). The tier has its own
+ * `required` and `reviewers`; `allowSelfApproval` and the expiry are the base rule's.
+ */
+export interface TieredApprovalRule extends ApprovalRule {
+  destructive?: ApprovalRule;
+}
+
+/** Why a change needs the destructive tier: what it does to data, or that it changes permissions. */
+export type RiskKind = 'deletes' | 'replaces' | 'may-replace' | 'permissions';
+
+export interface RiskyChange {
+  logicalId: string;
+  kind: RiskKind;
+}
+
+/**
+ * The approval rule chosen for a plan, recorded with the plan: which tier, what it asked for when chosen, and
+ * the changes that made it the destructive tier (empty for the normal tier).
+ */
+export interface ChosenRule {
+  tier: 'normal' | 'destructive';
+  required: number;
+  reviewers: string[];
+  because: RiskyChange[];
+}
+
+/** The recorded release of the source stage whose template the source stack runs (see domain/releases.ts). */
+export interface SourceRelease {
+  id: string;
+  kind: 'promote' | 'rollback';
+  /** The stage it was promoted from (promotions) */
+  from?: string;
+  requester: string;
+  /** When it finished (ISO time) */
+  at: string;
+}
+
 export interface FailedResource {
   logicalId: string;
   resourceType?: string;
@@ -206,6 +245,13 @@ export interface Promotion {
     lastUpdatedTime?: string;
     /** A version/commit tag or output of the source stack, when it has one */
     version?: string;
+    /**
+     * The source's last update failed and was rolled back (UPDATE_ROLLBACK_COMPLETE): it runs the build from
+     * before that failure, and `lastUpdatedTime` is when the failed update started.
+     */
+    rolledBack?: boolean;
+    /** The recorded release of the source stage that put this template there, when one matches */
+    release?: SourceRelease;
   };
   changeSet?: { arn: string; name: string };
   /** The change set's name, recorded before CreateChangeSet is sent (its ARN comes with the answer) */
@@ -217,6 +263,8 @@ export interface Promotion {
    */
   monitoring?: Monitoring;
   unwatchedAlarms?: string[];
+  /** The approval rule chosen from the plan (absent: recorded before tiers existed, the normal rule) */
+  rule?: ChosenRule;
   /** Rollbacks only; absent means 'changeset' */
   mode?: RecoveryMode;
   /** cancel_update of the bot's own running promotion: that promotion's ID (it keeps the lock and its thread) */

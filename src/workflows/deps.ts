@@ -6,6 +6,7 @@ import type { Sleep } from '../aws/cloudformation.js';
 import type { PromoteConfig, StageConfig } from '../config.js';
 import { isTerminal, type PromotionEvent, step } from '../domain/promotion.js';
 import type { Refusal } from '../domain/refusals.js';
+import { ruleFor } from '../domain/risk.js';
 import type { ApprovalRule, Promotion } from '../domain/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -74,10 +75,11 @@ export function stageOf(deps: Deps, p: Pick<Promotion, 'service' | 'to'>): Stage
   return deps.config.services[p.service]?.stages.find((s) => s.name === p.to);
 }
 
+/** The rule an operation is reviewed under: its stage's, of the tier chosen for its plan (domain/risk.ts). */
 export function ruleOf(deps: Deps, p: Promotion): ApprovalRule {
   const stage = stageOf(deps, p);
   if (!stage) return { required: 1, reviewers: [], allowSelfApproval: false, expiresAfterMs: 3_600_000 };
-  return p.kind === 'rollback' ? stage.rollback : stage.approvals;
+  return ruleFor(p.kind === 'rollback' ? stage.rollback : stage.approvals, p.rule);
 }
 
 export function accessOf(stage: StageConfig): StageAccess {

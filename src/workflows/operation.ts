@@ -8,6 +8,7 @@ import { classifyAwsError, explainAwsFault, isAwsError } from '../aws/errors.js'
 import type { StageConfig } from '../config.js';
 import { buildStackedPlan } from '../domain/classify.js';
 import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
+import { chooseRule } from '../domain/risk.js';
 import type { Plan, Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
 import { slackErrorCode } from '../slack/port.js';
@@ -21,6 +22,7 @@ import {
   lockKey,
   type Reply,
   ruleOf,
+  stageOf,
   transition,
 } from './deps.js';
 import { drive } from './execute.js';
@@ -237,8 +239,23 @@ export async function recordPlanAndPublish(
   reply: Reply,
 ): Promise<Promotion | undefined> {
   const deps = forOperation(outer, opened.p.id);
-  const rule = ruleOf(deps, opened.p);
-  const planned = await transition(deps, opened.p.id, { type: 'planned', changeSet, plan, rule }, opened.p.requester);
+  // The rule is chosen from the plan: its destructive tier when the plan deletes or replaces data or changes
+  // permissions (domain/risk.ts), recorded with the plan so the review and the summary use it.
+  const stage = stageOf(deps, opened.p);
+  const chosen = stage ? chooseRule(opened.p.kind === 'rollback' ? stage.rollback : stage.approvals, plan) : undefined;
+  const rule = ruleOf(deps, { ...opened.p, rule: chosen });
+  const planned = await transition(
+    deps,
+    opened.p.id,
+    { type: 'planned', changeSet, plan, rule, chosen },
+    opened.p.requester,
+  );
+  if (planned.ok && chosen?.tier === 'destructive') {
+    await audit(deps, planned.after, 'bot', 'destructive approval rule', {
+      required: chosen.required,
+      because: chosen.because,
+    });
+  }
   if (!planned.ok) {
     // Ended while planning (superseded): its end effects clean up.
     await runEndEffects(deps, opened.p.id, opened.lease, reply);

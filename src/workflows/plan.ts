@@ -1,3 +1,4 @@
+import type { Stack } from '@aws-sdk/client-cloudformation';
 import {
   carryParameters,
   createChangeSet,
@@ -7,16 +8,18 @@ import {
   TEMPLATE_BODY_LIMIT,
 } from '../aws/cloudformation.js';
 import { uploadTemplate } from '../aws/s3.js';
-import { whyNotUpdatable } from '../aws/stack-status.js';
+import { sourceHealth, whyNotUpdatable } from '../aws/stack-status.js';
 import type { ServiceConfig, StageConfig } from '../config.js';
 import { resolvePath, resolveService } from '../domain/command.js';
 import type { Refusal, StageHold } from '../domain/refusals.js';
+import { type Release, releaseRunning } from '../domain/releases.js';
 import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, accountOf, type Deps, type Reply, targetOf, transition } from './deps.js';
 import { holdKey } from './locks.js';
 import { openOperation, planAndPublish } from './operation.js';
+import { releasesKey } from './releases.js';
 
 export interface PromoteRequest {
   service: string;
@@ -65,6 +68,15 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
     return undefined;
   }
 
+  // Only a working build is promoted: a source still deploying, failed or never deployed is refused before
+  // anything is taken or created.
+  const sourceCfn = deps.aws.cloudFormation(accessOf(from), req.requester);
+  const unhealthy = sourceRefusal(service.name, from, await describeStack(sourceCfn, from.stack));
+  if (unhealthy) {
+    await reply(renderRefusal(unhealthy));
+    return undefined;
+  }
+
   const opened = await openOperation(
     deps,
     {
@@ -87,9 +99,20 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
     deps,
     opened,
     async (name) => {
-      const sourceCfn = deps.aws.cloudFormation(accessOf(from), req.requester);
       const source = await readSourceBuild(sourceCfn, from.stack);
       if (!source) return { refusal: `the source stack ${from.stack} (${from.name}) does not exist` };
+      // Read again: it may have started deploying since it was checked.
+      const health = sourceHealth(source.stack.StackStatus);
+      if (!health.ok) {
+        return {
+          refusal: `the source stack ${from.stack} (${from.name}) is in ${source.stack.StackStatus ?? 'an unknown status'}: only a working build is promoted`,
+        };
+      }
+      const sourceReleases = await deps.store.listCapped<Release>(
+        releasesKey(service.name, from.name),
+        from.keepReleases,
+      );
+      const release = releaseRunning(sourceReleases, source.fingerprint);
       const sourced = await transition(deps, id, {
         type: 'sourced',
         source: {
@@ -99,6 +122,8 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
           fingerprint: source.fingerprint,
           lastUpdatedTime: (source.stack.LastUpdatedTime ?? source.stack.CreationTime)?.toISOString(),
           version: source.version,
+          ...(health.rolledBack ? { rolledBack: true } : {}),
+          ...(release ? { release } : {}),
         },
       });
       if (!sourced.ok) return { refusal: 'it ended while planning' };
@@ -124,6 +149,14 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
     `${to.name} already matches ${from.name}: nothing to promote.`,
     reply,
   );
+}
+
+/** The refusal for a source stack that runs no working build (see sourceHealth), or undefined. */
+export function sourceRefusal(service: string, from: StageConfig, stack: Stack | undefined): Refusal | undefined {
+  const where = { code: 'source_unhealthy' as const, service, stage: from.name, stack: from.stack };
+  if (!stack) return { ...where, why: 'missing' };
+  const health = sourceHealth(stack.StackStatus);
+  return health.ok ? undefined : { ...where, status: stack.StackStatus, why: health.why };
 }
 
 /** TemplateBody when it fits, else upload to the stage's templateBucket and use TemplateURL. */

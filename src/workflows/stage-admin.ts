@@ -25,7 +25,15 @@ async function stageFor(deps: Deps, req: StageRequest, reply: Reply): Promise<St
   if (!svc.ok) return void (await reply(renderRefusal(svc.refusal)));
   const stage = resolveStage(svc.value, req.stage);
   if (!stage.ok) return void (await reply(renderRefusal(stage.refusal)));
-  const reviewers = [...new Set([...stage.value.approvals.reviewers, ...stage.value.rollback.reviewers])];
+  const { approvals, rollback } = stage.value;
+  const reviewers = [
+    ...new Set([
+      ...approvals.reviewers,
+      ...rollback.reviewers,
+      ...(approvals.destructive?.reviewers ?? []),
+      ...(rollback.destructive?.reviewers ?? []),
+    ]),
+  ];
   if (!(await deps.reviewers.isReviewer(req.user, reviewers))) {
     return void (await reply(
       renderRefusal({ code: 'not_reviewer', service: svc.value.name, stage: stage.value.name, reviewers }),

@@ -349,6 +349,21 @@ describe('step', () => {
     expect(p.ok && p.promotion.expiresAt).toBe('2026-11-22T14:00:00.000Z');
   });
 
+  it('records the rule chosen for the plan, and nothing when none was chosen', () => {
+    const chosen = {
+      tier: 'destructive' as const,
+      required: 2,
+      reviewers: ['U0ALICE'],
+      because: [{ logicalId: 'UsersTable', kind: 'deletes' as const }],
+    };
+    const base = { type: 'planned' as const, changeSet: { arn: 'a', name: 'n' }, plan };
+    const withRule = step(promotion('planning'), { ...base, rule: { ...rule, required: 2 }, chosen }, NOW);
+    expect(withRule.ok && withRule.promotion.rule).toEqual(chosen);
+    expect(withRule.ok && withRule.promotion.state).toBe('awaiting_approval');
+    const without = step(promotion('planning'), { ...base, rule }, NOW);
+    expect(without.ok && 'rule' in without.promotion).toBe(false);
+  });
+
   it('keeps failed resources reported during the execution', () => {
     const p = promotion('executing', { execution: { token: 't', startedAt: '', failedResources: [] } });
     const r = step(

@@ -1,7 +1,7 @@
 // What /rollback undoes, as tables over release histories (newest first, as stored). Snapshots are named
 // by what the stage ran (v0, v1, …), so each row reads as "prod went from … to …".
 import { describe, expect, it } from 'vitest';
-import { chooseRollbackTarget, type Release, replayReleases } from '../../src/domain/releases.js';
+import { chooseRollbackTarget, type Release, releaseRunning, replayReleases } from '../../src/domain/releases.js';
 
 const snap = (v: string) => ({ templateGz: `gz-${v}`, parameters: [], fingerprint: v });
 
@@ -152,5 +152,33 @@ describe('replayReleases', () => {
     const state = replayReleases(releases);
     expect(state.inEffect.map((e) => e.id)).toEqual(inEffect);
     expect(Object.fromEntries(state.undoneBy)).toEqual(undoneBy);
+  });
+});
+
+describe('releaseRunning: the release that put the source template in place', () => {
+  const rb = undo('rb1', 'v2', 'v1', 'r2');
+  it.each<[string, Release[], string, ReturnType<typeof releaseRunning>]>([
+    [
+      'the newest promotion to it',
+      [r2, r1],
+      'v2',
+      { id: 'r2', kind: 'promote', from: 'dev', requester: 'U0REQ', at: '2026-11-22T10:05:00Z' },
+    ],
+    [
+      'an older one still matching',
+      [r2, r1],
+      'v1',
+      { id: 'r1', kind: 'promote', from: 'dev', requester: 'U0REQ', at: '2026-11-22T10:05:00Z' },
+    ],
+    [
+      'a rollback that put it back (newest first)',
+      [rb, r2, r1],
+      'v1',
+      { id: 'rb1', kind: 'rollback', requester: 'U0REQ', at: '2026-11-22T10:05:00Z' },
+    ],
+    ['deployed outside the bot', [r2, r1], 'v9', undefined],
+    ['no releases', [], 'v1', undefined],
+  ])('%s', (_, releases, fingerprint, expected) => {
+    expect(releaseRunning(releases, fingerprint)).toEqual(expected);
   });
 });

@@ -135,6 +135,35 @@ const promotion: fc.Arbitrary<Promotion> = fc
         fingerprint: hostileShort,
         lastUpdatedTime: opt(iso),
         version: opt(hostile),
+        rolledBack: opt(fc.boolean()),
+        release: opt(
+          fc.record({
+            id: hostile,
+            kind: fc.constantFrom<'promote' | 'rollback'>('promote', 'rollback'),
+            from: opt(hostile),
+            requester: userId,
+            at: iso,
+          }),
+        ),
+      }),
+    ),
+    rule: opt(
+      fc.record({
+        tier: fc.constantFrom<'normal' | 'destructive'>('normal', 'destructive'),
+        required: fc.integer({ min: 0, max: 60 }),
+        reviewers: fc.array(hostileShort, { maxLength: 10 }),
+        because: fc.array(
+          fc.record({
+            logicalId: hostile,
+            kind: fc.constantFrom<'deletes' | 'replaces' | 'may-replace' | 'permissions'>(
+              'deletes',
+              'replaces',
+              'may-replace',
+              'permissions',
+            ),
+          }),
+          { maxLength: 40 },
+        ),
       }),
     ),
     changeSet: opt(fc.record({ arn: hostileShort, name: hostile })),

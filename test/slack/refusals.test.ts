@@ -23,6 +23,7 @@ const EXAMPLES: { [C in RefusalCode]: Extract<Refusal, { code: C }> } = {
   first_stage: { code: 'first_stage', service: H, stage: H },
   same_stage: { code: 'same_stage', service: H, stage: H },
   path_not_allowed: { code: 'path_not_allowed', service: H, from: H, to: H, allowed: [H, 'stg'] },
+  source_unhealthy: { code: 'source_unhealthy', service: H, stage: H, stack: H, status: H, why: 'busy' },
   unknown_promotion: { code: 'unknown_promotion' },
   wrong_state: { code: 'wrong_state', kind: 'promote', state: 'executing' },
   not_cancellable: { code: 'not_cancellable', kind: 'rollback', state: 'executing' },
@@ -78,6 +79,54 @@ describe('renderRefusal', () => {
     [
       { code: 'unknown_release', service: 'api', stage: 'prod', name: 'nope', known: ['r2', 'r1'] },
       'Unknown release "nope" for api/prod. Known releases (newest first): `r2`, `r1`.',
+    ],
+    [
+      {
+        code: 'source_unhealthy',
+        service: 'api',
+        stage: 'stg',
+        stack: 'api-stg',
+        status: 'UPDATE_IN_PROGRESS',
+        why: 'busy',
+      },
+      'Cannot promote api from stg: its stack `api-stg` is still changing (`UPDATE_IN_PROGRESS`). Wait until its deployment has finished, then run the command again.',
+    ],
+    [
+      {
+        code: 'source_unhealthy',
+        service: 'api',
+        stage: 'stg',
+        stack: 'api-stg',
+        status: 'UPDATE_ROLLBACK_FAILED',
+        why: 'failed',
+      },
+      'Cannot promote api from stg: its stack `api-stg` is in `UPDATE_ROLLBACK_FAILED`: its last deployment failed. Fix stg first; only a working build is promoted.',
+    ],
+    [
+      {
+        code: 'source_unhealthy',
+        service: 'api',
+        stage: 'stg',
+        stack: 'api-stg',
+        status: 'ROLLBACK_COMPLETE',
+        why: 'never_created',
+      },
+      'Cannot promote api from stg: its stack `api-stg` never finished creating (`ROLLBACK_COMPLETE`), so it runs no build to promote.',
+    ],
+    [
+      {
+        code: 'source_unhealthy',
+        service: 'api',
+        stage: 'stg',
+        stack: 'api-stg',
+        status: 'REVIEW_IN_PROGRESS',
+        why: 'never_deployed',
+      },
+      'Cannot promote api from stg: its stack `api-stg` is in `REVIEW_IN_PROGRESS`: it was created by a change set that was never executed, so nothing is deployed there to promote.',
+    ],
+    [
+      { code: 'source_unhealthy', service: 'api', stage: 'stg', stack: 'api-stg', why: 'missing' },
+      'Cannot promote api from stg: its stack `api-stg` does not exist.',
     ],
   ])('%j', (r, expected) => {
     expect(renderRefusal(r)).toBe(expected);

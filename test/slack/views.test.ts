@@ -1,7 +1,7 @@
 import type { ResourceChange } from '@aws-sdk/client-cloudformation';
 import { describe, expect, it } from 'vitest';
 import { buildPlan, buildStackedPlan } from '../../src/domain/classify.js';
-import type { ApprovalRule, Plan, Promotion, PromotionState } from '../../src/domain/types.js';
+import type { ApprovalRule, Plan, Promotion, PromotionState, RiskyChange } from '../../src/domain/types.js';
 import { ACTION } from '../../src/slack/ids.js';
 import { renderChangeList, splitMessage } from '../../src/slack/views/change-list.js';
 import {
@@ -407,6 +407,95 @@ describe('renderPromotionMessage for a rollback', () => {
     expect(blocks[0]).toMatchObject({ type: 'header', text: { text: 'ROLLBACK api: prod' } });
     expect(allText(blocks)).toContain('Rolling back re-applies an old template; data deleted since is not restored.');
     checkBlockLimits(blocks);
+  });
+});
+
+describe('renderPromotionMessage: which approval rule applies, and why', () => {
+  const destructive = (because: RiskyChange[]) =>
+    render({ rule: { tier: 'destructive', required: 2, reviewers: RULE.reviewers, because } });
+
+  it.each<[string, Parameters<typeof destructive>[0], string]>([
+    [
+      'one deletion',
+      [{ logicalId: 'OrdersTable', kind: 'deletes' }],
+      '⚠ *2 approvals* (destructive rule): this plan deletes `OrdersTable`',
+    ],
+    [
+      'every kind, grouped, in a fixed order',
+      [
+        { logicalId: 'ApiRole', kind: 'permissions' },
+        { logicalId: 'OrdersTable', kind: 'deletes' },
+        { logicalId: 'Cache', kind: 'may-replace' },
+        { logicalId: 'Users', kind: 'replaces' },
+        { logicalId: 'Jobs', kind: 'deletes' },
+      ],
+      '⚠ *2 approvals* (destructive rule): this plan deletes `OrdersTable`, `Jobs`, replaces `Users`, may replace `Cache` and changes permissions of `ApiRole`',
+    ],
+    [
+      'many of a kind: the first five, then a count',
+      Array.from({ length: 8 }, (_, i) => ({ logicalId: `T${i}`, kind: 'deletes' as const })),
+      '⚠ *2 approvals* (destructive rule): this plan deletes `T0`, `T1`, `T2`, `T3`, `T4`, +3 more',
+    ],
+    [
+      'hostile logical IDs, escaped',
+      [{ logicalId: '<!channel>`x', kind: 'permissions' }],
+      '⚠ *2 approvals* (destructive rule): this plan changes permissions of `&lt;!channel&gt;ˋx`',
+    ],
+  ])('%s', (_, because, line) => {
+    const { text, blocks } = destructive(because);
+    const approval = (blocks as unknown as Json[]).find((b) => b.block_id === 'promotion_approval');
+    expect(textOf(approval?.text).split('\n')[0]).toBe(line);
+    expect(text).toContain('needs 2 approvals (destructive rule)');
+    checkBlockLimits(blocks);
+  });
+
+  it('says nothing more under the normal rule, recorded or not', () => {
+    for (const overrides of [{}, { rule: { tier: 'normal' as const, required: 2, reviewers: [], because: [] } }]) {
+      const { text, blocks } = render(overrides);
+      expect(allText(blocks)).not.toContain('destructive rule');
+      expect(text).not.toContain('destructive rule');
+    }
+  });
+});
+
+describe('renderPromotionMessage: what is promoted', () => {
+  const source = promotion().source!;
+
+  it('names the recorded release the source runs, with who promoted it and when', () => {
+    const all = allText(
+      render({
+        source: {
+          ...source,
+          release: { id: 'r12', kind: 'promote', from: 'qa', requester: 'U0ALICE', at: minutesAgo(2 * 24 * 60) },
+        },
+      }).blocks,
+    );
+    expect(all).toContain('dev release `r12`, promoted from qa 2 days ago by <@U0ALICE>');
+  });
+
+  it('names a rollback release as such', () => {
+    const all = allText(
+      render({ source: { ...source, release: { id: 'r9', kind: 'rollback', requester: 'U0BOB', at: minutesAgo(90) } } })
+        .blocks,
+    );
+    expect(all).toContain('dev release `r9`, a rollback 2 hours ago by <@U0BOB>');
+  });
+
+  it('warns when the source runs the build from before a failed, rolled-back deployment', () => {
+    const { blocks } = render({ source: { ...source, rolledBack: true } });
+    const warning = (blocks as unknown as Json[]).find((b) => b.block_id === 'promotion_source_warning');
+    expect(textOf(warning?.text)).toBe(
+      '⚠ The last deployment of `api-dev` (dev) failed and was rolled back (it started 2025-03-01 10:00 UTC): this promotes the build it runs, from before that failure.',
+    );
+    expect(allText(blocks)).toContain('last update failed 2 hours ago');
+    expect(allText(blocks)).not.toContain('updated 2 hours ago');
+    checkBlockLimits(blocks);
+  });
+
+  it('has no warning and no release line for a healthy source deployed outside the bot', () => {
+    const { blocks } = render();
+    expect((blocks as unknown as Json[]).some((b) => b.block_id === 'promotion_source_warning')).toBe(false);
+    expect(allText(blocks)).not.toMatch(/release `|rolled back/);
   });
 });
 

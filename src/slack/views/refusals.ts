@@ -63,6 +63,8 @@ export function renderRefusal(r: Refusal, now?: Date): string {
       return `${esc(r.service)}: ${esc(r.stage)} → ${esc(r.stage)} is the same stage.`;
     case 'path_not_allowed':
       return `${esc(r.service)}/${esc(r.to)} can only be promoted from ${list(r.allowed, ' or ')}, not from ${esc(r.from)}.`;
+    case 'source_unhealthy':
+      return sourceUnhealthy(r);
     case 'unknown_promotion':
       return 'This promotion is no longer known (it may have been cleaned up).';
     case 'wrong_state':
@@ -107,5 +109,26 @@ export function renderRefusal(r: Refusal, now?: Date): string {
         `Nothing left to undo on ${esc(r.service)}/${esc(r.stage)}: every recorded promotion is already rolled back ` +
         `(the oldest kept is ${code(r.oldest)}). Name a release with ${code(`/rollback ${r.service} ${r.stage} to <release>`)} to re-apply it.`
       );
+  }
+}
+
+/** Why the source stage's build is not promoted, and what to do about it. */
+function sourceUnhealthy(r: Extract<Refusal, { code: 'source_unhealthy' }>): string {
+  const stack = code(truncate(r.stack, 128));
+  const status = r.status ? code(truncate(r.status, 60)) : '';
+  const head = `Cannot promote ${esc(truncate(r.service, 100))} from ${esc(truncate(r.stage, 60))}: its stack ${stack}`;
+  switch (r.why) {
+    case 'missing':
+      return `${head} does not exist.`;
+    case 'busy':
+      return `${head} is still changing (${status}). Wait until its deployment has finished, then run the command again.`;
+    case 'failed':
+      return `${head} is in ${status}: its last deployment failed. Fix ${esc(truncate(r.stage, 60))} first; only a working build is promoted.`;
+    case 'never_created':
+      return `${head} never finished creating (${status}), so it runs no build to promote.`;
+    case 'never_deployed':
+      return `${head} is in ${status}: it was created by a change set that was never executed, so nothing is deployed there to promote.`;
+    case 'unrecognised':
+      return `${head} is in ${status || 'an unknown status'}, which is not known to run a working build.`;
   }
 }

@@ -1,7 +1,17 @@
 // The channel message of a promotion, for every state (it is updated in place after each decision).
 // Whatever the plan's size, the message stays inside Slack's block limits: the fixed parts are
 // built first, then change lines are added worst first until the text/block budget is used.
-import type { ApprovalRule, ClassifiedChange, Impact, Plan, Promotion, RollbackTarget } from '../../domain/types.js';
+import type {
+  ApprovalRule,
+  ChosenRule,
+  ClassifiedChange,
+  Impact,
+  Plan,
+  Promotion,
+  RiskKind,
+  RollbackTarget,
+  SourceRelease,
+} from '../../domain/types.js';
 import { IMPACT_ORDER } from '../../domain/types.js';
 import { code, escapeMrkdwn, mention, mentionUser, plainText, truncate, truncateEscaped } from '../escape.js';
 import { ACTION } from '../ids.js';
@@ -36,6 +46,7 @@ export const BLOCK_ID = {
   header: 'promotion_header',
   caution: 'promotion_caution',
   note: 'promotion_note',
+  sourceWarning: 'promotion_source_warning',
   status: 'promotion_status',
   details: 'promotion_details',
   counts: 'promotion_counts',
@@ -75,6 +86,8 @@ export function renderPromotionMessage(input: SummaryInput): View {
   top.push(section(statusText(p, now, rule), BLOCK_ID.status, FIXED_SECTION_MAX));
   const note = recoveryNote(p);
   if (note) top.push(section(note, BLOCK_ID.note, FIXED_SECTION_MAX));
+  const warning = sourceWarning(p);
+  if (warning) top.push(section(warning, BLOCK_ID.sourceWarning, FIXED_SECTION_MAX));
   top.push(fieldsSection(detailFields(p, now), BLOCK_ID.details));
   const plan = p.plan && p.plan.changes.length > 0 ? p.plan : undefined;
   if (plan) top.push(section(countsLine(plan, showMinor), BLOCK_ID.counts));
@@ -126,8 +139,11 @@ function detailFields(p: Promotion, now: Date): string[] {
     fields.push(`*${p.kind === 'rollback' ? 'Re-applies' : 'Source'}*\n${place(s.stack, s.region, s.account)}`);
     const build = [code(s.fingerprint.slice(0, 12))];
     if (s.version) build.push(`version ${code(truncate(s.version, 100))}`);
-    if (s.lastUpdatedTime) build.push(`updated ${relative(s.lastUpdatedTime, now)}`);
-    fields.push(`*Build*\n${build.join(' · ')}`);
+    if (s.lastUpdatedTime) {
+      build.push(`${s.rolledBack ? 'last update failed' : 'updated'} ${relative(s.lastUpdatedTime, now)}`);
+    }
+    const release = p.from && s.release ? `\n${sourceReleaseLine(p.from, s.release, now)}` : '';
+    fields.push(`*Build*\n${build.join(' · ')}${release}`);
   }
   fields.push(`*Target*\n${place(p.target.stack, p.target.region, p.target.account)}`);
   if (p.changeSet) fields.push(`*Change set*\n${code(truncate(p.changeSet.name, 128))}`);
@@ -156,6 +172,51 @@ function alarmsField(p: Promotion): string | undefined {
   const after = m.minutes ? ` and for ${plural(m.minutes, 'minute')} after` : '';
   if (m.alarms.length === 0) return `*Monitoring*\nwaits ${plural(m.minutes, 'minute')} before cleaning up; no alarm`;
   return `*Alarms*\n${alarmList(m.alarms)}: CloudFormation rolls back if one goes to ALARM during the deploy${after}`;
+}
+
+/** "stg release `r12`, promoted from dev 2 days ago by @alice": the recorded release the source runs. */
+export function sourceReleaseLine(stage: string, r: SourceRelease, now: Date): string {
+  const what =
+    r.kind === 'rollback' ? 'a rollback' : r.from ? `promoted from ${escapeMrkdwn(truncate(r.from, 60))}` : 'promoted';
+  return `${escapeMrkdwn(truncate(stage, 60))} release ${code(truncate(r.id, 60))}, ${what} ${relative(r.at, now)} by ${mentionUser(r.requester)}`;
+}
+
+/**
+ * The source's last deployment failed and was rolled back: it runs the build from before that failure, which
+ * is what this promotes. Undefined when the source is not in that state.
+ */
+export function sourceWarning(p: Promotion): string | undefined {
+  const s = p.source;
+  if (p.kind !== 'promote' || !s?.rolledBack) return undefined;
+  const when = s.lastUpdatedTime ? ` (it started ${utc(s.lastUpdatedTime)})` : '';
+  const stage = p.from ? ` (${escapeMrkdwn(truncate(p.from, 60))})` : '';
+  return `⚠ The last deployment of ${code(truncate(s.stack, 128))}${stage} failed and was rolled back${when}: this promotes the build it runs, from before that failure.`;
+}
+
+const RISK_WORDS: Record<RiskKind, string> = {
+  deletes: 'deletes',
+  replaces: 'replaces',
+  'may-replace': 'may replace',
+  permissions: 'changes permissions of',
+};
+const RISKY_SHOWN = 5;
+
+/**
+ * Why the destructive rule applies, e.g. "2 approvals (destructive rule): this plan deletes `OrdersTable` and
+ * changes permissions of `AppRole`"; undefined under the normal rule.
+ */
+export function ruleReasonText(chosen: ChosenRule | undefined, rule: ApprovalRule): string | undefined {
+  if (chosen?.tier !== 'destructive') return undefined;
+  const parts: string[] = [];
+  for (const kind of Object.keys(RISK_WORDS) as RiskKind[]) {
+    const ids = chosen.because.filter((c) => c.kind === kind).map((c) => code(truncate(c.logicalId, 80)));
+    if (!ids.length) continue;
+    const shown = ids.slice(0, RISKY_SHOWN);
+    if (ids.length > RISKY_SHOWN) shown.push(`+${count(ids.length - RISKY_SHOWN)} more`);
+    parts.push(`${RISK_WORDS[kind]} ${shown.join(', ')}`);
+  }
+  const why = parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : (parts[0] ?? '');
+  return `⚠ *${plural(rule.required, 'approval')}* (destructive rule): this plan ${why}`;
 }
 
 function countsLine(plan: Plan, showMinor: boolean): string {
@@ -230,7 +291,9 @@ function leftOutNote(left: readonly ClassifiedChange[], buttonShown: boolean): s
 function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
   const reviewers = rule.reviewers.slice(0, REVIEWERS_SHOWN).map((r) => mention(truncate(r, 40)));
   if (rule.reviewers.length > REVIEWERS_SHOWN) reviewers.push(`+${rule.reviewers.length - REVIEWERS_SHOWN} more`);
+  const why = ruleReasonText(p.rule, rule);
   const lines = [
+    ...(why ? [why] : []),
     `Needs ${plural(rule.required, 'approval')}${reviewers.length ? ` from ${reviewers.join(', ')}` : ''}`,
   ];
   for (const a of p.approvals.slice(0, APPROVALS_SHOWN)) {
@@ -388,7 +451,8 @@ function fallbackText(p: Promotion, rule: ApprovalRule): string {
   if (p.state === 'awaiting_approval') {
     const changes = p.plan ? `, ${plural(p.plan.counts.total, 'change')}` : '';
     const destroys = p.plan?.changes.filter((c) => c.impact === 'destroys').length ?? 0;
-    state = `needs ${plural(rule.required, 'approval')}${changes}${destroys ? `, ${count(destroys)} destructive` : ''}`;
+    const tier = p.rule?.tier === 'destructive' ? ' (destructive rule)' : '';
+    state = `needs ${plural(rule.required, 'approval')}${tier}${changes}${destroys ? `, ${count(destroys)} destructive` : ''}`;
   } else {
     state = p.state.replace(/_/g, ' ');
   }
