@@ -27,6 +27,7 @@ import { drive } from './execute.js';
 import { runEndEffects } from './finish.js';
 import { type Lease, LeaseLost, takeLease } from './lease.js';
 import { takeLock } from './locks.js';
+import { tellReviewers } from './reviewer-dms.js';
 import { shareChangeList } from './summary-message.js';
 
 /** A change set name: [a-zA-Z][-a-zA-Z0-9]*, ≤ 128, unique per promotion. */
@@ -292,5 +293,7 @@ async function publish(deps: Deps, opened: Opened, p: Promotion, reply: Reply): 
   }
   // When the summary could not show every change, the full list goes in the thread.
   if (view.blocks.some((b) => b.block_id === BLOCK_ID.leftOut)) await shareChangeList(deps, p, ts);
+  // The reviewers it waits for are told directly (never throws; the sweeper finishes it after a crash).
+  await tellReviewers(deps, p);
   return p;
 }
