@@ -85,6 +85,7 @@ function input(o: Partial<HomeInput> = {}): HomeInput {
 
 type Json = Record<string, unknown>;
 const text = (v: unknown) => JSON.stringify(v);
+const blocksOf = (view: { blocks: unknown[] }) => view.blocks as Json[];
 const buttonsOf = (blocks: unknown[], blockId: string) =>
   ((blocks as Json[]).find((b) => b.block_id === blockId)?.elements ?? []) as Json[];
 
@@ -103,7 +104,7 @@ describe('renderHome', () => {
     for (const phrase of ['Nothing waits for you.', 'Nothing runs now.', 'No stage is held.', 'No release recorded']) {
       expect(all).toContain(phrase);
     }
-    const dms = (view.blocks as Json[]).find((b) => b.block_id === HOME_BLOCK_ID.dms)!;
+    const dms = blocksOf(view).find((b) => b.block_id === HOME_BLOCK_ID.dms)!;
     expect(dms.accessory).toMatchObject({ action_id: ACTION.homeDirectMessages, value: 'off' });
   });
 
@@ -112,7 +113,7 @@ describe('renderHome', () => {
       input({ awaiting: [{ p: promotion(), rule: RULE, link: 'https://slack.com/archives/C0DEPLOY/p1' }] }),
     );
     expectValidHome(view);
-    const item = (view.blocks as Json[]).find((b) => b.block_id === HOME_BLOCK_ID.item('p-1'))!;
+    const item = blocksOf(view).find((b) => b.block_id === HOME_BLOCK_ID.item('p-1'))!;
     expect(text(item)).toContain('<https://slack.com/archives/C0DEPLOY/p1|Promote api: dev → prod>');
     expect(text(item)).toContain('<@U0REQ>');
     expect(text(item)).toContain('0 of 2 approvals');
@@ -164,12 +165,12 @@ describe('renderHome', () => {
     expect(all).toContain(`…and ${60 - HOME_APPROVALS_SHOWN} more`);
     expect(all).toContain(`…and ${60 - HOME_LINES_SHOWN} more`);
     expect(all).toContain(`…and ${40 - HOME_LINES_SHOWN} more`);
-    expect((view.blocks as Json[]).filter((b) => b.type === 'actions')).toHaveLength(HOME_APPROVALS_SHOWN);
+    expect(blocksOf(view).filter((b) => b.type === 'actions')).toHaveLength(HOME_APPROVALS_SHOWN);
   });
 
   it('shows the answer to the last click on top', () => {
     const view = renderHome(input({ notice: 'Approved. 1 more approval needed.' }));
-    expect((view.blocks as Json[])[0]).toMatchObject({ block_id: HOME_BLOCK_ID.notice });
+    expect(blocksOf(view)[0]).toMatchObject({ block_id: HOME_BLOCK_ID.notice });
     expect(text(view.blocks[0])).toContain('Approved. 1 more approval needed.');
   });
 
@@ -196,7 +197,7 @@ describe('renderHome', () => {
     const all = text(view.blocks);
     expect(all).toContain('Of every service');
     expect(all).toContain('`r1` api dev → prod');
-    const dms = (view.blocks as Json[]).find((b) => b.block_id === HOME_BLOCK_ID.dms)!;
+    const dms = blocksOf(view).find((b) => b.block_id === HOME_BLOCK_ID.dms)!;
     expect(dms.accessory).toMatchObject({ action_id: ACTION.homeDirectMessages, value: 'on' });
   });
 });
