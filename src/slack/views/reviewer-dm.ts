@@ -2,15 +2,18 @@
 // risky, and a link to the channel summary, where the decision is taken. Plain message text (no blocks, so no
 // buttons outside the summary's thread or the reviewer's App Home), escaped.
 import type { ApprovalRule, Promotion } from '../../domain/types.js';
-import { escapeMrkdwn as esc, mentionChannel, mentionUser } from '../escape.js';
+import { escapeMrkdwn as esc, mentionChannel, mentionUser, truncate } from '../escape.js';
 import { plural } from './blocks.js';
 import { promotionTitle } from './status.js';
 import { relative } from './time.js';
 
+/** Names come from promote.yml and may be long: the message stays short (it is a notification). */
+const TITLE_MAX = 150;
+
 export function renderReviewerDm(p: Promotion, rule: ApprovalRule, link: string, now: Date): string {
   const what = p.kind === 'rollback' ? 'rollback' : 'promotion';
   const lines = [
-    `${mentionUser(p.requester)} asks for your approval of a ${what}: *<${link}|${esc(promotionTitle(p))}>* in ${mentionChannel(p.channel)}`,
+    `${mentionUser(p.requester)} asks for your approval of a ${what}: *<${link}|${esc(truncate(promotionTitle(p), TITLE_MAX))}>* in ${mentionChannel(p.channel)}`,
   ];
   const facts = [`needs ${plural(rule.required, 'approval')}`];
   if (p.plan) facts.unshift(plural(p.plan.counts.total, 'change'));
