@@ -212,6 +212,9 @@ export async function planAndPublish(
     throw err;
   } finally {
     await lease.release();
+    // The reviewers it waits for are told directly, once the lease is given back (the last approval may come
+    // meanwhile and start it). Never throws; the sweeper tells those a crash left untold.
+    if (published?.state === 'awaiting_approval') await tellReviewers(deps, published);
     // required: 0 — nothing to wait for: it runs now (recorded as such), under a lease of its own.
     if (published?.state === 'approved') {
       await audit(
@@ -293,7 +296,5 @@ async function publish(deps: Deps, opened: Opened, p: Promotion, reply: Reply): 
   }
   // When the summary could not show every change, the full list goes in the thread.
   if (view.blocks.some((b) => b.block_id === BLOCK_ID.leftOut)) await shareChangeList(deps, p, ts);
-  // The reviewers it waits for are told directly (never throws; the sweeper finishes it after a crash).
-  await tellReviewers(deps, p);
   return p;
 }

@@ -36,14 +36,18 @@ export async function setDirectMessages(deps: Deps, user: string, on: boolean): 
 }
 
 /**
- * Sends each reviewer `p` waits for their direct message, once. Does nothing unless `p` waits for approval and
- * its summary is recorded (the message links to it). Never throws: every failure is logged and counted.
+ * Sends each reviewer the operation `seen` waits for their direct message, once. Does nothing unless it still
+ * waits for approval and its summary is recorded (the message links to it). Never throws: every failure is
+ * logged and counted.
  */
-export async function tellReviewers(outer: Deps, p: Promotion): Promise<void> {
-  if (p.state !== 'awaiting_approval' || !p.messageTs) return;
-  const deps = forOperation(outer, p.id);
+export async function tellReviewers(outer: Deps, seen: Promotion): Promise<void> {
+  if (seen.state !== 'awaiting_approval' || !seen.messageTs) return;
+  const deps = forOperation(outer, seen.id);
   try {
-    if (await deps.store.getJson<boolean>(KEYS.reviewersTold(p.id))) return;
+    if (await deps.store.getJson<boolean>(KEYS.reviewersTold(seen.id))) return;
+    // As it is now: approvals may have come in (or it ended) since `seen` was read.
+    const p = await deps.store.getPromotion(seen.id);
+    if (p?.state !== 'awaiting_approval' || !p.messageTs) return;
     const rule = ruleOf(deps, p);
     const needed = await approversNeeded(deps, p);
     if (needed.length > MAX_REVIEWER_DMS) {
