@@ -1,6 +1,7 @@
 // npm run demo: the real bot (`node dist/main.js`, in-memory store) against the built-in fake Slack and fake
-// CloudFormation (test/fakes), playing a whole story: /promote with a destructive change, a refused
-// self-approval, two approvals, progress, success, then /rollback approved and done. It prints the conversation
+// CloudFormation (test/fakes), playing a whole story: /promote with a destructive change, the reviewers' direct
+// messages and one's App Home tab, a refused self-approval, two approvals, progress, success, then /rollback
+// approved and done. It prints the conversation
 // as it would read in Slack and writes each message's Block Kit JSON, with a Block Kit Builder link, to
 // demo-output/. No network beyond 127.0.0.1, no credentials (the fake AWS accepts any key).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { startFakeAws } from '../test/fakes/aws.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from '../test/fakes/slack.js';
 import { type BotProcess, SIGNING_SECRET, startBot } from '../test/support/bot.js';
 import { DEV_TEMPLATE, PROD_TEMPLATE, promotionIdOf } from '../test/support/scenario.js';
-import { sendBlockAction, sendSlashCommand } from '../test/support/slack-driver.js';
+import { sendBlockAction, sendEvent, sendSlashCommand } from '../test/support/slack-driver.js';
 import { blockKitBuilderUrl, messageLines, type Names } from './blocks-text.js';
 
 const CHANNEL = 'C0DEPLOYS';
@@ -88,12 +89,25 @@ function changedLines(before: string[], after: string[]): string[] {
 function slackEvents(slack: FakeSlack, responseTimes: number[]): Event[] {
   const events: Event[] = [];
   const number = new Map<string, number>();
-  const top = (m: FakeMessage) => !m.thread_ts;
+  // Direct messages (in the bot's D… conversation with someone) are not part of the channel's numbering.
+  const direct = (m: FakeMessage) => m.channel.startsWith('D');
+  const top = (m: FakeMessage) => !m.thread_ts && !direct(m);
   let n = 0;
   for (const m of slack.messages) if (top(m)) number.set(m.ts, ++n);
+  const dmTo = (m: FakeMessage) =>
+    Object.values(PEOPLE).find((u) => slack.dm(u).includes(m)) ?? m.channel.replace(/^D/, 'U');
   const label = (m: FakeMessage) =>
     top(m) ? `message ${number.get(m.ts)}` : `a reply in the thread of message ${number.get(m.thread_ts!)}`;
   for (const m of slack.messages) {
+    if (direct(m)) {
+      const v = m.history[0]!;
+      events.push({
+        at: v.at,
+        lines: [`promote-bot sent ${name(dmTo(m))} a direct message:`, ...messageLines(v, NAMES).map((l) => `  ${l}`)],
+        json: { kind: `dm-${NAMES.users?.[dmTo(m)] ?? 'someone'}`, ...v },
+      });
+      continue;
+    }
     const prefix = top(m) ? '' : INDENT;
     m.history.forEach((v, i) => {
       const lines = messageLines(v, NAMES);
@@ -132,6 +146,17 @@ function slackEvents(slack: FakeSlack, responseTimes: number[]): Event[] {
     } else if (c.method === 'files.completeUploadExternal') {
       events.push({ at: c.at, lines: [`${INDENT}promote-bot shared a file: ${JSON.stringify(c.args.files)}`] });
     }
+  }
+  for (const h of slack.published) {
+    const blocks = (h.view.blocks ?? []) as unknown[];
+    events.push({
+      at: h.at,
+      lines: [
+        `promote-bot showed ${name(h.user)} their Home tab (in the promote-bot app):`,
+        ...messageLines({ blocks }, NAMES).map((l) => `  ${l}`),
+      ],
+      json: { kind: `home-${NAMES.users?.[h.user] ?? 'someone'}`, blocks },
+    });
   }
   slack.responses.forEach((r, i) => {
     if (r.status !== 200) return;
@@ -226,7 +251,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     };
     const click = async (user: string, button: string, actionId: string, summary: FakeMessage) => {
       say([
-        `${name(user)} clicked [ ${button} ] on message ${slack.messages.filter((m) => !m.thread_ts).indexOf(summary) + 1}`,
+        `${name(user)} clicked [ ${button} ] on message ${slack.messages.filter((m) => !m.thread_ts && m.channel === CHANNEL).indexOf(summary) + 1}`,
       ]);
       const r = await sendBlockAction({
         url,
@@ -251,6 +276,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       await slack.waitFor(() => slack.responses.slice(before).some((r) => r.tag === user));
       await settle(slack, 300);
     };
+    // Alice and Bob got a direct message; Alice opens the bot's Home tab: it waits for her approval.
+    await slack.waitFor(() => slack.dm(PEOPLE.alice).length && slack.dm(PEOPLE.bob).length);
+    say([`${name(PEOPLE.alice)} opened the promote-bot app (its Home tab)`]);
+    const homes = slack.published.length;
+    await sendEvent({ url, secret: SIGNING_SECRET, body: slack.appHomeOpened(PEOPLE.alice) });
+    await slack.waitFor(() => slack.published.length > homes);
+    await settle(slack, 300);
     // 2. Dana tries to approve her own promotion: refused.
     let before = slack.responses.length;
     await click(PEOPLE.dana, 'Approve', ACTION.approve, promotion);

@@ -20,9 +20,11 @@ import { REJECT_REASON, type RejectReasonMetadata } from './slack/views/reject-r
 import { usageText } from './slack/views/usage.js';
 import { VERSION } from './version.js';
 import type { Deps, Reply } from './workflows/deps.js';
+import { publishHome } from './workflows/home.js';
 import { checkRequest, planPromotion } from './workflows/plan.js';
 import { historyText } from './workflows/releases.js';
 import { addRejectReason, approve, cancel, reject, showChanges } from './workflows/review.js';
+import { setDirectMessages } from './workflows/reviewer-dms.js';
 import { runRollback } from './workflows/rollback.js';
 import { unhold, unlock } from './workflows/stage-admin.js';
 import { statusText } from './workflows/status.js';
@@ -59,13 +61,19 @@ function background(
   );
 }
 
-/** Where a button was clicked: the block_actions payload's channel, message and thread (platform-facts §1.5). */
+/**
+ * Where a button was clicked: the block_actions payload's channel, message and thread (platform-facts §1.5), or
+ * the clicker's App Home tab (`container.type: 'view'` and a `view` of type 'home', with no channel or message:
+ * docs.slack.dev/reference/interaction-payloads/block_actions-payload).
+ */
 function clickPlace(body: unknown): ClickPlace {
   const b = body as {
     channel?: { id?: string };
-    container?: { channel_id?: string; message_ts?: string; thread_ts?: string };
+    container?: { type?: string; channel_id?: string; message_ts?: string; thread_ts?: string };
     message?: { ts?: string; thread_ts?: string };
+    view?: { type?: string };
   };
+  if (b.container?.type === 'view' && b.view?.type === 'home') return { surface: 'home' };
   return {
     channel: b.channel?.id ?? b.container?.channel_id,
     messageTs: b.container?.message_ts ?? b.message?.ts,
@@ -201,10 +209,30 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
     app.action(actionId, async ({ ack, body, action, respond, context }) => {
       await ack();
       const id = action.type === 'button' ? (action.value ?? '') : '';
-      const reply = replyVia(respond);
       const triggerId = 'trigger_id' in body ? (body.trigger_id as string) : undefined;
       const at = clickPlace(body);
-      background(deps, `handling ${actionId}`, reply, () => run(id, body.user.id, at, reply, triggerId), context);
+      const user = body.user.id;
+      if (at.surface !== 'home' || respond) {
+        const reply = replyVia(respond!);
+        return background(deps, `handling ${actionId}`, reply, () => run(id, user, at, reply, triggerId), context);
+      }
+      // A click in the App Home has no response_url: the answer goes on top of the Home tab, published again
+      // with the new state (also when there was nothing to say).
+      let answered = false;
+      const reply: Reply = async (text) => {
+        answered = true;
+        await publishHome(deps, user, text);
+      };
+      background(
+        deps,
+        `handling ${actionId}`,
+        reply,
+        async () => {
+          await run(id, user, at, reply, triggerId);
+          if (!answered) await publishHome(deps, user);
+        },
+        context,
+      );
     });
 
   button(ACTION.approve, (id, user, at, reply) => approve(deps, id, user, at, reply));
@@ -212,6 +240,35 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
   button(ACTION.reject, (id, user, at, reply, triggerId) => reject(deps, id, user, at, reply, triggerId));
   button(ACTION.cancel, (id, user, at, reply) => cancel(deps, id, user, at, reply));
   button(ACTION.showChanges, (id, user, at, reply) => showChanges(deps, id, user, at, reply));
+
+  // The App Home tab: brought up to date each time its owner opens it (docs.slack.dev/reference/events/app_home_opened).
+  app.event('app_home_opened', async ({ event, context }) => {
+    if (event.tab !== 'home') return;
+    const user = event.user;
+    const quiet: Reply = async () => undefined;
+    background(deps, 'publishing the App Home', quiet, () => publishHome(deps, user), context);
+  });
+
+  app.action(ACTION.homeDirectMessages, async ({ ack, body, action, context }) => {
+    await ack();
+    const on = action.type === 'button' && action.value === 'on';
+    const user = body.user.id;
+    const reply: Reply = (text) => publishHome(deps, user, text);
+    background(
+      deps,
+      'changing direct messages',
+      reply,
+      async () => {
+        await setDirectMessages(deps, user, on);
+        await reply(
+          on
+            ? 'Direct messages are on: I will tell you when your approval is needed.'
+            : 'Direct messages are off: what waits for you is listed here.',
+        );
+      },
+      context,
+    );
+  });
 
   app.view(REJECT_REASON.callbackId, async ({ ack, body, view, context }) => {
     await ack();

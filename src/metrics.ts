@@ -28,6 +28,8 @@ export interface Metrics {
   /** Each AWS API attempt, by service, operation and result (ok, throttled, access_denied…) */
   readonly awsCalls: Counter<'service' | 'operation' | 'result'>;
   readonly awsCallDuration: Histogram<'service' | 'operation'>;
+  /** Direct messages to reviewers, by result: sent, failed, opted_out (the person turned them off) */
+  readonly reviewerDms: Counter<'result'>;
   /** Operations this replica is executing or following now */
   readonly operationsInFlight: Gauge;
   /** Operation leases this replica holds */
@@ -76,6 +78,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       help: 'Building a change set until CloudFormation has it ready (template read and upload included)',
       labelNames: ['kind'],
       buckets: LONG_BUCKETS,
+      registers,
+    }),
+    reviewerDms: new Counter({
+      name: 'promote_bot_reviewer_dms_total',
+      help: 'Direct messages to reviewers whose approval is needed, by result (sent, failed, opted_out)',
+      labelNames: ['result'],
       registers,
     }),
     slackCalls: new Counter({

@@ -13,6 +13,11 @@ export interface ReviewerDirectory {
    * quorum, src/workflows/review.ts). Throws when a group cannot be read, so nobody is judged on old data.
    */
   stillReviewers(users: string[], reviewers: string[]): Promise<string[]>;
+  /**
+   * Everyone `reviewers` names: the listed users, then the members of each listed group (from the cache while it
+   * is fresh, else read from Slack). A group that cannot be read adds nobody; it never throws.
+   */
+  members(reviewers: string[]): Promise<string[]>;
 }
 
 export interface DirectoryOptions {
@@ -86,8 +91,24 @@ export function createReviewerDirectory(slack: SlackPort, opts: DirectoryOptions
     return users.filter((u) => reviewers.includes(u) || members.some((m) => m.has(u)));
   }
 
+  async function members(reviewers: string[]): Promise<string[]> {
+    const out = new Set(reviewers.filter((r) => !r.startsWith('S')));
+    for (const group of reviewers.filter((r) => r.startsWith('S'))) {
+      const hit = cache.get(group);
+      const asked = askedAt.get(group);
+      const mayAsk = inFlight.has(group) || asked === undefined || now() - asked >= minRefresh;
+      // Fresh members as they are; otherwise read again, but at most every minRefresh (a group that keeps failing
+      // costs no Tier 2 call each time): in between, the members last read, if any.
+      const known =
+        hit !== undefined && now() - hit.at < ttl ? hit.members : mayAsk ? await load(group) : (hit?.members ?? []);
+      for (const m of known) out.add(m);
+    }
+    return [...out];
+  }
+
   return {
     stillReviewers,
+    members,
     async isReviewer(user, reviewers, o = {}) {
       if (o.fresh) return (await stillReviewers([user], reviewers)).length > 0;
       if (reviewers.includes(user)) return true;

@@ -201,4 +201,27 @@ describe('createReviewerDirectory', () => {
     fake.failNext('usergroups.users.list', 'ratelimited');
     await expect(dir.stillReviewers(['U2'], ['S1'])).rejects.toThrow(/reading the members of user group S1/);
   });
+
+  it('members: listed users, then the members of each group, each once; a group read once while fresh', async () => {
+    fake.userGroups.set('S1', ['U2', 'U1']);
+    fake.userGroups.set('S2', ['U3']);
+    const { dir, clock } = directory();
+    expect(await dir.members(['U1', 'S1', 'S2'])).toEqual(['U1', 'U2', 'U3']);
+    expect(await dir.members(['S1'])).toEqual(['U2', 'U1']);
+    expect(groupCalls()).toHaveLength(2);
+    fake.userGroups.set('S1', ['U4']);
+    clock.t += 61_000; // past the TTL: read again
+    expect(await dir.members(['S1'])).toEqual(['U4']);
+    expect(groupCalls()).toHaveLength(3);
+  });
+
+  it('members: a group that cannot be read adds nobody, never throws, and is not asked again before minRefresh', async () => {
+    const { dir, clock } = directory();
+    expect(await dir.members(['U1', 'S404'])).toEqual(['U1']);
+    expect(await dir.members(['S404'])).toEqual([]);
+    expect(groupCalls()).toHaveLength(1);
+    clock.t += 5_000;
+    fake.userGroups.set('S404', ['U5']);
+    expect(await dir.members(['S404'])).toEqual(['U5']);
+  });
 });

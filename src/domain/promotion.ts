@@ -102,13 +102,20 @@ export interface ClickPlace {
   messageTs?: string;
   /** That message's thread, when it is a reply */
   threadTs?: string;
+  /**
+   * 'home': the button is in the clicker's own App Home tab (a view only the bot publishes, only to that person),
+   * which has no channel or message
+   */
+  surface?: 'home';
 }
 
 /**
- * A button counts only where the bot posted the operation: on its summary (same channel and message), or on a
- * reply in that summary's thread. Anything else is refused (a copied or forged payload) and changes nothing.
+ * A button counts only where the bot posted the operation: on its summary (same channel and message), on a
+ * reply in that summary's thread, or in the clicker's App Home once the summary is recorded (so the decision
+ * shows where everyone reviews it). Anything else is refused (a copied or forged payload) and changes nothing.
  */
 export function misplacedClick(p: Promotion, at: ClickPlace): Refusal | undefined {
+  if (at.surface === 'home') return p.messageTs !== undefined ? undefined : { code: 'wrong_place', kind: p.kind };
   const here =
     p.messageTs !== undefined &&
     at.channel === p.channel &&

@@ -7,6 +7,8 @@ export const ACTION = {
   showChanges: 'promotion_show_changes',
   /** continue_rollback only: approve and skip the resources stuck in UPDATE_ROLLBACK_FAILED */
   continueSkipping: 'rollback_continue_skip',
+  /** App Home: turns direct messages about approvals on or off (value 'on' | 'off') */
+  homeDirectMessages: 'home_direct_messages',
 } as const;
 
 export type ActionId = (typeof ACTION)[keyof typeof ACTION];

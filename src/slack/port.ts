@@ -69,6 +69,8 @@ export interface SlackPort {
   }): Promise<void>;
   groupMembers(groupId: string): Promise<string[]>;
   openModal(triggerId: string, view: ModalView): Promise<void>;
+  /** views.publish: the App Home tab `user` sees (docs.slack.dev/reference/methods/views.publish, Tier 4). */
+  publishHome(user: string, view: HomeView): Promise<void>;
   upload(o: {
     channel: string;
     thread_ts?: string;
@@ -80,6 +82,7 @@ export interface SlackPort {
 }
 
 export type ModalView = webApi.ViewsOpenArguments['view'];
+export type HomeView = webApi.ViewsPublishArguments['view'];
 
 export interface SlackClientOptions {
   /** default https://slack.com/api/ */
@@ -280,6 +283,13 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
       described('opening a modal', () =>
         scheduler.run(`views.open:${triggerId}`, async () => {
           await counted('views.open', () => client.views.open({ trigger_id: triggerId, view }));
+        }),
+      ),
+    // Keyed by person: one person's Home waits behind no one else's.
+    publishHome: (user, view) =>
+      described(`publishing the App Home of ${user}`, () =>
+        scheduler.run(`views.publish:${user}`, async () => {
+          await counted('views.publish', () => client.views.publish({ user_id: user, view }));
         }),
       ),
     // The whole v2 flow is one call: a retry starts a fresh upload (nothing is shared before the last step).

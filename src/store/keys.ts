@@ -18,4 +18,13 @@ export const KEYS = {
   finalAttempt: (promotionId: string) => `final-attempt:${promotionId}`,
   /** What a stage ran just before an execution started. */
   snapshot: (promotionId: string) => `snapshot:${promotionId}`,
+  /**
+   * A reviewer was (or is being) sent a direct message about an operation: set NX before the message is sent,
+   * so no replica sends it twice (at most once).
+   */
+  reviewerDm: (promotionId: string, user: string) => `dm:${promotionId}/${user}`,
+  /** Every reviewer of an operation has been considered for a direct message (the sweeper need not look again). */
+  reviewersTold: (promotionId: string) => `dm-done:${promotionId}`,
+  /** One person's choices in the bot's App Home (e.g. no direct messages), a UserPrefs JSON. */
+  userPrefs: (user: string) => `prefs:${user}`,
 } as const;

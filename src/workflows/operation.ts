@@ -29,6 +29,7 @@ import { drive } from './execute.js';
 import { runEndEffects } from './finish.js';
 import { type Lease, LeaseLost, takeLease } from './lease.js';
 import { takeLock } from './locks.js';
+import { tellReviewers } from './reviewer-dms.js';
 import { shareChangeList } from './summary-message.js';
 
 /** A change set name: [a-zA-Z][-a-zA-Z0-9]*, ≤ 128, unique per promotion. */
@@ -214,6 +215,9 @@ export async function planAndPublish(
     throw err;
   } finally {
     await lease.release();
+    // The reviewers it waits for are told directly, once the lease is given back (the last approval may come
+    // meanwhile and start it). Never throws; the sweeper tells those a crash left untold.
+    if (published?.state === 'awaiting_approval') await tellReviewers(deps, published);
     // required: 0 — nothing to wait for: it runs now (recorded as such), under a lease of its own.
     if (published?.state === 'approved') {
       await audit(

@@ -13,7 +13,8 @@ import { crashPoint } from '../faults.js';
 import { renderDroppedApprovals } from '../slack/views/approvals.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { renderRejectReasonModal } from '../slack/views/reject-reason.js';
-import { audit, type Deps, type Reply, ruleOf, type Transition, transition } from './deps.js';
+import { reviewerCheck } from './approvers.js';
+import { audit, type Deps, type Reply, type Transition, transition } from './deps.js';
 import { drive } from './execute.js';
 import { finishOperation } from './finish.js';
 import { refreshSummaryQuietly, shareChangeList } from './summary-message.js';
@@ -79,10 +80,9 @@ export async function approve(
   for (let attempt = 1; ; attempt++) {
     const current = await clicked(deps, id, user, at, reply);
     if (!current) return;
-    const rule = ruleOf(deps, current);
     // The cached answer is a hint; a click that would complete the quorum looks every approver up again,
     // against the rule as it is now (the config may have changed, a group lost a member).
-    const isReviewer = await deps.reviewers.isReviewer(user, rule.reviewers);
+    const { rule, isReviewer } = await reviewerCheck(deps, current, user);
     const toCheck =
       current.state === 'awaiting_approval' && isReviewer ? approversToRecheck(current, user, rule) : undefined;
     const recheck = toCheck
@@ -135,8 +135,10 @@ export async function reject(
 ): Promise<void> {
   const current = await clicked(deps, id, user, at, reply);
   if (!current) return;
-  const { reviewers } = ruleOf(deps, current);
-  const isReviewer = await deps.reviewers.isReviewer(user, reviewers);
+  const {
+    rule: { reviewers },
+    isReviewer,
+  } = await reviewerCheck(deps, current, user);
   const t = await transition(deps, id, { type: 'reject', user, isReviewer, reviewers }, user);
   if (!t.ok) return reply(renderRefusal(t.refusal));
   // A trigger_id is valid for 3 s: open the modal before the slower clean-up.

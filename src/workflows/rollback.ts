@@ -22,6 +22,7 @@ import { drive } from './execute.js';
 import { endOperation, openOperation, planAndPublish, recordPlanAndPublish } from './operation.js';
 import { templateFor } from './plan.js';
 import { type Release, releasesKey, unpackTemplate } from './releases.js';
+import { tellReviewers } from './reviewer-dms.js';
 import { supersedeNowOrLater } from './supersede.js';
 
 /**
@@ -199,6 +200,7 @@ async function recover(
   } finally {
     await opened.lease.release();
   }
+  if (published?.state === 'awaiting_approval') await tellReviewers(deps, published);
   if (published?.state === 'approved') {
     await audit(deps, published, 'bot', 'executing without approval (rollback.required: 0)');
     void drive(deps, published.id);

@@ -1,7 +1,7 @@
 // Runs on every replica: ends pending operations past their deadline (also when nobody clicks), ends
 // operations whose planner died or whose summary was never recorded, picks up executions whose replica died,
-// and redoes the end effects a crash left undone. Safe with several replicas: every step is a
-// compare-and-set, and whatever does work on an operation holds its lease.
+// redoes the end effects a crash left undone, and tells the reviewers a crash left untold. Safe with several
+// replicas: every step is a compare-and-set (or SET NX), and whatever does work on an operation holds its lease.
 import { isTerminal } from '../domain/promotion.js';
 import type { Promotion } from '../domain/types.js';
 import { KEYS } from '../store/keys.js';
@@ -9,6 +9,7 @@ import type { Deps } from './deps.js';
 import { transition } from './deps.js';
 import { drive } from './execute.js';
 import { finishOperation } from './finish.js';
+import { tellReviewers } from './reviewer-dms.js';
 
 /** A planner that took its lease has this long before a free lease means it died. */
 const PLANNER_GRACE_MS = 5_000;
@@ -53,6 +54,9 @@ export async function sweepOnce(deps: Deps): Promise<void> {
         if (t.ok) await finishOperation(deps, p.id);
       } else if (p.state === 'approved' || p.state === 'executing') {
         void drive(deps, p.id);
+      } else if (p.state === 'awaiting_approval' && p.messageTs) {
+        // Reviewers not yet told directly (its publisher died before it was done): told now, each once.
+        void tellReviewers(deps, p);
       }
     } catch (err) {
       deps.log.error('sweeping an operation', { err, promotionId: p.id });

@@ -88,10 +88,23 @@ function webApiCalls(): Map<string, string> {
 interface Manifest {
   features: {
     slash_commands: Array<{ command: string; url?: string; should_escape?: boolean }>;
+    app_home?: { home_tab_enabled?: boolean; messages_tab_enabled?: boolean; messages_tab_read_only_enabled?: boolean };
   };
   oauth_config: { scopes: { bot: string[] } };
-  settings: { interactivity: { is_enabled: boolean; request_url?: string }; socket_mode_enabled: boolean };
+  settings: {
+    interactivity: { is_enabled: boolean; request_url?: string };
+    event_subscriptions?: { bot_events?: string[]; request_url?: string };
+    socket_mode_enabled: boolean;
+  };
 }
+
+/**
+ * The bot-token scope each event the bot subscribes to needs (docs.slack.dev/reference/events/<event>,
+ * "Required scopes"); null: none.
+ */
+const SCOPE_OF_EVENT: Record<string, string | null> = {
+  app_home_opened: null,
+};
 
 const manifest = parse(readFileSync(join(ROOT, 'manifest.yml'), 'utf8')) as Manifest;
 const appSource = readFileSync(join(SRC, 'app.ts'), 'utf8');
@@ -101,6 +114,21 @@ describe('manifest.yml', () => {
     expect(manifest.settings.socket_mode_enabled).toBe(true);
     for (const c of manifest.features.slash_commands) expect(c.url, c.command).toBeUndefined();
     expect(manifest.settings.interactivity.request_url).toBeUndefined();
+    expect(manifest.settings.event_subscriptions?.request_url).toBeUndefined();
+  });
+
+  it('subscribes to exactly the events src/app.ts listens to, and enables the App Home they serve', () => {
+    const listened = [...appSource.matchAll(/app\.event\('([^']+)'/g)].map((m) => m[1]!);
+    expect(listened).toContain('app_home_opened');
+    expect([...(manifest.settings.event_subscriptions?.bot_events ?? [])].sort()).toEqual([...listened].sort());
+    for (const e of listened) expect(e in SCOPE_OF_EVENT, `${e} missing from SCOPE_OF_EVENT`).toBe(true);
+    // The Home tab is published (views.publish); reviewers' direct messages land in the Messages tab, where
+    // nobody can write to a bot that reads nothing.
+    expect(manifest.features.app_home).toEqual({
+      home_tab_enabled: true,
+      messages_tab_enabled: true,
+      messages_tab_read_only_enabled: true,
+    });
   });
 
   it('declares the slash commands src/app.ts listens to, unescaped, and interactivity for its buttons', () => {
@@ -123,6 +151,10 @@ describe('manifest.yml', () => {
     const needed = new Set<string>(['commands']); // slash commands need the commands scope
     for (const m of [...calls.keys(), ...BOLT_CALLS]) {
       for (const scope of [SCOPE_OF_METHOD[m] ?? []].flat()) needed.add(scope);
+    }
+    for (const e of manifest.settings.event_subscriptions?.bot_events ?? []) {
+      const scope = SCOPE_OF_EVENT[e];
+      if (scope) needed.add(scope);
     }
     const granted = manifest.oauth_config.scopes.bot;
     expect(new Set(granted).size, 'a scope listed twice').toBe(granted.length);

@@ -3,8 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { App, LogLevel } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sendBlockAction, sendSlashCommand, slackSignature } from '../support/slack-driver.js';
-import { type FakeSlack, startFakeSlack, validateBlocks } from './slack.js';
+import {
+  sendBlockAction,
+  sendEvent,
+  sendHomeBlockAction,
+  sendSlashCommand,
+  slackSignature,
+} from '../support/slack-driver.js';
+import { type FakeSlack, imChannel, startFakeSlack, validateBlocks } from './slack.js';
 
 let fake: FakeSlack;
 let client: WebClient;
@@ -344,6 +350,53 @@ describe('fake Slack Web API', () => {
     expect(fake.messages[0]?.text).toBe('b');
   });
 
+  it('posts to a user ID in the direct conversation with them (a D channel); a deactivated user has none', async () => {
+    const res = await client.chat.postMessage({ channel: 'U0ALICE', text: 'please review' });
+    expect(res.channel).toBe(imChannel('U0ALICE'));
+    expect(imChannel('U0ALICE')).toMatch(/^D/);
+    expect(fake.dm('U0ALICE').map((m) => m.text)).toEqual(['please review']);
+    expect(fake.dm('U0BOB')).toEqual([]);
+    fake.users.set('U0GONE', { deleted: true });
+    expect((await slackError(client.chat.postMessage({ channel: 'U0GONE', text: 'x' }))).error).toBe(
+      'channel_not_found',
+    );
+  });
+
+  it('publishes a Home tab per person with views.publish, validated like a view (100 blocks, IDs per block)', async () => {
+    // The same action_id in two blocks is fine in a view (Slack needs it unique within its block only).
+    const blocks = [
+      { type: 'actions', block_id: 'b1', elements: [button({ value: 'p1' })] },
+      { type: 'actions', block_id: 'b2', elements: [button({ value: 'p2' })] },
+      ...Array.from({ length: 98 }, (_, i) => section(`line ${i}`)),
+    ];
+    const res = await client.views.publish({ user_id: 'U0ALICE', view: { type: 'home', blocks } as never });
+    expect(res.ok).toBe(true);
+    expect(fake.homes.get('U0ALICE')).toMatchObject({ type: 'home', blocks });
+    expect(fake.published.map((p) => p.user)).toEqual(['U0ALICE']);
+
+    const bad = async (view: unknown, user = 'U0ALICE') =>
+      slackError(client.views.publish({ user_id: user, view: view as never }));
+    expect((await bad({ type: 'home', blocks: [...blocks, section('101st')] })).error).toBe('invalid_arguments');
+    expect((await bad({ type: 'modal', blocks: [section('x')] })).error).toBe('invalid_arguments');
+    const dup = { type: 'actions', elements: [button(), button()] };
+    expect((await bad({ type: 'home', blocks: [dup] })).error).toBe('invalid_arguments');
+    expect((await bad({ type: 'home', blocks: [section(x(3001))] })).error).toBe('invalid_arguments');
+    expect((await bad({ type: 'home', blocks: [] }, 'C0NOTAUSER')).error).toBe('user_not_found');
+    expect(fake.published).toHaveLength(1);
+  });
+
+  it('builds the app_home_opened event Slack sends, with the Home tab once one was published', async () => {
+    const first = fake.appHomeOpened('U0ALICE') as { type: string; event: Record<string, unknown> };
+    expect(first).toMatchObject({ type: 'event_callback', team_id: fake.teamId });
+    expect(first.event).toMatchObject({ type: 'app_home_opened', user: 'U0ALICE', tab: 'home' });
+    expect(first.event.channel).toBe(imChannel('U0ALICE'));
+    expect(first.event.view).toBeUndefined();
+    await client.views.publish({ user_id: 'U0ALICE', view: { type: 'home', blocks: [section('hi')] } as never });
+    const again = fake.appHomeOpened('U0ALICE') as { event: { view?: Record<string, unknown> } };
+    expect(again.event.view).toMatchObject({ type: 'home', blocks: [section('hi')] });
+    expect((fake.appHomeOpened('U0ALICE', 'messages') as { event: { view?: unknown } }).event.view).toBeUndefined();
+  });
+
   it('lists user-group members and rejects unknown groups', async () => {
     fake.userGroups.set('S0REVIEWERS', ['U1', 'U2']);
     expect((await client.usergroups.users.list({ usergroup: 'S0REVIEWERS' })).users).toEqual(['U1', 'U2']);
@@ -440,7 +493,12 @@ describe('slack driver', () => {
 
   it('drives a real Bolt app: signed slash command, block action, respond() into the fake', async () => {
     const secret = 'test-signing-secret';
-    const seen: { command?: Record<string, unknown>; action?: Record<string, unknown> } = {};
+    const seen: {
+      command?: Record<string, unknown>;
+      action?: Record<string, unknown>;
+      event?: Record<string, unknown>;
+      respond?: boolean;
+    } = {};
     const app = new App({
       token: fake.token,
       signingSecret: secret,
@@ -453,9 +511,13 @@ describe('slack driver', () => {
       await respond({ response_type: 'ephemeral', text: `promoting ${command.text}` });
       await say({ text: 'summary', blocks: [section('summary')] });
     });
-    app.action('promotion_approve', async ({ ack, body }) => {
+    app.action('promotion_approve', async ({ ack, body, respond }) => {
       await ack();
       seen.action = body as unknown as Record<string, unknown>;
+      seen.respond = respond !== undefined;
+    });
+    app.event('app_home_opened', async ({ event }) => {
+      seen.event = event as unknown as Record<string, unknown>;
     });
     const server = await app.start(0);
     try {
@@ -514,6 +576,29 @@ describe('slack driver', () => {
       });
       expect(replay.status).toBe(401);
       expect(fake.responses).toHaveLength(1);
+
+      // The Events API: a signed JSON body; Bolt acks it and runs the event listener.
+      const opened = await sendEvent({ url, secret, body: fake.appHomeOpened('U1') });
+      expect(opened.status).toBe(200);
+      await fake.waitFor(() => seen.event);
+      expect(seen.event).toMatchObject({ type: 'app_home_opened', user: 'U1', tab: 'home' });
+
+      // A click in the Home tab: the container is the view, and there is no response_url (no respond()).
+      seen.action = undefined;
+      const view = { id: 'V1', type: 'home', blocks: [] };
+      const homeClick = await sendHomeBlockAction({
+        url,
+        secret,
+        userId: 'U1',
+        actionId: 'promotion_approve',
+        value: 'p',
+        view,
+      });
+      expect(homeClick.status).toBe(200);
+      await fake.waitFor(() => seen.action);
+      expect(seen.action).toMatchObject({ container: { type: 'view', view_id: 'V1' }, view: { type: 'home' } });
+      expect(seen.action).not.toHaveProperty('channel');
+      expect(seen.respond).toBe(false);
     } finally {
       await app.stop();
     }

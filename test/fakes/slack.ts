@@ -112,6 +112,21 @@ export interface FakeSlack {
   files: FakeFile[];
   /** modals opened with views.open */
   views: Array<{ trigger_id: string; view: Record<string, unknown> }>;
+  /** App Home tabs published with views.publish, oldest first (`homes` keeps each person's current one) */
+  published: Array<{ user: string; view: Record<string, unknown>; at: number }>;
+  /** the Home tab each person sees now (the last views.publish for them) */
+  homes: Map<string, Record<string, unknown>>;
+  /**
+   * The Events API body (`type: 'event_callback'`) Slack sends when `user` opens the app's App Home on `tab`
+   * (docs.slack.dev/reference/events/app_home_opened): `view` is there when a Home tab was published for them.
+   * Deliver it with test/support/slack-driver.ts (signed over HTTP, or over the Socket Mode connection).
+   */
+  appHomeOpened(user: string, tab?: 'home' | 'messages'): Record<string, unknown>;
+  /**
+   * The app's direct conversation with `user` (chat.postMessage with the user's ID as `channel` lands there,
+   * in a `D…` channel, as in Slack): its live messages, oldest first
+   */
+  dm(user: string): FakeMessage[];
   /** usergroups.users.list source; unknown group → ok:false no_such_subteam */
   userGroups: Map<string, string[]>;
   /** users.info overrides; unknown users get a generated profile */
@@ -382,17 +397,27 @@ export function totalBlockText(value: unknown): number {
   return sum;
 }
 
+export interface ValidateOptions {
+  /** blocks allowed: 50 in a message (default), 100 in a modal or Home tab */
+  maxBlocks?: number;
+  /**
+   * 'message' (default): action_id unique across the message (the project's stricter rule, see checkElement);
+   * 'block': unique within each block, as Slack requires, for views listing several operations' buttons
+   */
+  actionIdScope?: 'message' | 'block';
+}
+
 /** Block Kit problems in `blocks` as Slack words them ("reason [json-pointer:/blocks/…]"); [] when valid. */
-export function validateBlocks(blocks: unknown): string[] {
+export function validateBlocks(blocks: unknown, opts: ValidateOptions = {}): string[] {
   const w: Walk = { issues: [], blockIds: new Set(), actionIds: new Set() };
   if (!Array.isArray(blocks)) {
     issue(w, 'must be an array', '/blocks');
     return w.issues;
   }
-  if (blocks.length > LIMITS.blocksPerMessage) {
-    issue(w, `no more than ${LIMITS.blocksPerMessage} items allowed`, '/blocks');
-  }
+  const max = opts.maxBlocks ?? LIMITS.blocksPerMessage;
+  if (blocks.length > max) issue(w, `no more than ${max} items allowed`, '/blocks');
   blocks.forEach((b, i) => {
+    if (opts.actionIdScope === 'block') w.actionIds = new Set();
     checkBlock(w, b, `/blocks/${i}`);
   });
   return w.issues;
@@ -601,9 +626,20 @@ function findMessage(s: State, channel: string, ts: string): FakeMessage | undef
   return s.fake.messages.find((m) => m.channel === channel && m.ts === ts && !m.deleted);
 }
 
+/** The app's direct conversation with a user: Slack answers a post to `U…` with the IM's `D…` channel. */
+export function imChannel(user: string): string {
+  return `D${user.slice(1)}`;
+}
+
+const USER_ID = /^[UW][A-Z0-9]+$/;
+
 function postMessage(s: State, args: Obj): Result {
-  const channel = str(args.channel);
-  if (!channel) return { ok: false, error: 'channel_not_found' };
+  const given = str(args.channel);
+  if (!given) return { ok: false, error: 'channel_not_found' };
+  // A user ID as `channel` posts in the app's direct conversation with them (docs.slack.dev/reference/methods/
+  // chat.postMessage); a deactivated user has none.
+  if (USER_ID.test(given) && s.fake.users.get(given)?.deleted) return { ok: false, error: 'channel_not_found' };
+  const channel = USER_ID.test(given) ? imChannel(given) : given;
   const check = checkMessage(args.text, args.blocks, { requireContent: true });
   if (!check.ok) return rejectMessage(check);
   const at = Date.now();
@@ -830,12 +866,45 @@ function openView(s: State, args: Obj): Result {
   return { ok: true, view: { id: nextId(s, 'V'), ...view } };
 }
 
+/**
+ * views.publish: a Home tab (`type: 'home'`) for `user_id`, at most 100 valid blocks; action IDs need only be
+ * unique within their block (docs.slack.dev/reference/methods/views.publish, docs.slack.dev/reference/views).
+ */
+function publishView(s: State, args: Obj): Result {
+  const user = str(args.user_id);
+  if (!user) return { ok: false, error: 'invalid_arguments' };
+  if (!USER_ID.test(user)) return { ok: false, error: 'user_not_found' };
+  let view = args.view;
+  if (typeof view === 'string') {
+    try {
+      view = JSON.parse(view);
+    } catch {
+      return { ok: false, error: 'invalid_arguments' };
+    }
+  }
+  if (!isObj(view)) return { ok: false, error: 'invalid_arguments' };
+  const errors: string[] = [];
+  if (view.type !== 'home') errors.push('must be home [json-pointer:/view/type]');
+  errors.push(
+    ...validateBlocks(view.blocks, { maxBlocks: 100, actionIdScope: 'block' }).map((e) =>
+      e.replace('[json-pointer:/blocks', '[json-pointer:/view/blocks'),
+    ),
+  );
+  if (errors.length) return { ok: false, error: 'invalid_arguments', response_metadata: { messages: errors } };
+  const id = nextId(s, 'V');
+  const stored = { id, team_id: s.fake.teamId, ...view, app_id: 'A0PROMOTEAPP', bot_id: s.fake.botId };
+  s.fake.published.push({ user, view: stored, at: Date.now() });
+  s.fake.homes.set(user, stored);
+  return { ok: true, view: stored };
+}
+
 // apps.connections.open takes the app-level token, in the Authorization header only.
 const APP_TOKEN_METHODS = new Set(['apps.connections.open']);
 
 const METHODS: Record<string, (s: State, args: Obj, appToken?: string) => Result> = {
   'apps.connections.open': (s, _args, appToken) => s.socket.open(appToken, s.fake.token),
   'views.open': openView,
+  'views.publish': publishView,
   'auth.test': (s) => authTest(s),
   'chat.postMessage': postMessage,
   'chat.update': updateMessage,
@@ -1037,6 +1106,39 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
     responses: [],
     files: [],
     views: [],
+    published: [],
+    homes: new Map(),
+    appHomeOpened: (user, tab = 'home') => {
+      const view = tab === 'home' ? fake.homes.get(user) : undefined;
+      const eventTs = `${(Date.now() / 1000).toFixed(6)}`;
+      return {
+        token: 'fake-verification-token',
+        team_id: fake.teamId,
+        api_app_id: 'A0PROMOTEAPP',
+        event: {
+          type: 'app_home_opened',
+          user,
+          channel: imChannel(user),
+          tab,
+          event_ts: eventTs,
+          ...(view ? { view } : {}),
+        },
+        type: 'event_callback',
+        event_id: `Ev${randomBytes(5).toString('hex').toUpperCase()}`,
+        event_time: Math.floor(Date.now() / 1000),
+        authorizations: [
+          {
+            enterprise_id: null,
+            team_id: fake.teamId,
+            user_id: fake.botUserId,
+            is_bot: true,
+            is_enterprise_install: false,
+          },
+        ],
+        is_ext_shared_channel: false,
+      };
+    },
+    dm: (user) => fake.messages.filter((m) => m.channel === imChannel(user) && !m.deleted),
     userGroups: new Map(),
     users: new Map(),
     channels: new Map(),

@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { buildPlan, buildStackedPlan } from '../../src/domain/classify.js';
 import type { ApprovalRule, FailedResource, Promotion, PromotionState } from '../../src/domain/types.js';
 import { renderChangeList, splitMessage } from '../../src/slack/views/change-list.js';
+import { renderHome } from '../../src/slack/views/home.js';
 import { renderFinal, renderProgress } from '../../src/slack/views/progress.js';
 import { renderRejectReasonModal } from '../../src/slack/views/reject-reason.js';
+import { renderReviewerDm } from '../../src/slack/views/reviewer-dm.js';
 import { renderFailedResource, stateLine } from '../../src/slack/views/status.js';
 import { renderPromotionMessage } from '../../src/slack/views/summary.js';
 import { validateBlocks } from '../fakes/slack.js';
@@ -267,6 +269,59 @@ describe('views never throw, stay inside Slack limits and let no mention through
         expectBlocksInert(modal.blocks);
         expect(modal.private_metadata?.length ?? 0).toBeLessThanOrEqual(3000);
         expect(JSON.parse(modal.private_metadata ?? '')).toEqual({ id: p.id, channel: p.channel });
+      }),
+      RUNS,
+    );
+  });
+
+  it('the App Home tab: at most 100 valid blocks, nothing from input mentions anyone', () => {
+    const snap = { templateGz: '', parameters: [], fingerprint: 'f' };
+    const release = fc.record({
+      id: hostile,
+      promotionId: hostileShort,
+      kind: fc.constantFrom<'promote' | 'rollback'>('promote', 'rollback'),
+      service: hostile,
+      stage: hostile,
+      from: opt(hostile),
+      requester: userId,
+      endedAt: iso,
+    });
+    const input = fc.record({
+      awaiting: fc.uniqueArray(fc.tuple(promotion, rule), { maxLength: 25, selector: ([p]) => p.id }),
+      running: fc.array(promotion, { maxLength: 25 }),
+      held: fc.array(fc.record({ service: hostile, stage: hostile, hold: fc.record({ user: userId, at: iso }) }), {
+        maxLength: 25,
+      }),
+      releases: fc.array(release, { maxLength: 25 }),
+      servicesShown: fc.constantFrom<'yours' | 'all'>('yours', 'all'),
+      directMessages: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(input, (i) => {
+        const view = renderHome({
+          ...i,
+          user: 'U0ALICE',
+          now: NOW,
+          awaiting: i.awaiting.map(([p, r]) => ({ p, rule: r })),
+          running: i.running.map((p) => ({ p })),
+          releases: i.releases.map((r) => ({ ...r, before: snap, after: snap, approvers: [], startedAt: r.endedAt })),
+        });
+        expect(view.type).toBe('home');
+        expect(view.blocks.length).toBeLessThanOrEqual(100);
+        expect(validateBlocks(view.blocks, { maxBlocks: 100, actionIdScope: 'block' })).toEqual([]);
+        expectBlocksInert(view.blocks);
+      }),
+      RUNS,
+    );
+  });
+
+  it("a reviewer's direct message: only the summary link the bot made, no mention from input", () => {
+    const LINK = 'https://slack.com/archives/C0PROMOTE/p1700000000000100';
+    fc.assert(
+      fc.property(promotion, rule, (p, r) => {
+        const dm = renderReviewerDm(p, r, LINK, NOW);
+        expect(dm).toContain(`<${LINK}|`);
+        expectSlackAccepts({ text: dm.replace(`<${LINK}|`, '').replace('>* in ', '* in ') });
       }),
       RUNS,
     );

@@ -9,6 +9,10 @@ import {
   type DriverResult,
   sendBlockAction,
   sendBlockActionOverSocket,
+  sendEvent,
+  sendEventOverSocket,
+  sendHomeBlockAction,
+  sendHomeBlockActionOverSocket,
   sendSlashCommand,
   sendSlashCommandOverSocket,
 } from './slack-driver.js';
@@ -143,6 +147,13 @@ export interface Scenario {
   promote(text: string, user?: string, channel?: string): ReturnType<typeof sendSlashCommand>;
   rollback(text: string, user?: string, channel?: string): ReturnType<typeof sendSlashCommand>;
   click(actionId: string, promotionId: string, user: string, messageTs: string): ReturnType<typeof sendBlockAction>;
+  /** `user` opens the bot's App Home tab: resolves with the Home tab the bot published for them in answer. */
+  openHome(user: string): Promise<Record<string, unknown>>;
+  /**
+   * `user` clicks a button in the Home tab they see now; resolves when the bot published their Home tab again
+   * (its answer), with that tab.
+   */
+  clickHome(actionId: string, value: string, user: string): Promise<Record<string, unknown>>;
   /** Runs /promote and waits for its new summary with buttons: the message, the promotion ID and its ts. */
   plan(text?: string, user?: string): Promise<{ summary: FakeMessage; id: string; ts: string }>;
   /** The reply broadcast to the channel at the end of the thread under `ts`. */
@@ -245,6 +256,24 @@ export async function startScenario(o: {
       return mode === 'socket'
         ? asResult(() => sendBlockActionOverSocket(slack.socketMode, o))
         : sendBlockAction({ url: s.bot.url, secret: SIGNING_SECRET, ...o });
+    },
+    async openHome(user) {
+      const before = slack.published.length;
+      const body = slack.appHomeOpened(user);
+      if (mode === 'socket') await sendEventOverSocket(slack.socketMode, body);
+      else await sendEvent({ url: s.bot.url, secret: SIGNING_SECRET, body });
+      const next = await slack.waitFor(() => slack.published.slice(before).find((v) => v.user === user));
+      return next.view;
+    },
+    async clickHome(actionId, value, user) {
+      const view = slack.homes.get(user);
+      if (!view) throw new Error(`no Home tab was published for ${user}: open it first`);
+      const before = slack.published.length;
+      const o = { userId: user, actionId, value, view };
+      if (mode === 'socket') await sendHomeBlockActionOverSocket(slack.socketMode, o);
+      else await sendHomeBlockAction({ url: s.bot.url, secret: SIGNING_SECRET, ...o });
+      const next = await slack.waitFor(() => slack.published.slice(before).find((v) => v.user === user));
+      return next.view;
     },
     async plan(text = 'api dev→prod', user = REQUESTER) {
       const before = summaries(slack).length;

@@ -127,13 +127,14 @@ export function blockActionPayload(o: Omit<BlockActionOptions, 'url' | 'secret' 
   };
 }
 
-/** POSTs a signed form body to the bot; resolves once the response (the ack) is in. */
+/** POSTs a signed body (form-urlencoded unless `contentType` says otherwise) to the bot; resolves with its ack. */
 export async function postSigned(o: {
   url: string;
   secret: string;
   rawBody: string;
   timestamp?: number;
   badSignature?: boolean;
+  contentType?: string;
 }): Promise<DriverResult> {
   const timestamp = o.timestamp ?? Math.floor(Date.now() / 1000);
   const secret = o.badSignature ? `${o.secret}-wrong` : o.secret;
@@ -143,7 +144,7 @@ export async function postSigned(o: {
     response = await fetch(o.url, {
       method: 'POST',
       headers: {
-        'content-type': 'application/x-www-form-urlencoded',
+        'content-type': o.contentType ?? 'application/x-www-form-urlencoded',
         'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
         'x-slack-request-timestamp': String(timestamp),
         'x-slack-signature': slackSignature(secret, timestamp, o.rawBody),
@@ -165,6 +166,57 @@ export async function sendSlashCommand(o: SlashCommandOptions): Promise<DriverRe
 export async function sendBlockAction(o: BlockActionOptions): Promise<DriverResult> {
   const rawBody = new URLSearchParams({ payload: JSON.stringify(blockActionPayload(o)) }).toString();
   return postSigned({ ...o, rawBody });
+}
+
+export interface HomeBlockActionOptions {
+  userId: string;
+  actionId: string;
+  value: string;
+  /** the Home tab the button is in, as published (test/fakes/slack.ts `homes`) */
+  view: Record<string, unknown>;
+  blockId?: string;
+  teamId?: string;
+}
+
+/**
+ * The JSON Slack sends when a person clicks a button in their App Home tab: the container is the view, there is
+ * no channel, no message and no response_url (docs.slack.dev/reference/interaction-payloads/block_actions-payload).
+ */
+export function homeBlockActionPayload(o: HomeBlockActionOptions) {
+  const teamId = o.teamId ?? DEFAULT_TEAM_ID;
+  const viewId = String(o.view.id ?? 'V0HOME');
+  return {
+    type: 'block_actions',
+    user: { id: o.userId, username: userName(o.userId), name: userName(o.userId), team_id: teamId },
+    api_app_id: API_APP_ID,
+    token: VERIFICATION_TOKEN,
+    container: { type: 'view', view_id: viewId },
+    trigger_id: triggerId(),
+    team: { id: teamId, domain: TEAM_DOMAIN },
+    enterprise: null,
+    is_enterprise_install: false,
+    view: { ...o.view, id: viewId, type: 'home', state: { values: {} }, hash: `${Date.now()}.home` },
+    actions: [
+      {
+        type: 'button',
+        action_id: o.actionId,
+        block_id: o.blockId ?? 'actions',
+        value: o.value,
+        text: { type: 'plain_text', text: o.actionId, emoji: true },
+        action_ts: `${(Date.now() / 1000).toFixed(6)}`,
+      },
+    ],
+  };
+}
+
+export async function sendHomeBlockAction(o: HomeBlockActionOptions & { url: string; secret: string }) {
+  const rawBody = new URLSearchParams({ payload: JSON.stringify(homeBlockActionPayload(o)) }).toString();
+  return postSigned({ ...o, rawBody });
+}
+
+/** An Events API body (e.g. FakeSlack.appHomeOpened) POSTed as Slack does: signed JSON. */
+export async function sendEvent(o: { url: string; secret: string; body: Record<string, unknown> }) {
+  return postSigned({ ...o, rawBody: JSON.stringify(o.body), contentType: 'application/json' });
 }
 
 export interface ViewSubmissionOptions {
@@ -238,4 +290,13 @@ export function sendViewSubmissionOverSocket(
   o: Omit<ViewSubmissionOptions, 'url' | 'secret'>,
 ): Promise<SocketAck> {
   return socket.interactive(viewSubmissionPayload(o));
+}
+
+export function sendHomeBlockActionOverSocket(socket: FakeSocketMode, o: HomeBlockActionOptions): Promise<SocketAck> {
+  return socket.interactive(homeBlockActionPayload(o));
+}
+
+/** An Events API body over Socket Mode: an `events_api` envelope. */
+export function sendEventOverSocket(socket: FakeSocketMode, body: Record<string, unknown>): Promise<SocketAck> {
+  return socket.deliver('events_api', body);
 }
