@@ -18,4 +18,8 @@ export const KEYS = {
   finalAttempt: (promotionId: string) => `final-attempt:${promotionId}`,
   /** What a stage ran just before an execution started. */
   snapshot: (promotionId: string) => `snapshot:${promotionId}`,
+  /** Request budget of CloudFormation in one account and region (a token bucket, src/budgets.ts). */
+  awsBudget: (account: string | undefined, region: string) => `budget:cloudformation:${account ?? 'default'}/${region}`,
+  /** Request budget of one Slack Web API method, workspace-wide (`scope` omitted) or for one channel. */
+  slackBudget: (method: string, scope?: string) => `budget:slack:${method}${scope ? `:${scope}` : ''}`,
 } as const;
