@@ -64,6 +64,8 @@ export interface BudgetsOptions {
   onStoreError?: (err: unknown, label: string) => void;
   /** Longest single wait before asking the bucket again; default 1 s */
   maxWaitMs?: number;
+  /** Clock for measuring waits (ms); default performance.now */
+  now?: () => number;
 }
 
 export interface Budgets {
@@ -86,6 +88,7 @@ const MAX_BUDGETS = 1_000;
 export function createBudgets(opts: BudgetsOptions): Budgets {
   const sleep = opts.sleep ?? realSleep;
   const maxWaitMs = opts.maxWaitMs ?? 1_000;
+  const now = opts.now ?? (() => performance.now());
   let local: Store | undefined;
   const budgets = new Map<string, Budget & { idle(): boolean }>();
   let seq = 0;
@@ -130,7 +133,7 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
           opts.observer?.factor(label, grant.factor);
           if (grant.granted) {
             const [w] = queue.splice(next(), 1);
-            const waited = performance.now() - w!.since;
+            const waited = now() - w!.since;
             opts.observer?.granted(label, waited);
             w!.resolve(waited);
           } else {
@@ -146,13 +149,20 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
       label,
       take(priority = PRIORITY.urgent) {
         return new Promise<number>((resolve) => {
-          queue.push({ priority, seq: seq++, since: performance.now(), resolve });
-          void pump();
+          queue.push({ priority, seq: seq++, since: now(), resolve });
+          pump().catch((err) => {
+            // A bug, not a busy budget (a bad spec, say): no call is held back by the budget itself.
+            opts.onStoreError?.(err, label);
+            for (const w of queue.splice(0)) w.resolve(0);
+          });
         });
       },
       throttled() {
         opts.observer?.throttled(label);
-        void ask('slow').then((g) => opts.observer?.factor(label, g.factor));
+        ask('slow').then(
+          (g) => opts.observer?.factor(label, g.factor),
+          (err) => opts.onStoreError?.(err, label),
+        );
       },
       waiting: () => queue.length,
       idle: () => queue.length === 0 && !pumping,

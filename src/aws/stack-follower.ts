@@ -42,7 +42,7 @@ export interface StackFollowers {
 }
 
 export interface StackFollowerOptions {
-  /** a status read younger than this is shared instead of repeated; default 250 ms */
+  /** a status read younger than this is shared instead of repeated (0: never); default 250 ms */
   statusMaxAgeMs?: number;
   /** an unchanged stack in progress has its events read at most this often; default 2 s */
   eventsEveryMs?: number;
@@ -142,7 +142,9 @@ export function createStackFollowers(opts: StackFollowerOptions = {}): StackFoll
       // Stamped when the answer came: a follower that joined a listing waiting for the budget must not
       // find it stale at once and list again.
       const at = now();
-      for (const name of names) {
+      // Every stack followed by now, also by followers that joined while this listing was out.
+      const wanted = [...new Set([...names, ...g.followed.keys()])];
+      for (const name of wanted) {
         const found = stacks.find((s) => matches(s, name));
         if (found) g.statuses.set(name, { stack: found, at });
       }
@@ -161,7 +163,7 @@ export function createStackFollowers(opts: StackFollowerOptions = {}): StackFoll
     g.followed.set(name, now());
     const fresh = () => {
       const e = g.statuses.get(name);
-      return e && now() - e.at <= maxAge ? e : undefined;
+      return e && now() - e.at < maxAge ? e : undefined;
     };
     const hit = fresh();
     if (hit) return hit;

@@ -22,7 +22,10 @@ const UPDATE_BURST = 5;
 const POST_BURST = 3;
 
 export function slackBucketSpecs(limits: SlackLimits = {}): { update: TokenBucketSpec; post: TokenBucketSpec } {
-  const l = { ...DEFAULT_SLACK_LIMITS, ...limits };
+  const l = {
+    updatesPerMinute: limits.updatesPerMinute ?? DEFAULT_SLACK_LIMITS.updatesPerMinute,
+    postsPerSecondPerChannel: limits.postsPerSecondPerChannel ?? DEFAULT_SLACK_LIMITS.postsPerSecondPerChannel,
+  };
   return {
     update: { ratePerSec: l.updatesPerMinute / 60, burst: UPDATE_BURST },
     post: { ratePerSec: l.postsPerSecondPerChannel, burst: POST_BURST },
