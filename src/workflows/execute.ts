@@ -407,8 +407,9 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
       lastUpdate = Date.now();
       dirty = false;
       crashPoint('during-progress');
-      // Coalesced and behind state changes when Slack's chat.update budget is short (src/slack/port.ts).
-      await deps.slack
+      // Not awaited: when Slack's chat.update budget is short it waits behind state changes, and a newer one
+      // replaces it while it waits (coalesced, src/slack/port.ts); following goes on meanwhile.
+      void deps.slack
         .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true, priority: 'progress' })
         .catch((err) => deps.log.warn('progress update', { err, promotionId: p.id }));
     }
