@@ -3,7 +3,13 @@
 import { parse as parseYaml } from 'yaml';
 import { type ZodType, z } from 'zod';
 import { PROMOTE_SUBCOMMANDS } from './domain/command.js';
-import { type PromoteConfig, SETTING_KEYS, type ServiceConfig, type StageConfig } from './domain/config-model.js';
+import {
+  type PromoteConfig,
+  RATE_SETTING_KEYS,
+  SETTING_KEYS,
+  type ServiceConfig,
+  type StageConfig,
+} from './domain/config-model.js';
 import { parseDuration } from './domain/duration.js';
 import type { ApprovalRule, TieredApprovalRule } from './domain/types.js';
 
@@ -153,13 +159,23 @@ const serviceSchema = z
   })
   .strict();
 
+/** A request rate: a positive number, at most 10,000 (more is a typo, and no budget of ours is near it). */
+const rate = z
+  .number({ message: 'must be a number such as 4 or 0.5' })
+  .positive('must be greater than 0')
+  .max(10_000, 'must be at most 10000');
+
 const settingsSchema = z
-  .object(
-    Object.fromEntries(SETTING_KEYS.map((k) => [k, duration.optional()])) as Record<
+  .object({
+    ...(Object.fromEntries(SETTING_KEYS.map((k) => [k, duration.optional()])) as Record<
       (typeof SETTING_KEYS)[number],
       z.ZodOptional<typeof duration>
-    >,
-  )
+    >),
+    ...(Object.fromEntries(RATE_SETTING_KEYS.map((k) => [k, rate.optional()])) as Record<
+      (typeof RATE_SETTING_KEYS)[number],
+      z.ZodOptional<typeof rate>
+    >),
+  })
   .strict();
 
 const configSchema = z
@@ -429,7 +445,7 @@ export function parsePromoteConfig(text: string, defaultRegion?: string): Checke
   const settings: Record<string, number> = Object.fromEntries(
     Object.entries(input.settings ?? {})
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k, parseDuration(v as string)!]),
+      .map(([k, v]) => [k, typeof v === 'number' ? v : parseDuration(v as string)!]),
   );
   problems.push(...settingsProblems(settings));
   return problems.length

@@ -8,15 +8,18 @@ import { Redis } from 'ioredis';
 import { createApp } from './app.js';
 import { createAwsClients } from './aws/clients.js';
 import { realSleep } from './aws/cloudformation.js';
+import { cloudFormationBudgetSpec, createBudgets } from './budgets.js';
 import { runCheckConfig } from './check-config.js';
 import { loadSettings } from './config.js';
 import { armCrashPoint } from './faults.js';
 import { createLogger, type Logger } from './log.js';
-import { createMetrics } from './metrics.js';
+import { budgetObserver, createMetrics } from './metrics.js';
 import { createReviewerDirectory } from './reviewers.js';
+import { slackBudgets } from './slack/budgets.js';
 import { slackLibraryLogger } from './slack/library-logger.js';
 import { createSlackClient, createSlackPort } from './slack/port.js';
 import { checkSlackTokens, describeRejection, SlackUnreachableError } from './slack/startup.js';
+import { KEYS } from './store/keys.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { Store } from './store/types.js';
@@ -173,9 +176,20 @@ async function main(): Promise<void> {
   const store = await connectStore(env.redisUrl, env.redisPrefix, log);
   running.store = store;
   const endpointOverride = !!(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
+  // Request budgets shared by every replica through the store (src/budgets.ts): CloudFormation per account and
+  // region, Slack per method (and channel, for posting).
+  const budgets = createBudgets({
+    store,
+    observer: budgetObserver(metrics),
+    onStoreError: (err, budget) =>
+      log.warn('request budget: the store failed, using this replica’s own', { err, budget }),
+  });
+  const awsSpec = cloudFormationBudgetSpec(config.settings.awsCallsPerSecond);
   const aws = createAwsClients({
     forcePathStyle: endpointOverride,
     requestTimeoutMs: config.settings.awsRequestTimeout,
+    budget: ({ account, region }) =>
+      budgets.get(`cloudformation:${account ?? 'default'}/${region}`, KEYS.awsBudget(account, region), awsSpec),
     onCall: (c) => {
       metrics.awsCalls.inc({ service: c.service, operation: c.operation, result: c.result });
       metrics.awsCallDuration.observe({ service: c.service, operation: c.operation }, c.durationMs / 1000);
@@ -190,6 +204,7 @@ async function main(): Promise<void> {
         metrics.slackCalls.inc({ method: c.method, result: c.result });
         metrics.slackCallDuration.observe({ method: c.method }, c.durationMs / 1000);
       },
+      budgets: slackBudgets(budgets, { updatesPerMinute: config.settings.slackUpdatesPerMinute }),
     },
   );
   const deps: Deps = {

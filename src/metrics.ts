@@ -4,6 +4,7 @@
 // Names and units follow the Prometheus naming guide (prometheus.io/docs/practices/naming): seconds,
 // `_total` for counters, a `promote_bot_` prefix.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { BudgetObserver } from './budgets.js';
 
 /** Seconds, from 0.1 s to about 7 h: approvals take minutes to hours, executions seconds to an hour. */
 const LONG_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800];
@@ -30,6 +31,14 @@ export interface Metrics {
   readonly awsCallDuration: Histogram<'service' | 'operation'>;
   /** Direct messages to reviewers, by result: sent, failed, opted_out (the person turned them off) */
   readonly reviewerDms: Counter<'result'>;
+  /** Calls a request budget let through (src/budgets.ts), by budget ('cloudformation:<account>/<region>', 'slack:chat.update'…) */
+  readonly budgetCalls: Counter<'budget'>;
+  /** How long calls waited for their budget, by budget */
+  readonly budgetWait: Histogram<'budget'>;
+  /** "Slow down" answers (AWS Throttling, Slack 429) that halved a budget's rate, by budget */
+  readonly budgetThrottles: Counter<'budget'>;
+  /** A budget's current rate as a fraction of its configured rate (1 = full; lower after throttling) */
+  readonly budgetRateFactor: Gauge<'budget'>;
   /** Operations this replica is executing or following now */
   readonly operationsInFlight: Gauge;
   /** Operation leases this replica holds */
@@ -112,6 +121,31 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       buckets: CALL_BUCKETS,
       registers,
     }),
+    budgetCalls: new Counter({
+      name: 'promote_bot_budget_calls_total',
+      help: 'Calls a request budget let through, by budget',
+      labelNames: ['budget'],
+      registers,
+    }),
+    budgetWait: new Histogram({
+      name: 'promote_bot_budget_wait_seconds',
+      help: 'Time calls waited for their request budget, by budget',
+      labelNames: ['budget'],
+      buckets: [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    budgetThrottles: new Counter({
+      name: 'promote_bot_budget_throttles_total',
+      help: 'Slow-down answers (AWS Throttling, Slack HTTP 429) that halved a budget rate, by budget',
+      labelNames: ['budget'],
+      registers,
+    }),
+    budgetRateFactor: new Gauge({
+      name: 'promote_bot_budget_rate_factor',
+      help: 'Current rate of a request budget as a fraction of its configured rate (1 = full)',
+      labelNames: ['budget'],
+      registers,
+    }),
     operationsInFlight: new Gauge({
       name: 'promote_bot_operations_in_flight',
       help: 'Operations this replica is executing or following now',
@@ -133,4 +167,20 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     },
   };
   return metrics;
+}
+
+/** Where the request budgets (src/budgets.ts) report grants, waits and throttles. */
+export function budgetObserver(metrics: Metrics): BudgetObserver {
+  return {
+    granted(budget, waitedMs) {
+      metrics.budgetCalls.inc({ budget });
+      metrics.budgetWait.observe({ budget }, waitedMs / 1000);
+    },
+    throttled(budget) {
+      metrics.budgetThrottles.inc({ budget });
+    },
+    factor(budget, factor) {
+      metrics.budgetRateFactor.set({ budget }, factor);
+    },
+  };
 }

@@ -122,6 +122,8 @@ describe('promote.example.yml (the shipped file)', () => {
       pollMax: 2_000,
       planningTimeout: 15 * 60_000,
       retention: 90 * D,
+      awsCallsPerSecond: 4,
+      slackUpdatesPerMinute: 50,
     });
   });
 
@@ -389,6 +391,12 @@ describe('accepted configs', () => {
     ],
     ['a timer setting of exactly 1d', base(undefined, 'settings: { sweepEvery: 1d }'), (c) => c.settings.sweepEvery, D],
     [
+      'a request rate, as a number',
+      base(undefined, 'settings: { awsCallsPerSecond: 2.5 }'),
+      (c) => c.settings.awsCallsPerSecond,
+      2.5,
+    ],
+    [
       'retention beyond the timer bound (it is not a timer)',
       base(undefined, 'settings: { retention: 365d }'),
       (c) => c.settings.retention,
@@ -448,6 +456,16 @@ describe('refused configs: each problem with its path', () => {
       [`${P}.rollback.approvers: unknown key`],
     ],
     ['unknown setting', base(undefined, 'settings: { sweepEvry: 5s }'), ['settings.sweepEvry: unknown key']],
+    [
+      'a rate that is not a number',
+      base(undefined, 'settings: { awsCallsPerSecond: 4/s }'),
+      ['settings.awsCallsPerSecond: must be a number such as 4 or 0.5'],
+    ],
+    [
+      'a rate of zero',
+      base(undefined, 'settings: { slackUpdatesPerMinute: 0 }'),
+      ['settings.slackUpdatesPerMinute: must be greater than 0'],
+    ],
     // names
     [
       'service name with a space',

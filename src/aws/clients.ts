@@ -47,6 +47,17 @@ export interface AwsClientOptions {
   requestTimeoutMs?: number;
   /** Told about every attempt (the SDK's retries each count), for metrics */
   onCall?: (call: AwsCallRecord) => void;
+  /**
+   * The request budget every CloudFormation attempt of a stage's account and region waits for (src/budgets.ts),
+   * retries included; a throttled answer is reported back to it.
+   */
+  budget?: (scope: { account?: string; region: string }) => CallBudget;
+}
+
+/** What the clients need of a request budget (src/budgets.ts Budget). */
+export interface CallBudget {
+  take(): Promise<unknown>;
+  throttled(): void;
 }
 
 /** One attempt of an AWS API call. */
@@ -145,6 +156,28 @@ function countCalls(client: WithMiddleware, service: string, onCall: ((c: AwsCal
       }
     },
     { step: 'deserialize', priority: 'high', name: 'promoteBotCallCounter' },
+  );
+}
+
+/**
+ * Every attempt waits for a token of the account and region's budget before it goes out, and a throttled answer
+ * slows the budget down (CloudFormation throttles per account and region:
+ * repost.aws/knowledge-center/cloudformation-rate-exceeded-error). In the finalizeRequest step after the SDK's
+ * retry middleware (priority low), so each retry waits too; the wait is not part of the measured call duration.
+ */
+function budgetCalls(client: WithMiddleware, budget: CallBudget | undefined): void {
+  if (!budget) return;
+  client.middlewareStack.add(
+    (next: Next) => async (args: { input: unknown }) => {
+      await budget.take();
+      try {
+        return await next(args);
+      } catch (err) {
+        if (classifyAwsError(err).reason === 'throttled') budget.throttled();
+        throw err;
+      }
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'promoteBotBudget' },
   );
 }
 
@@ -269,6 +302,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
         });
         tagFaults(client, 'cloudformation', access);
         countCalls(client, 'cloudformation', opts.onCall);
+        budgetCalls(client, opts.budget?.({ account: accountOfRole(access.role), region: access.region }));
         return client;
       });
     },

@@ -75,6 +75,28 @@ export async function describeStack(cfn: CloudFormationClient, stackName: string
   }
 }
 
+/**
+ * Every stack of the account and region the client sees (DescribeStacks without StackName, every page, at most
+ * `maxPages`): one call for the status of many stacks. Also says how many pages it took.
+ */
+export async function describeAllStacks(
+  cfn: CloudFormationClient,
+  maxPages = 20,
+): Promise<{ stacks: Stack[]; pages: number; complete: boolean }> {
+  return doing('listing the stacks', async () => {
+    const stacks: Stack[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const out = await cfn.send(new DescribeStacksCommand({ NextToken: token }));
+      pages++;
+      stacks.push(...(out.Stacks ?? []));
+      token = out.NextToken;
+    } while (token && pages < maxPages);
+    return { stacks, pages, complete: !token };
+  });
+}
+
 export interface SourceBuild {
   stack: Stack;
   templateBody: string;

@@ -45,8 +45,16 @@ export const SETTING_KEYS = [
 
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
+/** Request budgets of `settings:` in promote.yml, each a plain number (a rate), not a duration. */
+export const RATE_SETTING_KEYS = ['awsCallsPerSecond', 'slackUpdatesPerMinute'] as const;
+
+export type RateSettingKey = (typeof RATE_SETTING_KEYS)[number];
+
 export interface PromoteConfig {
   services: Record<string, ServiceConfig>;
-  /** Operational tuning (milliseconds); every key optional, defaults in src/workflows/deps.ts */
-  settings: Partial<Record<SettingKey, number>>;
+  /**
+   * Operational tuning: durations in milliseconds, rates as given; every key optional, defaults in
+   * src/workflows/deps.ts (durations) and src/main.ts (rates)
+   */
+  settings: Partial<Record<SettingKey | RateSettingKey, number>>;
 }

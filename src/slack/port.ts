@@ -1,8 +1,11 @@
 // The Slack Web API calls the bot makes, behind one narrow port over @slack/web-api's WebClient.
-// Calls go through a scheduler (schedule.ts) keyed by method + channel: an HTTP 429 pauses only its key, calls of
-// one key keep their order, transient failures (classifySlackError) are retried a few times with backoff and
-// permanent ones fail at once. The WebClient itself must neither wait out 429s nor retry (createSlackClient).
+// Calls go through a scheduler (schedule.ts) keyed by method + channel (chat.update: by message): an HTTP 429
+// pauses only its key, calls of one key keep their order, transient failures (classifySlackError) are retried a
+// few times with backoff and permanent ones fail at once. The WebClient itself must neither wait out 429s nor
+// retry (createSlackClient). With `budgets`, chat.update and chat.postMessage attempts also wait for Slack's
+// per-method budgets (src/slack/budgets.ts), by priority, and a queued progress update is coalesced.
 import { webApi } from '@slack/bolt';
+import { PRIORITY } from '../budgets.js';
 import { classifySlackError } from './errors.js';
 import {
   type CallOptions,
@@ -37,8 +40,23 @@ export interface MessageRef {
   ts: string;
 }
 
-/** Per call: `untilDelivered` retries transient failures until the delivery deadline (default 30 min). */
-export type SendOptions = CallOptions;
+/**
+ * Per call: `untilDelivered` retries transient failures until the delivery deadline (default 30 min).
+ * `priority` orders calls waiting for the method's budget (SlackPortOptions.budgets): 'urgent' (the default:
+ * state changes, final replies) before 'failure' before 'progress'. `coalesce` (chat.update): an update of a
+ * message that is still waiting to be sent replaces the waiting one's content (and raises its priority), so
+ * intermediate progress is skipped, never the latest.
+ */
+export interface SendOptions extends CallOptions {
+  priority?: keyof typeof PRIORITY;
+  coalesce?: boolean;
+}
+
+/** What the port needs of a request budget (src/budgets.ts Budget). */
+export interface SlackCallBudget {
+  take(priority?: number | (() => number)): Promise<unknown>;
+  throttled(): void;
+}
 
 export interface SlackPort {
   post(msg: OutgoingMessage, opts?: SendOptions): Promise<{ ts: string }>;
@@ -124,6 +142,11 @@ export interface SlackPortOptions {
   random?: () => number;
   /** told about every attempt of a Web API call (each retry counts), for metrics */
   onCall?: (call: SlackCallRecord) => void;
+  /**
+   * The budgets an attempt of `method` in `channel` waits for, in order (src/slack/budgets.ts: Slack's tiers,
+   * shared across replicas); an HTTP 429 is reported to them. None by default.
+   */
+  budgets?: (method: string, channel: string) => SlackCallBudget[];
 }
 
 /** One attempt of a Slack Web API call. */
@@ -158,8 +181,22 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
     classify: (err) => (err instanceof RenderError ? { transient: false } : classifySlackError(err)),
     ...options,
   });
+  /** Waits for every budget of `method` in `channel`; `priority` is read whenever the next waiter is chosen. */
+  const budgeted = async (method: string, channel: string, priority: () => number): Promise<SlackCallBudget[]> => {
+    const budgets = options.budgets?.(method, channel) ?? [];
+    for (const b of budgets) await b.take(priority);
+    return budgets;
+  };
+  const priorityOf = (opts: SendOptions | undefined) => PRIORITY[opts?.priority ?? 'urgent'];
+  /** Updates queued and not yet sent, by `channel:ts`: a coalescing update replaces the waiting content. */
+  const waitingUpdates = new Map<string, { content: MessageContent; priority: number; done: Promise<void> }>();
   /** Runs one attempt of Web API `method`, reporting it to options.onCall. */
-  const counted = async <T>(method: string, run: () => Promise<T>): Promise<T> => {
+  const counted = async <T>(
+    method: string,
+    run: () => Promise<T>,
+    budget?: { channel: string; priority: () => number },
+  ): Promise<T> => {
+    const budgets = budget ? await budgeted(method, budget.channel, budget.priority) : [];
     const started = performance.now();
     const report = (result: string) => {
       try {
@@ -173,20 +210,30 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
       report('ok');
       return out;
     } catch (err) {
-      report(classifySlackError(err).code ?? 'error');
+      const code = classifySlackError(err).code;
+      report(code ?? 'error');
+      if (code === 'ratelimited') for (const b of budgets) b.throttled();
       throw err;
     }
   };
-  const sendUpdate = async (ref: MessageRef, content: MessageContent) => {
-    await counted('chat.update', () =>
-      client.chat.update({
-        channel: ref.channel,
-        ts: ref.ts,
-        text: content.text,
-        ...(content.blocks ? { blocks: content.blocks } : {}),
-      }),
+  const sendUpdate = async (ref: MessageRef, content: () => MessageContent, priority: () => number) => {
+    await counted(
+      'chat.update',
+      () => {
+        const c = content();
+        return client.chat.update({
+          channel: ref.channel,
+          ts: ref.ts,
+          text: c.text,
+          ...(c.blocks ? { blocks: c.blocks } : {}),
+        });
+      },
+      { channel: ref.channel, priority },
     );
   };
+  // chat.update is keyed by message: updates of one message stay in order, and the budget (not a channel's
+  // queue) decides which message goes next.
+  const updateKey = (ref: MessageRef) => `chat.update:${ref.channel}:${ref.ts}`;
 
   return {
     // Never link_names or parse: untrusted text must not turn into mentions. Fields are picked one by one,
@@ -196,30 +243,59 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
         scheduler.run(
           `chat.postMessage:${msg.channel}`,
           async () => {
-            const res = await counted('chat.postMessage', () =>
-              client.chat.postMessage({
-                channel: msg.channel,
-                text: msg.text,
-                ...(msg.blocks ? { blocks: msg.blocks } : {}),
-                ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
-                ...(msg.reply_broadcast !== undefined ? { reply_broadcast: msg.reply_broadcast } : {}),
-                unfurl_links: false,
-                unfurl_media: false,
-              } as webApi.ChatPostMessageArguments),
+            const res = await counted(
+              'chat.postMessage',
+              () =>
+                client.chat.postMessage({
+                  channel: msg.channel,
+                  text: msg.text,
+                  ...(msg.blocks ? { blocks: msg.blocks } : {}),
+                  ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
+                  ...(msg.reply_broadcast !== undefined ? { reply_broadcast: msg.reply_broadcast } : {}),
+                  unfurl_links: false,
+                  unfurl_media: false,
+                } as webApi.ChatPostMessageArguments),
+              { channel: msg.channel, priority: () => priorityOf(opts) },
             );
             return { ts: res.ts as string };
           },
           opts,
         ),
       ),
-    update: (msg, opts) =>
-      described(`updating message ${msg.ts} in ${msg.channel}`, () =>
-        scheduler.run(`chat.update:${msg.channel}`, () => sendUpdate(msg, msg), opts),
-      ),
+    update: (msg, opts) => {
+      const id = `${msg.channel}:${msg.ts}`;
+      const waiting = opts?.coalesce ? waitingUpdates.get(id) : undefined;
+      if (waiting) {
+        waiting.content = msg;
+        waiting.priority = Math.min(waiting.priority, priorityOf(opts));
+        return waiting.done;
+      }
+      const entry = { content: msg as MessageContent, priority: priorityOf(opts), done: Promise.resolve() };
+      entry.done = described(`updating message ${msg.ts} in ${msg.channel}`, () =>
+        scheduler.run(
+          updateKey(msg),
+          () =>
+            sendUpdate(
+              msg,
+              () => {
+                // Sent now: later updates queue behind it instead of changing it.
+                if (waitingUpdates.get(id) === entry) waitingUpdates.delete(id);
+                return entry.content;
+              },
+              () => entry.priority,
+            ),
+          opts,
+        ),
+      ).finally(() => {
+        if (waitingUpdates.get(id) === entry) waitingUpdates.delete(id);
+      });
+      if (opts?.coalesce) waitingUpdates.set(id, entry);
+      return entry.done;
+    },
     updateLatest: (ref, render, opts) =>
       described(`updating message ${ref.ts} in ${ref.channel}`, () =>
         scheduler.run(
-          `chat.update:${ref.channel}`,
+          updateKey(ref),
           async () => {
             let content: MessageContent | undefined;
             try {
@@ -228,7 +304,12 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
               throw new RenderError('rendering the update', { cause });
             }
             if (!content) return { updated: false };
-            await sendUpdate(ref, content);
+            const rendered = content;
+            await sendUpdate(
+              ref,
+              () => rendered,
+              () => priorityOf(opts),
+            );
             return { updated: true };
           },
           opts,

@@ -27,4 +27,8 @@ export const KEYS = {
   reviewersTold: (promotionId: string) => `dm-done:${promotionId}`,
   /** One person's choices in the bot's App Home (e.g. no direct messages), a UserPrefs JSON. */
   userPrefs: (user: string) => `prefs:${user}`,
+  /** Request budget of CloudFormation in one account and region (a token bucket, src/budgets.ts). */
+  awsBudget: (account: string | undefined, region: string) => `budget:cloudformation:${account ?? 'default'}/${region}`,
+  /** Request budget of one Slack Web API method, workspace-wide (`scope` omitted) or for one channel. */
+  slackBudget: (method: string, scope?: string) => `budget:slack:${method}${scope ? `:${scope}` : ''}`,
 } as const;

@@ -3,7 +3,17 @@
 // returning a promise, so on Node's single thread every method is atomic. Values are stored as
 // JSON text, as in Redis, so a caller mutating a returned object never changes stored state.
 import type { Promotion } from '../domain/types.js';
-import type { AcquireResult, AuditEntry, Store } from './types.js';
+import {
+  type AcquireResult,
+  type AuditEntry,
+  BUCKET_IDLE_MS,
+  type BucketState,
+  bucketStep,
+  checkBucketSpec,
+  type Store,
+  type TokenBucketSpec,
+  type TokenGrant,
+} from './types.js';
 
 export interface MemoryStoreOptions {
   /** Clock in ms since the epoch; tests inject one they can advance to expire keys. */
@@ -128,12 +138,23 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
   const promotionAudit = new ExpiringMap<string[]>(now);
   const json = new ExpiringMap<string>(now);
   const lists = new Map<string, string[]>();
+  const buckets = new ExpiringMap<BucketState>(now);
   let lastSweep = now();
+
+  function bucket(key: string, spec: TokenBucketSpec, op: 'take' | 'slow'): Promise<TokenGrant> {
+    return run(() => {
+      const checked = checkBucketSpec(spec, `token bucket ${key}`);
+      sweepNowAndThen();
+      const { state, grant } = bucketStep(buckets.get(key), checked, now(), op);
+      buckets.set(key, state, BUCKET_IDLE_MS);
+      return grant;
+    });
+  }
 
   function sweepNowAndThen(): void {
     if (now() - lastSweep < SWEEP_EVERY_MS) return;
     lastSweep = now();
-    for (const m of [promotions, locks, promotionAudit, json]) m.sweep();
+    for (const m of [promotions, locks, promotionAudit, json, buckets]) m.sweep();
     for (const id of active) if (!promotions.has(id)) active.delete(id);
     recent = recent.filter((id) => promotions.has(id));
   }
@@ -210,6 +231,9 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
         return recent.slice(0, Math.max(0, limit)).map((id) => readPromotion(id)!);
       });
     },
+
+    takeToken: (key, spec) => bucket(key, spec, 'take'),
+    slowDown: (key, spec) => bucket(key, spec, 'slow'),
 
     acquire(key, holder, ttlMs): Promise<AcquireResult> {
       return run(() => {

@@ -10,6 +10,7 @@
 //   audit:promotion:<id>  LIST of that promotion's entries, capped at auditKeep, expires 90 days after the last write
 //   json:<key>            STRING JSON value, optional PX
 //   list:<key>            LIST of JSON values, newest first, capped by the caller's `keep`
+//   bucket:<key>          HASH { tokens, at, factor }: a token bucket (takeToken/slowDown), PX 10 min idle
 // The kinds live in separate namespaces so a lock, a JSON value and a list with the same caller key
 // never hit WRONGTYPE on each other.
 //
@@ -17,7 +18,17 @@
 // promotion hash and the index keys together, which would need a hash tag in the prefix.
 import type { ChainableCommander, Redis, Result } from 'ioredis';
 import type { Promotion } from '../domain/types.js';
-import { type AcquireResult, type AuditEntry, isUnavailable, type Store, StoreUnavailableError } from './types.js';
+import {
+  type AcquireResult,
+  type AuditEntry,
+  BUCKET_IDLE_MS,
+  checkBucketSpec,
+  isUnavailable,
+  type Store,
+  StoreUnavailableError,
+  type TokenBucketSpec,
+  type TokenGrant,
+} from './types.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -49,6 +60,15 @@ declare module 'ioredis' {
     ): Result<number, Context>;
     promoteBotRenewLock(key: string, holder: string, ttlMs: string): Result<number, Context>;
     promoteBotReleaseLock(key: string, holder: string): Result<number, Context>;
+    promoteBotTokenBucket(
+      key: string,
+      op: string,
+      ratePerSec: string,
+      burst: string,
+      minFactor: string,
+      recoverPerSec: string,
+      idleMs: string,
+    ): Result<[number, number, string], Context>;
   }
 }
 
@@ -124,6 +144,37 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+// One token bucket, on Redis's clock so every replica agrees on time; the same steps as bucketStep() in
+// types.ts (the memory store runs that function). One key: fine under Redis Cluster.
+const TOKEN_BUCKET_LUA = `
+if redis.replicate_commands then redis.replicate_commands() end
+${NOW_MS_LUA}
+local rate = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local minFactor = tonumber(ARGV[4])
+local recover = tonumber(ARGV[5])
+local h = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'factor')
+local tokens = tonumber(h[1]) or burst
+local at = tonumber(h[2]) or nowMs
+local factor = tonumber(h[3]) or 1
+local elapsed = math.max(0, nowMs - at) / 1000
+tokens = math.min(burst, tokens + elapsed * rate * factor)
+factor = math.min(1, factor + elapsed * recover)
+local granted = 0
+if ARGV[1] == 'slow' then
+  factor = math.max(minFactor, factor / 2)
+  tokens = math.min(tokens, 0)
+elseif tokens >= 1 then
+  tokens = tokens - 1
+  granted = 1
+end
+local wait = 0
+if granted == 0 then wait = math.max(1, math.ceil((1 - tokens) / (rate * factor) * 1000)) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(nowMs), 'factor', tostring(factor))
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return { granted, wait, tostring(factor) }
+`;
+
 function defineScripts(redis: Redis): void {
   // Names are project-specific because defineCommand attaches them to a connection that the
   // caller may share with other code.
@@ -132,6 +183,7 @@ function defineScripts(redis: Redis): void {
   redis.defineCommand('promoteBotPrunePromotion', { numberOfKeys: 3, lua: PRUNE_PROMOTION_LUA });
   redis.defineCommand('promoteBotRenewLock', { numberOfKeys: 1, lua: RENEW_LOCK_LUA });
   redis.defineCommand('promoteBotReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK_LUA });
+  redis.defineCommand('promoteBotTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
 }
 
 /** Runs one Redis operation and says what was being done when it fails, keeping the cause. */
@@ -202,6 +254,23 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
   const promotionAuditKey = (id: string) => `${prefix}audit:promotion:${id}`;
   const jsonKey = (key: string) => `${prefix}json:${key}`;
   const listKey = (key: string) => `${prefix}list:${key}`;
+  const bucketKey = (key: string) => `${prefix}bucket:${key}`;
+
+  async function bucket(key: string, spec: TokenBucketSpec, op: 'take' | 'slow'): Promise<TokenGrant> {
+    const c = checkBucketSpec(spec, `token bucket ${key}`);
+    const [granted, waitMs, factor] = await attempt(`${op === 'take' ? 'taking a token from' : 'slowing'} ${key}`, () =>
+      redis.promoteBotTokenBucket(
+        bucketKey(key),
+        op,
+        String(c.ratePerSec),
+        String(c.burst),
+        String(c.minFactor),
+        String(c.recoverPerSec),
+        String(BUCKET_IDLE_MS),
+      ),
+    );
+    return { granted: granted === 1, waitMs: Number(waitMs), factor: Number(factor) };
+  }
   // ioredis adds its own `keyPrefix` option to command keys but not to SCAN patterns or SCAN results.
   const clientPrefix = redis.options.keyPrefix ?? '';
 
@@ -306,6 +375,9 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
         return found;
       });
     },
+
+    takeToken: (key, spec) => bucket(key, spec, 'take'),
+    slowDown: (key, spec) => bucket(key, spec, 'slow'),
 
     async acquire(key, holder, ttlMs): Promise<AcquireResult> {
       const ttl = ttlArg(ttlMs, `taking lock ${key}`);

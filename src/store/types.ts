@@ -61,10 +61,91 @@ export interface Store {
   pushCapped(key: string, value: unknown, keep: number): Promise<void>;
   listCapped<T>(key: string, limit: number): Promise<T[]>;
 
+  /**
+   * Token bucket `key` (created full): takes one token if there is one, else says how long until there will be.
+   * Shared by every client of the store (replicas), on the store's clock. See TokenBucketSpec.
+   */
+  takeToken(key: string, spec: TokenBucketSpec): Promise<TokenGrant>;
+  /**
+   * The service behind bucket `key` said to slow down: empties the bucket and halves its rate (down to
+   * `spec.minFactor`); the rate then recovers by `spec.recoverPerSec` of the full rate each second (AIMD).
+   */
+  slowDown(key: string, spec: TokenBucketSpec): Promise<TokenGrant>;
+
   /** A cheap round trip (Redis PING), for readiness: resolves when the store answers, rejects when it does not. */
   ping(): Promise<void>;
 
   close(): Promise<void>;
+}
+
+/** A token bucket: `burst` tokens at most, refilled at `ratePerSec` × the current rate factor. */
+export interface TokenBucketSpec {
+  ratePerSec: number;
+  burst: number;
+  /** lowest rate factor slowDown goes to; default 1/16 */
+  minFactor?: number;
+  /** how fast the rate factor recovers after slowDown, per second; default 0.05 (a halved rate is whole in 10 s) */
+  recoverPerSec?: number;
+}
+
+export interface TokenGrant {
+  granted: boolean;
+  /** 0 when granted; otherwise how long until a token is there (at the current rate) */
+  waitMs: number;
+  /** the bucket's rate factor now (1 = full rate; lower after slowDown) */
+  factor: number;
+}
+
+export const DEFAULT_MIN_FACTOR = 1 / 16;
+export const DEFAULT_RECOVER_PER_SEC = 0.05;
+
+/** A bucket untouched this long is forgotten (it would be full and at full rate again by then). */
+export const BUCKET_IDLE_MS = 10 * 60_000;
+
+/** A spec the bucket math can use: a positive rate, at least one token. */
+export function checkBucketSpec(spec: TokenBucketSpec, what: string): Required<TokenBucketSpec> {
+  const { ratePerSec, burst } = spec;
+  const minFactor = spec.minFactor ?? DEFAULT_MIN_FACTOR;
+  const recoverPerSec = spec.recoverPerSec ?? DEFAULT_RECOVER_PER_SEC;
+  if (!(Number.isFinite(ratePerSec) && ratePerSec > 0)) throw new RangeError(`${what}: ratePerSec must be > 0`);
+  if (!(Number.isFinite(burst) && burst >= 1)) throw new RangeError(`${what}: burst must be at least 1`);
+  if (!(minFactor > 0 && minFactor <= 1)) throw new RangeError(`${what}: minFactor must be in (0, 1]`);
+  if (!(recoverPerSec >= 0 && Number.isFinite(recoverPerSec))) throw new RangeError(`${what}: bad recoverPerSec`);
+  return { ratePerSec, burst, minFactor, recoverPerSec };
+}
+
+/**
+ * The bucket arithmetic both stores run (the Redis store as Lua, the same steps): refill since `at` at the rate
+ * factor in force, let the factor recover, then take a token or slow down.
+ */
+export interface BucketState {
+  tokens: number;
+  /** ms of the last update */
+  at: number;
+  factor: number;
+}
+
+export function bucketStep(
+  state: BucketState | undefined,
+  spec: Required<TokenBucketSpec>,
+  nowMs: number,
+  op: 'take' | 'slow',
+): { state: BucketState; grant: TokenGrant } {
+  let tokens = state?.tokens ?? spec.burst;
+  let factor = state?.factor ?? 1;
+  const elapsedSec = Math.max(0, nowMs - (state?.at ?? nowMs)) / 1000;
+  tokens = Math.min(spec.burst, tokens + elapsedSec * spec.ratePerSec * factor);
+  factor = Math.min(1, factor + elapsedSec * spec.recoverPerSec);
+  let granted = false;
+  if (op === 'slow') {
+    factor = Math.max(spec.minFactor, factor / 2);
+    tokens = Math.min(tokens, 0);
+  } else if (tokens >= 1) {
+    tokens -= 1;
+    granted = true;
+  }
+  const waitMs = granted ? 0 : Math.max(1, Math.ceil(((1 - tokens) / (spec.ratePerSec * factor)) * 1000));
+  return { state: { tokens, at: nowMs, factor }, grant: { granted, waitMs, factor } };
 }
 
 /**

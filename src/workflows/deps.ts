@@ -3,6 +3,7 @@
 import type { Stack } from '@aws-sdk/client-cloudformation';
 import type { AwsClients, StageAccess } from '../aws/clients.js';
 import type { Sleep } from '../aws/cloudformation.js';
+import type { StackFollowers } from '../aws/stack-follower.js';
 import type { PromoteConfig, StageConfig } from '../config.js';
 import { isTerminal, type PromotionEvent, step } from '../domain/promotion.js';
 import type { Refusal } from '../domain/refusals.js';
@@ -61,6 +62,8 @@ export interface Deps {
   stopping: () => boolean;
   /** Prometheus metrics (src/metrics.ts) */
   metrics: Metrics;
+  /** Stack followers sharing calls per account and region; default: one set per `aws` (sharedFollowers) */
+  followers?: StackFollowers;
 }
 
 /** The same deps whose log lines all carry the operation's ID (`promotionId`). */

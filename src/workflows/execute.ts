@@ -15,6 +15,7 @@ import {
   requestToken,
 } from '../aws/cloudformation.js';
 import { classifyAwsError, explainAwsFault, isAwsError } from '../aws/errors.js';
+import { sharedFollowers } from '../aws/stack-follower.js';
 import { isInProgress, isResourceFailure, isSettled, isUpdateSuccess } from '../aws/stack-status.js';
 import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
@@ -298,6 +299,7 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
   let p = start;
   const stage = stageOf(deps, p)!;
   const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
+  const followers = deps.followers ?? sharedFollowers(deps.aws, { eventsEveryMs: deps.timing.progressEveryMs });
   const ex = p.execution!;
   const pr: Progress = { done: new Set(), inProgress: new Set(), failed: new Map() };
   for (const f of ex.failedResources) pr.failed.set(`${f.logicalId}:${f.status}`, f);
@@ -360,9 +362,15 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
     let status: string | undefined;
     let gone = false;
     try {
-      const events = await eventsSince(cfn, p.target.stack, lastEventId, ex.token, {
+      // Shared with the followers of other executions in the account and region (src/aws/stack-follower.ts).
+      const seen = await followers.read(cfn, accessOf(stage), {
+        id: p.id,
+        stack: p.target.stack,
+        token: ex.token,
+        afterEventId: lastEventId,
         notBefore: new Date(startedAt - CLOCK_SKEW_MS),
       });
+      const events = seen.events;
       for (const ev of events) {
         applyEvent(pr, ev, p.target.stack);
         if (isStackEvent(ev, p.target.stack) && ev.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS' && !alarm) {
@@ -381,9 +389,8 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
         lastEventId = events[events.length - 1]!.EventId;
         dirty = true;
       }
-      const stack = await describeStack(cfn, p.target.stack);
-      gone = stack === undefined;
-      status = stack?.StackStatus;
+      gone = seen.gone;
+      status = seen.stack?.StackStatus;
       delay = events.length ? deps.timing.pollMinMs : Math.min(deps.timing.pollMaxMs, delay * 1.5);
     } catch (err) {
       const fault = classifyAwsError(err);
@@ -429,7 +436,7 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
           : (firstFailure?.reason ?? `stack ended in ${status}`);
       if (progressTs && p.messageTs) {
         await deps.slack
-          .update({ channel: p.channel, ts: progressTs, ...render(status) })
+          .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true })
           .catch((err) => deps.log.warn('final progress update', { err, promotionId: p.id }));
       }
       p = await move(deps, p, {
@@ -446,8 +453,10 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
       lastUpdate = Date.now();
       dirty = false;
       crashPoint('during-progress');
-      await deps.slack
-        .update({ channel: p.channel, ts: progressTs, ...render(status) })
+      // Not awaited: when Slack's chat.update budget is short it waits behind state changes, and a newer one
+      // replaces it while it waits (coalesced, src/slack/port.ts); following goes on meanwhile.
+      void deps.slack
+        .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true, priority: 'progress' })
         .catch((err) => deps.log.warn('progress update', { err, promotionId: p.id }));
     }
     await deps.sleep(delay);

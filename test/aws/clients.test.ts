@@ -266,6 +266,44 @@ describe('onCall', () => {
   });
 });
 
+describe('budget', () => {
+  it('makes every CloudFormation attempt wait for its account and region’s budget, and reports throttling to it', async () => {
+    const log: string[] = [];
+    const scopes: Array<{ account?: string; region: string }> = [];
+    const clients = createAwsClients({
+      budget: (scope) => {
+        scopes.push(scope);
+        const name = `${scope.account ?? 'default'}/${scope.region}`;
+        return {
+          take: async () => {
+            log.push(`take ${name}`);
+          },
+          throttled: () => log.push(`throttled ${name}`),
+        };
+      },
+      onCall: ({ operation, result }) => log.push(`${operation} ${result}`),
+    });
+    aws.throttle('DescribeStacks', 1);
+    await describeStack(clients.cloudFormation(prod, 'U1'), 'api-prod');
+    await describeStack(clients.cloudFormation(dev, 'U1'), 'api-dev');
+    expect(scopes).toEqual([
+      { account: '111111111111', region: 'us-east-1' },
+      { account: undefined, region: 'us-east-1' },
+    ]);
+    // Each attempt (the SDK's retry included) took a token first; STS AssumeRole is not CloudFormation's budget.
+    expect(log).toEqual([
+      'AssumeRole ok',
+      'take 111111111111/us-east-1',
+      'DescribeStacks throttled',
+      'throttled 111111111111/us-east-1',
+      'take 111111111111/us-east-1',
+      'DescribeStacks ok',
+      'take default/us-east-1',
+      'DescribeStacks ok',
+    ]);
+  });
+});
+
 describe('approversTagValue', () => {
   it('joins whole user IDs with spaces within 256 characters, counting those left out', () => {
     expect(approversTagValue(['U0ALICE'])).toBe('U0ALICE');

@@ -282,6 +282,39 @@ describe('fake Slack Web API', () => {
     expect(fake.messages).toHaveLength(1);
   });
 
+  it('enforces per-method tiers on its clock: a burst, then 429 with Retry-After until the bucket refills', async () => {
+    let clock = 0;
+    const tiered = await startFakeSlack({
+      tiers: { 'chat.postMessage': { perMinute: 60, burst: 2, perChannel: true } },
+      now: () => clock,
+    });
+    try {
+      const rejecting = new WebClient(tiered.token, {
+        slackApiUrl: tiered.url,
+        retryConfig: { retries: 0 },
+        rejectRateLimitedCalls: true,
+        logLevel: LogLevel.ERROR,
+      });
+      await rejecting.chat.postMessage({ channel: 'C1', text: '1' });
+      await rejecting.chat.postMessage({ channel: 'C1', text: '2' });
+      await expect(rejecting.chat.postMessage({ channel: 'C1', text: '3' })).rejects.toMatchObject({ retryAfter: 1 });
+      await rejecting.chat.postMessage({ channel: 'C2', text: 'other channel' }); // per channel
+      await rejecting.chat.update({ channel: 'C1', ts: tiered.messages[0]!.ts, text: 'no tier' });
+      clock += 1_000; // one message a second
+      await rejecting.chat.postMessage({ channel: 'C1', text: '3 again' });
+      expect(tiered.calls.map((c) => `${c.method}:${c.args.channel}:${c.status}`)).toEqual([
+        'chat.postMessage:C1:200',
+        'chat.postMessage:C1:200',
+        'chat.postMessage:C1:429',
+        'chat.postMessage:C2:200',
+        'chat.update:C1:200',
+        'chat.postMessage:C1:200',
+      ]);
+    } finally {
+      await tiered.close();
+    }
+  });
+
   it('rate-limits one channel only when asked, in the order the limits were set', async () => {
     fake.rateLimit('chat.update', 2, 5, { channel: 'C1' });
     const rejecting = new WebClient(fake.token, {

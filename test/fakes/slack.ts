@@ -160,7 +160,22 @@ export interface FakeSlack {
   socketMode: FakeSocketMode;
 }
 
+/**
+ * A per-method rate limit like Slack's tiers (api.slack.com/apis/rate-limits): a token bucket of `burst` calls
+ * refilled at `perMinute`, for the workspace or, with `perChannel`, for each channel (chat.postMessage's one
+ * message a second per channel). A call over it gets HTTP 429 with Retry-After, as Slack answers.
+ */
+export interface FakeTier {
+  perMinute: number;
+  burst: number;
+  perChannel?: boolean;
+}
+
 export interface StartFakeSlackOptions {
+  /** per-method limits enforced with HTTP 429 (none by default) */
+  tiers?: Record<string, FakeTier>;
+  /** the clock the tiers refill on (ms); default Date.now */
+  now?: () => number;
   token?: string;
   botUserId?: string;
   teamId?: string;
@@ -579,6 +594,9 @@ interface State {
   nextTs: () => string;
   origin: string;
   rateLimits: Map<string, Array<{ retryAfterSec: number; channel?: string }>>;
+  tiers: Record<string, FakeTier>;
+  tierBuckets: Map<string, { tokens: number; at: number }>;
+  now: () => number;
   httpFailures: Map<string, number[]>;
   hangs: Map<string, Array<{ channel?: string }>>;
   failures: Map<string, string[]>;
@@ -955,6 +973,25 @@ async function handleApi(s: State, req: IncomingMessage, res: ServerResponse, ur
     sendJson(res, 429, body, { 'retry-after': String(retryAfterSec) });
     return;
   }
+  const tier = s.tiers[method];
+  if (tier) {
+    const key = tier.perChannel ? `${method}:${str(args.channel) ?? ''}` : method;
+    const now = s.now();
+    const ratePerMs = tier.perMinute / 60_000;
+    const b = s.tierBuckets.get(key) ?? { tokens: tier.burst, at: now };
+    b.tokens = Math.min(tier.burst, b.tokens + (now - b.at) * ratePerMs);
+    b.at = now;
+    s.tierBuckets.set(key, b);
+    if (b.tokens < 1 - 1e-9) {
+      // (the epsilon: a client on the same clock computing the same refill must not lose to float rounding)
+      const retryAfterSec = Math.max(1, Math.ceil((1 - b.tokens) / ratePerMs / 1000));
+      const body: Result = { ok: false, error: 'ratelimited' };
+      record(429, body);
+      sendJson(res, 429, body, { 'retry-after': String(retryAfterSec) });
+      return;
+    }
+    b.tokens -= 1;
+  }
   const hangs = s.hangs.get(method) ?? [];
   const hangAt = hangs.findIndex(aimed);
   if (hangAt >= 0) {
@@ -1189,6 +1226,9 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
     nextTs: makeTsClock(),
     origin,
     rateLimits: new Map(),
+    tiers: opts.tiers ?? {},
+    tierBuckets: new Map(),
+    now: opts.now ?? Date.now,
     httpFailures: new Map(),
     hangs: new Map(),
     failures: new Map(),

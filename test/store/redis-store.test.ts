@@ -45,6 +45,45 @@ describe('redis store', () => {
     await deleteKeys(prefix);
   });
 
+  it('shares a token bucket between clients: concurrent takers never get more than burst + rate × time', async () => {
+    open();
+    const other = createRedisStore(new Redis(inject('redisUrl')), { prefix });
+    const spec = { ratePerSec: 50, burst: 5 };
+    let granted = 0;
+    let refused = 0;
+    const started = performance.now();
+    let stop = false;
+    const taker = async (s: Store) => {
+      while (!stop) {
+        const g = await s.takeToken('budget:shared', spec);
+        if (g.granted) granted++;
+        else refused++;
+      }
+    };
+    try {
+      const takers = [taker(store), taker(store), taker(other), taker(other)];
+      await new Promise((r) => setTimeout(r, 200));
+      stop = true;
+      await Promise.all(takers);
+      const elapsedSec = (performance.now() - started) / 1000;
+      // Whatever the machine's speed: never more than the bucket allows over the time the takers ran.
+      expect(granted).toBeGreaterThanOrEqual(spec.burst);
+      expect(granted).toBeLessThanOrEqual(spec.burst + Math.ceil(spec.ratePerSec * elapsedSec) + 1);
+      expect(refused).toBeGreaterThan(0);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('keeps a token bucket in one hash under the prefix, expiring once idle', async () => {
+    open();
+    await store.takeToken('budget:cloudformation:123456789012/eu-west-1', { ratePerSec: 4, burst: 8 });
+    const key = `${prefix}bucket:budget:cloudformation:123456789012/eu-west-1`;
+    expect(await admin.type(key)).toBe('hash');
+    expect(Number(await admin.hget(key, 'tokens'))).toBeCloseTo(7, 1);
+    expect(await admin.pttl(key)).toBeGreaterThan(60_000);
+  });
+
   it('says it is durable', () => {
     open();
     expect(store.durable).toBe(true);

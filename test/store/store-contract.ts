@@ -448,6 +448,70 @@ export function storeContract(name: string, make: (opts?: StoreOptionsForTest) =
       });
     });
 
+    describe('token buckets', () => {
+      const spec = { ratePerSec: 2, burst: 3 };
+
+      it('starts full: grants `burst` tokens at once, then says how long until the next one', async () => {
+        const { store } = await open();
+        const grants = [];
+        for (let i = 0; i < 4; i++) grants.push(await store.takeToken('budget:a', spec));
+        expect(grants.slice(0, 3).map((g) => g.granted)).toEqual([true, true, true]);
+        expect(grants[0]).toMatchObject({ waitMs: 0, factor: 1 });
+        expect(grants[3]!.granted).toBe(false);
+        // one token at 2 per second: at most 500 ms away (a little less once time has passed)
+        expect(grants[3]!.waitMs).toBeGreaterThan(0);
+        expect(grants[3]!.waitMs).toBeLessThanOrEqual(500);
+      });
+
+      it('refills at its rate', async () => {
+        const { store, elapse } = await open();
+        const fast = { ratePerSec: 20, burst: 1 };
+        expect((await store.takeToken('budget:r', fast)).granted).toBe(true);
+        expect((await store.takeToken('budget:r', fast)).granted).toBe(false);
+        await elapse(120); // 2.4 tokens' worth, capped at the burst of 1
+        expect((await store.takeToken('budget:r', fast)).granted).toBe(true);
+        expect((await store.takeToken('budget:r', fast)).granted).toBe(false);
+      });
+
+      it('keeps buckets of different keys apart', async () => {
+        const { store } = await open();
+        const one = { ratePerSec: 1, burst: 1 };
+        expect((await store.takeToken('budget:x', one)).granted).toBe(true);
+        expect((await store.takeToken('budget:x', one)).granted).toBe(false);
+        expect((await store.takeToken('budget:y', one)).granted).toBe(true);
+      });
+
+      it('slowDown empties the bucket and halves its rate, down to minFactor', async () => {
+        const { store } = await open();
+        const slow = await store.slowDown('budget:s', spec);
+        expect(slow.granted).toBe(false);
+        expect(slow.factor).toBeCloseTo(0.5, 2);
+        const next = await store.takeToken('budget:s', spec);
+        expect(next.granted).toBe(false);
+        // a token at the halved rate (1 per second) is further away than one at the full rate (500 ms)
+        expect(next.waitMs).toBeGreaterThan(500);
+        let factor = 1;
+        for (let i = 0; i < 8; i++) factor = (await store.slowDown('budget:s', { ...spec, minFactor: 0.1 })).factor;
+        expect(factor).toBeCloseTo(0.1, 2);
+      });
+
+      it('lets a slowed rate recover', async () => {
+        const { store, elapse } = await open();
+        const quick = { ratePerSec: 20, burst: 1, recoverPerSec: 5 };
+        expect((await store.slowDown('budget:q', quick)).factor).toBeCloseTo(0.5, 1);
+        await elapse(200); // recovers 5 × 0.2 = 1 (capped at 1)
+        const g = await store.takeToken('budget:q', quick);
+        expect(g.granted).toBe(true);
+        expect(g.factor).toBe(1);
+      });
+
+      it('refuses a spec the arithmetic cannot use', async () => {
+        const { store } = await open();
+        await expect(store.takeToken('budget:b', { ratePerSec: 0, burst: 1 })).rejects.toThrow(RangeError);
+        await expect(store.takeToken('budget:b', { ratePerSec: 1, burst: 0 })).rejects.toThrow(RangeError);
+      });
+    });
+
     describe('capped lists', () => {
       it('keeps the newest `keep` items, newest first', async () => {
         const { store } = await open();

@@ -1,0 +1,48 @@
+// Slack's rate limits as request budgets (src/budgets.ts), shared by every replica through the store.
+// Limits apply per method, per workspace and app (api.slack.com/apis/rate-limits):
+// - chat.update is Tier 3, "50+ per minute" (docs.slack.dev/reference/methods/chat.update);
+// - chat.postMessage is special: "generally allows posting one message per second per channel", short bursts
+//   allowed, plus a workspace-wide limit Slack does not publish (docs.slack.dev/reference/methods/chat.postMessage).
+import type { Budget, Budgets } from '../budgets.js';
+import { KEYS } from '../store/keys.js';
+import type { TokenBucketSpec } from '../store/types.js';
+
+export interface SlackLimits {
+  /** chat.update calls per minute for the workspace; default 50 (Tier 3) */
+  updatesPerMinute?: number;
+  /** chat.postMessage calls per second in one channel; default 1 */
+  postsPerSecondPerChannel?: number;
+}
+
+export const DEFAULT_SLACK_LIMITS: Required<SlackLimits> = { updatesPerMinute: 50, postsPerSecondPerChannel: 1 };
+
+/** Tier 3 tolerates "sporadic bursts": a few calls at once, then the steady rate. */
+const UPDATE_BURST = 5;
+/** "Short bursts >1 allowed" for posting. */
+const POST_BURST = 3;
+
+export function slackBucketSpecs(limits: SlackLimits = {}): { update: TokenBucketSpec; post: TokenBucketSpec } {
+  const l = {
+    updatesPerMinute: limits.updatesPerMinute ?? DEFAULT_SLACK_LIMITS.updatesPerMinute,
+    postsPerSecondPerChannel: limits.postsPerSecondPerChannel ?? DEFAULT_SLACK_LIMITS.postsPerSecondPerChannel,
+  };
+  return {
+    update: { ratePerSec: l.updatesPerMinute / 60, burst: UPDATE_BURST },
+    post: { ratePerSec: l.postsPerSecondPerChannel, burst: POST_BURST },
+  };
+}
+
+/** For SlackPortOptions.budgets: the budgets a call of `method` in `channel` waits for. */
+export function slackBudgets(
+  budgets: Budgets,
+  limits: SlackLimits = {},
+): (method: string, channel: string) => Budget[] {
+  const specs = slackBucketSpecs(limits);
+  return (method, channel) => {
+    if (method === 'chat.update')
+      return [budgets.get('slack:chat.update', KEYS.slackBudget('chat.update'), specs.update)];
+    if (method === 'chat.postMessage')
+      return [budgets.get('slack:chat.postMessage', KEYS.slackBudget('chat.postMessage', channel), specs.post)];
+    return [];
+  };
+}

@@ -1,0 +1,188 @@
+// Request budgets (src/budgets.ts) over the in-memory store on a virtual clock: waiting advances the clock, so
+// these tests count grants and look at their order, never at how long anything took.
+import { describe, expect, it } from 'vitest';
+import { type BudgetObserver, cloudFormationBudgetSpec, createBudgets, PRIORITY } from '../src/budgets.js';
+import { budgetObserver, createMetrics } from '../src/metrics.js';
+import { createMemoryStore } from '../src/store/memory-store.js';
+import type { Store } from '../src/store/types.js';
+
+function world() {
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+  const store = createMemoryStore({ now: () => clock });
+  const sleeps: number[] = [];
+  const sleep = async (ms: number) => {
+    sleeps.push(ms);
+    clock += ms;
+    await Promise.resolve();
+  };
+  return { store, sleep, sleeps, now: () => clock };
+}
+
+function recorder(): BudgetObserver & { granted_: number; throttles: number; factors: number[] } {
+  const r = {
+    granted_: 0,
+    throttles: 0,
+    factors: [] as number[],
+    granted() {
+      r.granted_++;
+    },
+    throttled() {
+      r.throttles++;
+    },
+    factor(_: string, f: number) {
+      r.factors.push(f);
+    },
+  };
+  return r;
+}
+
+describe('createBudgets', () => {
+  it('lets a burst through at once, then serves waiters by priority, then in the order they came', async () => {
+    const w = world();
+    const budgets = createBudgets({ store: w.store, sleep: w.sleep });
+    const b = budgets.get('test', 'budget:t', { ratePerSec: 1, burst: 2 });
+    const order: string[] = [];
+    const take = (name: string, priority: number) => b.take(priority).then(() => order.push(name));
+    await take('first', PRIORITY.progress);
+    await take('second', PRIORITY.progress);
+    await Promise.all([
+      take('progress-a', PRIORITY.progress),
+      take('progress-b', PRIORITY.progress),
+      take('failure', PRIORITY.failure),
+      take('urgent', PRIORITY.urgent),
+    ]);
+    // The first two found tokens at once; the rest waited and went by priority, then by arrival.
+    expect(order).toEqual(['first', 'second', 'urgent', 'failure', 'progress-a', 'progress-b']);
+    expect(w.sleeps).toHaveLength(4);
+  });
+
+  it('reads a priority function each time it picks the next waiter', async () => {
+    const w = world();
+    const b = createBudgets({ store: w.store, sleep: w.sleep }).get('test', 'budget:p', { ratePerSec: 1, burst: 1 });
+    await b.take();
+    let raised: number = PRIORITY.progress;
+    const order: string[] = [];
+    const done = Promise.all([
+      b.take(PRIORITY.failure).then(() => order.push('failure')),
+      b.take(() => raised).then(() => order.push('raised')),
+    ]);
+    raised = PRIORITY.urgent; // e.g. a queued progress update replaced by the final one
+    await done;
+    expect(order).toEqual(['raised', 'failure']);
+  });
+
+  it('serves takers in turn: a taker that was served queues behind the others, so none starves', async () => {
+    const w = world();
+    const b = createBudgets({ store: w.store, sleep: w.sleep }).get('test', 'budget:rr', { ratePerSec: 2, burst: 1 });
+    const served: number[] = [];
+    const taker = async (id: number) => {
+      for (let i = 0; i < 5; i++) {
+        await b.take(PRIORITY.progress);
+        served.push(id);
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(taker));
+    expect(served).toHaveLength(20);
+    // Every window of four grants serves each taker once.
+    for (let i = 4; i + 4 <= served.length; i += 4) {
+      expect(new Set(served.slice(i, i + 4)).size).toBe(4);
+    }
+  });
+
+  it('shares one bucket between replicas: grants never exceed burst + rate × time', async () => {
+    const w = world();
+    const spec = { ratePerSec: 4, burst: 8 };
+    const start = w.now();
+    const replicas = [
+      createBudgets({ store: w.store, sleep: w.sleep }),
+      createBudgets({ store: w.store, sleep: w.sleep }),
+    ];
+    let granted = 0;
+    await Promise.all(
+      replicas.flatMap((r) =>
+        Array.from({ length: 20 }, () =>
+          r
+            .get('cfn', 'budget:shared', spec)
+            .take()
+            .then(() => granted++),
+        ),
+      ),
+    );
+    expect(granted).toBe(40);
+    const seconds = (w.now() - start) / 1000;
+    expect(granted).toBeLessThanOrEqual(spec.burst + spec.ratePerSec * seconds + 1);
+  });
+
+  it('halves the rate on a throttled answer and tells the observer', async () => {
+    const w = world();
+    const observer = recorder();
+    const b = createBudgets({ store: w.store, sleep: w.sleep, observer }).get('test', 'budget:th', {
+      ratePerSec: 10,
+      burst: 5,
+    });
+    await b.take();
+    b.throttled();
+    await b.take();
+    expect(observer.throttles).toBe(1);
+    expect(observer.granted_).toBe(2);
+    expect(Math.min(...observer.factors)).toBeCloseTo(0.5, 1);
+  });
+
+  it('keeps working on a bucket of its own when the store fails', async () => {
+    const w = world();
+    const broken: Store = {
+      ...w.store,
+      takeToken: () => Promise.reject(new Error('store down')),
+      slowDown: () => Promise.reject(new Error('store down')),
+    };
+    const errors: string[] = [];
+    const b = createBudgets({ store: broken, sleep: w.sleep, onStoreError: (_, label) => errors.push(label) }).get(
+      'cloudformation:1/eu-west-1',
+      'budget:down',
+      { ratePerSec: 1, burst: 3 },
+    );
+    await b.take();
+    await b.take();
+    expect(errors).toEqual(['cloudformation:1/eu-west-1', 'cloudformation:1/eu-west-1']);
+  });
+
+  it('returns the same budget for the same key', () => {
+    const w = world();
+    const budgets = createBudgets({ store: w.store, sleep: w.sleep });
+    expect(budgets.get('a', 'k', { ratePerSec: 1, burst: 1 })).toBe(budgets.get('a', 'k', { ratePerSec: 1, burst: 1 }));
+  });
+
+  it.each([
+    [undefined, { ratePerSec: 4, burst: 8 }],
+    [0.5, { ratePerSec: 0.5, burst: 2 }],
+    [10, { ratePerSec: 10, burst: 20 }],
+  ])('CloudFormation budget for %s calls a second', (rate, spec) => {
+    expect(cloudFormationBudgetSpec(rate)).toEqual(spec);
+  });
+});
+
+describe('budget metrics', () => {
+  it('shows calls, waits, throttles and the rate factor per budget in /metrics', async () => {
+    const w = world();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const b = createBudgets({ store: w.store, sleep: w.sleep, now: w.now, observer: budgetObserver(metrics) }).get(
+      'cloudformation:111111111111/eu-west-1',
+      'budget:m',
+      { ratePerSec: 1, burst: 1 },
+    );
+    await b.take();
+    await b.take(); // waits about a second on the virtual clock
+    b.throttled();
+    await b.take();
+    const text = await metrics.registry.metrics();
+    const label = 'budget="cloudformation:111111111111/eu-west-1"';
+    expect(text).toContain(`promote_bot_budget_calls_total{${label}} 3`);
+    expect(text).toContain(`promote_bot_budget_throttles_total{${label}} 1`);
+    expect(text).toContain(`promote_bot_budget_wait_seconds_count{${label}} 3`);
+    const sum = Number(text.match(new RegExp(`promote_bot_budget_wait_seconds_sum\\{${label}\\} ([\\d.]+)`))?.[1]);
+    expect(sum).toBeGreaterThan(0);
+    const factor = Number(text.match(new RegExp(`promote_bot_budget_rate_factor\\{${label}\\} ([\\d.]+)`))?.[1]);
+    expect(factor).toBeGreaterThan(0);
+    expect(factor).toBeLessThan(1);
+  });
+});
