@@ -18,4 +18,6 @@ export const KEYS = {
   finalAttempt: (promotionId: string) => `final-attempt:${promotionId}`,
   /** What a stage ran just before an execution started. */
   snapshot: (promotionId: string) => `snapshot:${promotionId}`,
+  /** What one stack of a multi-stack stage ran just before its execution started. */
+  stackSnapshot: (promotionId: string, stack: string) => `snapshot:${promotionId}:${stack}`,
 } as const;

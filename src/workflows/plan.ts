@@ -10,12 +10,13 @@ import { whyNotUpdatable } from '../aws/stack-status.js';
 import type { ServiceConfig, StageConfig } from '../config.js';
 import { resolvePath, resolveService } from '../domain/command.js';
 import type { Refusal, StageHold } from '../domain/refusals.js';
-import type { Promotion } from '../domain/types.js';
+import type { Promotion, StackPart } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, accountOf, type Deps, type Reply, targetOf, transition } from './deps.js';
 import { holdKey } from './locks.js';
 import { openOperation, planAndPublish } from './operation.js';
+import { planStacks } from './stacks.js';
 
 export interface PromoteRequest {
   service: string;
@@ -57,6 +58,7 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
   }
 
   const targetCfn = deps.aws.cloudFormation(accessOf(to), req.requester);
+  if (to.stacks.length > 1) return planStacksPromotion(deps, req, { service, from, to }, reply);
   const targetStack = await describeStack(targetCfn, to.stack);
   const why = whyNotUpdatable(to.stack, targetStack?.StackStatus);
   if (why) {
@@ -119,6 +121,49 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
     `${to.name} already matches ${from.name}: nothing to promote.`,
     reply,
   );
+}
+
+/**
+ * A promotion of a stage with several stacks: every target stack must be updatable; each is paired with the
+ * source stage's stack at the same position, and all are planned at once (stacks.ts).
+ */
+async function planStacksPromotion(
+  deps: Deps,
+  req: PromoteRequest,
+  { service, from, to }: { service: ServiceConfig; from: StageConfig; to: StageConfig },
+  reply: Reply,
+): Promise<Promotion | undefined> {
+  const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
+  const stacks = await Promise.all(to.stacks.map((name) => describeStack(cfn, name)));
+  for (const [i, name] of to.stacks.entries()) {
+    const why = whyNotUpdatable(name, stacks[i]?.StackStatus);
+    if (why) {
+      await reply(`Cannot promote ${service.name} to ${to.name}: ${esc(why)}.`);
+      return undefined;
+    }
+  }
+  const parts: StackPart[] = to.stacks.map((name, i) => ({
+    stack: name,
+    target: targetOf(to, stacks[i], name),
+    status: 'planned',
+  }));
+  const opened = await openOperation(
+    deps,
+    {
+      kind: 'promote',
+      service: service.name,
+      from: from.name,
+      to: to.name,
+      requester: req.requester,
+      channel: req.channel,
+      target: parts[0]!.target,
+      parts,
+    },
+    to,
+    { lock: true, reply },
+  );
+  if (!opened) return undefined;
+  return planStacks(deps, opened, `${to.name} already matches ${from.name}: nothing to promote.`, reply);
 }
 
 /** TemplateBody when it fits, else upload to the stage's templateBucket and use TemplateURL. */

@@ -1,5 +1,6 @@
 // One change as mrkdwn lines, the full change list (thread or file), and splitting long text.
 import { LOUD_VERBS } from '../../domain/classify.js';
+import { groupChanges } from '../../domain/stacks.js';
 import type { ClassifiedChange, Impact, Plan, PlanCounts, PropertyChange } from '../../domain/types.js';
 import { code, escapeMrkdwn, truncate, truncateEscaped } from '../escape.js';
 import { count, plural } from './blocks.js';
@@ -95,11 +96,41 @@ export function formatCounts(counts: PlanCounts): string {
   return `*${plural(counts.total, 'change')}:* ${parts.join(' · ')}`;
 }
 
+/**
+ * The changes in the order they are reviewed in, one entry each (see groupChanges in domain/stacks.ts). When
+ * they span several stacks, the risky changes of every stack come first, each naming its stack, then each
+ * stack's other changes under its name: the first entry of each group starts with the group's heading.
+ */
+export function reviewEntries(
+  changes: readonly ClassifiedChange[],
+  opts: EntryOptions,
+): { changes: ClassifiedChange[]; entries: string[] } {
+  // One stack (or none named): as given, without headings.
+  if (new Set(changes.map((c) => c.stack)).size <= 1) {
+    return { changes: [...changes], entries: changes.map((c) => formatChangeEntry(c, opts)) };
+  }
+  const ordered: ClassifiedChange[] = [];
+  const entries: string[] = [];
+  for (const g of groupChanges(changes)) {
+    const heading =
+      g.stack === undefined
+        ? '*Destructive, replacing and security changes (all stacks):*'
+        : `*Stack ${code(truncate(g.stack, 128))}:*`;
+    g.changes.forEach((c, i) => {
+      const label = g.stack === undefined && c.stack !== undefined ? `${code(truncate(c.stack, 128))} · ` : '';
+      const entry = `${label}${formatChangeEntry(c, opts)}`;
+      ordered.push(c);
+      entries.push(i === 0 ? `${heading}\n${entry}` : entry);
+    });
+  }
+  return { changes: ordered, entries };
+}
+
 /** The full list, minor changes included: one line per change plus its property lines. Escaped mrkdwn. */
 export function renderChangeList(plan: Plan): string {
   if (plan.changes.length === 0) return 'No changes.';
   const lines = [formatCounts(plan.counts)];
-  for (const c of plan.changes) lines.push(formatChangeEntry(c, { maxProperties: 50, valueChars: 300 }));
+  lines.push(...reviewEntries(plan.changes, { maxProperties: 50, valueChars: 300 }).entries);
   return lines.join('\n');
 }
 

@@ -1,6 +1,8 @@
 // The channel message of a promotion, for every state (it is updated in place after each decision).
 // Whatever the plan's size, the message stays inside Slack's block limits: the fixed parts are
 // built first, then change lines are added worst first until the text/block budget is used.
+
+import { anyPartRan } from '../../domain/stacks.js';
 import type { ApprovalRule, ClassifiedChange, Impact, Plan, Promotion, RollbackTarget } from '../../domain/types.js';
 import { IMPACT_ORDER } from '../../domain/types.js';
 import { code, escapeMrkdwn, mention, mentionUser, plainText, truncate, truncateEscaped } from '../escape.js';
@@ -20,7 +22,8 @@ import {
   section,
   type View,
 } from './blocks.js';
-import { type EntryOptions, formatChangeEntry, formatCounts } from './change-list.js';
+import { type EntryOptions, formatCounts, reviewEntries } from './change-list.js';
+import { renderPartLines, STACKS_BLOCK_ID } from './stacks.js';
 import { promotionTitle, reasonText, renderFailedResource, stateLine } from './status.js';
 import { relative, utc } from './time.js';
 
@@ -38,6 +41,7 @@ export const BLOCK_ID = {
   note: 'promotion_note',
   status: 'promotion_status',
   details: 'promotion_details',
+  stacks: STACKS_BLOCK_ID,
   counts: 'promotion_counts',
   changes: (i: number) => `promotion_changes_${i}`,
   leftOut: 'promotion_left_out',
@@ -76,11 +80,22 @@ export function renderPromotionMessage(input: SummaryInput): View {
   const note = recoveryNote(p);
   if (note) top.push(section(note, BLOCK_ID.note, FIXED_SECTION_MAX));
   top.push(fieldsSection(detailFields(p, now), BLOCK_ID.details));
+  if (p.parts) top.push(section(renderPartLines(p), BLOCK_ID.stacks, FIXED_SECTION_MAX));
   const plan = p.plan && p.plan.changes.length > 0 ? p.plan : undefined;
   if (plan) top.push(section(countsLine(plan, showMinor), BLOCK_ID.counts));
 
   const bottom: KnownBlock[] = [];
-  if (awaiting) {
+  if (awaiting && laterRound(p)) {
+    // A stack planned after the earlier ones ran is reviewed in the thread, where its plan is.
+    const part = p.parts![p.current!]!;
+    bottom.push(
+      section(
+        `The plan of ${code(truncate(part.stack, 128))}, made after the stacks before it ran, waits for approval in the thread: ${approvalText(p, rule, now)}`,
+        BLOCK_ID.approval,
+        FIXED_SECTION_MAX,
+      ),
+    );
+  } else if (awaiting) {
     bottom.push(section(approvalText(p, rule, now), BLOCK_ID.approval, FIXED_SECTION_MAX));
     bottom.push(actions(approvalButtons(p), BLOCK_ID.actions));
   }
@@ -88,7 +103,11 @@ export function renderPromotionMessage(input: SummaryInput): View {
 
   const middle: KnownBlock[] = [];
   if (plan) {
-    const visible = plan.changes.filter((c) => showMinor || c.impact !== 'minor');
+    // Review order: with several stacks, the risky changes of all first, then each stack's (reviewEntries).
+    const visible = reviewEntries(
+      plan.changes.filter((c) => showMinor || c.impact !== 'minor'),
+      DETAIL_LEVELS[0]!,
+    ).changes;
     const packed = packChanges(visible, {
       text: LIMITS.totalTextBudget - blocksTextLength([...top, ...bottom]) - NOTE_RESERVE,
       blocks: LIMITS.blocks - top.length - bottom.length - 1,
@@ -121,13 +140,18 @@ function detailFields(p: Promotion, now: Date): string[] {
       .filter(Boolean)
       .join(' · ');
   const fields = [`*Requested by*\n${mentionUser(p.requester)}`];
-  if (p.source) {
+  if (p.source && !p.parts) {
     const s = p.source;
     fields.push(`*${p.kind === 'rollback' ? 'Re-applies' : 'Source'}*\n${place(s.stack, s.region, s.account)}`);
     const build = [code(s.fingerprint.slice(0, 12))];
     if (s.version) build.push(`version ${code(truncate(s.version, 100))}`);
     if (s.lastUpdatedTime) build.push(`updated ${relative(s.lastUpdatedTime, now)}`);
     fields.push(`*Build*\n${build.join(' · ')}`);
+  }
+  if (p.parts) {
+    // Several stacks: each one's source, target and state are in the Stacks section.
+    fields.push(`*Target*\n${place(`${p.to} (${p.parts.length} stacks)`, p.target.region, p.target.account)}`);
+    return fields;
   }
   fields.push(`*Target*\n${place(p.target.stack, p.target.region, p.target.account)}`);
   if (p.changeSet) fields.push(`*Change set*\n${code(truncate(p.changeSet.name, 128))}`);
@@ -161,10 +185,7 @@ function packChanges(
   const risky = changes.filter((c) => RISKY.has(c.impact)).length;
   let best: { sections: string[]; shown: number } = { sections: [], shown: 0 };
   for (const level of DETAIL_LEVELS) {
-    const packed = packEntries(
-      changes.map((c) => formatChangeEntry(c, level)),
-      budget,
-    );
+    const packed = packEntries(reviewEntries(changes, level).entries, budget);
     if (packed.shown > best.shown) best = packed;
     if (packed.shown >= risky) return packed;
   }
@@ -202,7 +223,12 @@ function leftOutNote(left: readonly ClassifiedChange[], buttonShown: boolean): s
   return `…and ${plural(left.length, 'more change')} not shown${how}${warn}`;
 }
 
-function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
+/** A multi-stack operation reviewing a stack planned after earlier ones ran (its plan is in the thread). */
+export function laterRound(p: Promotion): boolean {
+  return p.parts !== undefined && p.current !== undefined && anyPartRan(p);
+}
+
+export function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
   const reviewers = rule.reviewers.slice(0, REVIEWERS_SHOWN).map((r) => mention(truncate(r, 40)));
   if (rule.reviewers.length > REVIEWERS_SHOWN) reviewers.push(`+${rule.reviewers.length - REVIEWERS_SHOWN} more`);
   const lines = [
@@ -268,7 +294,7 @@ export function rollbackTargetLine(t: RollbackTarget): string | undefined {
   return undefined;
 }
 
-function approvalButtons(p: Promotion): Button[] {
+export function approvalButtons(p: Promotion): Button[] {
   if (p.mode === 'cancel_update' || p.mode === 'continue_rollback') return recoveryButtons(p);
   const title = promotionTitle(p);
   const destroys = p.plan?.changes.filter((c) => c.impact === 'destroys').length ?? 0;
