@@ -58,9 +58,9 @@ export function nextPart(parts: readonly StackPart[], from: number): number | un
   return undefined;
 }
 
-/** Did any part run (start executing) already? */
+/** Did any part run to UPDATE_COMPLETE already (the stage changed, whatever happens to the later ones)? */
 export function anyPartRan(p: Pick<Promotion, 'parts'>): boolean {
-  return (p.parts ?? []).some((x) => x.execution?.confirmed || x.status === 'succeeded');
+  return (p.parts ?? []).some((x) => x.status === 'succeeded');
 }
 
 const rank = (c: ClassifiedChange) => IMPACT_ORDER.indexOf(c.impact);

@@ -299,7 +299,6 @@ async function postLaterPlan(deps: Deps, p: Promotion, index: number): Promise<P
     const { ts } = await deps.slack.post({
       channel: p.channel,
       thread_ts: p.messageTs,
-      reply_broadcast: true,
       ...view,
     });
     const t = await transition(deps, p.id, { type: 'part_posted', index, ts });

@@ -21,7 +21,8 @@ const stackCode = (s: string) => code(truncate(s, 128));
 /** Where one stack stands, as one mrkdwn line (escaped). */
 export function partLine(p: Promotion, part: StackPart, index: number): string {
   const n = `${index + 1}. ${stackCode(part.stack)}`;
-  const changes = part.plan ? ` (${formatCounts(part.plan.counts)})` : '';
+  const counts = part.plan ? formatCounts(part.plan.counts) : '';
+  const changes = counts ? ` (${counts})` : '';
   const ended = isTerminal(p.state);
   const ex = part.execution;
   switch (part.status) {
@@ -44,7 +45,7 @@ export function partLine(p: Promotion, part: StackPart, index: number): string {
     case 'planned': {
       if (ended) return `${n}: ⛔ not executed${part.changeSet ? ' (its change set was deleted)' : ''}`;
       const here = index === p.current && (p.state === 'approved' || p.state === 'awaiting_approval');
-      return `${n}:${changes || ' planned'}${here && p.state === 'approved' ? ' · next to run' : ''}`;
+      return `${n}: ${counts || 'planned'}${here && p.state === 'approved' ? ' · next to run' : ''}`;
     }
   }
 }
