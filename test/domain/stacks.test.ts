@@ -62,9 +62,9 @@ describe('decideParts', () => {
     [
       'a missing export with nothing before it to add it: the plan fails',
       [none, missing, changes],
-      'app: ' + NO_EXPORT,
+      `app: ${NO_EXPORT}`,
     ],
-    ['the first stack missing an export: the plan fails', [missing, changes, changes], 'infra: ' + NO_EXPORT],
+    ['the first stack missing an export: the plan fails', [missing, changes, changes], `infra: ${NO_EXPORT}`],
     ['any other failure fails the plan, naming its stack', [changes, changes, broken], 'web: Template format error'],
   ])('%s', (_what, results, expected) => {
     const d = decideParts(stacks, results);
