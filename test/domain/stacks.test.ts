@@ -2,6 +2,7 @@
 // changes across stacks, the state machine moving from one stack to the next, and what an end cleans up.
 import { describe, expect, it } from 'vitest';
 import { endEffects, type PromotionEvent, step } from '../../src/domain/promotion.js';
+import { type Release, type StageSnapshot, snapshotSource, stackSnapshot } from '../../src/domain/releases.js';
 import {
   changeSetsToDelete,
   combinePlans,
@@ -253,5 +254,50 @@ describe('the state machine across stacks', () => {
       'summary',
     ]);
     expect(changeSetsToDelete(rejected)).toEqual([{ stack: 'app', arn: 'arn:late' }]);
+  });
+});
+
+describe('release snapshots per stack', () => {
+  const snap = (fingerprint: string): StageSnapshot => ({ templateGz: '', parameters: [], fingerprint });
+  const release = (stacks?: Release['stacks']): Release => ({
+    id: 'r1',
+    promotionId: 'p1',
+    kind: 'promote',
+    service: 'shop',
+    stage: 'prod',
+    before: snap('infra-before'),
+    after: snap('infra-after'),
+    ...(stacks ? { stacks } : {}),
+    requester: 'U0REQ',
+    approvers: [],
+    startedAt: NOW.toISOString(),
+    endedAt: NOW.toISOString(),
+  });
+  const multi = release([
+    { stack: 'infra', before: snap('infra-before'), after: snap('infra-after') },
+    { stack: 'app', before: snap('app-before'), after: snap('app-after') },
+  ]);
+  it.each<[string, Release, 'before' | 'after', string, string | undefined]>([
+    ['a multi-stack release, by stack', multi, 'before', 'app', 'app-before'],
+    ['a multi-stack release, after', multi, 'after', 'infra', 'infra-after'],
+    ['a stack the release does not know', multi, 'after', 'web', undefined],
+    ['a single-stack release: its stack is the first one', release(), 'before', 'infra', 'infra-before'],
+    ['a single-stack release knows no other stack', release(), 'before', 'app', undefined],
+  ])('%s', (_what, r, side, stack, expected) => {
+    expect(stackSnapshot(r, side, stack, 'infra')?.fingerprint).toBe(expected);
+  });
+
+  it.each([
+    [
+      { undoes: 'r2', runsNow: 'r2' },
+      { release: 'r2', side: 'before' },
+    ],
+    [
+      { reapplies: 'r1', runsNow: 'r2', putsBack: 'r1' },
+      { release: 'r1', side: 'after' },
+    ],
+    [{}, undefined],
+  ])('a rollback target %j takes its snapshots from %j', (target, expected) => {
+    expect(snapshotSource(target)).toEqual(expected);
   });
 });

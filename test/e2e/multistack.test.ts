@@ -218,6 +218,22 @@ describe('a service of several stacks', { timeout: 90_000 }, () => {
     );
   });
 
+  it('/rollback cancels the update in flight on the stack it runs on (the second one here)', async () => {
+    s = await shopScenario();
+    s.aws.startOutsideUpdate('shop-app-prod', { durationMs: Number.POSITIVE_INFINITY });
+    await s.rollback('shop prod', 'U0ONCALL');
+    const summary = await s.slack.waitFor(
+      () => summaries(s!.slack).find((m) => allText(m.history[0]?.blocks).includes('ROLLBACK')),
+      15_000,
+    );
+    expect(allText(summary.history[0]?.blocks)).toMatch(/An update of `shop-app-prod` is running/);
+    await s.click(ACTION.approve, promotionIdOf(summary.history[0]?.blocks)!, 'U0ALICE', summary.ts);
+    await s.finalReply(summary.ts);
+    expect(s.aws.callsOf('CancelUpdateStack').map((c) => c.params.StackName)).toEqual(['shop-app-prod']);
+    expect(prod(s, 'shop-app-prod').status).toBe('UPDATE_ROLLBACK_COMPLETE');
+    expect(prod(s, 'shop-infra-prod').status).toBe('UPDATE_COMPLETE');
+  });
+
   it('/rollback puts every stack back in reverse order (app before infra)', async () => {
     s = await shopScenario();
     const promoted = await s.plan('shop dev→prod');
