@@ -126,6 +126,11 @@ export async function checkConfig(config: PromoteConfig, probes: CheckProbes): P
   const stages = Object.values(config.services).flatMap((svc) =>
     svc.stages.map((stage) => ({ service: svc.name, stage })),
   );
+  // Every stack of every stage (a stage with `stacks:` has several): each is checked, and reported, as a stage of
+  // its own stack.
+  const stacks = stages.flatMap(({ service, stage }) =>
+    stage.stacks.map((stack) => ({ service, stage: { ...stage, stack } })),
+  );
   const { groups, channels } = usesOf(config);
   const lines: CheckLine[] = [
     {
@@ -144,7 +149,7 @@ export async function checkConfig(config: PromoteConfig, probes: CheckProbes): P
   const [me, results] = await Promise.all([
     probes.whoAmI(),
     Promise.all(
-      stages.map(async ({ service, stage }): Promise<StageResult> => {
+      stacks.map(async ({ service, stage }): Promise<StageResult> => {
         try {
           return { service, stage, status: await probes.stackStatus(stage) };
         } catch (err) {

@@ -84,6 +84,8 @@ const rollbackSchema = z
   })
   .strict();
 
+const stackName = z.string().regex(/^[a-zA-Z][-a-zA-Z0-9]*$/, 'must be a CloudFormation stack name');
+
 /**
  * CloudWatch alarms as CloudFormation rollback triggers (RollbackConfiguration in the CloudFormation API
  * reference: at most 5 triggers, MonitoringTimeInMinutes 0–180). An alarm ARN is
@@ -125,7 +127,9 @@ function monitoringMinutes(text: string): number {
 
 const stageSchema = z
   .object({
-    stack: z.string().regex(/^[a-zA-Z][-a-zA-Z0-9]*$/, 'must be a CloudFormation stack name'),
+    stack: stackName.optional(),
+    /** Several stacks deployed in this order (instead of `stack`), paired by position between stages */
+    stacks: z.array(stackName).min(1, 'must name at least one stack').optional(),
     region: z
       .string()
       .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1')
@@ -370,10 +374,20 @@ function buildStage(
     problems.push(...ruleProblems(`${path}.approvals`, approvals));
     if (!broken.has('rollback')) problems.push(...ruleProblems(`${path}.rollback`, rollback));
   }
+  // Exactly one of `stack` and `stacks`: a stage deploys one stack, or several in the order listed.
+  if (s.stack !== undefined && s.stacks !== undefined) {
+    problems.push(`${path}: has both stack and stacks; use one (stacks: [a, b] for several stacks in order)`);
+  } else if (s.stack === undefined && s.stacks === undefined && !broken.has('stack') && !broken.has('stacks')) {
+    problems.push(`${path}.stack: required`);
+  }
+  const stacks = s.stacks ?? (s.stack !== undefined ? [s.stack] : []);
+  const repeated = stacks.find((x, i) => stacks.indexOf(x) !== i);
+  if (repeated) problems.push(`${path}.stacks: ${repeated} is listed twice`);
   const stage: StageConfig = {
     name,
     index,
-    stack: s.stack ?? '',
+    stack: stacks[0] ?? '',
+    stacks,
     region: region ?? '',
     role: s.role,
     externalId: s.externalId,
@@ -390,6 +404,22 @@ function buildStage(
     };
   }
   return { stage, problems };
+}
+
+/**
+ * Stacks are paired by position between the stages of a service (the first stack of dev is promoted to the
+ * first stack of prod…), so every stage must list as many as the others.
+ */
+function stackCountProblems(service: string, stages: StageConfig[]): string[] {
+  const counted = stages.filter((s) => s.stacks.length > 0);
+  const first = counted[0];
+  if (!first) return [];
+  return counted
+    .filter((s) => s.stacks.length !== first.stacks.length)
+    .map(
+      (s) =>
+        `services.${service}.stages.${s.name}.stacks: lists ${s.stacks.length} stack${s.stacks.length === 1 ? '' : 's'} but ${first.name} lists ${first.stacks.length}; stacks are paired by position, so every stage of a service needs the same number`,
+    );
 }
 
 /** Validates promote.yml text. `defaultRegion` is AWS_REGION (or AWS_DEFAULT_REGION). */
@@ -440,6 +470,7 @@ export function parsePromoteConfig(text: string, defaultRegion?: string): Checke
       problems.push(...built.problems);
       return built.stage;
     });
+    problems.push(...stackCountProblems(serviceName, stages));
     services.push([serviceName, { name: serviceName, channels: svc.channels, stages }]);
   }
   const settings: Record<string, number> = Object.fromEntries(

@@ -129,3 +129,37 @@ describe('checkConfig', () => {
     expect(problem?.detail).toContain('(reviewers of api.prod.approvals.destructive)');
   });
 });
+
+describe('checkConfig: a stage of several stacks', () => {
+  it('checks every stack of it, each on its own line', async () => {
+    const r = parsePromoteConfig(
+      `
+services:
+  shop:
+    stages:
+      dev: { stacks: [shop-infra-dev, shop-app-dev] }
+      prod: { stacks: [shop-infra-prod, shop-app-prod], approvals: { required: 0 } }
+`,
+      'eu-west-1',
+    );
+    if (!r.ok) throw new Error(r.problems.join('\n'));
+    const asked: string[] = [];
+    const report = await checkConfig(
+      r.value,
+      probes({
+        stackStatus: async (stage: StageConfig) => {
+          asked.push(stage.stack);
+          return stage.stack === 'shop-app-prod' ? undefined : 'UPDATE_COMPLETE';
+        },
+      }),
+    );
+    expect(asked.sort()).toEqual(['shop-app-dev', 'shop-app-prod', 'shop-infra-dev', 'shop-infra-prod']);
+    expect(report.lines.filter((l) => l.kind === 'stack').map((l) => `${l.result} ${l.subject}`)).toEqual([
+      'ok shop/dev: shop-infra-dev',
+      'ok shop/dev: shop-app-dev',
+      'ok shop/prod: shop-infra-prod',
+      'problem shop/prod: shop-app-prod',
+    ]);
+    expect(report.lines[0]?.detail).toMatch(/^1 service, 2 stages/);
+  });
+});

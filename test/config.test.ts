@@ -78,6 +78,7 @@ describe('promote.example.yml (the shipped file)', () => {
       name: 'prod',
       index: 2,
       stack: 'api-prod',
+      stacks: ['api-prod'],
       region: 'eu-west-1',
       role: 'arn:aws:iam::333333333333:role/promote-bot',
       externalId: 'promote-bot',
@@ -1107,5 +1108,54 @@ describe('loadSettings', () => {
     ],
   ])('reports %s', (_what, env, map, expected) => {
     expect(loadSettings(env, files(map).readText)).toEqual({ ok: false, problems: expected });
+  });
+});
+
+describe('stacks: several stacks per stage, paired by position', () => {
+  const shop = (dev: string, prod: string) => `
+services:
+  shop:
+    stages:
+      dev: { ${dev} }
+      prod: { ${prod}, approvals: { required: 1, reviewers: [U0ALICE] } }
+`;
+  const P = 'services.shop.stages';
+
+  it('keeps them in deployment order; `stack` is the first, and a `stack:` stage has one', () => {
+    const c = valid(shop('stacks: [shop-infra-dev, shop-app-dev]', 'stacks: [shop-infra-prod, shop-app-prod]'));
+    expect(stage(c, 'shop', 'prod')).toMatchObject({
+      stack: 'shop-infra-prod',
+      stacks: ['shop-infra-prod', 'shop-app-prod'],
+    });
+    expect(stage(valid(base()), 'api', 'prod').stacks).toEqual(['api-prod']);
+  });
+
+  it.each([
+    [
+      'stack and stacks both',
+      shop('stacks: [a-dev, b-dev]', 'stack: a-prod, stacks: [a-prod, b-prod]'),
+      [`${P}.prod: has both stack and stacks; use one (stacks: [a, b] for several stacks in order)`],
+    ],
+    ['neither', shop('stack: a-dev', 'region: us-east-1'), [`${P}.prod.stack: required`]],
+    [
+      'a different number of stacks',
+      shop('stacks: [a-dev, b-dev]', 'stacks: [a-prod]'),
+      [
+        `${P}.prod.stacks: lists 1 stack but dev lists 2; stacks are paired by position, so every stage of a service needs the same number`,
+      ],
+    ],
+    [
+      'a stack listed twice',
+      shop('stacks: [a-dev, a-dev]', 'stacks: [a-prod, b-prod]'),
+      [`${P}.dev.stacks: a-dev is listed twice`],
+    ],
+    ['an empty list', shop('stacks: []', 'stack: a-prod'), [`${P}.dev.stacks: must name at least one stack`]],
+    [
+      'a bad stack name',
+      shop('stacks: [a-dev, 9b]', 'stacks: [a-prod, b-prod]'),
+      [`${P}.dev.stacks.1: must be a CloudFormation stack name`],
+    ],
+  ])('refuses %s', (_what, text, expected) => {
+    expect(problemsOf(text)).toEqual(expected);
   });
 });

@@ -5,7 +5,10 @@ export interface StageConfig {
   name: string;
   /** Position in the service's promotion path (0 = first) */
   index: number;
+  /** The first (or only) stack: `stacks[0]` */
   stack: string;
+  /** Every stack of the stage in deployment order (one for `stack:`); paired by position between stages */
+  stacks: string[];
   region: string;
   role?: string;
   externalId?: string;

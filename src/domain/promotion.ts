@@ -3,6 +3,15 @@
 // Storage makes each step atomic (compare-and-set on `version`); a lost race re-reads and re-decides.
 import { addMilliseconds } from 'date-fns';
 import type { Refusal } from './refusals.js';
+import {
+  anyPartRan,
+  changeSetsToDelete,
+  combinePlans,
+  loadPart,
+  nextPart,
+  type PartOutcome,
+  syncCurrent,
+} from './stacks.js';
 import type { ApprovalRule, ChosenRule, EndEffect, FailedResource, Plan, Promotion, PromotionState } from './types.js';
 import { END_EFFECT_ORDER, TERMINAL_STATES } from './types.js';
 
@@ -37,6 +46,21 @@ export type PromotionEvent =
   | { type: 'progress'; progressTs?: string; lastEventId?: string; failed?: FailedResource[] }
   | { type: 'finished'; stackStatus: string; reason?: string; alarm?: string }
   | { type: 'changeset_requested'; name: string }
+  /**
+   * Multi-stack, while planning: a part's source build, change set name (recorded before it is asked for) or
+   * change set (recorded as soon as CloudFormation returns it); the current part's go in the working copy.
+   */
+  | {
+      type: 'part_recorded';
+      index: number;
+      source?: NonNullable<Promotion['source']>;
+      changeSetRequested?: string;
+      changeSet?: { arn: string; name: string };
+    }
+  /** Multi-stack: what planning gave for each part planned now; the next part to run is reviewed */
+  | { type: 'parts_planned'; outcomes: PartOutcome[]; rule: ApprovalRule; chosen?: ChosenRule }
+  /** Multi-stack: where a later part's plan was posted in the thread (with its buttons) */
+  | { type: 'part_posted'; index: number; ts: string }
   | { type: 'changeset_created'; changeSet: { arn: string; name: string } }
   | { type: 'start_retry'; reason: string }
   | { type: 'start_failed'; reason: string }
@@ -136,13 +160,14 @@ export function droppedApprovals(before: Promotion, after: Promotion): string[] 
 export function endEffects(before: Promotion, after: Promotion): EndEffect[] {
   const wanted = new Set<EndEffect>(['release_lock']);
   if (after.kind === 'rollback' && (after.state === 'succeeded' || after.state === 'rolled_back')) wanted.add('hold');
-  if (after.state === 'succeeded') wanted.add('record_release');
+  // A multi-stack operation that ended after some of its stacks ran changed the stage all the same.
+  if (after.state === 'succeeded' || anyPartRan(after)) wanted.add('record_release');
   // Executing a change set deletes it (and the stack's other change sets); one never executed is ours to delete.
-  if ((after.changeSet || after.changeSetRequested) && !after.execution?.confirmed) wanted.add('delete_change_set');
+  if (changeSetsToDelete(after).length > 0) wanted.add('delete_change_set');
   if (after.messageTs) {
     wanted.add('summary');
     // The thread gets a final word when something was (or was about to be) run.
-    if (after.execution || before.state === 'approved') wanted.add('final_reply');
+    if (after.execution || before.state === 'approved' || anyPartRan(after)) wanted.add('final_reply');
   } else {
     wanted.add('notify_requester');
   }
@@ -154,9 +179,38 @@ export function endEffects(before: Promotion, after: Promotion): EndEffect[] {
  * self-approval, duplicate approval): it returns it as a value. The transition that ends an operation also
  * records the effects its end needs (endEffects), in the same step.
  */
+/**
+ * A stack of a multi-stack operation reached UPDATE_COMPLETE: the next one runs (its plan was reviewed with
+ * the others), or is planned now (it could not be before) and reviewed on its own; after the last, it succeeded.
+ */
+function nextStack(p: Promotion, event: Extract<PromotionEvent, { type: 'finished' }>, now: Date): Step {
+  const at = now.toISOString();
+  const done = syncCurrent({
+    ...p,
+    execution: { ...p.execution!, endedAt: at, finalStackStatus: event.stackStatus },
+  });
+  const parts = done.parts!.map((x, i) => (i === p.current ? { ...x, approvals: p.approvals } : x));
+  const after = nextPart(parts, p.current! + 1);
+  const base = { ...done, parts, version: p.version + 1, updatedAt: at };
+  if (after === undefined) {
+    return { ok: true, promotion: { ...base, state: 'succeeded', stateReason: event.reason } };
+  }
+  const loaded = loadPart(base, after);
+  if (parts[after]!.status === 'planned') {
+    return { ok: true, promotion: { ...base, ...loaded, state: 'approved' } };
+  }
+  // Planned now, reviewed on its own: its approvals start afresh.
+  return {
+    ok: true,
+    promotion: { ...base, ...loaded, state: 'planning', approvals: [], expiresAt: undefined, approvedAt: undefined },
+  };
+}
+
 export function step(p: Promotion, event: PromotionEvent, now: Date): Step {
-  const r = decide(p, event, now);
-  if (!r.ok) return r;
+  const decided = decide(p, event, now);
+  if (!decided.ok) return decided;
+  // Multi-stack: the working copy goes back into the current part, so the parts always tell the whole story.
+  const r: Step = { ok: true, promotion: syncCurrent(decided.promotion) };
   const next = r.promotion;
   if (isTerminal(next.state) && !isTerminal(p.state))
     return { ok: true, promotion: { ...next, pendingEffects: endEffects(p, next) } };
@@ -283,6 +337,9 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
 
     case 'finished': {
       if (p.state !== 'executing' || !p.execution) return wrongState;
+      if (p.parts && p.current !== undefined && event.stackStatus === 'UPDATE_COMPLETE' && !p.mode) {
+        return nextStack(p, event, now);
+      }
       // Cancelling an update or continuing a rollback succeeds when the stack has rolled back.
       const recovery = p.mode === 'cancel_update' || p.mode === 'continue_rollback';
       const success = recovery ? 'UPDATE_ROLLBACK_COMPLETE' : 'UPDATE_COMPLETE';
@@ -313,6 +370,50 @@ function decide(p: Promotion, event: PromotionEvent, now: Date): Step {
       // Recorded as soon as CloudFormation returns it, so an interrupted plan can delete it.
       if (p.state !== 'planning') return wrongState;
       return next({ changeSet: event.changeSet });
+
+    case 'part_recorded': {
+      if (p.state !== 'planning' || !p.parts?.[event.index]) return wrongState;
+      const { type: _type, index: _index, ...patch } = event;
+      if (event.index === p.current) return next(patch);
+      return next({ parts: p.parts.map((x, i) => (i === event.index ? { ...x, ...patch } : x)) });
+    }
+
+    case 'parts_planned': {
+      if (p.state !== 'planning' || !p.parts) return wrongState;
+      const parts = p.parts.map((x, i) => {
+        const o = event.outcomes.find((y) => y.index === i);
+        if (!o) return x;
+        // A deferred part's failed change set is deleted by the planner: it is planned afresh later.
+        const cleared = o.status === 'deferred' ? { changeSet: undefined, changeSetRequested: undefined } : {};
+        return { ...x, ...cleared, status: o.status, plan: o.plan, reason: o.reason };
+      });
+      const merged = { ...p, parts, plan: combinePlans(parts) };
+      const at = nextPart(parts, p.current ?? 0);
+      if (at === undefined) {
+        // Every part planned now is unchanged. Ran before (a later round): done; otherwise nothing to do.
+        return anyPartRan(merged)
+          ? next({ parts, plan: merged.plan, state: 'succeeded' })
+          : next({ parts, plan: merged.plan, state: 'nothing_to_promote' });
+      }
+      const loaded = loadPart(merged, at);
+      const tier = event.chosen ? { rule: event.chosen } : {};
+      if (parts[at]!.status === 'deferred') {
+        return next({ parts, plan: merged.plan, ...loaded, ...tier, state: 'planning' });
+      }
+      const expiresAt = addMilliseconds(now, event.rule.expiresAfterMs).toISOString();
+      return next({
+        parts,
+        plan: merged.plan,
+        ...loaded,
+        ...tier,
+        expiresAt,
+        state: event.rule.required === 0 ? 'approved' : 'awaiting_approval',
+      });
+    }
+
+    case 'part_posted':
+      if (!p.parts?.[event.index]) return wrongState;
+      return next({ parts: p.parts.map((x, i) => (i === event.index ? { ...x, planTs: event.ts } : x)) });
 
     case 'start_retry': {
       if (p.state !== 'approved' && !(p.state === 'executing' && !p.execution?.confirmed)) {

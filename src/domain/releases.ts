@@ -24,6 +24,11 @@ export interface Release {
   /** What the stage ran just before this release, and just after it */
   before: StageSnapshot;
   after: StageSnapshot;
+  /**
+   * Multi-stack stages: every stack's snapshots, in the stage's order (`before`/`after` above are the first
+   * stack's). A stack the operation did not change has the same before and after.
+   */
+  stacks?: Array<{ stack: string; before: StageSnapshot; after: StageSnapshot }>;
   /** Rollbacks: the release this one undid (a plain `/rollback`) */
   undoes?: string;
   /** Rollbacks: the release named with `to <release>`, whose template this one re-applied */
@@ -35,6 +40,27 @@ export interface Release {
   startedAt: string;
   endedAt: string;
   counts?: { added: number; modified: number; removed: number; replaced: number };
+}
+
+/**
+ * What stack `stack` ran before (`before`) or after (`after`) a release. A release recorded while the stage
+ * had one stack holds it as `before`/`after`; undefined when the release does not know the stack.
+ */
+export function stackSnapshot(
+  release: Release,
+  side: 'before' | 'after',
+  stack: string,
+  firstStack: string,
+): StageSnapshot | undefined {
+  if (release.stacks) return release.stacks.find((s) => s.stack === stack)?.[side];
+  return stack === firstStack ? release[side] : undefined;
+}
+
+/** The release and side a rollback target's snapshot comes from (see chooseRollbackTarget). */
+export function snapshotSource(t: RollbackTarget): { release: string; side: 'before' | 'after' } | undefined {
+  if (t.reapplies) return { release: t.reapplies, side: 'after' };
+  if (t.undoes) return { release: t.undoes, side: 'before' };
+  return undefined;
 }
 
 export type RollbackChoice =

@@ -48,8 +48,9 @@ export interface ClassifiedChange {
   properties: PropertyChange[];
   dataBearing: boolean;
   /**
-   * The stack the change belongs to when it is not the operation's own stack: a nested stack's logical ID path
-   * from the top (`Storage`, `Storage/Tables`). Undefined for the top stack.
+   * The stack the change belongs to, when a plan spans several: the stacks of a multi-stack stage (the stack's
+   * name), or nested stacks (the logical ID path from the top, `Storage`, `Storage/Tables`). Views group changes by
+   * it when more than one value is present.
    */
   stack?: string;
 }
@@ -210,6 +211,34 @@ export interface Monitoring {
   minutes: number;
 }
 
+/**
+ * Where one stack of a multi-stack operation is:
+ * - planned: its reviewed change set waits to run; unchanged: no changes, skipped;
+ * - deferred: CloudFormation could not plan it before an earlier stack runs (it imports an export the earlier
+ *   one adds): it is planned after that one is applied, and reviewed again before it runs;
+ * - executing, succeeded, failed: its execution (failed covers any end other than UPDATE_COMPLETE).
+ * A planned or deferred part of an operation that has ended was not run.
+ */
+export type StackPartStatus = 'planned' | 'unchanged' | 'deferred' | 'executing' | 'succeeded' | 'failed';
+
+/** One stack of a multi-stack operation (a stage with `stacks:`), in the order it runs. */
+export interface StackPart {
+  stack: string;
+  target: Promotion['target'];
+  source?: Promotion['source'];
+  changeSetRequested?: string;
+  changeSet?: { arn: string; name: string };
+  plan?: Plan;
+  status: StackPartStatus;
+  /** Why it is deferred, or how it ended */
+  reason?: string;
+  /** The approvals its plan was executed under */
+  approvals?: Approval[];
+  execution?: Promotion['execution'];
+  /** Planned after an earlier stack ran: its plan is posted in the thread with buttons of its own (message ts) */
+  planTs?: string;
+}
+
 export interface Promotion {
   id: string;
   /** Incremented by every stored transition (compare-and-set) */
@@ -290,6 +319,14 @@ export interface Promotion {
   finalTs?: string;
   /** Who rejected / cancelled, with an optional reason */
   decision?: { user: string; at: string; reason?: string };
+  /**
+   * Multi-stack operations only (a stage with several stacks): one part per stack, in the order they run
+   * (list order for a promotion, reverse for a rollback). The single-stack fields above and below (target,
+   * source, changeSet, changeSetRequested, execution) are the working copy of the part being planned,
+   * reviewed or run, `parts[current]`; every step copies them back into it. `plan` is all parts' changes.
+   */
+  parts?: StackPart[];
+  current?: number;
   execution?: {
     token: string;
     startedAt: string;

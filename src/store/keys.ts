@@ -31,4 +31,6 @@ export const KEYS = {
   awsBudget: (account: string | undefined, region: string) => `budget:cloudformation:${account ?? 'default'}/${region}`,
   /** Request budget of one Slack Web API method, workspace-wide (`scope` omitted) or for one channel. */
   slackBudget: (method: string, scope?: string) => `budget:slack:${method}${scope ? `:${scope}` : ''}`,
+  /** What one stack of a multi-stack stage ran just before its execution started. */
+  stackSnapshot: (promotionId: string, stack: string) => `snapshot:${promotionId}:${stack}`,
 } as const;

@@ -95,9 +95,9 @@ export function accountOf(stage: StageConfig): string | undefined {
 }
 
 /** Where a promotion or rollback lands, with the stack's state when it was planned (to detect staleness). */
-export function targetOf(stage: StageConfig, stack: Stack | undefined): Promotion['target'] {
+export function targetOf(stage: StageConfig, stack: Stack | undefined, name = stage.stack): Promotion['target'] {
   return {
-    stack: stage.stack,
+    stack: name,
     region: stage.region,
     account: accountOf(stage),
     stackId: stack?.StackId,
@@ -107,8 +107,13 @@ export function targetOf(stage: StageConfig, stack: Stack | undefined): Promotio
 }
 
 /** One promotion at a time per target stack (account + region + stack name). */
-export function lockKey(stage: StageConfig): string {
-  return KEYS.lock(accountOf(stage), stage.region, stage.stack);
+export function lockKey(stage: StageConfig, stack = stage.stack): string {
+  return KEYS.lock(accountOf(stage), stage.region, stack);
+}
+
+/** The locks of every stack of a stage, in its stacks' order: an operation on the stage holds them all. */
+export function lockKeys(stage: StageConfig): string[] {
+  return stage.stacks.map((s) => lockKey(stage, s));
 }
 
 export interface LockHolder {

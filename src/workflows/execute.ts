@@ -21,12 +21,14 @@ import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
 import { renderCancelNotice, renderFailedResource, renderProgress } from '../slack/views/progress.js';
+import { renderStackDone } from '../slack/views/stacks.js';
 import { alarmLabel } from '../slack/views/time.js';
 import { accessOf, audit, type Deps, forOperation, stageOf, transition } from './deps.js';
 import { runEndEffects } from './finish.js';
 import { type Lease, LeaseLost, underLease } from './lease.js';
 import { extendLock } from './locks.js';
 import { recordBefore } from './releases.js';
+import { planLaterStack } from './stacks.js';
 import { refreshSummaryQuietly, threadReply } from './summary-message.js';
 import { takeOverStage } from './supersede.js';
 
@@ -79,10 +81,25 @@ async function driveOnce(deps: Deps, id: string, lease: Lease): Promise<void> {
   // Nothing runs before its summary is in the channel (every report goes to its thread); publishing records
   // it, or the sweeper ends an operation whose summary was never recorded.
   if (p.state === 'approved' && !p.messageTs) return;
-  if (p.state === 'approved' || (p.state === 'executing' && !p.execution?.confirmed)) {
-    p = await start(deps, p, lease);
+  for (;;) {
+    // Multi-stack: a stack that could not be planned before the earlier ones ran is planned now.
+    if (p.state === 'planning' && p.parts && p.current !== undefined && p.messageTs) {
+      p = await planLaterStack(deps, p, lease);
+    }
+    if (p.state === 'approved' || (p.state === 'executing' && !p.execution?.confirmed)) {
+      p = await start(deps, p, lease);
+    }
+    if (p.state === 'executing' && p.execution?.confirmed) {
+      p = await follow(deps, p, lease);
+      // Multi-stack: one stack is done and the next is to run (or to be planned): on to it.
+      if (p.parts && (p.state === 'approved' || p.state === 'planning')) {
+        await threadReply(deps, p, renderStackDone(p));
+        void refreshSummaryQuietly(deps, p);
+        continue;
+      }
+    }
+    break;
   }
-  if (p.state === 'executing' && p.execution?.confirmed) p = await follow(deps, p, lease);
   if (isTerminal(p.state)) await runEndEffects(deps, id, lease);
 }
 
@@ -95,7 +112,23 @@ async function move(deps: Deps, p: Promotion, event: PromotionEvent): Promise<Pr
 
 /** Why the reviewed plan no longer describes what would happen, or undefined when it still does. */
 export async function staleness(deps: Deps, p: Promotion): Promise<string | undefined> {
-  const stage = stageOf(deps, p);
+  if (!p.parts) return stalenessOf(deps, p, p);
+  // Multi-stack: every stack still to run was reviewed as it was planned; any of them moving on makes the
+  // reviewed plan stale, not only the one starting now.
+  for (const part of p.parts.filter((x, i) => x.status === 'planned' || i === p.current)) {
+    const stale = await stalenessOf(deps, p, partAsPromotion(p, part));
+    if (stale) return stale;
+  }
+  return undefined;
+}
+
+/** A part seen as a promotion of its own stack, for the checks shared with single-stack operations. */
+function partAsPromotion(p: Promotion, part: NonNullable<Promotion['parts']>[number]): Promotion {
+  return { ...p, target: part.target, source: part.source, changeSet: part.changeSet };
+}
+
+async function stalenessOf(deps: Deps, base: Promotion, p: Promotion): Promise<string | undefined> {
+  const stage = stageOf(deps, base);
   if (!stage || !p.changeSet) return 'the stage is no longer configured';
   const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
   const stack = await describeStack(cfn, p.target.stack);
@@ -304,8 +337,10 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
   const pr: Progress = { done: new Set(), inProgress: new Set(), failed: new Map() };
   for (const f of ex.failedResources) pr.failed.set(`${f.logicalId}:${f.status}`, f);
   const reported = new Set(pr.failed.keys());
-  // The stack's own resources: changes inside nested stacks show up in the nested stacks' events, not here.
-  const own = (p.plan?.changes ?? []).filter((c) => !c.stack);
+  const part = p.parts && p.current !== undefined ? p.parts[p.current] : undefined;
+  // The stack's own resources: changes inside nested stacks show up in the nested stacks' events, not here (a
+  // multi-stack part's own changes name its stack, its nested stacks' changes a path below it).
+  const own = (p.plan?.changes ?? []).filter((c) => !c.stack || c.stack === p.target.stack);
   const total = own.length;
   // Resources the update phase touches (removals come in the cleanup, after any monitoring time).
   const updated = own.filter((c) => c.action !== 'Remove').map((c) => c.logicalId);
@@ -331,6 +366,7 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
       elapsedMs: deps.now().getTime() - startedAt,
       stackStatus: status,
       ...(watchingUntil(status) ?? {}),
+      ...(part ? { stack: { name: part.stack, position: p.current! + 1, of: p.parts!.length } } : {}),
     });
 
   // CloudFormation stays UPDATE_IN_PROGRESS while it watches the alarms after the last resource is updated

@@ -3,6 +3,7 @@
 // done once it has happened. Whoever ends an operation runs them; the sweeper redoes what a crash left.
 import { deleteChangeSet } from '../aws/cloudformation.js';
 import type { StageHold } from '../domain/refusals.js';
+import { changeSetsToDelete } from '../domain/stacks.js';
 import type { EndEffect, Promotion } from '../domain/types.js';
 import { type CrashPointName, crashPoint } from '../faults.js';
 import { FINAL_BLOCK_ID, renderEndNotice, renderFinal } from '../slack/views/progress.js';
@@ -45,9 +46,12 @@ async function perform(deps: Deps, p: Promotion, effect: EndEffect, reply?: Repl
       case 'delete_change_set': {
         const stage = stageOf(deps, p);
         const cfn = stage && deps.aws.cloudFormation(accessOf(stage), p.requester);
-        if (cfn && p.changeSet) await deleteChangeSet(cfn, p.changeSet.arn);
-        // Interrupted before CloudFormation's answer: it may exist all the same, under the name we gave it.
-        else if (cfn && p.changeSetRequested) await deleteChangeSet(cfn, p.changeSetRequested, p.target.stack);
+        // Every change set never executed (one per stack of a multi-stack stage). Interrupted before
+        // CloudFormation's answer, one may exist all the same, under the name we gave it.
+        for (const cs of cfn ? changeSetsToDelete(p) : []) {
+          if (cs.arn) await deleteChangeSet(cfn!, cs.arn);
+          else if (cs.name) await deleteChangeSet(cfn!, cs.name, cs.stack);
+        }
         return { done: true };
       }
       case 'release_lock':

@@ -4,7 +4,7 @@ import type { StageConfig } from '../config.js';
 import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { KEYS } from '../store/keys.js';
-import { type Deps, type LockHolder, lockKey, type Reply } from './deps.js';
+import { type Deps, type LockHolder, lockKeys, type Reply } from './deps.js';
 
 /** Slack link to a message (the archives URL redirects to the workspace). */
 export function messageLink(channel: string, ts: string): string {
@@ -27,8 +27,9 @@ export async function describeLockHolder(deps: Deps, raw: string): Promise<strin
 }
 
 /**
- * Takes the target stack's lock for a new promotion, or says who holds it. Returns the lock holder
- * string to release with, or undefined after replying.
+ * Takes the locks of every stack of the target stage for a new operation (in the stacks' order), or says who
+ * holds one, giving back those it took. Returns the lock holder string to release with, or undefined after
+ * replying.
  */
 export async function takeLock(
   deps: Deps,
@@ -38,35 +39,49 @@ export async function takeLock(
   ttlMs: number,
 ): Promise<string | undefined> {
   const value = JSON.stringify({ ...who, since: deps.now().toISOString(), stage: stage.name });
-  const got = await deps.store.acquire(lockKey(stage), value, ttlMs);
-  if (got.acquired) return value;
-  await reply(
-    `${stage.stack} is locked: ${await describeLockHolder(deps, got.holder)}. Try again when it has finished.`,
-  );
-  return undefined;
+  const taken: string[] = [];
+  for (const [i, key] of lockKeys(stage).entries()) {
+    const got = await deps.store.acquire(key, value, ttlMs);
+    if (got.acquired) {
+      taken.push(key);
+      continue;
+    }
+    for (const k of taken) await deps.store.release(k, value).catch(() => undefined);
+    await reply(
+      `${stage.stacks[i]} is locked: ${await describeLockHolder(deps, got.holder)}. Try again when it has finished.`,
+    );
+    return undefined;
+  }
+  return value;
 }
 
-/** The stage lock's key and holder, when `p` holds it. */
-async function heldBy(deps: Deps, p: Promotion): Promise<{ key: string; holder: string } | undefined> {
+/** Gives back the locks of a stage's stacks that `holder` holds. */
+export async function releaseLocks(deps: Deps, stage: StageConfig, holder: string): Promise<void> {
+  for (const key of lockKeys(stage)) await deps.store.release(key, holder);
+}
+
+/** The stage's stack locks (key and holder) that `p` holds. */
+async function heldBy(deps: Deps, p: Promotion): Promise<Array<{ key: string; holder: string }>> {
   const stage = deps.config.services[p.service]?.stages.find((s) => s.name === p.to);
-  if (!stage) return undefined;
-  const key = lockKey(stage);
-  const holder = await deps.store.holder(key);
-  if (!holder) return undefined;
-  try {
-    return (JSON.parse(holder) as LockHolder).promotionId === p.id ? { key, holder } : undefined;
-  } catch {
-    return undefined; // not a lock of ours
+  if (!stage) return [];
+  const held: Array<{ key: string; holder: string }> = [];
+  for (const key of lockKeys(stage)) {
+    const holder = await deps.store.holder(key);
+    if (!holder) continue;
+    try {
+      if ((JSON.parse(holder) as LockHolder).promotionId === p.id) held.push({ key, holder });
+    } catch {
+      // not a lock of ours
+    }
   }
+  return held;
 }
 
 export async function releaseLock(deps: Deps, p: Promotion): Promise<void> {
-  const held = await heldBy(deps, p);
-  if (held) await deps.store.release(held.key, held.holder);
+  for (const held of await heldBy(deps, p)) await deps.store.release(held.key, held.holder);
 }
 
-/** Keeps the stage's lock for as long as an execution may take (CloudFormation updates can run for hours). */
+/** Keeps the stage's locks for as long as an execution may take (CloudFormation updates can run for hours). */
 export async function extendLock(deps: Deps, p: Promotion, ttlMs: number): Promise<void> {
-  const held = await heldBy(deps, p);
-  if (held) await deps.store.renew(held.key, held.holder, ttlMs);
+  for (const held of await heldBy(deps, p)) await deps.store.renew(held.key, held.holder, ttlMs);
 }

@@ -19,7 +19,6 @@ import {
   type Deps,
   forOperation,
   type LockHolder,
-  lockKey,
   type Reply,
   ruleOf,
   stageOf,
@@ -28,7 +27,7 @@ import {
 import { drive } from './execute.js';
 import { runEndEffects } from './finish.js';
 import { type Lease, LeaseLost, takeLease } from './lease.js';
-import { takeLock } from './locks.js';
+import { releaseLocks, takeLock } from './locks.js';
 import { tellReviewers } from './reviewer-dms.js';
 import { shareChangeList } from './summary-message.js';
 
@@ -95,7 +94,7 @@ export async function openOperation(
     crashPoint('after-lock');
     return { p, lease };
   } catch (err) {
-    if (holder) await deps.store.release(lockKey(stage), holder).catch(() => undefined);
+    if (holder) await releaseLocks(deps, stage, holder).catch(() => undefined);
     await lease.release();
     throw err;
   }
@@ -131,7 +130,7 @@ function planFailure(deps: Deps, p: Promotion, err: unknown): string {
  * Deletes a change set no operation records (so no end effect would delete it). CloudFormation refuses to
  * delete one still being created (InvalidChangeSetStatus), so it waits for it to settle first.
  */
-async function discardChangeSet(deps: Deps, cfn: CloudFormationClient, arn: string): Promise<void> {
+export async function discardChangeSet(deps: Deps, cfn: CloudFormationClient, arn: string): Promise<void> {
   try {
     await waitForChangeSet(cfn, arn, { sleep: deps.sleep });
     await deleteChangeSet(cfn, arn);
@@ -274,7 +273,7 @@ const RECORD_ATTEMPTS = 3;
  * Posts the summary (with its buttons) and records where it is. Until it is recorded nothing runs; if it
  * cannot be recorded the message is withdrawn, and the sweeper ends the operation.
  */
-async function publish(deps: Deps, opened: Opened, p: Promotion, reply: Reply): Promise<Promotion | undefined> {
+export async function publish(deps: Deps, opened: Opened, p: Promotion, reply: Reply): Promise<Promotion | undefined> {
   const view = renderPromotionMessage({ promotion: p, rule: ruleOf(deps, p), now: deps.now() });
   let ts: string;
   try {

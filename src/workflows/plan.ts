@@ -13,13 +13,14 @@ import type { ServiceConfig, StageConfig } from '../config.js';
 import { resolvePath, resolveService } from '../domain/command.js';
 import type { Refusal, StageHold } from '../domain/refusals.js';
 import { type Release, releaseRunning } from '../domain/releases.js';
-import type { Promotion } from '../domain/types.js';
+import type { Promotion, StackPart } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, accountOf, type Deps, type Reply, targetOf, transition } from './deps.js';
 import { holdKey } from './locks.js';
 import { openOperation, planAndPublish } from './operation.js';
 import { releasesKey } from './releases.js';
+import { planStacks } from './stacks.js';
 
 export interface PromoteRequest {
   service: string;
@@ -61,6 +62,7 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
   }
 
   const targetCfn = deps.aws.cloudFormation(accessOf(to), req.requester);
+  if (to.stacks.length > 1) return planStacksPromotion(deps, req, { service, from, to }, reply);
   const targetStack = await describeStack(targetCfn, to.stack);
   const why = whyNotUpdatable(to.stack, targetStack?.StackStatus);
   if (why) {
@@ -152,11 +154,70 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
 }
 
 /** The refusal for a source stack that runs no working build (see sourceHealth), or undefined. */
-export function sourceRefusal(service: string, from: StageConfig, stack: Stack | undefined): Refusal | undefined {
-  const where = { code: 'source_unhealthy' as const, service, stage: from.name, stack: from.stack };
+export function sourceRefusal(
+  service: string,
+  from: StageConfig,
+  stack: Stack | undefined,
+  name = from.stack,
+): Refusal | undefined {
+  const where = { code: 'source_unhealthy' as const, service, stage: from.name, stack: name };
   if (!stack) return { ...where, why: 'missing' };
   const health = sourceHealth(stack.StackStatus);
   return health.ok ? undefined : { ...where, status: stack.StackStatus, why: health.why };
+}
+
+/**
+ * A promotion of a stage with several stacks: every target stack must be updatable; each is paired with the
+ * source stage's stack at the same position, and all are planned at once (stacks.ts).
+ */
+async function planStacksPromotion(
+  deps: Deps,
+  req: PromoteRequest,
+  { service, from, to }: { service: ServiceConfig; from: StageConfig; to: StageConfig },
+  reply: Reply,
+): Promise<Promotion | undefined> {
+  const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
+  const stacks = await Promise.all(to.stacks.map((name) => describeStack(cfn, name)));
+  for (const [i, name] of to.stacks.entries()) {
+    const why = whyNotUpdatable(name, stacks[i]?.StackStatus);
+    if (why) {
+      await reply(`Cannot promote ${service.name} to ${to.name}: ${esc(why)}.`);
+      return undefined;
+    }
+  }
+  // Only a working build is promoted: every source stack is checked before anything is taken or created.
+  const sourceCfn = deps.aws.cloudFormation(accessOf(from), req.requester);
+  const sources = await Promise.all(from.stacks.map((name) => describeStack(sourceCfn, name)));
+  for (const [i, name] of from.stacks.entries()) {
+    const unhealthy = sourceRefusal(service.name, from, sources[i], name);
+    if (unhealthy) {
+      await reply(renderRefusal(unhealthy));
+      return undefined;
+    }
+  }
+  const parts: StackPart[] = to.stacks.map((name, i) => ({
+    stack: name,
+    target: targetOf(to, stacks[i], name),
+    status: 'planned',
+  }));
+  const opened = await openOperation(
+    deps,
+    {
+      kind: 'promote',
+      service: service.name,
+      from: from.name,
+      to: to.name,
+      requester: req.requester,
+      channel: req.channel,
+      target: parts[0]!.target,
+      parts,
+      ...(to.monitoring ? { monitoring: to.monitoring } : {}),
+    },
+    to,
+    { lock: true, reply },
+  );
+  if (!opened) return undefined;
+  return planStacks(deps, opened, `${to.name} already matches ${from.name}: nothing to promote.`, reply);
 }
 
 /** TemplateBody when it fits, else upload to the stage's templateBucket and use TemplateURL. */

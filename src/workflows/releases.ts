@@ -5,6 +5,7 @@ import { describeStack, fingerprint, getTemplateBody } from '../aws/cloudformati
 import type { StageConfig } from '../config.js';
 import { channelMayUse, resolveService, resolveStage } from '../domain/command.js';
 import type { Release, StageSnapshot } from '../domain/releases.js';
+import { allApprovers, anyPartRan } from '../domain/stacks.js';
 import type { Promotion } from '../domain/types.js';
 import { renderHistory } from '../slack/views/history.js';
 import { renderRefusal } from '../slack/views/refusals.js';
@@ -24,11 +25,16 @@ export function unpackTemplate(gz: string): string {
   return gunzipSync(Buffer.from(gz, 'base64')).toString('utf8');
 }
 
-async function snapshot(deps: Deps, stage: StageConfig, actor: string): Promise<StageSnapshot | undefined> {
+async function snapshot(
+  deps: Deps,
+  stage: StageConfig,
+  actor: string,
+  stackName = stage.stack,
+): Promise<StageSnapshot | undefined> {
   const cfn = deps.aws.cloudFormation(accessOf(stage), actor);
-  const stack = await describeStack(cfn, stage.stack);
+  const stack = await describeStack(cfn, stackName);
   if (!stack) return undefined;
-  const body = await getTemplateBody(cfn, stage.stack);
+  const body = await getTemplateBody(cfn, stackName);
   return {
     templateGz: packTemplate(body),
     parameters: (stack.Parameters ?? []).map((p) => ({ key: p.ParameterKey ?? '', value: p.ParameterValue ?? '' })),
@@ -38,16 +44,41 @@ async function snapshot(deps: Deps, stage: StageConfig, actor: string): Promise<
 
 /** Records what the stage runs before an execution starts (called just before ExecuteChangeSet). */
 export async function recordBefore(deps: Deps, p: Promotion, stage: StageConfig): Promise<void> {
+  if (p.parts) {
+    // Multi-stack: the stack about to run, each when its turn comes.
+    const snap = await snapshot(deps, stage, p.requester, p.target.stack);
+    if (snap) await deps.store.setJson(KEYS.stackSnapshot(p.id, p.target.stack), snap, deps.timing.retentionMs);
+    return;
+  }
   const snap = await snapshot(deps, stage, p.requester);
   if (snap) await deps.store.setJson(snapshotKey(p.id), snap, deps.timing.retentionMs);
+}
+
+/**
+ * Every stack of a multi-stack stage before and after the operation: the recorded snapshot of each stack that
+ * ran, and for the others what runs now (they did not change). Undefined when a stack cannot be read.
+ */
+async function stackSnapshots(deps: Deps, p: Promotion, stage: StageConfig): Promise<Release['stacks'] | undefined> {
+  const stacks: NonNullable<Release['stacks']> = [];
+  for (const name of stage.stacks) {
+    const after = await snapshot(deps, stage, p.requester, name);
+    if (!after) return undefined;
+    const ran = p.parts?.some((x) => x.stack === name && x.execution);
+    const before = ran ? await deps.store.getJson<StageSnapshot>(KEYS.stackSnapshot(p.id, name)) : after;
+    if (!before) return undefined;
+    stacks.push({ stack: name, before, after });
+  }
+  return stacks;
 }
 
 export async function recordRelease(deps: Deps, p: Promotion): Promise<void> {
   const stage = deps.config.services[p.service]?.stages.find((s) => s.name === p.to);
   if (!stage) return;
-  if (p.state !== 'succeeded') return;
-  const before = await deps.store.getJson<StageSnapshot>(snapshotKey(p.id));
-  const after = await snapshot(deps, stage, p.requester);
+  const stacks = p.parts ? await stackSnapshots(deps, p, stage) : undefined;
+  // A multi-stack operation some of whose stacks ran is recorded whatever its end (the stage changed).
+  if (p.state !== 'succeeded' && !(stacks && anyPartRan(p))) return;
+  const before = stacks ? stacks[0]?.before : await deps.store.getJson<StageSnapshot>(snapshotKey(p.id));
+  const after = stacks ? stacks[0]?.after : await snapshot(deps, stage, p.requester);
   if (!before || !after) return;
   const release: Release = {
     id: `r${p.id.slice(0, 6)}`,
@@ -58,10 +89,11 @@ export async function recordRelease(deps: Deps, p: Promotion): Promise<void> {
     from: p.from,
     before,
     after,
+    ...(stacks ? { stacks } : {}),
     sourceFingerprint: p.source?.fingerprint,
     changeSetArn: p.changeSet?.arn,
     requester: p.requester,
-    approvers: p.approvals.map((a) => a.user),
+    approvers: p.parts ? allApprovers(p) : p.approvals.map((a) => a.user),
     startedAt: p.execution?.startedAt ?? p.createdAt,
     endedAt: p.execution?.endedAt ?? deps.now().toISOString(),
     counts: p.plan?.counts,

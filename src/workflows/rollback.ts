@@ -13,8 +13,8 @@ import {
 import { isCancellable, isInProgress, isRollbackFailure, whyNotUpdatable } from '../aws/stack-status.js';
 import type { StageConfig } from '../config.js';
 import { resolveService, resolveStage } from '../domain/command.js';
-import { chooseRollbackTarget } from '../domain/releases.js';
-import type { Monitoring, Promotion } from '../domain/types.js';
+import { chooseRollbackTarget, snapshotSource, stackSnapshot } from '../domain/releases.js';
+import type { Monitoring, Promotion, StackPart } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, audit, type Deps, type LockHolder, lockKey, type Reply, targetOf } from './deps.js';
@@ -23,6 +23,7 @@ import { endOperation, openOperation, planAndPublish, recordPlanAndPublish } fro
 import { templateFor } from './plan.js';
 import { type Release, releasesKey, unpackTemplate } from './releases.js';
 import { tellReviewers } from './reviewer-dms.js';
+import { planStacks } from './stacks.js';
 import { supersedeNowOrLater } from './supersede.js';
 
 /**
@@ -48,6 +49,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   const stage = resolveStage(svc.value, req.stage ?? svc.value.stages[svc.value.stages.length - 1]!.name);
   if (!stage.ok) return void (await reply(renderRefusal(stage.refusal)));
   const to = stage.value;
+  if (to.stacks.length > 1) return rollbackStacks(deps, { ...req, service: svc.value.name }, to, reply);
   const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
   const stack = await describeStack(cfn, to.stack);
   if (stack && isCancellable(stack.StackStatus)) {
@@ -108,38 +110,144 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
     deps,
     opened,
     async (name) => {
-      const templateSource = await templateFor(deps, to, body, svc.value.name, id, req.requester);
-      if ('refusal' in templateSource) return templateSource;
-      const summary = await getTemplateSummary(cfn, templateSource);
-      const declared = new Set((summary.Parameters ?? []).map((x) => x.ParameterKey));
-      // DescribeStacks masks NoEcho values as "****": re-sending them would set the secret to "****".
-      const noEcho = new Set((summary.Parameters ?? []).filter((x) => x.NoEcho).map((x) => x.ParameterKey));
-      const parameters: Parameter[] = target.snapshot.parameters
-        .filter((x) => declared.has(x.key))
-        .map((x) =>
-          noEcho.has(x.key)
-            ? { ParameterKey: x.key, UsePreviousValue: true }
-            : { ParameterKey: x.key, ParameterValue: x.value },
-        );
-      const cs = await createChangeSet(cfn, {
-        StackName: to.stack,
-        ChangeSetName: name,
-        ChangeSetType: 'UPDATE',
-        ...templateSource,
-        Parameters: parameters,
-        Capabilities: summary.Capabilities ?? [],
-        RollbackConfiguration: rollbackConfiguration(UNWATCHED),
-        Description:
-          `promote-bot: rollback of ${svc.value.name}/${to.name} to ${target.label}, requested by ${req.requester}`.slice(
-            0,
-            1024,
-          ),
+      const cs = await createRollbackChangeSet(deps, to, req.requester, {
+        service: svc.value.name,
+        stack: to.stack,
+        name,
+        body,
+        parameters: target.snapshot.parameters,
+        uploadId: id,
+        description: `promote-bot: rollback of ${svc.value.name}/${to.name} to ${target.label}, requested by ${req.requester}`,
       });
-      return { arn: cs.arn, name };
+      return 'refusal' in cs ? cs : { arn: cs.arn, name };
     },
     `${to.name} already runs ${target.label}: nothing to roll back.`,
     reply,
   );
+}
+
+/**
+ * /rollback of a stage with several stacks. A stack in flight (cancel_update) or stuck in a failed rollback
+ * (continue_rollback) is recovered on its own; otherwise every stack is put back to the release's snapshot of
+ * it, in reverse order (the last deployed first), each planned at once and reviewed in one summary (stacks.ts).
+ */
+async function rollbackStacks(
+  deps: Deps,
+  req: RollbackRequest & { service: string },
+  to: StageConfig,
+  reply: Reply,
+): Promise<Promotion | undefined> {
+  const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
+  const stacks = await Promise.all(to.stacks.map((name) => describeStack(cfn, name)));
+  const cancellable = stacks.find((s) => s && isCancellable(s.StackStatus));
+  if (cancellable) return recover(deps, req, to, cancellable, 'cancel_update', reply);
+  const stuck = stacks.find((s) => s && isRollbackFailure(s.StackStatus));
+  if (stuck) return recover(deps, req, to, stuck, 'continue_rollback', reply);
+  for (const [i, name] of to.stacks.entries()) {
+    const status = stacks[i]?.StackStatus;
+    if (isInProgress(status)) {
+      await reply(
+        `${name} is busy (${status}): only an update (UPDATE_IN_PROGRESS) can be cancelled. Wait for it to settle and run /rollback again.`,
+      );
+      return undefined;
+    }
+    const why = whyNotUpdatable(name, status);
+    if (why) return void (await reply(`Cannot roll back ${req.service}/${to.name}: ${esc(why)}.`));
+  }
+  const releases = await deps.store.listCapped<Release>(releasesKey(req.service, to.name), to.keepReleases);
+  const target = chooseRollbackTarget(releases, req.release, { service: req.service, stage: to.name });
+  if (!target.ok) return void (await reply(renderRefusal(target.refusal)));
+  const from = snapshotSource(target.target);
+  const release = from && releases.find((r) => r.id === from.release);
+  const drifted: string[] = [];
+  const parts: StackPart[] = [];
+  for (const [i, name] of to.stacks.entries()) {
+    const snap = release && from && stackSnapshot(release, from.side, name, to.stack);
+    if (!snap) {
+      return void (await reply(
+        `Cannot roll back ${req.service}/${to.name}: ${from ? `release ${esc(from.release)}` : 'the release'} records no template of ${esc(name)}.`,
+      ));
+    }
+    const current = stackSnapshot(releases[0]!, 'after', name, to.stack);
+    if (current && fingerprint(await getTemplateBody(cfn, name)) !== current.fingerprint) drifted.push(name);
+    parts.push({
+      stack: name,
+      target: targetOf(to, stacks[i], name),
+      source: { stack: name, region: to.region, fingerprint: snap.fingerprint },
+      status: 'planned',
+    });
+  }
+  // The last deployed first: app before infra.
+  parts.reverse();
+  const { lock, supersedes } = await supersedeNowOrLater(deps, to, req.requester);
+  const opened = await openOperation(
+    deps,
+    {
+      kind: 'rollback',
+      service: req.service,
+      to: to.name,
+      requester: req.requester,
+      channel: req.channel,
+      stateReason: drifted.length
+        ? `${drifted.join(', ')} changed outside the bot since release ${releases[0]!.id}: the rollback also undoes those changes.`
+        : undefined,
+      target: parts[0]!.target,
+      parts,
+      rollbackTarget: target.target,
+      monitoring: UNWATCHED,
+      ...(to.monitoring?.alarms.length ? { unwatchedAlarms: to.monitoring.alarms } : {}),
+      ...(supersedes ? { supersedes } : {}),
+    },
+    to,
+    { lock, reply },
+  );
+  if (!opened) return undefined;
+  return planStacks(deps, opened, `${to.name} already runs ${target.label}: nothing to roll back.`, reply);
+}
+
+/**
+ * A change set putting `stack` back to a recorded template and its parameters (NoEcho ones keep their
+ * current value: DescribeStacks masks them as "****", and re-sending that would set the secret to "****").
+ */
+export async function createRollbackChangeSet(
+  deps: Deps,
+  to: StageConfig,
+  requester: string,
+  o: {
+    service: string;
+    stack: string;
+    name: string;
+    body: string;
+    parameters: Array<{ key: string; value: string }>;
+    uploadId: string;
+    description: string;
+  },
+): Promise<{ arn: string } | { refusal: string }> {
+  const cfn = deps.aws.cloudFormation(accessOf(to), requester);
+  const templateSource = await templateFor(deps, to, o.body, o.service, o.uploadId, requester);
+  if ('refusal' in templateSource) return templateSource;
+  const summary = await getTemplateSummary(cfn, templateSource);
+  const declared = new Set((summary.Parameters ?? []).map((x) => x.ParameterKey));
+  const noEcho = new Set((summary.Parameters ?? []).filter((x) => x.NoEcho).map((x) => x.ParameterKey));
+  const parameters: Parameter[] = o.parameters
+    .filter((x) => declared.has(x.key))
+    .map((x) =>
+      noEcho.has(x.key)
+        ? { ParameterKey: x.key, UsePreviousValue: true }
+        : { ParameterKey: x.key, ParameterValue: x.value },
+    );
+  const cs = await createChangeSet(cfn, {
+    StackName: o.stack,
+    ChangeSetName: o.name,
+    ChangeSetType: 'UPDATE',
+    ...templateSource,
+    Parameters: parameters,
+    Capabilities: summary.Capabilities ?? [],
+    // A rollback watches no alarm (they are likely firing in the incident it is for): an empty trigger list.
+    RollbackConfiguration: rollbackConfiguration(UNWATCHED),
+    Description: o.description.slice(0, 1024),
+  });
+  return { arn: cs.arn };
 }
 
 /**
@@ -158,9 +266,11 @@ async function recover(
   reply: Reply,
 ): Promise<Promotion | undefined> {
   const cfn = deps.aws.cloudFormation(accessOf(to), req.requester);
+  // The stack in flight or stuck (one of a multi-stack stage's).
+  const name = stack.StackName ?? to.stack;
   // Read before anything is taken, so a failure here leaves nothing held.
   const stuck = mode === 'continue_rollback' ? await readStuckResources(cfn, stack) : undefined;
-  const running = mode === 'cancel_update' ? await runningPromotion(deps, to) : undefined;
+  const running = mode === 'cancel_update' ? await runningPromotion(deps, to, name) : undefined;
   const { lock, supersedes } = running
     ? { lock: false, supersedes: undefined }
     : await supersedeNowOrLater(deps, to, req.requester);
@@ -176,7 +286,7 @@ async function recover(
       to: to.name,
       requester: req.requester,
       channel: req.channel,
-      target: targetOf(to, stack),
+      target: targetOf(to, stack, name),
     },
     to,
     { lock, reply },
@@ -208,9 +318,9 @@ async function recover(
   return published;
 }
 
-/** The bot's own promotion executing on this stage now, if any (it holds the stage lock). */
-async function runningPromotion(deps: Deps, stage: StageConfig): Promise<Promotion | undefined> {
-  const raw = await deps.store.holder(lockKey(stage));
+/** The bot's own promotion executing on this stack of the stage now, if any (it holds the stack's lock). */
+async function runningPromotion(deps: Deps, stage: StageConfig, stack: string): Promise<Promotion | undefined> {
+  const raw = await deps.store.holder(lockKey(stage, stack));
   if (!raw) return undefined;
   let h: LockHolder;
   try {

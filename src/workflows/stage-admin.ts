@@ -60,32 +60,39 @@ export async function unhold(deps: Deps, req: StageRequest, reply: Reply): Promi
 export async function unlock(deps: Deps, req: StageRequest, reply: Reply): Promise<void> {
   const stage = await stageFor(deps, req, reply);
   if (!stage) return;
-  const key = lockKey(stage);
-  const raw = await deps.store.holder(key);
-  if (!raw) return reply(`${esc(stage.stack)} is not locked.`);
-  let holder: LockHolder | undefined;
-  try {
-    holder = JSON.parse(raw) as LockHolder;
-  } catch {
-    holder = undefined;
+  // Every stack of the stage has its lock; they are freed together.
+  const held: Array<{ key: string; stack: string; raw: string }> = [];
+  for (const stack of stage.stacks) {
+    const key = lockKey(stage, stack);
+    const raw = await deps.store.holder(key);
+    if (raw) held.push({ key, stack, raw });
   }
-  const p = holder ? await deps.store.getPromotion(holder.promotionId) : undefined;
-  const stack = await describeStack(deps.aws.cloudFormation(accessOf(stage), req.user), stage.stack);
-  if ((p?.state === 'executing' || p?.state === 'approved') && isInProgress(stack?.StackStatus)) {
-    return reply(
-      `${esc(stage.stack)} is updating now (${esc(stack?.StackStatus ?? '')}) for ${await describeLockHolder(deps, raw)}: it cannot be unlocked while it runs. Use \`/rollback ${esc(req.service)} ${esc(stage.name)}\` to cancel the update.`,
-    );
+  if (held.length === 0) return reply(`${esc(stage.stacks.join(', '))} is not locked.`);
+  for (const { key, stack: name, raw } of held) {
+    let holder: LockHolder | undefined;
+    try {
+      holder = JSON.parse(raw) as LockHolder;
+    } catch {
+      holder = undefined;
+    }
+    const p = holder ? await deps.store.getPromotion(holder.promotionId) : undefined;
+    const stack = await describeStack(deps.aws.cloudFormation(accessOf(stage), req.user), name);
+    if ((p?.state === 'executing' || p?.state === 'approved') && isInProgress(stack?.StackStatus)) {
+      return reply(
+        `${esc(name)} is updating now (${esc(stack?.StackStatus ?? '')}) for ${await describeLockHolder(deps, raw)}: it cannot be unlocked while it runs. Use \`/rollback ${esc(req.service)} ${esc(stage.name)}\` to cancel the update.`,
+      );
+    }
+    if (p && !isTerminal(p.state) && p.state !== 'executing') {
+      const t = await transition(
+        deps,
+        p.id,
+        { type: 'cancel', user: req.user, force: true, reason: `unlocked by ${req.user}` },
+        req.user,
+      );
+      if (t.ok) await finishOperation(deps, p.id);
+    }
+    await deps.store.release(key, raw);
+    await audit(deps, p, req.user, 'unlocked', { lock: key, holder: holder ?? raw, stackStatus: stack?.StackStatus });
   }
-  if (p && !isTerminal(p.state) && p.state !== 'executing') {
-    const t = await transition(
-      deps,
-      p.id,
-      { type: 'cancel', user: req.user, force: true, reason: `unlocked by ${req.user}` },
-      req.user,
-    );
-    if (t.ok) await finishOperation(deps, p.id);
-  }
-  await deps.store.release(key, raw);
-  await audit(deps, p, req.user, 'unlocked', { lock: key, holder: holder ?? raw, stackStatus: stack?.StackStatus });
-  await reply(`${esc(stage.stack)} is unlocked.`);
+  await reply(`${esc(held.map((h) => h.stack).join(', '))} is unlocked.`);
 }

@@ -1,9 +1,11 @@
 // The channel summary of an operation (updated in place) and replies in its thread.
 
+import { topStacksOf } from '../domain/stacks.js';
 import type { Promotion } from '../domain/types.js';
 import { unescapeSlack } from '../slack/escape.js';
-import { renderChangeList } from '../slack/views/change-list.js';
-import { renderPromotionMessage } from '../slack/views/summary.js';
+import { renderChangeList, reviewEntries } from '../slack/views/change-list.js';
+import { renderLaterPlan } from '../slack/views/stacks.js';
+import { approvalButtons, approvalText, renderPromotionMessage } from '../slack/views/summary.js';
 import { KEYS } from '../store/keys.js';
 import { type Deps, ruleOf } from './deps.js';
 
@@ -21,14 +23,21 @@ export function refreshSummary(deps: Deps, p: Promotion): Promise<void> {
   const shownKey = KEYS.summaryShown(p.id);
   const run = async () => {
     let shownVersion = 0;
+    let shownPromotion: Promotion | undefined;
     await deps.slack.updateLatest({ channel: p.channel, ts: p.messageTs! }, async () => {
       const latest = (await deps.store.getPromotion(p.id)) ?? p;
       const shown = (await deps.store.getJson<number>(shownKey)) ?? 0;
       if (latest.version <= shown) return undefined;
       shownVersion = latest.version;
+      shownPromotion = latest;
       return renderPromotionMessage({ promotion: latest, rule: ruleOf(deps, latest), now: deps.now() });
     });
     if (shownVersion) await deps.store.setJson(shownKey, shownVersion, deps.timing.retentionMs);
+    // Multi-stack: the plans posted in the thread for their own approval follow the summary (buttons go once decided).
+    for (const [i, part] of (shownPromotion?.parts ?? []).entries()) {
+      if (!part.planTs || !shownPromotion) continue;
+      await deps.slack.update({ channel: p.channel, ts: part.planTs, ...renderLaterPart(deps, shownPromotion, i) });
+    }
   };
   const key = `${deps.replicaId}:${p.id}`;
   const previous = queues.get(key) ?? Promise.resolve();
@@ -44,6 +53,20 @@ export function refreshSummary(deps: Deps, p: Promotion): Promise<void> {
 /** Like refreshSummary, for callers that only log a failure (the sweeper redoes what matters). */
 export function refreshSummaryQuietly(deps: Deps, p: Promotion): Promise<void> {
   return refreshSummary(deps, p).catch((err) => deps.log.warn('updating summary', { err, promotionId: p.id }));
+}
+
+/** The message of a stack's plan made after the stacks before it ran (see renderLaterPlan), as it stands now. */
+export function renderLaterPart(deps: Deps, p: Promotion, index: number) {
+  return renderLaterPlan(p, index, ruleOf(deps, p), deps.now(), {
+    changes: (_p, part) =>
+      part.plan
+        ? reviewEntries(part.plan.changes, { maxProperties: 3, valueChars: 60, maxChars: 1500 }, [
+            part.stack,
+          ]).entries.join('\n')
+        : '',
+    approval: approvalText,
+    buttons: approvalButtons,
+  });
 }
 
 /** A reply in the operation's thread; undefined (logged) when it could not be posted. */
@@ -66,7 +89,7 @@ export async function threadReply(
 /** Posts the full change list in the thread: as messages when short, as a file when long. */
 export async function shareChangeList(deps: Deps, p: Promotion, threadTs: string): Promise<void> {
   if (!p.plan) return;
-  const list = renderChangeList(p.plan, p.target.stack);
+  const list = renderChangeList(p.plan, topStacksOf(p));
   try {
     if (list.length <= 3_500) {
       await deps.slack.post({ channel: p.channel, thread_ts: threadTs, text: list });

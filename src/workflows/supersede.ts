@@ -4,7 +4,7 @@
 import type { StageConfig } from '../config.js';
 import { isPending } from '../domain/promotion.js';
 import type { Promotion } from '../domain/types.js';
-import { type Deps, type LockHolder, lockKey, transition } from './deps.js';
+import { type Deps, type LockHolder, lockKeys, transition } from './deps.js';
 import { finishOperation } from './finish.js';
 
 function parseHolder(raw: string | undefined): LockHolder | undefined {
@@ -19,11 +19,14 @@ function parseHolder(raw: string | undefined): LockHolder | undefined {
 const waits = (p: Promotion | undefined): p is Promotion =>
   p !== undefined && (isPending(p.state) || p.state === 'approved');
 
-/** The operation holding the stage lock while it waits (planning, awaiting approval, or approved), if any. */
+/** The operation holding a lock of the stage's stacks while it waits (planning, awaiting approval, or approved), if any. */
 export async function waitingOnStage(deps: Deps, stage: StageConfig): Promise<Promotion | undefined> {
-  const h = parseHolder(await deps.store.holder(lockKey(stage)));
-  const p = h ? await deps.store.getPromotion(h.promotionId) : undefined;
-  return waits(p) ? p : undefined;
+  for (const key of lockKeys(stage)) {
+    const h = parseHolder(await deps.store.holder(key));
+    const p = h ? await deps.store.getPromotion(h.promotionId) : undefined;
+    if (waits(p)) return p;
+  }
+  return undefined;
 }
 
 /** Cancels waiting promotion `id` in favour of a rollback (by `by`), then runs its end effects (lock, message). */
@@ -40,10 +43,11 @@ export async function supersede(deps: Deps, id: string, stage: StageConfig, by: 
   if (!t.ok) return;
   if (await finishOperation(deps, t.after.id)) return;
   // Its planner still holds its lease (so its end effects wait for it): it has ended and can never run, so its
-  // lock goes now. Compare-and-delete: a lock taken by anyone since is left alone.
-  const key = lockKey(stage);
-  const raw = await deps.store.holder(key);
-  if (raw && parseHolder(raw)?.promotionId === id) await deps.store.release(key, raw);
+  // locks go now. Compare-and-delete: a lock taken by anyone since is left alone.
+  for (const key of lockKeys(stage)) {
+    const raw = await deps.store.holder(key);
+    if (raw && parseHolder(raw)?.promotionId === id) await deps.store.release(key, raw);
+  }
 }
 
 /**
@@ -80,7 +84,6 @@ export async function takeOverStage(
   stage: StageConfig,
   ttlMs: number,
 ): Promise<string | undefined> {
-  const key = lockKey(stage);
   const mine: LockHolder = {
     promotionId: p.id,
     user: p.requester,
@@ -89,21 +92,44 @@ export async function takeOverStage(
     stage: stage.name,
     kind: 'rollback',
   };
+  const value = JSON.stringify(mine);
+  const taken: string[] = [];
+  // Every stack of the stage, in order; what was taken is given back when one cannot be.
+  for (const [i, key] of lockKeys(stage).entries()) {
+    const why = await takeOver(deps, p, stage, key, value, ttlMs);
+    if (why === undefined) {
+      taken.push(key);
+      continue;
+    }
+    for (const k of taken) await deps.store.release(k, value).catch(() => undefined);
+    return `${stage.stacks[i]} is locked by ${why}. Run /rollback again when it has finished.`;
+  }
+  return undefined;
+}
+
+/** Takes one stack lock for `p` (superseding the promotion it was proposed against); who holds it otherwise. */
+async function takeOver(
+  deps: Deps,
+  p: Promotion,
+  stage: StageConfig,
+  key: string,
+  value: string,
+  ttlMs: number,
+): Promise<string | undefined> {
   for (let attempt = 1; ; attempt++) {
     const current = parseHolder(await deps.store.holder(key));
     if (current?.promotionId === p.id) return undefined; // taken by an earlier attempt to start
     if (current && current.promotionId === p.supersedes) {
       await supersede(deps, current.promotionId, stage, p.requester);
     }
-    const got = await deps.store.acquire(key, JSON.stringify(mine), ttlMs);
+    const got = await deps.store.acquire(key, value, ttlMs);
     if (got.acquired) return undefined;
     const holder = parseHolder(got.holder);
     const superseded = holder?.promotionId === p.supersedes && holder !== undefined;
     if (!superseded || attempt >= TAKEOVER_ATTEMPTS) {
-      const who = holder
+      return holder
         ? `a ${holder.kind} of ${holder.service} to ${holder.stage} by ${holder.user}`
         : 'another operation';
-      return `${stage.stack} is locked by ${who}. Run /rollback again when it has finished.`;
     }
     await deps.sleep(TAKEOVER_PAUSE_MS);
   }

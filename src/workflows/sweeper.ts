@@ -18,6 +18,14 @@ async function leaseFree(deps: Deps, p: Promotion): Promise<boolean> {
   return (await deps.store.holder(KEYS.lease(p.id))) === undefined;
 }
 
+/**
+ * When the current planning began: at the start, or (multi-stack) when a stack that could not be planned before
+ * the earlier ones ran started being planned, which can be hours after the operation was opened.
+ */
+function planningSince(p: Promotion): number {
+  return Date.parse(p.parts && p.current !== undefined ? p.updatedAt : p.createdAt);
+}
+
 export async function sweepOnce(deps: Deps): Promise<void> {
   const now = deps.now().getTime();
   for (const p of await deps.store.listActive()) {
@@ -31,8 +39,8 @@ export async function sweepOnce(deps: Deps): Promise<void> {
         if (t.ok) await finishOperation(deps, p.id);
       } else if (
         p.state === 'planning' &&
-        ((now - Date.parse(p.createdAt) > PLANNER_GRACE_MS && (await leaseFree(deps, p))) ||
-          now - Date.parse(p.createdAt) > deps.timing.planningTimeoutMs)
+        ((now - planningSince(p) > PLANNER_GRACE_MS && (await leaseFree(deps, p))) ||
+          now - planningSince(p) > deps.timing.planningTimeoutMs)
       ) {
         const t = await transition(deps, p.id, {
           type: 'plan_failed',

@@ -158,9 +158,10 @@ describe('nested stacks', () => {
 
     const text = allText(summary.blocks);
     expect(text).toMatch(/⚠ \*1 destructive\*/);
-    expect(text).toContain('*Nested stack* `Storage`');
+    expect(text).toContain('*Nested stack `Storage`:*');
+    expect(text).toContain('`Storage` · ⚠ *DELETES* table `OrdersTable`');
     expect(text).toMatch(/⚠ \*DELETES\* table `OrdersTable` — data will be lost/);
-    expect(text).toContain('*Stack* `api-prod`');
+    expect(text).toContain('*Stack `api-prod`:*');
     // Sorted across stacks: the nested deletion comes before the top stack's queue change.
     expect(text.indexOf('OrdersTable')).toBeLessThan(text.indexOf('modifies queue'));
     // As loud as a deletion at the top: approving asks to confirm the data loss.

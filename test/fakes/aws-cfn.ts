@@ -768,6 +768,18 @@ export class CloudFormationFake {
     return { triggers: named ? triggers.map((t) => t.Arn ?? '') : [...stack.rollback.triggers], minutes };
   }
 
+  /** Does another stack of `stack`'s account and region export `name` now (its current template)? */
+  private exported(stack: StackRec, name: string): boolean {
+    return this.stacks.some(
+      (s) =>
+        s !== stack &&
+        s.account === stack.account &&
+        s.region === stack.region &&
+        !s.status.startsWith('DELETE_') &&
+        s.template.exports.includes(name),
+    );
+  }
+
   private computeOutcome(
     stack: StackRec,
     cs: ChangeSetRec,
@@ -781,6 +793,10 @@ export class CloudFormationFake {
       );
       return { changes, overridden: true, failure: changes.length === 0 ? NO_CHANGES_REASON : undefined };
     }
+    // Fn::ImportValue of an export no other stack of the account and region has: the change set fails.
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-importvalue.html
+    const missing = cs.template.imports.find((name) => !this.exported(stack, name));
+    if (missing) return { changes: [], overridden: false, failure: `No export named ${missing} found` };
     const ctx = { region: stack.region, account: stack.account, stackName: stack.name, stackId: stack.stackId };
     const before = evaluateTemplate(stack.template, { ...ctx, params: stack.parameters });
     const after = evaluateTemplate(cs.template, { ...ctx, params: cs.parameters });

@@ -37,6 +37,10 @@ export interface Template {
   resources: ResourceDecl[];
   conditions: JsonObject;
   mappings: JsonObject;
+  /** Export names of its Outputs (literal names only), which other stacks of the account and region may import */
+  exports: string[];
+  /** Export names it imports with Fn::ImportValue (literal names only) */
+  imports: string[];
 }
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -141,9 +145,20 @@ export function parseTemplate(body: string): Template {
     resources,
     conditions: isObject(doc.Conditions) ? doc.Conditions : {},
     mappings: isObject(doc.Mappings) ? doc.Mappings : {},
+    exports: Object.values(isObject(doc.Outputs) ? doc.Outputs : {}).flatMap((o) =>
+      isObject(o) && isObject(o.Export) && typeof o.Export.Name === 'string' ? [o.Export.Name] : [],
+    ),
+    imports: [...new Set(importsIn(resourcesDoc))],
   };
   checkReferences(tpl);
   return tpl;
+}
+
+/** Literal names given to Fn::ImportValue anywhere in `v`. */
+function importsIn(v: unknown): string[] {
+  if (Array.isArray(v)) return v.flatMap(importsIn);
+  if (!isObject(v)) return [];
+  return Object.entries(v).flatMap(([k, x]) => (k === 'Fn::ImportValue' && typeof x === 'string' ? [x] : importsIn(x)));
 }
 
 function scalarText(v: Json | undefined): string {

@@ -1337,3 +1337,42 @@ describe('nested stacks (IncludeNestedStacks)', () => {
     expect(aws.nestedStack('app', 'Storage')!.changeSets[0]!.executionStatus).toBe('EXECUTE_COMPLETE');
   });
 });
+
+describe('exports and imports between stacks', () => {
+  const exporting = JSON.stringify({
+    Resources: { Jobs: { Type: 'AWS::SQS::Queue', Properties: {} } },
+    Outputs: { Url: { Value: { Ref: 'Jobs' }, Export: { Name: 'jobs-url' } } },
+  });
+  const importing = JSON.stringify({
+    Resources: { Topic: { Type: 'AWS::SNS::Topic', Properties: { DisplayName: { 'Fn::ImportValue': 'jobs-url' } } } },
+  });
+  const plain = JSON.stringify({ Resources: { Topic: { Type: 'AWS::SNS::Topic', Properties: {} } } });
+
+  it('a change set importing an export no other stack has fails; once a stack exports it, it plans', async () => {
+    const aws = await fake();
+    aws.putStack({ name: 'infra', template: plain });
+    aws.putStack({ name: 'app', template: plain });
+    // The same export in another account does not count.
+    aws.putStack({ name: 'elsewhere', account: '999999999999', template: exporting });
+    const cfn = cfnClient(aws);
+    const first = await createChangeSet(cfn, { StackName: 'app', TemplateBody: importing, Parameters: [] });
+    expect(await settledChangeSet(cfn, first.Id!)).toMatchObject({
+      Status: 'FAILED',
+      StatusReason: 'No export named jobs-url found',
+      ExecutionStatus: 'UNAVAILABLE',
+    });
+
+    const infra = await createChangeSet(cfn, { StackName: 'infra', TemplateBody: exporting, Parameters: [] });
+    await settledChangeSet(cfn, infra.Id!);
+    await cfn.send(new ExecuteChangeSetCommand({ ChangeSetName: infra.Id }));
+    expect((await terminal(cfn, 'infra')).StackStatus).toBe('UPDATE_COMPLETE');
+
+    const again = await createChangeSet(cfn, {
+      StackName: 'app',
+      ChangeSetName: 'promote-2',
+      TemplateBody: importing,
+      Parameters: [],
+    });
+    expect(await settledChangeSet(cfn, again.Id!)).toMatchObject({ Status: 'CREATE_COMPLETE' });
+  });
+});

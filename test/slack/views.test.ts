@@ -1124,12 +1124,12 @@ describe('renderPromotionMessage: alarms and nested stacks', () => {
   it('groups the changes under their stack when there are several, keeping the worst first across stacks', () => {
     const view = render({ plan: nestedPlan });
     expect(changeLines(view.blocks)).toEqual([
-      '*Nested stack* `Storage`',
-      '⚠ *DELETES* table `OrdersTable` — data will be lost',
-      '*Stack* `api-prod`',
+      '*Destructive, replacing and security changes (all stacks):*',
+      '`Storage` · ⚠ *DELETES* table `OrdersTable` — data will be lost',
+      '*Stack `api-prod`:*',
       '✏️ modifies queue `Queue`',
       '✏️ modifies nested stack `Storage`',
-      '*Nested stack* `Storage`',
+      '*Nested stack `Storage`:*',
       '➕ adds topic `Topic`',
     ]);
     expect(allText(view.blocks)).toContain('⚠ *1 destructive*');
@@ -1138,15 +1138,15 @@ describe('renderPromotionMessage: alarms and nested stacks', () => {
   });
 
   it('shows no stack headings for a plan of one stack', () => {
-    expect(changeLines(render().blocks).some((l) => l.includes('Stack*'))).toBe(false);
+    expect(changeLines(render().blocks).some((l) => /Stack|all stacks/.test(l))).toBe(false);
   });
 
   it('groups the full change list the same way', () => {
-    const list = renderChangeList(nestedPlan, 'api-prod').split('\n');
+    const list = renderChangeList(nestedPlan, ['api-prod']).split('\n');
     expect(list.slice(1, 4)).toEqual([
-      '*Nested stack* `Storage`',
-      '⚠ *DELETES* table `OrdersTable` — data will be lost',
-      '*Stack* `api-prod`',
+      '*Destructive, replacing and security changes (all stacks):*',
+      '`Storage` · ⚠ *DELETES* table `OrdersTable` — data will be lost',
+      '*Stack `api-prod`:*',
     ]);
   });
 
@@ -1156,7 +1156,118 @@ describe('renderPromotionMessage: alarms and nested stacks', () => {
       { stack: '<!channel>/X', changes: [{ LogicalResourceId: 'T', ResourceType: 'AWS::SNS::Topic', Action: 'Add' }] },
     ]);
     const text = allText(render({ plan }).blocks);
-    expect(text).toContain('*Nested stack* `&lt;!channel&gt;/X`');
+    expect(text).toContain('*Nested stack `&lt;!channel&gt;/X`:*');
     expect(text).not.toContain('<!channel>');
+  });
+});
+
+describe('several stacks', () => {
+  const tag = (plan: Plan, stack: string): Plan => ({ ...plan, changes: plan.changes.map((c) => ({ ...c, stack })) });
+  const INFRA = tag(SMALL_PLAN, 'shop-infra-prod');
+  const APP = tag(
+    buildPlan([
+      { LogicalResourceId: 'Web', ResourceType: 'AWS::Lambda::Function', Action: 'Modify', Replacement: 'False' },
+    ]),
+    'shop-app-prod',
+  );
+  const combined: Plan = {
+    changes: [...INFRA.changes, ...APP.changes],
+    counts: { ...INFRA.counts, modified: INFRA.counts.modified + 1, total: INFRA.counts.total + 1 },
+  };
+  const parts = (over: Partial<NonNullable<Promotion['parts']>[number]>[] = [{}, {}]) =>
+    ['shop-infra-prod', 'shop-app-prod'].map((stack, i) => ({
+      stack,
+      target: { stack, region: 'eu-west-1' },
+      status: 'planned' as const,
+      plan: i === 0 ? INFRA : APP,
+      ...over[i],
+    }));
+  const multi = (over: Partial<Promotion> = {}) =>
+    render({ service: 'shop', plan: combined, parts: parts(), current: 0, target: parts()[0]!.target, ...over });
+
+  it('groups the changes: the destructive and security ones of every stack first, then each stack under its name', () => {
+    const view = multi();
+    checkBlockLimits(view.blocks);
+    const lines = changeLines(view.blocks);
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    expect(lines[0]).toBe('*Destructive, replacing and security changes (all stacks):*');
+    expect(at(/^`shop-infra-prod` · ⚠ \*DELETES\* table `UsersTable`/)).toBe(1);
+    expect(at(/^`shop-infra-prod` · 🔐/)).toBe(2);
+    expect(at(/^\*Stack `shop-infra-prod`:\*$/)).toBeGreaterThan(2);
+    expect(at(/^\*Stack `shop-app-prod`:\*$/)).toBeGreaterThan(at(/^\*Stack `shop-infra-prod`:\*$/));
+    expect(at(/modifies function `Web`/)).toBeGreaterThan(at(/^\*Stack `shop-app-prod`:\*$/));
+  });
+
+  it('one stack: no headings, as before', () => {
+    const lines = changeLines(render({ plan: INFRA }).blocks);
+    expect(lines.some((l) => /Stack|all stacks/.test(l))).toBe(false);
+    expect(lines[0]).toMatch(/^⚠ \*DELETES\* table `UsersTable`/);
+  });
+
+  it('lists every stack with where it stands, and the final reply says what ran and what did not', () => {
+    const planned = allText(
+      multi({ parts: parts([{}, { status: 'deferred', reason: 'No export named <x> found', plan: undefined }]) })
+        .blocks,
+    );
+    expect(planned).toMatch(/1\. `shop-infra-prod`: \*5 changes:\*/);
+    expect(planned).toContain('2. `shop-app-prod`: planned after the stacks before it are applied');
+    expect(planned).toContain('No export named &lt;x&gt; found');
+
+    const ended = promotion({
+      service: 'shop',
+      state: 'rolled_back',
+      current: 0,
+      execution: {
+        token: 't',
+        startedAt: minutesAgo(3),
+        endedAt: minutesAgo(1),
+        finalStackStatus: 'UPDATE_ROLLBACK_COMPLETE',
+        reason: 'boom',
+        failedResources: [],
+        confirmed: true,
+      },
+      parts: parts([
+        {
+          status: 'failed',
+          reason: 'boom',
+          execution: {
+            token: 't',
+            startedAt: minutesAgo(3),
+            endedAt: minutesAgo(1),
+            finalStackStatus: 'UPDATE_ROLLBACK_COMPLETE',
+            failedResources: [],
+            confirmed: true,
+          },
+        },
+        { changeSet: { arn: 'arn:b', name: 'b' } },
+      ]),
+    });
+    const final = allText(renderFinal(ended, NOW).blocks);
+    expect(final).toContain('1. `shop-infra-prod`: ❌ UPDATE_ROLLBACK_COMPLETE: boom');
+    expect(final).toContain('2. `shop-app-prod`: ⛔ not executed (its change set was deleted)');
+  });
+
+  it('a stack reviewed after the earlier ones ran: the summary points at the thread and has no buttons', () => {
+    const view = multi({
+      current: 1,
+      parts: parts([{ status: 'succeeded' }, { planTs: '1700000000.000200' }]),
+      approvals: [],
+    });
+    expect(buttons(view.blocks)).toHaveLength(0);
+    expect(allText(view.blocks)).toMatch(
+      /The plan of `shop-app-prod`, made after the stacks before it ran, waits for approval in the thread/,
+    );
+  });
+
+  it('progress names the stack running', () => {
+    const text = renderProgress({
+      done: 1,
+      total: 3,
+      inProgress: [],
+      failed: 0,
+      elapsedMs: 1000,
+      stack: { name: 'shop-app-prod', position: 2, of: 2 },
+    }).text;
+    expect(text).toMatch(/^Executing… `shop-app-prod` \(stack 2 of 2\) 1\/3 resources/);
   });
 });

@@ -1,5 +1,6 @@
 // One change as mrkdwn lines, the full change list (thread or file), and splitting long text.
 import { LOUD_VERBS } from '../../domain/classify.js';
+import { groupChanges } from '../../domain/stacks.js';
 import type { ClassifiedChange, Impact, Plan, PlanCounts, PropertyChange } from '../../domain/types.js';
 import { code, escapeMrkdwn, truncate, truncateEscaped } from '../escape.js';
 import { count, plural } from './blocks.js';
@@ -95,37 +96,54 @@ export function formatCounts(counts: PlanCounts): string {
   return `*${plural(counts.total, 'change')}:* ${parts.join(' · ')}`;
 }
 
-/** `*Nested stack* `Storage``, or `*Stack* `api-prod`` for the operation's own stack (undefined `stack`). */
-export function stackHeading(stack: string | undefined, topStack: string): string {
-  return stack ? `*Nested stack* ${code(truncate(stack, 200))}` : `*Stack* ${code(truncate(topStack, 128))}`;
+/** The heading of one stack's changes: `*Stack `api-prod`:*`, or `*Nested stack `Storage`:*` below a top stack. */
+export function stackHeading(stack: string, topStacks: readonly string[]): string {
+  return topStacks.includes(stack)
+    ? `*Stack ${code(truncate(stack, 128))}:*`
+    : `*Nested stack ${code(truncate(stack, 200))}:*`;
 }
 
 /**
- * The changes' entries, each preceded by a stack heading where the stack differs from the entry before when
- * the changes span more than one stack (`ClassifiedChange.stack`). The order stays the plan's (worst first
- * across every stack), so a heading may come back for a stack whose milder changes follow.
+ * The changes in the order they are reviewed in, one entry each (see groupChanges in domain/stacks.ts). When
+ * they span several stacks (the stacks of a multi-stack stage, nested stacks), the risky changes of every stack
+ * come first, each naming its stack, then each stack's other changes under its heading: the first entry of each
+ * group starts with the group's heading. `topStacks` are the operation's own stacks (the first also stands for
+ * changes that name none); any other stack is a nested one.
  */
-export function entriesByStack(
+export function reviewEntries(
   changes: readonly ClassifiedChange[],
-  topStack: string,
-  entry: (c: ClassifiedChange) => string,
-): string[] {
-  const several = new Set(changes.map((c) => c.stack)).size > 1;
-  let previous: string | undefined | null = null;
-  return changes.map((c) => {
-    const heading = several && c.stack !== previous ? `${stackHeading(c.stack, topStack)}\n` : '';
-    previous = c.stack;
-    return `${heading}${entry(c)}`;
-  });
+  opts: EntryOptions,
+  topStacks: readonly string[] = [],
+): { changes: ClassifiedChange[]; entries: string[] } {
+  const top = topStacks[0];
+  const named = changes.map((c) => (c.stack === undefined && top !== undefined ? { ...c, stack: top } : c));
+  // One stack (or none named): as given, without headings.
+  if (new Set(named.map((c) => c.stack)).size <= 1) {
+    return { changes: [...changes], entries: changes.map((c) => formatChangeEntry(c, opts)) };
+  }
+  const original = new Map(named.map((n, i) => [n, changes[i]!]));
+  const ordered: ClassifiedChange[] = [];
+  const entries: string[] = [];
+  for (const g of groupChanges(named)) {
+    const heading =
+      g.stack === undefined
+        ? '*Destructive, replacing and security changes (all stacks):*'
+        : stackHeading(g.stack, topStacks);
+    g.changes.forEach((c, i) => {
+      const label = g.stack === undefined && c.stack !== undefined ? `${code(truncate(c.stack, 128))} · ` : '';
+      const entry = `${label}${formatChangeEntry(c, opts)}`;
+      ordered.push(original.get(c) ?? c);
+      entries.push(i === 0 ? `${heading}\n${entry}` : entry);
+    });
+  }
+  return { changes: ordered, entries };
 }
 
 /** The full list, minor changes included: one line per change plus its property lines. Escaped mrkdwn. */
-export function renderChangeList(plan: Plan, topStack = ''): string {
+export function renderChangeList(plan: Plan, topStacks: readonly string[] = []): string {
   if (plan.changes.length === 0) return 'No changes.';
   const lines = [formatCounts(plan.counts)];
-  lines.push(
-    ...entriesByStack(plan.changes, topStack, (c) => formatChangeEntry(c, { maxProperties: 50, valueChars: 300 })),
-  );
+  lines.push(...reviewEntries(plan.changes, { maxProperties: 50, valueChars: 300 }, topStacks).entries);
   return lines.join('\n');
 }
 

@@ -2,6 +2,7 @@
 import type { Promotion } from '../../domain/types.js';
 import { code, escapeMrkdwn, mentionUser, truncate, truncateEscaped } from '../escape.js';
 import { context, LIMITS, plural, section, type View } from './blocks.js';
+import { renderPartLines, STACKS_BLOCK_ID } from './stacks.js';
 import { executionOutcomeLine, reasonText, renderFailedResource, stateLine } from './status.js';
 import { alarmLabel, clockTime, formatDuration } from './time.js';
 
@@ -17,6 +18,8 @@ export interface ProgressInput {
   stackStatus?: string;
   /** Every resource is updated and CloudFormation watches these alarms (ARNs) until `until` (ISO) */
   watching?: { alarms: string[]; until: string };
+  /** Multi-stack: the stack running and its place, e.g. `shop-app-prod` (stack 2 of 2) */
+  stack?: { name: string; position: number; of: number };
 }
 
 const IN_PROGRESS_SHOWN = 3;
@@ -25,7 +28,8 @@ const IN_PROGRESS_SHOWN = 3;
 export function renderProgress(p: ProgressInput): View {
   // CloudFormation keeps going after the first failure only to roll back: say so.
   const verb = p.stackStatus?.includes('ROLLBACK') ? 'Rolling back…' : 'Executing…';
-  const parts = [`${verb} ${p.done}/${p.total} resources`, formatDuration(p.elapsedMs)];
+  const on = p.stack ? ` ${code(truncate(p.stack.name, 128))} (stack ${p.stack.position} of ${p.stack.of})` : '';
+  const parts = [`${verb}${on} ${p.done}/${p.total} resources`, formatDuration(p.elapsedMs)];
   if (p.inProgress.length) {
     const shown = p.inProgress.slice(0, IN_PROGRESS_SHOWN).map((id) => escapeMrkdwn(truncate(id, 80)));
     const more = p.inProgress.length - shown.length;
@@ -69,6 +73,8 @@ export function renderFinal(p: Promotion, now: Date): View {
     if (failed.length > FAILED_SHOWN) lines.push(`_…and ${plural(failed.length - FAILED_SHOWN, 'more resource')}_`);
     blocks.push(section(lines.join('\n'), 'promotion_failed_resources'));
   }
+  // Several stacks: what ran, what was skipped, and what was not executed.
+  if (p.parts) blocks.push(section(renderPartLines(p), STACKS_BLOCK_ID));
   if (p.execution?.finalStackStatus?.endsWith('ROLLBACK_FAILED')) {
     blocks.push(
       context(

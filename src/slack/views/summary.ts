@@ -1,6 +1,8 @@
 // The channel message of a promotion, for every state (it is updated in place after each decision).
 // Whatever the plan's size, the message stays inside Slack's block limits: the fixed parts are
 // built first, then change lines are added worst first until the text/block budget is used.
+
+import { anyPartRan, topStacksOf } from '../../domain/stacks.js';
 import type {
   ApprovalRule,
   ChosenRule,
@@ -30,7 +32,8 @@ import {
   section,
   type View,
 } from './blocks.js';
-import { type EntryOptions, entriesByStack, formatChangeEntry, formatCounts } from './change-list.js';
+import { type EntryOptions, formatCounts, reviewEntries } from './change-list.js';
+import { renderPartLines, STACKS_BLOCK_ID } from './stacks.js';
 import { promotionTitle, reasonText, renderFailedResource, stateLine } from './status.js';
 import { alarmLabel, relative, utc } from './time.js';
 
@@ -49,6 +52,7 @@ export const BLOCK_ID = {
   sourceWarning: 'promotion_source_warning',
   status: 'promotion_status',
   details: 'promotion_details',
+  stacks: STACKS_BLOCK_ID,
   counts: 'promotion_counts',
   changes: (i: number) => `promotion_changes_${i}`,
   leftOut: 'promotion_left_out',
@@ -89,11 +93,22 @@ export function renderPromotionMessage(input: SummaryInput): View {
   const warning = sourceWarning(p);
   if (warning) top.push(section(warning, BLOCK_ID.sourceWarning, FIXED_SECTION_MAX));
   top.push(fieldsSection(detailFields(p, now), BLOCK_ID.details));
+  if (p.parts) top.push(section(renderPartLines(p), BLOCK_ID.stacks, FIXED_SECTION_MAX));
   const plan = p.plan && p.plan.changes.length > 0 ? p.plan : undefined;
   if (plan) top.push(section(countsLine(plan, showMinor), BLOCK_ID.counts));
 
   const bottom: KnownBlock[] = [];
-  if (awaiting) {
+  if (awaiting && laterRound(p)) {
+    // A stack planned after the earlier ones ran is reviewed in the thread, where its plan is.
+    const part = p.parts![p.current!]!;
+    bottom.push(
+      section(
+        `The plan of ${code(truncate(part.stack, 128))}, made after the stacks before it ran, waits for approval in the thread: ${approvalText(p, rule, now)}`,
+        BLOCK_ID.approval,
+        FIXED_SECTION_MAX,
+      ),
+    );
+  } else if (awaiting) {
     bottom.push(section(approvalText(p, rule, now), BLOCK_ID.approval, FIXED_SECTION_MAX));
     bottom.push(actions(approvalButtons(p), BLOCK_ID.actions));
   }
@@ -101,8 +116,14 @@ export function renderPromotionMessage(input: SummaryInput): View {
 
   const middle: KnownBlock[] = [];
   if (plan) {
-    const visible = plan.changes.filter((c) => showMinor || c.impact !== 'minor');
-    const packed = packChanges(visible, p.target.stack, {
+    // Review order: with several stacks, the risky changes of all first, then each stack's (reviewEntries).
+    const topStacks = topStacksOf(p);
+    const visible = reviewEntries(
+      plan.changes.filter((c) => showMinor || c.impact !== 'minor'),
+      DETAIL_LEVELS[0]!,
+      topStacks,
+    ).changes;
+    const packed = packChanges(visible, topStacks, {
       text: LIMITS.totalTextBudget - blocksTextLength([...top, ...bottom]) - NOTE_RESERVE,
       blocks: LIMITS.blocks - top.length - bottom.length - 1,
     });
@@ -134,7 +155,7 @@ function detailFields(p: Promotion, now: Date): string[] {
       .filter(Boolean)
       .join(' · ');
   const fields = [`*Requested by*\n${mentionUser(p.requester)}`];
-  if (p.source) {
+  if (p.source && !p.parts) {
     const s = p.source;
     fields.push(`*${p.kind === 'rollback' ? 'Re-applies' : 'Source'}*\n${place(s.stack, s.region, s.account)}`);
     const build = [code(s.fingerprint.slice(0, 12))];
@@ -144,6 +165,11 @@ function detailFields(p: Promotion, now: Date): string[] {
     }
     const release = p.from && s.release ? `\n${sourceReleaseLine(p.from, s.release, now)}` : '';
     fields.push(`*Build*\n${build.join(' · ')}${release}`);
+  }
+  if (p.parts) {
+    // Several stacks: each one's source, target and state are in the Stacks section.
+    fields.push(`*Target*\n${place(`${p.to} (${p.parts.length} stacks)`, p.target.region, p.target.account)}`);
+    return fields;
   }
   fields.push(`*Target*\n${place(p.target.stack, p.target.region, p.target.account)}`);
   if (p.changeSet) fields.push(`*Change set*\n${code(truncate(p.changeSet.name, 128))}`);
@@ -241,16 +267,13 @@ function countsLine(plan: Plan, showMinor: boolean): string {
  */
 function packChanges(
   changes: readonly ClassifiedChange[],
-  topStack: string,
+  topStacks: readonly string[],
   budget: { text: number; blocks: number },
 ): { sections: string[]; shown: number } {
   const risky = changes.filter((c) => RISKY.has(c.impact)).length;
   let best: { sections: string[]; shown: number } = { sections: [], shown: 0 };
   for (const level of DETAIL_LEVELS) {
-    const packed = packEntries(
-      entriesByStack(changes, topStack, (c) => formatChangeEntry(c, level)),
-      budget,
-    );
+    const packed = packEntries(reviewEntries(changes, level, topStacks).entries, budget);
     if (packed.shown > best.shown) best = packed;
     if (packed.shown >= risky) return packed;
   }
@@ -288,7 +311,12 @@ function leftOutNote(left: readonly ClassifiedChange[], buttonShown: boolean): s
   return `…and ${plural(left.length, 'more change')} not shown${how}${warn}`;
 }
 
-function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
+/** A multi-stack operation reviewing a stack planned after earlier ones ran (its plan is in the thread). */
+export function laterRound(p: Promotion): boolean {
+  return p.parts !== undefined && p.current !== undefined && anyPartRan(p);
+}
+
+export function approvalText(p: Promotion, rule: ApprovalRule, now: Date): string {
   const reviewers = rule.reviewers.slice(0, REVIEWERS_SHOWN).map((r) => mention(truncate(r, 40)));
   if (rule.reviewers.length > REVIEWERS_SHOWN) reviewers.push(`+${rule.reviewers.length - REVIEWERS_SHOWN} more`);
   const why = ruleReasonText(p.rule, rule);
@@ -356,7 +384,7 @@ export function rollbackTargetLine(t: RollbackTarget): string | undefined {
   return undefined;
 }
 
-function approvalButtons(p: Promotion): Button[] {
+export function approvalButtons(p: Promotion): Button[] {
   if (p.mode === 'cancel_update' || p.mode === 'continue_rollback') return recoveryButtons(p);
   const title = promotionTitle(p);
   const destroys = p.plan?.changes.filter((c) => c.impact === 'destroys').length ?? 0;
