@@ -72,8 +72,12 @@ describe('alarm-watched deployments', () => {
     expect(final.text).toContain(ALARM);
     expect(final.text).toContain('UPDATE_ROLLBACK_COMPLETE');
     expect(prodStack(s).status).toBe('UPDATE_ROLLBACK_COMPLETE');
-    const updated = s.slack.messages.find((m) => m.ts === ts)!;
-    expect(allText(updated.blocks)).toMatch(/Rolled back by alarm/);
+    // The summary is updated after the final reply (the last end effect).
+    const updated = await s.slack.waitFor(
+      () => s!.slack.messages.find((m) => m.ts === ts && /Rolled back by alarm/.test(allText(m.blocks))),
+      15_000,
+    );
+    expect(allText(updated.blocks)).toMatch(/Rolled back by alarm `api-5xx`/);
   });
 
   it('a rollback watches no alarm: it clears the stack’s triggers and runs while the alarm fires', async () => {
