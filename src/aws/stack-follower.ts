@@ -159,6 +159,14 @@ export function createStackFollowers(opts: StackFollowerOptions = {}): StackFoll
     }
   }
 
+  /** The stack's status read now, for this caller alone (and then shared with later readers). */
+  async function own(cfn: CloudFormationClient, g: Group, name: string): Promise<StatusEntry> {
+    g.followed.set(name, now());
+    const entry = { stack: await describeStack(cfn, name), at: now() };
+    g.statuses.set(name, entry);
+    return entry;
+  }
+
   async function status(cfn: CloudFormationClient, g: Group, name: string): Promise<StatusEntry> {
     g.followed.set(name, now());
     const fresh = () => {
@@ -187,9 +195,11 @@ export function createStackFollowers(opts: StackFollowerOptions = {}): StackFoll
   return {
     async read(cfn, access, f) {
       const g = groupOf(access);
-      const { stack } = await status(cfn, g, f.stack);
-      if (!stack) return { gone: true, events: [] };
       const last = g.seen.get(f.id);
+      // A follower's first read is its own: a shared status read earlier (or in flight) may predate its
+      // execution (the previous operation's UPDATE_COMPLETE of the same stack) and would end it at once.
+      const { stack } = last ? await status(cfn, g, f.stack) : await own(cfn, g, f.stack);
+      if (!stack) return { gone: true, events: [] };
       const updated = stack.LastUpdatedTime?.getTime();
       const moved = !last || last.status !== stack.StackStatus || last.updated !== updated;
       const due = isInProgress(stack.StackStatus) && (!last || now() - last.eventsAt >= eventsEvery);

@@ -70,9 +70,12 @@ describe('shared stack followers', () => {
     // Round by round (every follower polls once per round), so the comparison does not depend on speed.
     const shared = await fakeWith(N);
     await updateAll(shared.aws, shared.names, Number.POSITIVE_INFINITY);
-    const followers = createStackFollowers({ eventsEveryMs: 60_000 });
+    // A virtual clock a second further each round: every round's status read is due again.
+    let clock = 0;
+    const followers = createStackFollowers({ eventsEveryMs: 60_000, now: () => clock });
     const seen = shared.names.map(() => ({ reads: 0, events: 0 }));
     for (let round = 0; round < ROUNDS; round++) {
+      clock += 1_000;
       await Promise.all(
         shared.names.map(async (stack, i) => {
           const r = await followers.read(shared.cfn, access, { id: `p${i}`, stack, notBefore: new Date(0) });
@@ -98,8 +101,9 @@ describe('shared stack followers', () => {
     const sharedCalls = describes(shared.aws).length;
     const aloneCalls = describes(alone.aws).length;
     expect(aloneCalls).toBe(ROUNDS * N * 2);
-    // At most one listing per round and the events of each stack once (it did not move after that).
-    expect(sharedCalls).toBeLessThanOrEqual(ROUNDS + 2 * N);
+    // Each follower's first status read of its own, then at most one listing per round, and the events of each
+    // stack once (it did not move after that).
+    expect(sharedCalls).toBeLessThanOrEqual(ROUNDS + 3 * N);
     expect(sharedCalls * 4).toBeLessThan(aloneCalls);
     const listed = shared.aws.callsOf('DescribeStacks').filter((c) => c.params.StackName === undefined);
     expect(listed.length).toBeGreaterThan(0);
@@ -133,19 +137,27 @@ describe('shared stack followers', () => {
 
   it('shares a status read between followers of different stacks, and one in flight', async () => {
     const { aws, cfn } = await fakeWith(5);
-    const followers = createStackFollowers({ statusMaxAgeMs: 60_000 });
-    await Promise.all(
-      ['svc-0', 'svc-1', 'svc-2', 'svc-3'].map((stack, i) =>
-        followers.read(cfn, access, { id: `p${i}`, stack, notBefore: new Date(0) }),
-      ),
-    );
-    await Promise.all(
-      ['svc-0', 'svc-1', 'svc-2', 'svc-3'].map((stack, i) =>
-        followers.read(cfn, access, { id: `p${i}`, stack, notBefore: new Date(0) }),
-      ),
-    );
-    // One DescribeStacks for the first follower alone (nothing else followed yet) and one listing for the rest.
-    expect(aws.callsOf('DescribeStacks').length).toBeLessThanOrEqual(2);
+    let clock = 0;
+    const followers = createStackFollowers({ statusMaxAgeMs: 1_000, now: () => clock });
+    const readAll = () =>
+      Promise.all(
+        ['svc-0', 'svc-1', 'svc-2', 'svc-3'].map((stack, i) =>
+          followers.read(cfn, access, { id: `p${i}`, stack, notBefore: new Date(0) }),
+        ),
+      );
+    const listings = () => aws.callsOf('DescribeStacks').filter((c) => c.params.StackName === undefined).length;
+    // A follower's first read is its own (a shared one might predate its execution): one call each.
+    await readAll();
+    expect(aws.callsOf('DescribeStacks')).toHaveLength(4);
+    expect(listings()).toBe(0);
+    // Once stale, one listing (in flight, joined by all four) answers every follower.
+    clock += 2_000;
+    await readAll();
+    expect(listings()).toBe(1);
+    expect(aws.callsOf('DescribeStacks')).toHaveLength(5);
+    // Fresh: shared without a call.
+    await readAll();
+    expect(aws.callsOf('DescribeStacks')).toHaveLength(5);
   });
 
   it('falls back to one call per stack when the role may not list the account’s stacks', async () => {
@@ -163,6 +175,10 @@ describe('shared stack followers', () => {
       );
     const first = await readAll();
     expect(first.map((r) => r.stack?.StackName)).toEqual(['svc-0', 'svc-1', 'svc-2']);
+    // The first reads are each follower's own; the next round tries one listing, which is denied.
+    const second = await readAll();
+    expect(second.map((r) => r.stack?.StackName)).toEqual(['svc-0', 'svc-1', 'svc-2']);
+    expect(aws.callsOf('DescribeStacks').filter((c) => c.params.StackName === undefined)).toHaveLength(1);
     const listingsBefore = aws.callsOf('DescribeStacks').filter((c) => c.params.StackName === undefined).length;
     await readAll();
     const listingsAfter = aws.callsOf('DescribeStacks').filter((c) => c.params.StackName === undefined).length;

@@ -162,7 +162,6 @@ describe('nested stacks', () => {
 
     const text = allText(summary.blocks);
     expect(text).toMatch(/⚠ \*1 destructive\*/);
-    expect(text).toContain('*Nested stack `Storage`:*');
     expect(text).toContain('`Storage` · ⚠ *DELETES* table `OrdersTable`');
     expect(text).toMatch(/⚠ \*DELETES\* table `OrdersTable` — data will be lost/);
     expect(text).toContain('*Stack `api-prod`:*');

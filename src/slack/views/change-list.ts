@@ -122,9 +122,19 @@ export function reviewEntries(
     return { changes: [...changes], entries: changes.map((c) => formatChangeEntry(c, opts)) };
   }
   const original = new Map(named.map((n, i) => [n, changes[i]!]));
+  // The risky changes first (worst first, across stacks), then the stacks in the order they run, each followed by
+  // the stacks nested in it; nested stacks of a lone top stack (paths without it) come after it.
+  const rank = (stack: string | undefined): number => {
+    if (stack === undefined) return -1;
+    const at = topStacks.indexOf(stack);
+    if (at >= 0) return 2 * at;
+    const parent = topStacks.findIndex((t) => stack.startsWith(`${t}/`));
+    return parent >= 0 ? 2 * parent + 1 : 2 * topStacks.length;
+  };
+  const groups = groupChanges(named).sort((a, b) => rank(a.stack) - rank(b.stack));
   const ordered: ClassifiedChange[] = [];
   const entries: string[] = [];
-  for (const g of groupChanges(named)) {
+  for (const g of groups) {
     const heading =
       g.stack === undefined
         ? '*Destructive, replacing and security changes (all stacks):*'
