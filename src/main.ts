@@ -4,7 +4,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type App, LogLevel } from '@slack/bolt';
-import { Redis } from 'ioredis';
 import { createApp } from './app.js';
 import { createAwsClients } from './aws/clients.js';
 import { realSleep } from './aws/cloudformation.js';
@@ -18,7 +17,9 @@ import { slackLibraryLogger } from './slack/library-logger.js';
 import { createSlackClient, createSlackPort } from './slack/port.js';
 import { checkSlackTokens, describeRejection, SlackUnreachableError } from './slack/startup.js';
 import { createMemoryStore } from './store/memory-store.js';
+import { createRedisClient } from './store/redis-connect.js';
 import { createRedisStore } from './store/redis-store.js';
+import { describeRedisTarget, type RedisTarget } from './store/redis-target.js';
 import type { Store } from './store/types.js';
 import { VERSION } from './version.js';
 import { DEFAULT_TIMING, type Deps, type Timing } from './workflows/deps.js';
@@ -46,29 +47,25 @@ function newId(): string {
 }
 
 async function connectStore(
-  url: string | undefined,
+  target: RedisTarget | undefined,
   prefix: string,
   log: ReturnType<typeof createLogger>,
 ): Promise<Store> {
-  if (!url) {
+  if (!target) {
     log.warn(
       'REDIS_URL is not set: using the embedded in-memory store. State is NOT durable and this must be the only replica.',
     );
     return createMemoryStore();
   }
-  // Fail fast on commands while Redis is down instead of queueing them for ~10 s.
-  // commandTimeout: a hung Redis fails the command (and the operation retries later) instead of freezing it.
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 3,
-    connectTimeout: 5_000,
-    commandTimeout: 5_000,
-  });
+  // Single, Sentinel or Cluster, with the same timeouts: fail fast on commands while Redis is down instead of
+  // queueing them, and fail a command a hung Redis does not answer (the operation retries later).
+  const redis = createRedisClient(target);
   redis.on('error', (err) => log.warn('redis connection error', { err }));
   try {
     await redis.connect();
   } catch (cause) {
-    throw new Error(`connecting to Redis at ${url.replace(/\/\/[^@]*@/, '//***@')}`, { cause });
+    redis.disconnect();
+    throw new Error(`connecting to Redis at ${describeRedisTarget(target)}`, { cause });
   }
   return createRedisStore(redis, { prefix });
 }
@@ -170,7 +167,7 @@ async function main(): Promise<void> {
   if (stopping) return;
 
   const metrics = createMetrics();
-  const store = await connectStore(env.redisUrl, env.redisPrefix, log);
+  const store = await connectStore(env.redis, env.redisPrefix, log);
   running.store = store;
   const endpointOverride = !!(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
   const aws = createAwsClients({

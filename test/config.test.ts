@@ -731,6 +731,7 @@ describe('readEnv', () => {
         slackApiUrl: 'https://slack.com/api/',
         port: 3000,
         redisUrl: undefined,
+        redis: undefined,
         configPath: 'promote.yml',
         redisPrefix: 'promote:',
         logLevel: 'info',

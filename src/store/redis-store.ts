@@ -1,21 +1,30 @@
-// Redis implementation of `Store` (ioredis 6). Every multi-key change is one Lua script or one
-// MULTI, so each method is atomic on its own, even with several bot instances on one Redis.
+// Redis implementation of `Store` (ioredis 6), for a single Redis (also behind Sentinel) and for a Redis
+// Cluster. Every multi-key change is one Lua script or one MULTI, so each method is atomic on its own, even
+// with several bot instances on one Redis.
 //
 // Key layout under `prefix` (default 'promote:'):
-//   promotion:<id>        HASH { json, version }, PX = ttl passed by the caller
-//   promotions:active     ZSET id → expiry (ms since epoch): the active index
-//   promotions:recent     LIST of ids, newest created first, capped at recentKeep
-//   lock:<key>            STRING holder, PX ttl
-//   audit                 LIST of entries (JSON), newest first, capped at auditKeep
-//   audit:promotion:<id>  LIST of that promotion's entries, capped at auditKeep, expires 90 days after the last write
-//   json:<key>            STRING JSON value, optional PX
-//   list:<key>            LIST of JSON values, newest first, capped by the caller's `keep`
+//   {ops}:promotion:<id>    HASH { json, version }, PX = ttl passed by the caller
+//   {ops}:promotions:active ZSET id → expiry (ms since epoch): the active index
+//   {ops}:promotions:recent LIST of ids, newest created first, capped at recentKeep
+//   lock:<key>              STRING holder, PX ttl
+//   audit                   LIST of entries (JSON), newest first, capped at auditKeep
+//   audit:promotion:<id>    LIST of that promotion's entries, capped at auditKeep, expires 90 days after the last write
+//   json:<key>              STRING JSON value, optional PX
+//   list:<key>              LIST of JSON values, newest first, capped by the caller's `keep`
 // The kinds live in separate namespaces so a lock, a JSON value and a list with the same caller key
 // never hit WRONGTYPE on each other.
 //
-// Needs Redis ≥ 4 (multi-field HSET). Not written for Redis Cluster: the scripts touch the
-// promotion hash and the index keys together, which would need a hash tag in the prefix.
-import type { ChainableCommander, Redis, Result } from 'ioredis';
+// Redis Cluster: a Lua script or a MULTI may only touch keys of one hash slot, and the slot of a key that
+// contains `{tag}` is computed from `tag` alone (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
+// The promotion scripts keep a record and the two indexes in step atomically (the sweeper must never miss an
+// active record), so the records and the indexes share the tag `{ops}`: all of them live on one node, which
+// the bot's data (a few thousand small records) easily fits. Every other method touches one key, except
+// appendAudit, which writes the global and the promotion's audit lists in two transactions (they need not
+// change together). listHeld scans every master. See src/store/keys.ts for the rule callers follow, and
+// test/store/slots.test.ts, which checks every script and MULTI this store sends.
+//
+// Needs Redis ≥ 4 (multi-field HSET).
+import type { ChainableCommander, Cluster, Redis, Result } from 'ioredis';
 import type { Promotion } from '../domain/types.js';
 import { type AcquireResult, type AuditEntry, isUnavailable, type Store, StoreUnavailableError } from './types.js';
 
@@ -51,6 +60,12 @@ declare module 'ioredis' {
     promoteBotReleaseLock(key: string, holder: string): Result<number, Context>;
   }
 }
+
+/** What the store runs on: one Redis (direct or through Sentinel) or a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** The hash tag of the promotion records and their indexes (see the key layout above). */
+export const OPS_TAG = '{ops}';
 
 export interface RedisStoreOptions {
   /** Namespace for every key; give each test (or each bot deployment sharing a Redis) its own. */
@@ -124,7 +139,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-function defineScripts(redis: Redis): void {
+function defineScripts(redis: RedisClient): void {
   // Names are project-specific because defineCommand attaches them to a connection that the
   // caller may share with other code.
   redis.defineCommand('promoteBotCreatePromotion', { numberOfKeys: 3, lua: CREATE_PROMOTION_LUA });
@@ -183,8 +198,10 @@ function checkVersions(next: Promotion, expectedVersion: number): void {
   }
 }
 
-export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): Store {
+export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {}): Store {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  // A brace in the prefix would become the hash tag of every key and override the store's own.
+  if (/[{}]/.test(prefix)) throw new RangeError(`createRedisStore: the prefix must not contain { or }, got ${prefix}`);
   const auditKeep = opts.auditKeep ?? DEFAULT_AUDIT_KEEP;
   const recentKeep = opts.recentKeep ?? DEFAULT_RECENT_KEEP;
   // LTRIM 0 -1 keeps everything, so a zero cap would silently mean "no cap".
@@ -194,9 +211,9 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
   }
   defineScripts(redis);
 
-  const promotionKey = (id: string) => `${prefix}promotion:${id}`;
-  const activeKey = `${prefix}promotions:active`;
-  const recentKey = `${prefix}promotions:recent`;
+  const promotionKey = (id: string) => `${prefix}${OPS_TAG}:promotion:${id}`;
+  const activeKey = `${prefix}${OPS_TAG}:promotions:active`;
+  const recentKey = `${prefix}${OPS_TAG}:promotions:recent`;
   const lockNs = `${prefix}lock:`;
   const auditKey = `${prefix}audit`;
   const promotionAuditKey = (id: string) => `${prefix}audit:promotion:${id}`;
@@ -204,6 +221,9 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
   const listKey = (key: string) => `${prefix}list:${key}`;
   // ioredis adds its own `keyPrefix` option to command keys but not to SCAN patterns or SCAN results.
   const clientPrefix = redis.options.keyPrefix ?? '';
+  const isCluster = 'nodes' in redis && typeof redis.nodes === 'function';
+  /** Where SCAN must run: it walks the keys of one node only. */
+  const scanTargets = (): Redis[] => (isCluster ? (redis as Cluster).nodes('master') : [redis as Redis]);
 
   /** Fetches records in order; `undefined` where the record has expired. */
   async function readRecords(ids: string[]): Promise<Array<Promotion | undefined>> {
@@ -338,18 +358,21 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
 
     listHeld(keyPrefix) {
       return attempt(`listing held locks starting with ${keyPrefix}`, async () => {
-        // SCAN, never KEYS: KEYS blocks the server for the whole keyspace.
+        // SCAN, never KEYS: KEYS blocks the server for the whole keyspace. On a Cluster, on every master.
         const pattern = `${escapeGlob(clientPrefix + lockNs + keyPrefix)}*`;
         const found = new Set<string>(); // SCAN may return a key more than once
-        let cursor = '0';
-        do {
-          const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-          cursor = nextCursor;
-          for (const k of keys) found.add(k.slice(clientPrefix.length + lockNs.length));
-        } while (cursor !== '0');
+        for (const node of scanTargets()) {
+          let cursor = '0';
+          do {
+            const [nextCursor, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+            cursor = nextCursor;
+            for (const k of keys) found.add(k.slice(clientPrefix.length + lockNs.length));
+          } while (cursor !== '0');
+        }
         const keys = [...found];
         if (keys.length === 0) return [];
-        const holders = await redis.mget(keys.map((k) => lockNs + k));
+        // One GET per key, not MGET: on a Cluster the locks live in different slots.
+        const holders = await Promise.all(keys.map((k) => redis.get(lockNs + k)));
         const held: Array<{ key: string; holder: string }> = [];
         keys.forEach((key, i) => {
           const holder = holders[i];
@@ -363,17 +386,25 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
       const what = `appending audit entry ${entry.action}${entry.promotionId ? ` for promotion ${entry.promotionId}` : ''}`;
       const json = toJson(entry, what);
       await attempt(what, async () => {
-        const tx = redis
-          .multi()
-          .lpush(auditKey, json)
-          .ltrim(auditKey, 0, auditKeep - 1);
-        if (entry.promotionId) {
-          const key = promotionAuditKey(entry.promotionId);
-          tx.lpush(key, json)
-            .ltrim(key, 0, auditKeep - 1)
-            .pexpire(key, PROMOTION_AUDIT_TTL_MS);
-        }
-        await execOrThrow(tx);
+        // Two transactions, one per list: on a Cluster the lists live in different slots, and nothing
+        // reads them as a pair.
+        const global = execOrThrow(
+          redis
+            .multi()
+            .lpush(auditKey, json)
+            .ltrim(auditKey, 0, auditKeep - 1),
+        );
+        const key = entry.promotionId ? promotionAuditKey(entry.promotionId) : undefined;
+        const own =
+          key &&
+          execOrThrow(
+            redis
+              .multi()
+              .lpush(key, json)
+              .ltrim(key, 0, auditKeep - 1)
+              .pexpire(key, PROMOTION_AUDIT_TTL_MS),
+          );
+        await Promise.all([global, own]);
       });
     },
 

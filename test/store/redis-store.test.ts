@@ -80,7 +80,7 @@ describe('redis store', () => {
     await store.acquire('k', 'alice', HOUR);
     await store.appendAudit({ at: 'x', actor: 'U1', action: 'planned', promotionId: 'p1' });
     const withTtl = await Promise.all(
-      [`${prefix}promotion:p1`, `${prefix}lock:k`, `${prefix}audit:promotion:p1`].map((k) => admin.pttl(k)),
+      [`${prefix}{ops}:promotion:p1`, `${prefix}lock:k`, `${prefix}audit:promotion:p1`].map((k) => admin.pttl(k)),
     );
     for (const ttl of withTtl) expect(ttl).toBeGreaterThan(0);
     expect(withTtl[0]).toBeLessThanOrEqual(HOUR);
@@ -90,11 +90,11 @@ describe('redis store', () => {
     open();
     await store.createPromotion(promotion('p1'), { active: true, ttlMs: HOUR });
     await store.createPromotion(promotion('p2'), { active: true, ttlMs: HOUR });
-    await admin.del(`${prefix}promotion:p1`); // as if it had expired
+    await admin.del(`${prefix}{ops}:promotion:p1`); // as if it had expired
     expect((await store.listActive()).map((p) => p.id)).toEqual(['p2']);
-    expect(await admin.zrange(`${prefix}promotions:active`, '0', '-1')).toEqual(['p2']);
+    expect(await admin.zrange(`${prefix}{ops}:promotions:active`, '0', '-1')).toEqual(['p2']);
     expect((await store.listRecent(10)).map((p) => p.id)).toEqual(['p2']);
-    expect(await admin.lrange(`${prefix}promotions:recent`, 0, -1)).toEqual(['p2']);
+    expect(await admin.lrange(`${prefix}{ops}:promotions:recent`, 0, -1)).toEqual(['p2']);
   });
 
   it('drops expired IDs from the active index on the next write, without anyone listing it', async () => {
@@ -102,12 +102,12 @@ describe('redis store', () => {
     await store.createPromotion(promotion('short'), { active: true, ttlMs: 150 });
     await new Promise((r) => setTimeout(r, 400));
     await store.createPromotion(promotion('next'), { active: true, ttlMs: HOUR });
-    expect(await admin.zrange(`${prefix}promotions:active`, '0', '-1')).toEqual(['next']);
+    expect(await admin.zrange(`${prefix}{ops}:promotions:active`, '0', '-1')).toEqual(['next']);
   });
 
   it('says what it was doing when Redis fails, keeping the cause', async () => {
     open();
-    await admin.set(`${prefix}promotion:p1`, 'not a hash');
+    await admin.set(`${prefix}{ops}:promotion:p1`, 'not a hash');
     const err = await store.getPromotion('p1').then(
       () => undefined,
       (e: unknown) => e,
