@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type App, LogLevel } from '@slack/bolt';
+import type { Redis } from 'ioredis';
 import { createApp } from './app.js';
 import { createAwsClients } from './aws/clients.js';
 import { realSleep } from './aws/cloudformation.js';
@@ -18,7 +19,7 @@ import { createSlackClient, createSlackPort } from './slack/port.js';
 import { checkSlackTokens, describeRejection, SlackUnreachableError } from './slack/startup.js';
 import { createMemoryStore } from './store/memory-store.js';
 import { createRedisClient } from './store/redis-connect.js';
-import { createRedisStore } from './store/redis-store.js';
+import { createRedisStore, migrateKeyLayout } from './store/redis-store.js';
 import { describeRedisTarget, type RedisTarget } from './store/redis-target.js';
 import type { Store } from './store/types.js';
 import { VERSION } from './version.js';
@@ -66,6 +67,11 @@ async function connectStore(
   } catch (cause) {
     redis.disconnect();
     throw new Error(`connecting to Redis at ${describeRedisTarget(target)}`, { cause });
+  }
+  // 0.1.0 kept the promotion records under untagged keys, on a single Redis only.
+  if (target.mode !== 'cluster') {
+    const moved = await migrateKeyLayout(redis as Redis, { prefix });
+    if (moved) log.info('moved promotion records to the Cluster-ready key layout', { moved });
   }
   return createRedisStore(redis, { prefix });
 }

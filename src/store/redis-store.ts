@@ -149,6 +149,39 @@ function defineScripts(redis: RedisClient): void {
   redis.defineCommand('promoteBotReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK_LUA });
 }
 
+/**
+ * Moves the promotion records and their indexes from the 0.1.0 key layout (`<prefix>promotion:<id>`,
+ * `<prefix>promotions:active|recent`, no hash tag) to the tagged one. 0.1.0 ran on a single Redis only, so this
+ * runs there (not on a Cluster); run it with no 0.1.0 replica left. Idempotent: a crash half-way is finished by
+ * the next start. RENAME keeps a record's TTL; RENAMENX never overwrites a record written since. Returns how
+ * many records it moved.
+ */
+export async function migrateKeyLayout(redis: Redis, opts: { prefix?: string } = {}): Promise<number> {
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  const oldActive = `${prefix}promotions:active`;
+  const oldRecent = `${prefix}promotions:recent`;
+  const newActive = `${prefix}${OPS_TAG}:promotions:active`;
+  const newRecent = `${prefix}${OPS_TAG}:promotions:recent`;
+  return attempt('moving promotion records to the Cluster-ready key layout', async () => {
+    const [active, recent] = await Promise.all([redis.zrange(oldActive, '0', '-1'), redis.lrange(oldRecent, 0, -1)]);
+    if (active.length === 0 && recent.length === 0) return 0;
+    let moved = 0;
+    for (const id of new Set([...active, ...recent])) {
+      try {
+        moved += await redis.renamenx(`${prefix}promotion:${id}`, `${prefix}${OPS_TAG}:promotion:${id}`);
+      } catch (err) {
+        if (!/no such key/i.test(String((err as Error)?.message))) throw err; // expired: nothing to move
+      }
+    }
+    // The indexes last, so a crash before this point leaves them to be read again at the next start.
+    const tx = redis.multi().zunionstore(newActive, 2, newActive, oldActive, 'AGGREGATE', 'MAX').del(oldActive);
+    // Older than anything created since: they go to the end of the newest-first list.
+    if (recent.length) tx.rpush(newRecent, ...recent);
+    await execOrThrow(tx.del(oldRecent));
+    return moved;
+  });
+}
+
 /** Runs one Redis operation and says what was being done when it fails, keeping the cause. */
 async function attempt<T>(what: string, op: () => Promise<T>): Promise<T> {
   try {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRedisStore } from '../../src/store/redis-store.js';
+import { createRedisStore, migrateKeyLayout } from '../../src/store/redis-store.js';
 import type { Store } from '../../src/store/types.js';
 import { promotion, storeContract } from './store-contract.js';
 
@@ -132,6 +132,24 @@ describe('redis store', () => {
     expect(() => createRedisStore(unused, { auditKeep: 0 })).toThrow(RangeError);
     expect(unused.status).toBe('wait');
     unused.disconnect();
+  });
+
+  it('moves the promotion records and indexes of the 0.1.0 key layout to the tagged one, once', async () => {
+    open();
+    // As 0.1.0 left them: p-old active, p-done finished, p-gone expired; p-new created by this version.
+    await admin.hset(`${prefix}promotion:p-old`, 'json', JSON.stringify(promotion('p-old')), 'version', '1');
+    await admin.pexpire(`${prefix}promotion:p-old`, HOUR);
+    await admin.hset(`${prefix}promotion:p-done`, 'json', JSON.stringify(promotion('p-done')), 'version', '1');
+    await admin.zadd(`${prefix}promotions:active`, Date.now() + HOUR, 'p-old', Date.now() + HOUR, 'p-gone');
+    await admin.rpush(`${prefix}promotions:recent`, 'p-old', 'p-done', 'p-gone');
+    await store.createPromotion(promotion('p-new'), { active: true, ttlMs: HOUR });
+
+    expect(await migrateKeyLayout(redis, { prefix })).toBe(2);
+    expect((await store.listActive()).map((p) => p.id).sort()).toEqual(['p-new', 'p-old']);
+    expect((await store.listRecent(10)).map((p) => p.id)).toEqual(['p-new', 'p-old', 'p-done']);
+    expect(await admin.pttl(`${prefix}{ops}:promotion:p-old`)).toBeGreaterThan(0);
+    expect(await scanAll(`${prefix}promotion*`)).toEqual([]);
+    expect(await migrateKeyLayout(redis, { prefix })).toBe(0);
   });
 
   it('quits its connection on close, and closing twice is fine', async () => {
