@@ -3,7 +3,9 @@
 import { Cluster } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { ACTION } from '../../src/slack/ids.js';
-import { PROD_ACCOUNT, replies, type Scenario, startScenario } from '../support/scenario.js';
+import { startFakeSlack } from '../fakes/slack.js';
+import { freePort, runBotExpectingExit, SIGNING_SECRET, writeConfig } from '../support/bot.js';
+import { configYaml, PROD_ACCOUNT, replies, type Scenario, startScenario } from '../support/scenario.js';
 
 const nodesEnv = inject('redisClusterNodes');
 
@@ -45,6 +47,10 @@ describe.skipIf(!nodesEnv)('a promotion on a Redis Cluster', () => {
     try {
       const record = JSON.parse((await admin.hget(`${s.redisPrefix}{ops}:promotion:${id}`, 'json')) ?? '{}');
       expect(record.state).toBe('succeeded');
+      // Out of the index once the last end effect (the summary, after the final reply) is done.
+      const deadline = Date.now() + 10_000;
+      while ((await admin.zscore(`${s.redisPrefix}{ops}:promotions:active`, id)) !== null && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       expect(await admin.zscore(`${s.redisPrefix}{ops}:promotions:active`, id)).toBeNull();
       const releases = await admin.lrange(`${s.redisPrefix}list:releases:api/prod`, 0, -1);
       expect(releases.map((r) => JSON.parse(r).promotionId)).toEqual([id]);
@@ -60,5 +66,30 @@ describe.skipIf(!nodesEnv)('a promotion on a Redis Cluster', () => {
         .find((t) => t.length > 0),
     );
     expect(history).toMatch(/<@U0REQ>/);
+  });
+
+  it('stops start-up with exit 1 naming the nodes (not the password) when no node answers', async () => {
+    const slack = await startFakeSlack();
+    try {
+      const port = await freePort(); // nothing listens there
+      const { code, output } = await runBotExpectingExit(
+        {
+          SLACK_BOT_TOKEN: slack.token,
+          SLACK_SIGNING_SECRET: SIGNING_SECRET,
+          SLACK_API_URL: slack.url,
+          PROMOTE_CONFIG: writeConfig(configYaml()),
+          AWS_REGION: 'us-east-1',
+          REDIS_URL: 'redis://:Hunter2@cluster',
+          REDIS_CLUSTER_NODES: `127.0.0.1:${port}`,
+        },
+        20_000,
+      );
+      expect(output).toContain(`connecting to Redis at redis Cluster 127.0.0.1:${port}`);
+      expect(code).toBe(1);
+      expect(output).toMatch(/None of startup nodes is available/);
+      expect(output).not.toContain('Hunter2');
+    } finally {
+      await slack.close();
+    }
   });
 });
