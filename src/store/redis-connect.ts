@@ -56,6 +56,10 @@ export function createRedisClient(
     case 'cluster':
       return new Cluster(target.nodes, {
         lazyConnect: true,
+        // While the Cluster connection as a whole is down, ioredis would queue commands without any timeout
+        // until it is back: fail them at once instead (connect() first). Node connections keep their own
+        // bounded retries (maxRetriesPerRequest) through a failover.
+        enableOfflineQueue: false,
         // Every node connection gets the credentials, TLS and timeouts.
         redisOptions: node,
         slotsRefreshTimeout: timeouts.connectTimeoutMs,

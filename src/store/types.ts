@@ -83,7 +83,8 @@ export class StoreUnavailableError extends Error {
 const UNAVAILABLE = new RegExp(
   [
     "Connection is closed|Command timed out|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request",
-    'None of startup nodes is available|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|All sentinels are unreachable',
+    "None of startup nodes is available|Failed to refresh slots cache|Cluster isn't ready|CLUSTERDOWN|TRYAGAIN",
+    'All sentinels are unreachable',
   ].join('|'),
   'i',
 );

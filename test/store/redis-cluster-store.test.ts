@@ -45,10 +45,17 @@ describe.skipIf(!nodesEnv)('redis store on a Redis Cluster', () => {
   }
 
   const uniquePrefix = () => `test:cluster:${randomUUID()}:`;
+  const connected = async () => {
+    const client = createRedisClient(clusterTarget());
+    await client.connect();
+    return client;
+  };
 
   storeContract('redis store on a Cluster', async (opts) => {
     const prefix = uniquePrefix();
-    const store = createRedisStore(createRedisClient(clusterTarget()), { ...opts, prefix });
+    const client = createRedisClient(clusterTarget());
+    await client.connect(); // as src/main.ts does: the Cluster client queues nothing before it is ready
+    const store = createRedisStore(client, { ...opts, prefix });
     return { store, cleanup: () => deleteKeys(prefix) };
   });
 
@@ -62,7 +69,7 @@ describe.skipIf(!nodesEnv)('redis store on a Redis Cluster', () => {
 
     it('keeps the promotion records and their indexes in one slot, and spreads the rest over the nodes', async () => {
       prefix = uniquePrefix();
-      store = createRedisStore(createRedisClient(clusterTarget()), { prefix });
+      store = createRedisStore(await connected(), { prefix });
       for (let i = 0; i < 20; i++) {
         await store.createPromotion(promotion(`p${i}`), { active: true, ttlMs: HOUR });
         await store.acquire(`lock:acct/eu-west-1/stack-${i}`, `holder-${i}`, HOUR);
@@ -78,7 +85,7 @@ describe.skipIf(!nodesEnv)('redis store on a Redis Cluster', () => {
 
     it('lists the held locks of every master', async () => {
       prefix = uniquePrefix();
-      store = createRedisStore(createRedisClient(clusterTarget()), { prefix });
+      store = createRedisStore(await connected(), { prefix });
       const expected: Array<{ key: string; holder: string }> = [];
       for (let i = 0; i < 12; i++) {
         await store.acquire(`lock:acct/eu-west-1/stack-${i}`, `holder-${i}`, HOUR);

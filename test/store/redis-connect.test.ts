@@ -249,3 +249,38 @@ describe('a Redis behind Sentinel', () => {
     await expect(c.connect()).rejects.toThrow(/other|sentinel/i);
   });
 });
+
+describe('a Redis Cluster that goes away', () => {
+  it('fails store calls as unavailable instead of queueing them until it is back', async () => {
+    // One node serving all 16384 slots: the smallest Cluster.
+    const node = await startRedisServer([
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      'nodes.conf',
+      '--cluster-announce-ip',
+      '127.0.0.1',
+    ]);
+    try {
+      const setup = new Redis({ port: node.port });
+      await setup.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+      for (let i = 0; !/cluster_state:ok/.test(String(await setup.call('CLUSTER', 'INFO'))); i++) {
+        if (i > 200) throw new Error('the one-node cluster did not become ready');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await setup.quit();
+      const c = client({ REDIS_URL: 'redis://cluster', REDIS_CLUSTER_NODES: `127.0.0.1:${node.port}` });
+      await c.connect();
+      const store = createRedisStore(c, { prefix: `test:connect:${randomUUID()}:` });
+      await store.ping();
+      await node.stop();
+      // The node connection fails the calls in flight; once the Cluster client is down it refuses new ones.
+      for (let i = 0; i < 3; i++) {
+        await expect(store.getPromotion('p1')).rejects.toMatchObject({ code: 'store_unavailable' });
+      }
+      await expect(store.ping()).rejects.toMatchObject({ code: 'store_unavailable' });
+    } finally {
+      await node.stop();
+    }
+  });
+});
