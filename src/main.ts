@@ -18,7 +18,7 @@ import { slackLibraryLogger } from './slack/library-logger.js';
 import { createSlackClient, createSlackPort } from './slack/port.js';
 import { checkSlackTokens, describeRejection, SlackUnreachableError } from './slack/startup.js';
 import { createMemoryStore } from './store/memory-store.js';
-import { createRedisClient } from './store/redis-connect.js';
+import { connectWithin, createRedisClient } from './store/redis-connect.js';
 import { createRedisStore, migrateKeyLayout } from './store/redis-store.js';
 import { describeRedisTarget, type RedisTarget } from './store/redis-target.js';
 import type { Store } from './store/types.js';
@@ -47,6 +47,9 @@ function newId(): string {
   return randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
 }
 
+/** Start-up gives up on a Redis (or its Sentinels, or its Cluster nodes) that does not answer in this time. */
+const REDIS_CONNECT_WITHIN_MS = 15_000;
+
 async function connectStore(
   target: RedisTarget | undefined,
   prefix: string,
@@ -63,9 +66,8 @@ async function connectStore(
   const redis = createRedisClient(target);
   redis.on('error', (err) => log.warn('redis connection error', { err }));
   try {
-    await redis.connect();
+    await connectWithin(redis, REDIS_CONNECT_WITHIN_MS);
   } catch (cause) {
-    redis.disconnect();
     throw new Error(`connecting to Redis at ${describeRedisTarget(target)}`, { cause });
   }
   // 0.1.0 kept the promotion records under untagged keys, on a single Redis only.

@@ -50,6 +50,9 @@ export function createRedisClient(
         db: target.db,
         ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
         sentinelCommandTimeout: timeouts.commandTimeoutMs,
+        // While no Sentinel answers, ioredis keeps asking them within one connection attempt, so queued
+        // commands would wait without bound: fail them at once instead.
+        enableOfflineQueue: false,
         // rediss://: TLS to the Sentinels and to the master they name.
         ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: { ...tls } } : {}),
       });
@@ -66,5 +69,24 @@ export function createRedisClient(
         // With TLS keep the hostnames: the certificates name them, not the addresses they resolve to.
         ...(target.tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
       });
+  }
+}
+
+/**
+ * connect(), bounded: with Sentinels or Cluster nodes that do not answer, ioredis keeps trying without ever
+ * rejecting. On timeout the client is disconnected.
+ */
+export async function connectWithin(client: RedisClient, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  try {
+    await Promise.race([client.connect(), timeout]);
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }

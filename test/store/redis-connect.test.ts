@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClient, DEFAULT_REDIS_TIMEOUTS } from '../../src/store/redis-connect.js';
+import { connectWithin, createRedisClient, DEFAULT_REDIS_TIMEOUTS } from '../../src/store/redis-connect.js';
 import { createRedisStore, type RedisClient } from '../../src/store/redis-store.js';
 import { parseRedisTarget, type RedisEnv, type RedisTarget } from '../../src/store/redis-target.js';
 import { freePort } from '../support/bot.js';
@@ -236,6 +236,16 @@ describe('a Redis behind Sentinel', () => {
     } finally {
       await direct.quit();
     }
+  });
+
+  it('fails to connect when no Sentinel answers', async () => {
+    const port = await freePort(); // nothing listens there
+    const c = client({ REDIS_URL: 'redis://m', REDIS_SENTINELS: `127.0.0.1:${port}`, REDIS_SENTINEL_NAME: 'mymaster' });
+    // ioredis keeps asking the Sentinels on its own; start-up bounds it (src/main.ts).
+    await expect(connectWithin(c, 1_000)).rejects.toThrow('no answer within 1 s');
+    // and stops trying (the Sentinel connector notices between two attempts).
+    for (let i = 0; i < 100 && c.status !== 'end'; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(c.status).toBe('end');
   });
 
   it('fails to connect when the Sentinel does not know the master name', async () => {
