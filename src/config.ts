@@ -12,6 +12,7 @@ import {
 } from './domain/config-model.js';
 import { parseDuration } from './domain/duration.js';
 import type { ApprovalRule, TieredApprovalRule } from './domain/types.js';
+import { parseRedisTarget, type RedisTarget } from './store/redis-target.js';
 
 export type { PromoteConfig, ServiceConfig, StageConfig } from './domain/config-model.js';
 
@@ -22,6 +23,8 @@ export interface EnvSettings {
   slackApiUrl: string;
   port: number;
   redisUrl?: string;
+  /** Which Redis (single, Sentinel or Cluster) from REDIS_URL and friends; undefined: the in-memory store */
+  redis?: RedisTarget;
   configPath: string;
   /** Key prefix in Redis, so several bots (or tests) can share one Redis */
   redisPrefix: string;
@@ -501,12 +504,16 @@ const envSchema = z.object({
     .min(0, 'must be a port number (0–65535)')
     .max(65535, 'must be a port number (0–65535)')
     .default(3000),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-    .optional(),
+  // REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_NAME, REDIS_SENTINEL_PASSWORD, REDIS_CLUSTER_NODES: checked
+  // together by parseRedisTarget (src/store/redis-target.ts).
+  REDIS_URL: z.string().optional(),
   PROMOTE_CONFIG: z.string().min(1).default('promote.yml'),
-  PROMOTE_REDIS_PREFIX: z.string().min(1).max(64).default('promote:'),
+  PROMOTE_REDIS_PREFIX: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[^{}]*$/, 'must not contain { or } (the store sets its own Redis Cluster hash tags)')
+    .default('promote:'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   SLACK_STARTUP_TIMEOUT: duration.default('60s'),
 });
@@ -516,11 +523,13 @@ export function readEnv(env: Record<string, string | undefined>): Checked<EnvSet
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const r = check(envSchema, cleaned);
   const problems = r.ok ? [] : [...r.problems];
+  const redis = parseRedisTarget(cleaned);
+  if (!redis.ok) problems.push(...redis.problems);
   // Checked on the raw values, so that a bad bot token does not hide a missing secret.
   if (!cleaned.SLACK_APP_TOKEN && !cleaned.SLACK_SIGNING_SECRET) {
     problems.push('SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
   }
-  if (!r.ok || problems.length) return { ok: false, problems };
+  if (!r.ok || !redis.ok || problems.length) return { ok: false, problems };
   const e = r.value;
   return {
     ok: true,
@@ -531,6 +540,7 @@ export function readEnv(env: Record<string, string | undefined>): Checked<EnvSet
       slackApiUrl: e.SLACK_API_URL.endsWith('/') ? e.SLACK_API_URL : `${e.SLACK_API_URL}/`,
       port: e.PORT,
       redisUrl: e.REDIS_URL,
+      redis: redis.value,
       configPath: e.PROMOTE_CONFIG,
       redisPrefix: e.PROMOTE_REDIS_PREFIX,
       logLevel: e.LOG_LEVEL,

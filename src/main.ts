@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type App, LogLevel } from '@slack/bolt';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { createApp } from './app.js';
 import { createAwsClients } from './aws/clients.js';
 import { realSleep } from './aws/cloudformation.js';
@@ -21,7 +21,9 @@ import { createSlackClient, createSlackPort } from './slack/port.js';
 import { checkSlackTokens, describeRejection, SlackUnreachableError } from './slack/startup.js';
 import { KEYS } from './store/keys.js';
 import { createMemoryStore } from './store/memory-store.js';
-import { createRedisStore } from './store/redis-store.js';
+import { connectWithin, createRedisClient } from './store/redis-connect.js';
+import { createRedisStore, migrateKeyLayout } from './store/redis-store.js';
+import { describeRedisTarget, type RedisTarget } from './store/redis-target.js';
 import type { Store } from './store/types.js';
 import { VERSION } from './version.js';
 import { DEFAULT_TIMING, type Deps, type Timing } from './workflows/deps.js';
@@ -48,30 +50,33 @@ function newId(): string {
   return randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
 }
 
+/** Start-up gives up on a Redis (or its Sentinels, or its Cluster nodes) that does not answer in this time. */
+const REDIS_CONNECT_WITHIN_MS = 15_000;
+
 async function connectStore(
-  url: string | undefined,
+  target: RedisTarget | undefined,
   prefix: string,
   log: ReturnType<typeof createLogger>,
 ): Promise<Store> {
-  if (!url) {
+  if (!target) {
     log.warn(
       'REDIS_URL is not set: using the embedded in-memory store. State is NOT durable and this must be the only replica.',
     );
     return createMemoryStore();
   }
-  // Fail fast on commands while Redis is down instead of queueing them for ~10 s.
-  // commandTimeout: a hung Redis fails the command (and the operation retries later) instead of freezing it.
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 3,
-    connectTimeout: 5_000,
-    commandTimeout: 5_000,
-  });
+  // Single, Sentinel or Cluster, with the same timeouts: fail fast on commands while Redis is down instead of
+  // queueing them, and fail a command a hung Redis does not answer (the operation retries later).
+  const redis = createRedisClient(target);
   redis.on('error', (err) => log.warn('redis connection error', { err }));
   try {
-    await redis.connect();
+    await connectWithin(redis, REDIS_CONNECT_WITHIN_MS);
   } catch (cause) {
-    throw new Error(`connecting to Redis at ${url.replace(/\/\/[^@]*@/, '//***@')}`, { cause });
+    throw new Error(`connecting to Redis at ${describeRedisTarget(target)}`, { cause });
+  }
+  // 0.1.0 kept the promotion records under untagged keys, on a single Redis only.
+  if (target.mode !== 'cluster') {
+    const moved = await migrateKeyLayout(redis as Redis, { prefix });
+    if (moved) log.info('moved promotion records to the Cluster-ready key layout', { moved });
   }
   return createRedisStore(redis, { prefix });
 }
@@ -173,7 +178,7 @@ async function main(): Promise<void> {
   if (stopping) return;
 
   const metrics = createMetrics();
-  const store = await connectStore(env.redisUrl, env.redisPrefix, log);
+  const store = await connectStore(env.redis, env.redisPrefix, log);
   running.store = store;
   const endpointOverride = !!(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3);
   // Request budgets shared by every replica through the store (src/budgets.ts): CloudFormation per account and

@@ -881,6 +881,7 @@ describe('readEnv', () => {
         slackApiUrl: 'https://slack.com/api/',
         port: 3000,
         redisUrl: undefined,
+        redis: undefined,
         configPath: 'promote.yml',
         redisPrefix: 'promote:',
         logLevel: 'info',
@@ -928,6 +929,21 @@ describe('readEnv', () => {
       'REDIS_URL rediss:// (TLS)',
       { ...HTTP, REDIS_URL: 'rediss://u:p@cache:6380' },
       { redisUrl: 'rediss://u:p@cache:6380' },
+    ],
+    [
+      'a Redis Cluster (REDIS_CLUSTER_NODES; REDIS_URL gives the password)',
+      { ...HTTP, REDIS_URL: 'redis://:pw@cluster', REDIS_CLUSTER_NODES: 'n1:6379,n2:6379' },
+      {
+        redis: {
+          mode: 'cluster',
+          nodes: [
+            { host: 'n1', port: 6379 },
+            { host: 'n2', port: 6379 },
+          ],
+          tls: false,
+          password: 'pw',
+        },
+      },
     ],
     [
       'PROMOTE_CONFIG',
@@ -1004,6 +1020,16 @@ describe('readEnv', () => {
       'REDIS_URL as host:port',
       { ...HTTP, REDIS_URL: 'cache:6379' },
       ['REDIS_URL: must be a redis:// or rediss:// URL'],
+    ],
+    [
+      'Sentinels without the master name',
+      { ...HTTP, REDIS_URL: 'redis://m', REDIS_SENTINELS: 's1:26379' },
+      ['REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the master group name, e.g. mymaster)'],
+    ],
+    [
+      'PROMOTE_REDIS_PREFIX with a hash tag',
+      { ...HTTP, PROMOTE_REDIS_PREFIX: '{bot}:' },
+      ['PROMOTE_REDIS_PREFIX: must not contain { or } (the store sets its own Redis Cluster hash tags)'],
     ],
     [
       'PROMOTE_REDIS_PREFIX too long',

@@ -1,5 +1,19 @@
 // Every key the workflows keep in the store, in one place. The store adds its own namespace (prefix and
 // kind) in front of these; see the key layout in redis-store.ts.
+//
+// Redis Cluster hash tags (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags):
+// a Lua script or MULTI may only touch keys of one hash slot, and a key's slot comes from the text inside its
+// first `{…}` when there is one, else from the whole key. The rule:
+// 1. Every Store method takes one key from here and touches only that key (plus the store's own `{ops}`
+//    keys, which it tags itself). Such keys need no tag: put no `{` or `}` in them (nor in IDs or names
+//    built into them).
+// 2. A new Store method whose script or MULTI touches several keys from here gives all of them one common
+//    tag, the narrowest that holds them all: the operation (`…:{<promotionId>}`), or the stage
+//    (`…:{<service>/<stage>}`) for a stage's lock and what is changed under it. Keys used together across
+//    operations need a tag they share (the stage, say); when atomicity is not needed, split the call into
+//    single-key ones instead.
+// 3. Call the new method in test/store/slots.test.ts, which checks that each script and MULTI the Redis store
+//    sends stays in one slot; the store contract also runs on a real Cluster (redis-cluster-store.test.ts).
 
 export const KEYS = {
   /** One operation at a time per target stack: `lock:<account>/<region>/<stack>` (a lock holder JSON). */

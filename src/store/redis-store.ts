@@ -1,22 +1,31 @@
-// Redis implementation of `Store` (ioredis 6). Every multi-key change is one Lua script or one
-// MULTI, so each method is atomic on its own, even with several bot instances on one Redis.
+// Redis implementation of `Store` (ioredis 6), for a single Redis (also behind Sentinel) and for a Redis
+// Cluster. Every multi-key change is one Lua script or one MULTI, so each method is atomic on its own, even
+// with several bot instances on one Redis.
 //
 // Key layout under `prefix` (default 'promote:'):
-//   promotion:<id>        HASH { json, version }, PX = ttl passed by the caller
-//   promotions:active     ZSET id → expiry (ms since epoch): the active index
-//   promotions:recent     LIST of ids, newest created first, capped at recentKeep
-//   lock:<key>            STRING holder, PX ttl
-//   audit                 LIST of entries (JSON), newest first, capped at auditKeep
-//   audit:promotion:<id>  LIST of that promotion's entries, capped at auditKeep, expires 90 days after the last write
-//   json:<key>            STRING JSON value, optional PX
-//   list:<key>            LIST of JSON values, newest first, capped by the caller's `keep`
-//   bucket:<key>          HASH { tokens, at, factor }: a token bucket (takeToken/slowDown), PX 10 min idle
+//   {ops}:promotion:<id>    HASH { json, version }, PX = ttl passed by the caller
+//   {ops}:promotions:active ZSET id → expiry (ms since epoch): the active index
+//   {ops}:promotions:recent LIST of ids, newest created first, capped at recentKeep
+//   lock:<key>              STRING holder, PX ttl
+//   audit                   LIST of entries (JSON), newest first, capped at auditKeep
+//   audit:promotion:<id>    LIST of that promotion's entries, capped at auditKeep, expires 90 days after the last write
+//   json:<key>              STRING JSON value, optional PX
+//   list:<key>              LIST of JSON values, newest first, capped by the caller's `keep`
+//   bucket:<key>            HASH { tokens, at, factor }: a token bucket (takeToken/slowDown), PX 10 min idle
 // The kinds live in separate namespaces so a lock, a JSON value and a list with the same caller key
 // never hit WRONGTYPE on each other.
 //
-// Needs Redis ≥ 4 (multi-field HSET). Not written for Redis Cluster: the scripts touch the
-// promotion hash and the index keys together, which would need a hash tag in the prefix.
-import type { ChainableCommander, Redis, Result } from 'ioredis';
+// Redis Cluster: a Lua script or a MULTI may only touch keys of one hash slot, and the slot of a key that
+// contains `{tag}` is computed from `tag` alone (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
+// The promotion scripts keep a record and the two indexes in step atomically (the sweeper must never miss an
+// active record), so the records and the indexes share the tag `{ops}`: all of them live on one node, which
+// the bot's data (a few thousand small records) easily fits. Every other method touches one key, except
+// appendAudit, which writes the global and the promotion's audit lists in two transactions (they need not
+// change together). listHeld scans every master. See src/store/keys.ts for the rule callers follow, and
+// test/store/slots.test.ts, which checks every script and MULTI this store sends.
+//
+// Needs Redis ≥ 4 (multi-field HSET).
+import type { ChainableCommander, Cluster, Redis, Result } from 'ioredis';
 import type { Promotion } from '../domain/types.js';
 import {
   type AcquireResult,
@@ -71,6 +80,12 @@ declare module 'ioredis' {
     ): Result<[number, number, string], Context>;
   }
 }
+
+/** What the store runs on: one Redis (direct or through Sentinel) or a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** The hash tag of the promotion records and their indexes (see the key layout above). */
+export const OPS_TAG = '{ops}';
 
 export interface RedisStoreOptions {
   /** Namespace for every key; give each test (or each bot deployment sharing a Redis) its own. */
@@ -175,7 +190,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return { granted, wait, tostring(factor) }
 `;
 
-function defineScripts(redis: Redis): void {
+function defineScripts(redis: RedisClient): void {
   // Names are project-specific because defineCommand attaches them to a connection that the
   // caller may share with other code.
   redis.defineCommand('promoteBotCreatePromotion', { numberOfKeys: 3, lua: CREATE_PROMOTION_LUA });
@@ -184,6 +199,39 @@ function defineScripts(redis: Redis): void {
   redis.defineCommand('promoteBotRenewLock', { numberOfKeys: 1, lua: RENEW_LOCK_LUA });
   redis.defineCommand('promoteBotReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK_LUA });
   redis.defineCommand('promoteBotTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
+}
+
+/**
+ * Moves the promotion records and their indexes from the 0.1.0 key layout (`<prefix>promotion:<id>`,
+ * `<prefix>promotions:active|recent`, no hash tag) to the tagged one. 0.1.0 ran on a single Redis only, so this
+ * runs there (not on a Cluster); run it with no 0.1.0 replica left. Idempotent: a crash half-way is finished by
+ * the next start. RENAME keeps a record's TTL; RENAMENX never overwrites a record written since. Returns how
+ * many records it moved.
+ */
+export async function migrateKeyLayout(redis: Redis, opts: { prefix?: string } = {}): Promise<number> {
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  const oldActive = `${prefix}promotions:active`;
+  const oldRecent = `${prefix}promotions:recent`;
+  const newActive = `${prefix}${OPS_TAG}:promotions:active`;
+  const newRecent = `${prefix}${OPS_TAG}:promotions:recent`;
+  return attempt('moving promotion records to the Cluster-ready key layout', async () => {
+    const [active, recent] = await Promise.all([redis.zrange(oldActive, '0', '-1'), redis.lrange(oldRecent, 0, -1)]);
+    if (active.length === 0 && recent.length === 0) return 0;
+    let moved = 0;
+    for (const id of new Set([...active, ...recent])) {
+      try {
+        moved += await redis.renamenx(`${prefix}promotion:${id}`, `${prefix}${OPS_TAG}:promotion:${id}`);
+      } catch (err) {
+        if (!/no such key/i.test(String((err as Error)?.message))) throw err; // expired: nothing to move
+      }
+    }
+    // The indexes last, so a crash before this point leaves them to be read again at the next start.
+    const tx = redis.multi().zunionstore(newActive, 2, newActive, oldActive, 'AGGREGATE', 'MAX').del(oldActive);
+    // Older than anything created since: they go to the end of the newest-first list.
+    if (recent.length) tx.rpush(newRecent, ...recent);
+    await execOrThrow(tx.del(oldRecent));
+    return moved;
+  });
 }
 
 /** Runs one Redis operation and says what was being done when it fails, keeping the cause. */
@@ -235,8 +283,10 @@ function checkVersions(next: Promotion, expectedVersion: number): void {
   }
 }
 
-export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): Store {
+export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {}): Store {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  // A brace in the prefix would become the hash tag of every key and override the store's own.
+  if (/[{}]/.test(prefix)) throw new RangeError(`createRedisStore: the prefix must not contain { or }, got ${prefix}`);
   const auditKeep = opts.auditKeep ?? DEFAULT_AUDIT_KEEP;
   const recentKeep = opts.recentKeep ?? DEFAULT_RECENT_KEEP;
   // LTRIM 0 -1 keeps everything, so a zero cap would silently mean "no cap".
@@ -246,9 +296,9 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
   }
   defineScripts(redis);
 
-  const promotionKey = (id: string) => `${prefix}promotion:${id}`;
-  const activeKey = `${prefix}promotions:active`;
-  const recentKey = `${prefix}promotions:recent`;
+  const promotionKey = (id: string) => `${prefix}${OPS_TAG}:promotion:${id}`;
+  const activeKey = `${prefix}${OPS_TAG}:promotions:active`;
+  const recentKey = `${prefix}${OPS_TAG}:promotions:recent`;
   const lockNs = `${prefix}lock:`;
   const auditKey = `${prefix}audit`;
   const promotionAuditKey = (id: string) => `${prefix}audit:promotion:${id}`;
@@ -273,6 +323,9 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
   }
   // ioredis adds its own `keyPrefix` option to command keys but not to SCAN patterns or SCAN results.
   const clientPrefix = redis.options.keyPrefix ?? '';
+  const isCluster = 'nodes' in redis && typeof redis.nodes === 'function';
+  /** Where SCAN must run: it walks the keys of one node only. */
+  const scanTargets = (): Redis[] => (isCluster ? (redis as Cluster).nodes('master') : [redis as Redis]);
 
   /** Fetches records in order; `undefined` where the record has expired. */
   async function readRecords(ids: string[]): Promise<Array<Promotion | undefined>> {
@@ -410,18 +463,21 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
 
     listHeld(keyPrefix) {
       return attempt(`listing held locks starting with ${keyPrefix}`, async () => {
-        // SCAN, never KEYS: KEYS blocks the server for the whole keyspace.
+        // SCAN, never KEYS: KEYS blocks the server for the whole keyspace. On a Cluster, on every master.
         const pattern = `${escapeGlob(clientPrefix + lockNs + keyPrefix)}*`;
         const found = new Set<string>(); // SCAN may return a key more than once
-        let cursor = '0';
-        do {
-          const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-          cursor = nextCursor;
-          for (const k of keys) found.add(k.slice(clientPrefix.length + lockNs.length));
-        } while (cursor !== '0');
+        for (const node of scanTargets()) {
+          let cursor = '0';
+          do {
+            const [nextCursor, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+            cursor = nextCursor;
+            for (const k of keys) found.add(k.slice(clientPrefix.length + lockNs.length));
+          } while (cursor !== '0');
+        }
         const keys = [...found];
         if (keys.length === 0) return [];
-        const holders = await redis.mget(keys.map((k) => lockNs + k));
+        // One GET per key, not MGET: on a Cluster the locks live in different slots.
+        const holders = await Promise.all(keys.map((k) => redis.get(lockNs + k)));
         const held: Array<{ key: string; holder: string }> = [];
         keys.forEach((key, i) => {
           const holder = holders[i];
@@ -435,17 +491,25 @@ export function createRedisStore(redis: Redis, opts: RedisStoreOptions = {}): St
       const what = `appending audit entry ${entry.action}${entry.promotionId ? ` for promotion ${entry.promotionId}` : ''}`;
       const json = toJson(entry, what);
       await attempt(what, async () => {
-        const tx = redis
-          .multi()
-          .lpush(auditKey, json)
-          .ltrim(auditKey, 0, auditKeep - 1);
-        if (entry.promotionId) {
-          const key = promotionAuditKey(entry.promotionId);
-          tx.lpush(key, json)
-            .ltrim(key, 0, auditKeep - 1)
-            .pexpire(key, PROMOTION_AUDIT_TTL_MS);
-        }
-        await execOrThrow(tx);
+        // Two transactions, one per list: on a Cluster the lists live in different slots, and nothing
+        // reads them as a pair.
+        const global = execOrThrow(
+          redis
+            .multi()
+            .lpush(auditKey, json)
+            .ltrim(auditKey, 0, auditKeep - 1),
+        );
+        const key = entry.promotionId ? promotionAuditKey(entry.promotionId) : undefined;
+        const own =
+          key &&
+          execOrThrow(
+            redis
+              .multi()
+              .lpush(key, json)
+              .ltrim(key, 0, auditKeep - 1)
+              .pexpire(key, PROMOTION_AUDIT_TTL_MS),
+          );
+        await Promise.all([global, own]);
       });
     },
 

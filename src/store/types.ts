@@ -160,8 +160,15 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-const UNAVAILABLE =
-  /Connection is closed|Command timed out|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request/i;
+// The last line: a Redis Cluster without a reachable node or with unserved slots, Sentinels that answer nothing.
+const UNAVAILABLE = new RegExp(
+  [
+    "Connection is closed|Command timed out|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request",
+    "None of startup nodes is available|Failed to refresh slots cache|Cluster isn't ready|CLUSTERDOWN|TRYAGAIN",
+    'All sentinels are unreachable',
+  ].join('|'),
+  'i',
+);
 
 /** Whether an ioredis error means Redis is out of reach (see platform-facts §4, "When Redis is down"). */
 export function isUnavailable(err: unknown): boolean {

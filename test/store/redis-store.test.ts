@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRedisStore } from '../../src/store/redis-store.js';
+import { createRedisStore, migrateKeyLayout } from '../../src/store/redis-store.js';
 import type { Store } from '../../src/store/types.js';
 import { promotion, storeContract } from './store-contract.js';
 
@@ -119,7 +119,7 @@ describe('redis store', () => {
     await store.acquire('k', 'alice', HOUR);
     await store.appendAudit({ at: 'x', actor: 'U1', action: 'planned', promotionId: 'p1' });
     const withTtl = await Promise.all(
-      [`${prefix}promotion:p1`, `${prefix}lock:k`, `${prefix}audit:promotion:p1`].map((k) => admin.pttl(k)),
+      [`${prefix}{ops}:promotion:p1`, `${prefix}lock:k`, `${prefix}audit:promotion:p1`].map((k) => admin.pttl(k)),
     );
     for (const ttl of withTtl) expect(ttl).toBeGreaterThan(0);
     expect(withTtl[0]).toBeLessThanOrEqual(HOUR);
@@ -129,11 +129,11 @@ describe('redis store', () => {
     open();
     await store.createPromotion(promotion('p1'), { active: true, ttlMs: HOUR });
     await store.createPromotion(promotion('p2'), { active: true, ttlMs: HOUR });
-    await admin.del(`${prefix}promotion:p1`); // as if it had expired
+    await admin.del(`${prefix}{ops}:promotion:p1`); // as if it had expired
     expect((await store.listActive()).map((p) => p.id)).toEqual(['p2']);
-    expect(await admin.zrange(`${prefix}promotions:active`, '0', '-1')).toEqual(['p2']);
+    expect(await admin.zrange(`${prefix}{ops}:promotions:active`, '0', '-1')).toEqual(['p2']);
     expect((await store.listRecent(10)).map((p) => p.id)).toEqual(['p2']);
-    expect(await admin.lrange(`${prefix}promotions:recent`, 0, -1)).toEqual(['p2']);
+    expect(await admin.lrange(`${prefix}{ops}:promotions:recent`, 0, -1)).toEqual(['p2']);
   });
 
   it('drops expired IDs from the active index on the next write, without anyone listing it', async () => {
@@ -141,12 +141,12 @@ describe('redis store', () => {
     await store.createPromotion(promotion('short'), { active: true, ttlMs: 150 });
     await new Promise((r) => setTimeout(r, 400));
     await store.createPromotion(promotion('next'), { active: true, ttlMs: HOUR });
-    expect(await admin.zrange(`${prefix}promotions:active`, '0', '-1')).toEqual(['next']);
+    expect(await admin.zrange(`${prefix}{ops}:promotions:active`, '0', '-1')).toEqual(['next']);
   });
 
   it('says what it was doing when Redis fails, keeping the cause', async () => {
     open();
-    await admin.set(`${prefix}promotion:p1`, 'not a hash');
+    await admin.set(`${prefix}{ops}:promotion:p1`, 'not a hash');
     const err = await store.getPromotion('p1').then(
       () => undefined,
       (e: unknown) => e,
@@ -171,6 +171,24 @@ describe('redis store', () => {
     expect(() => createRedisStore(unused, { auditKeep: 0 })).toThrow(RangeError);
     expect(unused.status).toBe('wait');
     unused.disconnect();
+  });
+
+  it('moves the promotion records and indexes of the 0.1.0 key layout to the tagged one, once', async () => {
+    open();
+    // As 0.1.0 left them: p-old active, p-done finished, p-gone expired; p-new created by this version.
+    await admin.hset(`${prefix}promotion:p-old`, 'json', JSON.stringify(promotion('p-old')), 'version', '1');
+    await admin.pexpire(`${prefix}promotion:p-old`, HOUR);
+    await admin.hset(`${prefix}promotion:p-done`, 'json', JSON.stringify(promotion('p-done')), 'version', '1');
+    await admin.zadd(`${prefix}promotions:active`, Date.now() + HOUR, 'p-old', Date.now() + HOUR, 'p-gone');
+    await admin.rpush(`${prefix}promotions:recent`, 'p-old', 'p-done', 'p-gone');
+    await store.createPromotion(promotion('p-new'), { active: true, ttlMs: HOUR });
+
+    expect(await migrateKeyLayout(redis, { prefix })).toBe(2);
+    expect((await store.listActive()).map((p) => p.id).sort()).toEqual(['p-new', 'p-old']);
+    expect((await store.listRecent(10)).map((p) => p.id)).toEqual(['p-new', 'p-old', 'p-done']);
+    expect(await admin.pttl(`${prefix}{ops}:promotion:p-old`)).toBeGreaterThan(0);
+    expect(await scanAll(`${prefix}promotion*`)).toEqual([]);
+    expect(await migrateKeyLayout(redis, { prefix })).toBe(0);
   });
 
   it('quits its connection on close, and closing twice is fine', async () => {
