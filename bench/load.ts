@@ -24,6 +24,9 @@ export interface AckLoadResult {
   /** summaries posted by the end of the load, and within the wait after it */
   summariesDuringLoad: number;
   summariesAfter: number;
+  /** CPU time of the bot (user + system) from the start of the load to the end of the wait, per plan posted */
+  botCpuMs: number;
+  cpuMsPerPlan: number;
   wallMs: number;
 }
 
@@ -52,7 +55,8 @@ export async function measureAckLoad(
   o: { waitForPlansMs: number },
 ): Promise<AckLoadResult> {
   const before = summaries(s.slack).length;
-  await scrapeMetric(s.bot.base, 'nodejs_eventloop_lag_p99_seconds'); // resets the bot's histogram
+  // The first scrape also resets the bot's event-loop histogram (prom-client resets it at every collect).
+  const cpuBefore = await scrapeMetric(s.bot.base, 'process_cpu_seconds_total');
   const started = Date.now();
   const samples = await runLoad({ url: s.bot.url, secret: SIGNING_SECRET, concurrency, requests });
   const wallMs = Date.now() - started;
@@ -62,6 +66,7 @@ export async function measureAckLoad(
   const planners = requests.length / 2;
   const deadline = Math.min(Date.now() + o.waitForPlansMs, budget.endsAt);
   while (Date.now() < deadline && summaries(s.slack).length - before < planners) await sleep(100);
+  const botCpuMs = ((await scrapeMetric(s.bot.base, 'process_cpu_seconds_total')) - cpuBefore) * 1000;
   const bad = samples.filter((x) => x.status !== 200);
   const ok = samples.filter((x) => x.status === 200);
   return {
@@ -75,6 +80,8 @@ export async function measureAckLoad(
     eventLoopMaxMs: gauge('nodejs_eventloop_lag_max_seconds'),
     summariesDuringLoad,
     summariesAfter: summaries(s.slack).length - before,
+    botCpuMs,
+    cpuMsPerPlan: botCpuMs / Math.max(1, summaries(s.slack).length - before),
     wallMs,
   };
 }

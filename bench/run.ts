@@ -238,6 +238,12 @@ function report(r: Results): string {
       out.push(
         `   event-loop delay in the bot over the load: p99 ${ms(a.eventLoopP99Ms)} ms, max ${ms(a.eventLoopMaxMs)} ms (monitorEventLoopDelay, 10 ms resolution included)`,
         `   summaries posted: ${a.summariesDuringLoad} during the ${ms(a.wallMs / 1000)} s of load, ${a.summariesAfter} of ${a.requests / 2} by the end of the wait`,
+        `   bot CPU time over the load and the wait: ${ms(a.botCpuMs / 1000)} s, ${ms(a.cpuMsPerPlan)} ms per plan posted (acks and refusals included)`,
+      );
+    const st = r.ackLoad.redisStopped;
+    if (st)
+      out.push(
+        `   Redis stopped: event-loop delay p99 ${ms(st.eventLoopP99Ms)} ms, max ${ms(st.eventLoopMaxMs)} ms; bot CPU ${ms(st.botCpuMs / 1000)} s`,
       );
     for (const [key, a2] of Object.entries(r.ackLoad))
       if (a2?.failed) out.push(`   ⚠ ${key}: ${a2.failed} requests not answered 200, e.g. ${a2.failedExample}`);

@@ -81,7 +81,10 @@ export function clickIn(s: Scenario, channel: string, actionId: string, id: stri
 /** Runs a load job in a worker thread (bench/load-worker.ts) and resolves with its samples. */
 export function runLoad(job: LoadJob): Promise<LoadSample[]> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load-worker.ts', import.meta.url), { workerData: job });
+    // A worker does not inherit the tsx loader of `node --import tsx`: it registers it, then loads the module.
+    const file = new URL('./load-worker.ts', import.meta.url).href;
+    const boot = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(file)}); })`;
+    const worker = new Worker(boot, { eval: true, workerData: job });
     worker.once('message', (m: { samples?: LoadSample[]; error?: string }) => {
       void worker.terminate();
       if (m.samples) resolve(m.samples);
