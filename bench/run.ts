@@ -250,7 +250,9 @@ function report(r: Results): string {
     out.push('');
   }
   if (r.promote || r.waiter) {
-    out.push('2. Change set CREATE_COMPLETE → summary posted (fake change sets take 2 s; AWS latency 40–120 ms)');
+    out.push(
+      '2. Change set CREATE_COMPLETE → summary posted (fake change sets take 1–4 s at random; AWS latency 40–120 ms)',
+    );
     const rows = [STATS_HEADER];
     for (const kind of ['promote', 'rollback'] as const) {
       const samples = r[kind];
@@ -407,15 +409,21 @@ async function main(): Promise<number> {
       `2. plan visible (${PLAN_N} promotions, ${ROLLBACK_N} rollbacks, ${WAITER_N} SDK waiters)`,
       async () => {
         const s = await scenario(
-          { redisUrl, aws: { latencyMs: latency, changeSetStepMs: 1_000 }, config: productionConfig() },
+          { redisUrl, aws: { latencyMs: latency, changeSetStepMs: between(500, 2_000) }, config: productionConfig() },
           prefixes,
         );
         // The waiters sleep ~30 s each; they run meanwhile, on stacks of their own.
-        const waiter = measureWaiter(s, WAITER_N);
+        // Caught at once: a failure must not go unhandled while the bot's plans are measured.
+        const waiter = measureWaiter(s, WAITER_N).then(
+          (w) => ({ w }),
+          (err: Error) => ({ err }),
+        );
         results.promote = await measurePlanning(s, budget, 'promote', PLAN_N);
         await promoteAndExecute(s, budget);
         results.rollback = await measurePlanning(s, budget, 'rollback', ROLLBACK_N);
-        results.waiter = await waiter;
+        const w = await waiter;
+        if ('err' in w) throw new Error(`the SDK waiter flow: ${w.err.message}`);
+        results.waiter = w.w;
         await s.close();
       },
     );

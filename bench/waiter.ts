@@ -38,6 +38,7 @@ async function waiterOnce(s: Scenario, i: number): Promise<WaiterSample> {
       ChangeSetName: name,
       ChangeSetType: 'UPDATE',
       TemplateBody: DEV_TEMPLATE,
+      Capabilities: ['CAPABILITY_IAM'],
       Parameters: [
         { ParameterKey: 'Env', ParameterValue: 'prod' },
         { ParameterKey: 'MemorySize', ParameterValue: '1024' },

@@ -27,8 +27,11 @@ import {
 } from './aws-wire.js';
 
 export interface FakeAwsOptions {
-  /** Time between change set states CREATE_PENDING → CREATE_IN_PROGRESS → CREATE_COMPLETE/FAILED. Default 150. */
-  changeSetStepMs?: number;
+  /**
+   * Time between change set states CREATE_PENDING → CREATE_IN_PROGRESS → CREATE_COMPLETE/FAILED. Default 150.
+   * A function draws it for each change set (e.g. at random, as real change sets take varying times).
+   */
+  changeSetStepMs?: number | (() => number);
   /** Time between stack events of an operation. Default 50. */
   eventIntervalMs?: number;
   /** Page size of DescribeChangeSet changes, DescribeStackEvents, DescribeStacks, ListChangeSets. Default 100. */
