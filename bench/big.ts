@@ -72,7 +72,12 @@ export async function measureBigOnce(s: Scenario, budget: Budget, n: number): Pr
   // The full list goes in the thread only when the summary could not show every change.
   const leftOut = allText(summary.blocks).includes('promotion_left_out');
   const listShared = leftOut
-    ? await until(budget, 'the full change list in the thread', () => s.slack.thread(summary.ts)[0], 10_000)
+    ? await until(
+        budget,
+        'the full change list in the thread',
+        () => s.slack.thread(summary.ts)[0] ?? s.slack.files.find((f) => f.thread_ts === summary.ts),
+        10_000,
+      )
         .then(() => true)
         .catch(() => false)
     : true;

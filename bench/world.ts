@@ -48,18 +48,19 @@ export function manyServicesConfig(o: ManyServices): string {
 /** Puts svc{i}-dev and svc{i}-prod (different templates, so there is something to promote). */
 export function seedServices(aws: FakeAws, o: ManyServices, templates?: { dev: string; prod: string }): void {
   for (let i = 0; i < o.n; i++) {
+    // The default templates declare Env and MemorySize; given ones declare no parameters.
     aws.putStack({
       name: `${serviceName(i)}-dev`,
       account: DEV_ACCOUNT,
       template: templates?.dev ?? DEV_TEMPLATE,
-      parameters: { Env: 'dev', MemorySize: '256' },
+      ...(templates ? {} : { parameters: { Env: 'dev', MemorySize: '256' } }),
       outputs: { Version: 'v1.0.0' },
     });
     aws.putStack({
       name: `${serviceName(i)}-prod`,
       account: prodAccount(i, o.accounts),
       template: templates?.prod ?? PROD_TEMPLATE,
-      parameters: { Env: 'prod', MemorySize: '1024' },
+      ...(templates ? {} : { parameters: { Env: 'prod', MemorySize: '1024' } }),
     });
   }
 }
@@ -98,9 +99,21 @@ export function runLoad(job: LoadJob): Promise<LoadSample[]> {
  * The floor: an HTTP server in its own Node process that reads each request and answers 200 with an empty
  * body, nothing else — what any server on this machine takes to answer at that concurrency.
  */
-export async function startFloorServer(): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startFloorServer(): Promise<{
+  url: string;
+  eventLoopDelay: () => Promise<{ p99Ms: number; maxMs: number }>;
+  stop: () => Promise<void>;
+}> {
   const port = await freePort();
-  const code = `require('node:http').createServer((req, res) => { req.resume(); req.on('end', () => res.end()); }).listen(${port}, '127.0.0.1', () => console.log('ready'));`;
+  // GET /eld answers its own event-loop delay since the last GET /eld (as the bot's /metrics does), and resets it.
+  const code = `
+    const h = require('node:perf_hooks').monitorEventLoopDelay(); h.enable();
+    require('node:http').createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/eld') {
+        res.end(JSON.stringify({ p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 })); h.reset(); return;
+      }
+      req.resume(); req.on('end', () => res.end());
+    }).listen(${port}, '127.0.0.1', () => console.log('ready'));`;
   const proc: ChildProcess = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     proc.stdout!.once('data', () => resolve());
@@ -113,7 +126,9 @@ export async function startFloorServer(): Promise<{ url: string; stop: () => Pro
     await exited;
   };
   onCleanup('the floor server', stop);
-  return { url: `http://127.0.0.1:${port}/slack/events`, stop };
+  const eventLoopDelay = async () =>
+    (await (await fetch(`http://127.0.0.1:${port}/eld`)).json()) as { p99Ms: number; maxMs: number };
+  return { url: `http://127.0.0.1:${port}/slack/events`, eventLoopDelay, stop };
 }
 
 /** A gauge or counter of the bot's /metrics (the sum over its label sets), NaN when absent. */
