@@ -3,7 +3,7 @@
 import { ACTION } from '../src/slack/ids.js';
 import type { FakeMessage } from '../test/fakes/slack.js';
 import { DEV_ACCOUNT, promotionIdOf, type Scenario } from '../test/support/scenario.js';
-import { type Budget, until } from './support.js';
+import { type Budget, sleep, until } from './support.js';
 import { clickIn, REVIEWERS, rssMb, serviceName } from './world.js';
 
 export interface MemoryResult {
@@ -11,6 +11,9 @@ export interface MemoryResult {
   failed: number;
   /** [completed promotions, RSS MB] */
   samples: Array<[number, number]>;
+  /** RSS MB after the bot then had nothing to do for `settleMs` (V8 collects a grown heap once allocation slows) */
+  settledMb: number;
+  settleMs: number;
   wallMs: number;
 }
 
@@ -28,7 +31,7 @@ export const tinyTemplate = (version: number) =>
 export async function measureMemory(
   s: Scenario,
   budget: Budget,
-  o: { total: number; lanes: number; channelOf: (i: number) => string; sampleEvery: number },
+  o: { total: number; lanes: number; channelOf: (i: number) => string; sampleEvery: number; settleMs: number },
 ): Promise<MemoryResult> {
   const started = Date.now();
   const samples: Array<[number, number]> = [[0, rssMb(s.bot.proc.pid)]];
@@ -68,5 +71,7 @@ export async function measureMemory(
     }
   };
   await Promise.all(Array.from({ length: o.lanes }, (_, i) => lane(i)));
-  return { promotions: done, failed, samples, wallMs: Date.now() - started };
+  const wallMs = Date.now() - started;
+  await sleep(o.settleMs);
+  return { promotions: done, failed, samples, settledMb: rssMb(s.bot.proc.pid), settleMs: o.settleMs, wallMs };
 }

@@ -202,6 +202,7 @@ function judge(r: Results): void {
     const last = m.samples[m.samples.length - 1]!;
     const half = m.samples.find(([n]) => n >= last[0] / 2) ?? m.samples[0]!;
     target(r, 'memory', `RSS after ${last[0]} promotions, MB`, last[1], '< 150', last[1] < 150);
+    target(r, 'memory', `RSS ${m.settleMs / 1000} s later, idle, MB`, m.settledMb, '< 150', m.settledMb < 150);
     target(
       r,
       'memory',
@@ -358,7 +359,7 @@ function report(r: Results): string {
   if (r.memory) {
     out.push(
       `7. Memory: bot RSS (MB) over ${r.memory.promotions} complete promotions (${MEMORY_LANES} at a time, ${ms(r.memory.wallMs / 1000)} s)`,
-      `   ${r.memory.samples.map(([n, mb]) => `${n}: ${ms(mb, 0)}`).join(' · ')}`,
+      `   ${r.memory.samples.map(([n, mb]) => `${n}: ${ms(mb, 0)}`).join(' · ')} · idle ${r.memory.settleMs / 1000} s later: ${ms(r.memory.settledMb, 0)}`,
       '',
     );
   }
@@ -521,6 +522,7 @@ async function main(): Promise<number> {
         lanes: MEMORY_LANES,
         channelOf: world.channelOf,
         sampleEvery: 100,
+        settleMs: 15_000,
       });
       await s.close();
     });
