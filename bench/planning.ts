@@ -36,7 +36,11 @@ async function planOnce(s: Scenario, budget: Budget, kind: Kind): Promise<PlanSa
       .find((m) => promotionIdOf(m.blocks) && isRollbackSummary(m) === (kind === 'rollback')),
   );
   const postedAt = summary.history[0]!.at;
-  const create = s.aws.callsOf('CreateChangeSet')[createsBefore];
+  // Other flows may create change sets meanwhile (the SDK waiter's, on stacks of their own).
+  const create = s.aws
+    .callsOf('CreateChangeSet')
+    .slice(createsBefore)
+    .find((c) => c.params.StackName === 'api-prod');
   if (!create) throw new Error(`/${kind}: the summary was posted without a CreateChangeSet call`);
   const changeSet = s.aws
     .stack('api-prod', undefined, PROD_ACCOUNT)

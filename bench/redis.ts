@@ -63,8 +63,12 @@ async function deleteKeys(url: string, prefixes: string[]): Promise<void> {
   }
 }
 
-export async function startRedis(): Promise<BenchRedis> {
-  const given = process.env.REDIS_URL;
+/**
+ * `own`: always a throwaway server of this run, also when REDIS_URL is set — for counting its commands (INFO
+ * commandstats) or stopping it under the bot.
+ */
+export async function startRedis(o: { own?: boolean } = {}): Promise<BenchRedis> {
+  const given = o.own ? undefined : process.env.REDIS_URL;
   if (given) {
     return {
       url: given,

@@ -26,6 +26,7 @@ import { historyText } from './workflows/releases.js';
 import { addRejectReason, approve, cancel, reject, showChanges } from './workflows/review.js';
 import { setDirectMessages } from './workflows/reviewer-dms.js';
 import { runRollback } from './workflows/rollback.js';
+import { createSlots } from './workflows/slots.js';
 import { unhold, unlock } from './workflows/stage-admin.js';
 import { statusText } from './workflows/status.js';
 
@@ -60,6 +61,13 @@ function background(
     }),
   );
 }
+
+/**
+ * Plans (promotions and rollbacks) one replica works on at once; the others wait their turn after their ack.
+ * Each plan is a dozen AWS calls whose SDK work is CPU on the one event loop: hundreds at once would delay every
+ * ack behind them (bench row 1). Waiting plans hold nothing (no lock, no record) until they start.
+ */
+export const PLANNING_SLOTS = 8;
 
 /**
  * Where a button was clicked: the block_actions payload's channel, message and thread (platform-facts §1.5), or
@@ -134,6 +142,14 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
   // Socket Mode: ready while connected.
   if (socket) slackProblem = followSocketMode(socket.receiver.client);
 
+  const planning = createSlots(PLANNING_SLOTS);
+  /** Runs a plan in its turn; one whose turn comes while this replica shuts down is told to ask again. */
+  const inTurn = (reply: Reply, plan: () => Promise<unknown>) => () =>
+    planning.run(async () => {
+      if (deps.stopping()) return reply('The bot restarted before it could start planning: run the command again.');
+      return plan();
+    });
+
   app.command('/promote', async ({ command, ack, respond, context }) => {
     const cmd = parsePromoteText(unescapeSlack(command.text));
     const reply = replyVia(respond);
@@ -154,7 +170,13 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
           text: `Planning ${esc(service.name)} ${esc(from.name)} → ${esc(to.name)}…`,
         });
         crashPoint('after-ack');
-        return background(deps, 'planning the promotion', reply, () => planPromotion(deps, req, reply), context);
+        return background(
+          deps,
+          'planning the promotion',
+          reply,
+          inTurn(reply, () => planPromotion(deps, req, reply)),
+          context,
+        );
       }
       case 'status':
         await ack();
@@ -197,7 +219,9 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
       deps,
       'planning the rollback',
       reply,
-      () => runRollback(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),
+      inTurn(reply, () =>
+        runRollback(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),
+      ),
       context,
     );
   });

@@ -21,7 +21,8 @@ export interface Caller {
 }
 
 export interface CfnOptions {
-  changeSetStepMs: number;
+  /** ms, or a function drawing each change set's step (e.g. at random) */
+  changeSetStepMs: number | (() => number);
   eventIntervalMs: number;
   pageSize: number;
   /** How long one minute of a change set's MonitoringTimeInMinutes lasts in the fake (tests keep it short). */
@@ -711,9 +712,11 @@ export class CloudFormationFake {
     const outcome = this.computeOutcome(stack, cs);
     stack.changeSets.push(cs);
     const alive = () => stack.changeSets.includes(cs);
-    this.scheduler.after(this.opts.changeSetStepMs, () => {
+    const given = this.opts.changeSetStepMs;
+    const step = typeof given === 'function' ? given() : given;
+    this.scheduler.after(step, () => {
       if (alive()) cs.status = 'CREATE_IN_PROGRESS';
-      this.scheduler.after(this.opts.changeSetStepMs, () => {
+      this.scheduler.after(step, () => {
         if (!alive()) return;
         cs.changes = outcome.changes;
         cs.overridden = outcome.overridden;

@@ -179,6 +179,21 @@ async function createChangeSet(cfn: CloudFormationClient, input: Partial<CreateC
 }
 
 describe('stacks and templates', () => {
+  it('waits the latency it is given per action before answering', async () => {
+    const asked: string[] = [];
+    const aws = await fake({
+      latencyMs: (action, service) => {
+        asked.push(`${service}:${action}`);
+        return action === 'DescribeStacks' ? 30 : 0;
+      },
+    });
+    putBase(aws);
+    const started = performance.now();
+    await stackOf(cfnClient(aws), 'api');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(29);
+    expect(asked).toEqual(['cloudformation:DescribeStacks']);
+  });
+
   it('describes a stack with its parameters, outputs, tags and status', async () => {
     const aws = await fake();
     putBase(aws);

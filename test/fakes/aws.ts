@@ -27,8 +27,11 @@ import {
 } from './aws-wire.js';
 
 export interface FakeAwsOptions {
-  /** Time between change set states CREATE_PENDING → CREATE_IN_PROGRESS → CREATE_COMPLETE/FAILED. Default 150. */
-  changeSetStepMs?: number;
+  /**
+   * Time between change set states CREATE_PENDING → CREATE_IN_PROGRESS → CREATE_COMPLETE/FAILED. Default 150.
+   * A function draws it for each change set (e.g. at random, as real change sets take varying times).
+   */
+  changeSetStepMs?: number | (() => number);
   /** Time between stack events of an operation. Default 50. */
   eventIntervalMs?: number;
   /** Page size of DescribeChangeSet changes, DescribeStackEvents, DescribeStacks, ListChangeSets. Default 100. */
@@ -37,6 +40,11 @@ export interface FakeAwsOptions {
   defaultAccount?: string;
   /** How long one minute of a change set's MonitoringTimeInMinutes lasts here (a test-time scale). Default 50. */
   monitoringMinuteMs?: number;
+  /**
+   * How long each request waits before it is handled and answered, as a real endpoint's network and service
+   * time (ms, or a function of the action, e.g. a random 40–120 ms). Default 0. Calls are recorded when handled.
+   */
+  latencyMs?: number | ((action: string, service: FakeService) => number);
 }
 
 export type FakeService = 'cloudformation' | 'sts' | 's3';
@@ -526,13 +534,22 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     }
   };
 
+  const latency = opts.latencyMs ?? 0;
+  const delayFor = (isQuery: boolean, body: Buffer): number => {
+    if (typeof latency === 'number') return latency;
+    if (!isQuery) return latency('', 's3');
+    const params = new URLSearchParams(body.toString('utf8'));
+    return latency(params.get('Action') ?? '', params.get('Version') === '2011-06-15' ? 'sts' : 'cloudformation');
+  };
   const server = createServer((req, res) => {
     readBody(req)
-      .then((body) => {
+      .then(async (body) => {
         const isQuery =
           req.method === 'POST' &&
           (req.url ?? '/').split('?')[0] === '/' &&
           String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded');
+        const wait = delayFor(isQuery, body);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         if (isQuery) handleQuery(req, res, body);
         else handleS3(req, res, body);
       })

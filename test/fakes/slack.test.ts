@@ -343,6 +343,36 @@ describe('fake Slack Web API', () => {
     expect(fake.messages.map((m) => m.text)).toEqual(['a2', 'b2']);
   });
 
+  it("with `limits`, holds chat.update to its tier and chat.postMessage to its channel's budget", async () => {
+    const limited = await startFakeSlack({ limits: true });
+    try {
+      const post = (method: string, body: string) =>
+        fetch(`${limited.url}${method}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${limited.token}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body,
+        });
+      // Five messages at once in C1 pass (the burst), the sixth is refused; another channel has its own budget.
+      const inC1 = [];
+      for (let i = 0; i < 6; i++) inC1.push((await post('chat.postMessage', 'channel=C1&text=hi')).status);
+      expect(inC1).toEqual([200, 200, 200, 200, 200, 429]);
+      expect((await post('chat.postMessage', 'channel=C2&text=hi')).status).toBe(200);
+      // chat.update is Tier 3: 50 in a minute, then 429 with the seconds until the window has room.
+      const ts = limited.messages[0]!.ts;
+      const updates = [];
+      for (let i = 0; i < 51; i++) updates.push(await post('chat.update', `channel=C1&ts=${ts}&text=v${i}`));
+      expect(updates.slice(0, 50).every((r) => r.status === 200)).toBe(true);
+      expect(updates[50]!.status).toBe(429);
+      expect(Number(updates[50]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(limited.calls.filter((c) => c.status === 429).map((c) => c.method)).toEqual([
+        'chat.postMessage',
+        'chat.update',
+      ]);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('answers HTTP 5xx on request, then recovers', async () => {
     fake.failHttp('chat.postMessage', 503, 2);
     for (let i = 0; i < 2; i++) {

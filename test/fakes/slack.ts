@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createLimiter, DEFAULT_LIMITS, type SlackLimits } from './slack-limits.js';
 import { createSocketMode, type FakeSocketMode, type SocketModeServer } from './socket-mode.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -181,6 +182,11 @@ export interface StartFakeSlackOptions {
   teamId?: string;
   /** the app-level token apps.connections.open accepts; default 'xapp-1-A0PROMOTEAPP-1-test' */
   appToken?: string;
+  /**
+   * Enforce Slack's rate limits (test/fakes/slack-limits.ts): `true` for the published tiers, or custom ones.
+   * Off by default: tests inject 429s with rateLimit().
+   */
+  limits?: boolean | SlackLimits;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -605,6 +611,8 @@ interface State {
   seq: number;
   hooks: Array<{ method: string; hook: (call: FakeCall) => void }>;
   socket: SocketModeServer;
+  /** Retry-After seconds when Slack's own limits refuse the call (startFakeSlack `limits`) */
+  limiter?: (method: string, channel: string | undefined) => number | undefined;
 }
 
 function nextId(s: State, prefix: string): string {
@@ -992,6 +1000,13 @@ async function handleApi(s: State, req: IncomingMessage, res: ServerResponse, ur
     }
     b.tokens -= 1;
   }
+  const limitedFor = s.limiter?.(method, str(args.channel));
+  if (limitedFor !== undefined) {
+    const body: Result = { ok: false, error: 'ratelimited' };
+    record(429, body);
+    sendJson(res, 429, body, { 'retry-after': String(limitedFor) });
+    return;
+  }
   const hangs = s.hangs.get(method) ?? [];
   const hangAt = hangs.findIndex(aimed);
   if (hangAt >= 0) {
@@ -1237,6 +1252,7 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
     seq: 0,
     hooks: [],
     socket,
+    ...(opts.limits ? { limiter: createLimiter(opts.limits === true ? DEFAULT_LIMITS : opts.limits) } : {}),
   } satisfies State);
   return fake;
 }

@@ -2,7 +2,7 @@
 // a real Redis (unique key prefix per scenario) and the bot process.
 import { randomBytes } from 'node:crypto';
 import { type FakeAws, startFakeAws } from '../fakes/aws.js';
-import { type FakeMessage, type FakeSlack, startFakeSlack } from '../fakes/slack.js';
+import { type FakeMessage, type FakeSlack, type StartFakeSlackOptions, startFakeSlack } from '../fakes/slack.js';
 import type { SocketAck } from '../fakes/socket-mode.js';
 import { type BotProcess, SIGNING_SECRET, startBot } from './bot.js';
 import {
@@ -170,6 +170,7 @@ export async function startScenario(o: {
   config?: string;
   stacks?: boolean;
   aws?: Parameters<typeof startFakeAws>[0];
+  slack?: StartFakeSlackOptions;
   /** Added to the first bot's environment only (restart() takes its own). */
   env?: Record<string, string>;
   /** 'socket': the bot runs in Socket Mode and every command and click goes over the fake's WebSocket */
@@ -177,7 +178,7 @@ export async function startScenario(o: {
 }): Promise<Scenario> {
   const mode = o.mode ?? 'http';
   const aws = await startFakeAws({ changeSetStepMs: 60, eventIntervalMs: 30, ...o.aws });
-  const slack = await startFakeSlack();
+  const slack = await startFakeSlack(o.slack);
   slack.userGroups.set('S0LEADS', ['U0LEAD1', 'U0LEAD2']);
   if (o.stacks !== false) {
     aws.putStack({

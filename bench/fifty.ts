@@ -1,0 +1,144 @@
+// 50 at once: 50 services on two replicas sharing one Redis, 50 executions of 60 resources in parallel, 10 of
+// the services in one channel. The fake Slack enforces Slack's published limits (test/fakes/slack-limits.ts) and
+// the fake AWS answers with per-call latency. Measured: final replies delivered, Slack 429s, Describe* calls per
+// minute per account (the most in any 60 s), and per execution the longest time without a progress update.
+import { ACTION } from '../src/slack/ids.js';
+import { SIGNING_SECRET } from '../test/support/bot.js';
+import { promotionIdOf, type Scenario, summaries } from '../test/support/scenario.js';
+import { sendBlockAction, sendSlashCommand } from '../test/support/slack-driver.js';
+import { type Budget, maxInWindow, sleep, until } from './support.js';
+import { REVIEWERS, rssMb, serviceName } from './world.js';
+
+export interface FiftyResult {
+  executions: number;
+  summariesPosted: number;
+  finalReplies: number;
+  succeeded: number;
+  slack429: number;
+  slack429ByMethod: Record<string, number>;
+  slackCalls: number;
+  /** per account: the most Describe* calls in any 60 s, and all of them over the row */
+  describePerMinute: Record<string, number>;
+  describeTotal: Record<string, number>;
+  /** per execution, the longest time without a progress update (approval → first update … → final reply) */
+  longestGapsMs: number[];
+  /** executions that had no progress message at all */
+  withoutProgress: number;
+  rssMb: number[];
+  wallMs: number;
+}
+
+const accountOf = (accessKeyId: string | undefined) => /^ASIA(\d{12})/.exec(accessKeyId ?? '')?.[1] ?? 'default';
+
+export async function measureFifty(
+  s: Scenario,
+  replicaUrl: string,
+  replicaPid: number | undefined,
+  budget: Budget,
+  o: { n: number; channelOf: (i: number) => string; finalWithinMs: number },
+): Promise<FiftyResult> {
+  const started = Date.now();
+  const slackFrom = s.slack.calls.length;
+  const awsFrom = s.aws.calls.length;
+  const urls = [s.bot.url, replicaUrl];
+  // Every service's /promote, alternating between the replicas, ten in flight.
+  const before = summaries(s.slack).length;
+  const queue = Array.from({ length: o.n }, (_, i) => i);
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+        await sendSlashCommand({
+          url: urls[i % 2]!,
+          secret: SIGNING_SECRET,
+          command: '/promote',
+          text: `${serviceName(i)} dev→prod`,
+          userId: 'U0REQ',
+          channelId: o.channelOf(i),
+          responseUrl: s.slack.responseUrl(`fifty:${i}`),
+        });
+      }
+    }),
+  );
+  const planned = await until(
+    budget,
+    `${o.n} summaries`,
+    () => {
+      const found = summaries(s.slack)
+        .slice(before)
+        .filter((m) => promotionIdOf(m.blocks));
+      return found.length >= o.n && found;
+    },
+    120_000,
+    50,
+  ).catch(() =>
+    summaries(s.slack)
+      .slice(before)
+      .filter((m) => promotionIdOf(m.blocks)),
+  );
+  // Two approvals each, on alternating replicas; the second one starts the execution.
+  const approvedAt = new Map<string, number>();
+  const clicks = planned.flatMap((m) => REVIEWERS.map((user, k) => ({ m, user, k })));
+  await Promise.all(
+    Array.from({ length: 10 }, async (_, lane) => {
+      for (let c = clicks.shift(); c; c = clicks.shift()) {
+        await sendBlockAction({
+          url: urls[(lane + c.k) % 2]!,
+          secret: SIGNING_SECRET,
+          userId: c.user,
+          actionId: ACTION.approve,
+          value: promotionIdOf(c.m.blocks)!,
+          channelId: c.m.channel,
+          messageTs: c.m.ts,
+          responseUrl: s.slack.responseUrl(`fifty-approve:${c.user}`),
+        });
+        if (c.k === 1) approvedAt.set(c.m.ts, Date.now());
+      }
+    }),
+  );
+  const finalOf = (ts: string) => s.slack.thread(ts).find((m) => m.reply_broadcast);
+  const deadline = Math.min(Date.now() + o.finalWithinMs, budget.endsAt);
+  while (Date.now() < deadline && planned.some((m) => !finalOf(m.ts))) await sleep(200);
+
+  const gaps: number[] = [];
+  let withoutProgress = 0;
+  for (const m of planned) {
+    const start = approvedAt.get(m.ts);
+    const final = finalOf(m.ts);
+    const progress = s.slack
+      .thread(m.ts)
+      .find((t) => /^(Executing|Rolling back)…/.test(t.history[0]?.text ?? '') && t !== final);
+    if (!progress) withoutProgress++;
+    const end = final?.history[0]?.at ?? Date.now();
+    const times = [start ?? end, ...(progress?.history.map((v) => v.at) ?? []), end].sort((a, b) => a - b);
+    let longest = 0;
+    for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i]! - times[i - 1]!);
+    gaps.push(longest);
+  }
+  const slackCalls = s.slack.calls.slice(slackFrom);
+  const slack429ByMethod: Record<string, number> = {};
+  for (const c of slackCalls) if (c.status === 429) slack429ByMethod[c.method] = (slack429ByMethod[c.method] ?? 0) + 1;
+  const describes = s.aws.calls
+    .slice(awsFrom)
+    .filter((c) => c.service === 'cloudformation' && c.action.startsWith('Describe'));
+  const byAccount = new Map<string, number[]>();
+  for (const c of describes) {
+    const a = accountOf(c.accessKeyId);
+    byAccount.set(a, [...(byAccount.get(a) ?? []), c.at]);
+  }
+  const finals = planned.map((m) => finalOf(m.ts)).filter((f) => f !== undefined);
+  return {
+    executions: o.n,
+    summariesPosted: planned.length,
+    finalReplies: finals.length,
+    succeeded: finals.filter((f) => /Promoted/i.test(f.text ?? '')).length,
+    slack429: slackCalls.filter((c) => c.status === 429).length,
+    slack429ByMethod,
+    slackCalls: slackCalls.length,
+    describePerMinute: Object.fromEntries([...byAccount].map(([a, t]) => [a, maxInWindow(t, 60_000)])),
+    describeTotal: Object.fromEntries([...byAccount].map(([a, t]) => [a, t.length])),
+    longestGapsMs: gaps,
+    withoutProgress,
+    rssMb: [rssMb(s.bot.proc.pid), rssMb(replicaPid)],
+    wallMs: Date.now() - started,
+  };
+}

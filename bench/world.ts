@@ -1,0 +1,160 @@
+// What the load rows share: a config of many services (each dev → prod, prod needing two approvals), their
+// stacks in the fake AWS, clicks in the service's own channel, the do-nothing server of the ack floor, and the
+// bot's own figures (/metrics, RSS).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import type { FakeAws } from '../test/fakes/aws.js';
+import { freePort, SIGNING_SECRET } from '../test/support/bot.js';
+import { DEV_ACCOUNT, DEV_TEMPLATE, PROD_TEMPLATE, type Scenario } from '../test/support/scenario.js';
+import { sendBlockAction } from '../test/support/slack-driver.js';
+import type { LoadJob, LoadSample } from './load-worker.js';
+import { onCleanup } from './support.js';
+
+export const REVIEWERS = ['U0ALICE', 'U0BOB'];
+
+export const serviceName = (i: number) => `svc${i}`;
+/** Prod accounts: service i runs in account i % accounts (333333333300, 333333333301, …). */
+export const prodAccount = (i: number, accounts: number) => `3333333333${String(i % accounts).padStart(2, '0')}`;
+
+export interface ManyServices {
+  n: number;
+  /** settings: block lines (two-space indented), e.g. '  pollMin: 100ms'; none = the production defaults */
+  settings?: string[];
+  channelOf: (i: number) => string;
+  accounts: number;
+}
+
+/** promote.yml for `n` services svc0…: dev (no approvals) → prod (two approvals from U0ALICE and U0BOB). */
+export function manyServicesConfig(o: ManyServices): string {
+  const lines: string[] = [];
+  if (o.settings?.length) lines.push('settings:', ...o.settings);
+  lines.push('services:');
+  for (let i = 0; i < o.n; i++) {
+    lines.push(
+      `  ${serviceName(i)}:`,
+      `    channels: [${o.channelOf(i)}]`,
+      '    stages:',
+      `      dev: { stack: ${serviceName(i)}-dev, role: "arn:aws:iam::${DEV_ACCOUNT}:role/promote-bot" }`,
+      '      prod:',
+      `        stack: ${serviceName(i)}-prod`,
+      `        role: "arn:aws:iam::${prodAccount(i, o.accounts)}:role/promote-bot"`,
+      `        approvals: { required: 2, reviewers: [${REVIEWERS.join(', ')}], expiresAfter: 4h }`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Puts svc{i}-dev and svc{i}-prod (different templates, so there is something to promote). */
+export function seedServices(aws: FakeAws, o: ManyServices, templates?: { dev: string; prod: string }): void {
+  for (let i = 0; i < o.n; i++) {
+    // The default templates declare Env and MemorySize; given ones declare no parameters.
+    aws.putStack({
+      name: `${serviceName(i)}-dev`,
+      account: DEV_ACCOUNT,
+      template: templates?.dev ?? DEV_TEMPLATE,
+      ...(templates ? {} : { parameters: { Env: 'dev', MemorySize: '256' } }),
+      outputs: { Version: 'v1.0.0' },
+    });
+    aws.putStack({
+      name: `${serviceName(i)}-prod`,
+      account: prodAccount(i, o.accounts),
+      template: templates?.prod ?? PROD_TEMPLATE,
+      ...(templates ? {} : { parameters: { Env: 'prod', MemorySize: '1024' } }),
+    });
+  }
+}
+
+/** A button click in `channel` on the message `ts` (Scenario.click always clicks in the default channel). */
+export function clickIn(s: Scenario, channel: string, actionId: string, id: string, user: string, ts: string) {
+  return sendBlockAction({
+    url: s.bot.url,
+    secret: SIGNING_SECRET,
+    userId: user,
+    actionId,
+    value: id,
+    channelId: channel,
+    messageTs: ts,
+    responseUrl: s.slack.responseUrl(`click:${actionId}:${user}`),
+  });
+}
+
+/** Runs a load job in a worker thread (bench/load-worker.ts) and resolves with its samples. */
+export function runLoad(job: LoadJob): Promise<LoadSample[]> {
+  return new Promise((resolve, reject) => {
+    // A worker does not inherit the tsx loader of `node --import tsx`: it registers it, then loads the module.
+    const file = new URL('./load-worker.ts', import.meta.url).href;
+    const boot = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(file)}); })`;
+    const worker = new Worker(boot, { eval: true, workerData: job });
+    worker.once('message', (m: { samples?: LoadSample[]; error?: string }) => {
+      void worker.terminate();
+      if (m.samples) resolve(m.samples);
+      else reject(new Error(`load worker: ${m.error}`));
+    });
+    worker.once('error', reject);
+  });
+}
+
+/**
+ * The floor: an HTTP server in its own Node process that reads each request and answers 200 with an empty
+ * body, nothing else — what any server on this machine takes to answer at that concurrency.
+ */
+export async function startFloorServer(): Promise<{
+  url: string;
+  eventLoopDelay: () => Promise<{ p99Ms: number; maxMs: number }>;
+  stop: () => Promise<void>;
+}> {
+  const port = await freePort();
+  // GET /eld answers its own event-loop delay since the last GET /eld (as the bot's /metrics does), and resets it.
+  const code = `
+    const h = require('node:perf_hooks').monitorEventLoopDelay(); h.enable();
+    require('node:http').createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/eld') {
+        res.end(JSON.stringify({ p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 })); h.reset(); return;
+      }
+      req.resume(); req.on('end', () => res.end());
+    }).listen(${port}, '127.0.0.1', () => console.log('ready'));`;
+  const proc: ChildProcess = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout!.once('data', () => resolve());
+    proc.once('exit', (c) => reject(new Error(`the floor server exited with ${c}`)));
+  });
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await exited;
+  };
+  onCleanup('the floor server', stop);
+  const eventLoopDelay = async () =>
+    (await (await fetch(`http://127.0.0.1:${port}/eld`)).json()) as { p99Ms: number; maxMs: number };
+  return { url: `http://127.0.0.1:${port}/slack/events`, eventLoopDelay, stop };
+}
+
+/** A gauge or counter of the bot's /metrics (the sum over its label sets), NaN when absent. */
+export async function scrapeMetric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  let sum = Number.NaN;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+    sum = Number.isNaN(sum) ? v : sum + v;
+  }
+  return sum;
+}
+
+/** Resident set size of a process in MB (Linux /proc; NaN elsewhere). */
+export function rssMb(pid: number | undefined): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]);
+    return kb / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Random whole milliseconds in [min, max]: the fake AWS's per-call latency. */
+export const between = (min: number, max: number) => () => min + Math.floor(Math.random() * (max - min + 1));
