@@ -47,8 +47,9 @@ export function truncateEscaped(s: string, n: number): string {
   if (s.length <= n) return s;
   const cut = truncate(s, n);
   const body = cut.slice(0, -1);
-  // Nor a mention or link the view made (`<@U…>`, `<!subteam^S…>`, `<#C…>`) whose `>` was cut off.
-  return `${body.replace(/&[a-z]{0,4}$/, '').replace(/<[@!#][^<>\s]{0,60}$/, '')}…`;
+  // Nor a mention or link the view made (`<@U…>`, `<!subteam^S…>`, `<#C…>`) whose `>` was cut off, down to a
+  // lone `<`.
+  return `${body.replace(/&[a-z]{0,4}$/, '').replace(/<(?:[@!#][^<>\s]{0,60})?$/, '')}…`;
 }
 
 const USER_ID = /^[UW][A-Z0-9]+$/;

@@ -89,6 +89,7 @@ describe('truncateEscaped', () => {
     ['Approved by <@U0ALICE>', 21, 'Approved by …'],
     ['Approved by <@U0ALICE>', 22, 'Approved by <@U0ALICE>'],
     ['a &lt;b&gt; <@U0A>', 17, 'a &lt;b&gt; …'],
+    ['held by <@U0REQ>', 10, 'held by …'],
   ])('does not leave half a mention: %j cut at %i', (text, n, out) => {
     expect(truncateEscaped(text, n)).toBe(out);
   });
