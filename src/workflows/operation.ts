@@ -121,7 +121,7 @@ export async function endOperation(
 }
 
 /** Why planning failed, in words for the person (AWS faults become instructions; the cause goes to the log). */
-function planFailure(deps: Deps, p: Promotion, err: unknown): string {
+export function planFailure(deps: Deps, p: Promotion, err: unknown): string {
   deps.log.error('planning an operation', { err, promotionId: p.id });
   return isAwsError(err) ? explainAwsFault(classifyAwsError(err)) : (err as Error).message;
 }
@@ -203,30 +203,50 @@ export async function planAndPublish(
     published = await recordPlanAndPublish(deps, opened, plan, cs, reply);
     return published;
   } catch (err) {
-    if (err instanceof LeaseLost) {
-      deps.log.warn('stopped planning', { promotionId: p.id, reason: err.message });
-      return undefined;
-    }
-    const current = await deps.store.getPromotion(p.id).catch(() => undefined);
-    if (current && !isTerminal(current.state) && current.state === 'planning') {
-      return await endOperation(deps, opened, { type: 'plan_failed', reason: planFailure(deps, p, err) }, reply);
-    }
-    throw err;
+    return await planningThrew(deps, opened, err, reply);
   } finally {
     await lease.release();
-    // The reviewers it waits for are told directly, once the lease is given back (the last approval may come
-    // meanwhile and start it). Never throws; the sweeper tells those a crash left untold.
-    if (published?.state === 'awaiting_approval') await tellReviewers(deps, published);
-    // required: 0 — nothing to wait for: it runs now (recorded as such), under a lease of its own.
-    if (published?.state === 'approved') {
-      await audit(
-        deps,
-        published,
-        'bot',
-        `executing without approval (${p.kind === 'rollback' ? 'rollback' : 'approvals'}.required: 0)`,
-      );
-      void drive(deps, published.id);
-    }
+    await afterPublished(deps, published);
+  }
+}
+
+/**
+ * A plan that threw: a lost lease stops quietly (the sweeper ends it); a fault while still planning ends the
+ * operation (plan_failed) with the explanation; anything else is rethrown.
+ */
+export async function planningThrew(
+  deps: Deps,
+  opened: Opened,
+  err: unknown,
+  reply: Reply,
+): Promise<Promotion | undefined> {
+  const { p } = opened;
+  if (err instanceof LeaseLost) {
+    deps.log.warn('stopped planning', { promotionId: p.id, reason: err.message });
+    return undefined;
+  }
+  const current = await deps.store.getPromotion(p.id).catch(() => undefined);
+  if (current && !isTerminal(current.state) && current.state === 'planning') {
+    return await endOperation(deps, opened, { type: 'plan_failed', reason: planFailure(deps, p, err) }, reply);
+  }
+  throw err;
+}
+
+/**
+ * Once the planner gave its lease back: the reviewers it waits for are told directly (the last approval may
+ * come meanwhile and start it; never throws, and the sweeper tells those a crash left untold); under
+ * required: 0 nothing waits, and it runs now (recorded as such) under a lease of its own.
+ */
+export async function afterPublished(deps: Deps, published: Promotion | undefined): Promise<void> {
+  if (published?.state === 'awaiting_approval') await tellReviewers(deps, published);
+  if (published?.state === 'approved') {
+    await audit(
+      deps,
+      published,
+      'bot',
+      `executing without approval (${published.kind === 'rollback' ? 'rollback' : 'approvals'}.required: 0)`,
+    );
+    void drive(deps, published.id);
   }
 }
 

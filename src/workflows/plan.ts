@@ -103,13 +103,8 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
     async (name) => {
       const source = await readSourceBuild(sourceCfn, from.stack);
       if (!source) return { refusal: `the source stack ${from.stack} (${from.name}) does not exist` };
-      // Read again: it may have started deploying since it was checked.
-      const health = sourceHealth(source.stack.StackStatus);
-      if (!health.ok) {
-        return {
-          refusal: `the source stack ${from.stack} (${from.name}) is in ${source.stack.StackStatus ?? 'an unknown status'}: only a working build is promoted`,
-        };
-      }
+      const health = sourceStillHealthy(source.stack, from.stack, from.name);
+      if ('refusal' in health) return health;
       const sourceReleases = await deps.store.listCapped<Release>(
         releasesKey(service.name, from.name),
         from.keepReleases,
@@ -151,6 +146,22 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
     `${to.name} already matches ${from.name}: nothing to promote.`,
     reply,
   );
+}
+
+/**
+ * The source stack as read again when its template is taken: it may have started deploying since it was
+ * checked. Its health, or the reason the plan ends.
+ */
+export function sourceStillHealthy(
+  stack: Stack,
+  name: string,
+  stage: string,
+): { refusal: string } | { rolledBack: boolean } {
+  const health = sourceHealth(stack.StackStatus);
+  if (health.ok) return { rolledBack: !!health.rolledBack };
+  return {
+    refusal: `the source stack ${name} (${stage}) is in ${stack.StackStatus ?? 'an unknown status'}: only a working build is promoted`,
+  };
 }
 
 /** The refusal for a source stack that runs no working build (see sourceHealth), or undefined. */

@@ -12,10 +12,8 @@ import {
   rollbackConfiguration,
   waitForChangeSet,
 } from '../aws/cloudformation.js';
-import { classifyAwsError, explainAwsFault, isAwsError } from '../aws/errors.js';
-import { sourceHealth, whyNotUpdatable } from '../aws/stack-status.js';
+import { whyNotUpdatable } from '../aws/stack-status.js';
 import { buildStackedPlan } from '../domain/classify.js';
-import { isTerminal } from '../domain/promotion.js';
 import { snapshotSource, stackSnapshot } from '../domain/releases.js';
 import { chooseRule } from '../domain/risk.js';
 import { decideParts, type PartResult } from '../domain/stacks.js';
@@ -31,13 +29,20 @@ import {
   stageOf,
   transition,
 } from './deps.js';
-import { drive } from './execute.js';
 import { runEndEffects } from './finish.js';
 import { type Lease, LeaseLost } from './lease.js';
-import { changeSetName, discardChangeSet, endOperation, type Opened, publish } from './operation.js';
-import { templateFor } from './plan.js';
+import {
+  afterPublished,
+  changeSetName,
+  discardChangeSet,
+  endOperation,
+  type Opened,
+  planFailure,
+  planningThrew,
+  publish,
+} from './operation.js';
+import { sourceStillHealthy, templateFor } from './plan.js';
 import { type Release, releasesKey, unpackTemplate } from './releases.js';
-import { tellReviewers } from './reviewer-dms.js';
 import { createRollbackChangeSet } from './rollback.js';
 import { refreshSummaryQuietly, renderLaterPart } from './summary-message.js';
 
@@ -59,13 +64,8 @@ function promoteCreator(deps: Deps): PartCreator {
     if (!from || !to || !sourceStack) return { refusal: `${p.from} → ${p.to} is no longer configured` };
     const source = await readSourceBuild(deps.aws.cloudFormation(accessOf(from), p.requester), sourceStack);
     if (!source) return { refusal: `the source stack ${sourceStack} (${from.name}) does not exist` };
-    // Read again: it may have started deploying since it was checked (plan.ts checked every source first).
-    const health = sourceHealth(source.stack.StackStatus);
-    if (!health.ok) {
-      return {
-        refusal: `the source stack ${sourceStack} (${from.name}) is in ${source.stack.StackStatus ?? 'an unknown status'}: only a working build is promoted`,
-      };
-    }
+    const health = sourceStillHealthy(source.stack, sourceStack, from.name);
+    if ('refusal' in health) return health;
     const sourced = await transition(deps, p.id, {
       type: 'part_recorded',
       index,
@@ -196,12 +196,6 @@ function ruleFromPlans(deps: Deps, p: Promotion, plans: ReadonlyArray<Plan | und
   return { rule: ruleOf(deps, { ...p, rule: chosen }), chosen };
 }
 
-/** Why planning failed, in words for the person (AWS faults become instructions; the cause goes to the log). */
-function planFailure(deps: Deps, p: Promotion, err: unknown): string {
-  deps.log.error('planning an operation', { err, promotionId: p.id });
-  return isAwsError(err) ? explainAwsFault(classifyAwsError(err)) : (err as Error).message;
-}
-
 /**
  * Plans every stack of an opened multi-stack operation at once and publishes one summary of them all (the
  * multi-stack planAndPublish). Ends the operation when nothing changes or a stack cannot be planned (unless it
@@ -262,28 +256,10 @@ export async function planStacks(
     published = await publish(deps, opened, planned.after, reply);
     return published;
   } catch (err) {
-    if (err instanceof LeaseLost) {
-      deps.log.warn('stopped planning', { promotionId: p.id, reason: err.message });
-      return undefined;
-    }
-    const current = await deps.store.getPromotion(p.id).catch(() => undefined);
-    if (current && !isTerminal(current.state) && current.state === 'planning') {
-      return await endOperation(deps, opened, { type: 'plan_failed', reason: planFailure(deps, p, err) }, reply);
-    }
-    throw err;
+    return await planningThrew(deps, opened, err, reply);
   } finally {
     await lease.release();
-    // The reviewers it waits for are told directly, as for one stack (operation.ts planAndPublish).
-    if (published?.state === 'awaiting_approval') await tellReviewers(deps, published);
-    if (published?.state === 'approved') {
-      await audit(
-        deps,
-        published,
-        'bot',
-        `executing without approval (${p.kind === 'rollback' ? 'rollback' : 'approvals'}.required: 0)`,
-      );
-      void drive(deps, published.id);
-    }
+    await afterPublished(deps, published);
   }
 }
 
