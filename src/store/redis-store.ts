@@ -11,7 +11,7 @@
 //   audit:promotion:<id>    LIST of that promotion's entries, capped at auditKeep, expires 90 days after the last write
 //   json:<key>              STRING JSON value, optional PX
 //   list:<key>              LIST of JSON values, newest first, capped by the caller's `keep`
-//   bucket:<key>            HASH { tokens, at, factor }: a token bucket (takeToken/slowDown), PX 10 min idle
+//   bucket:<key>            STRING 'tokens:at:factor': a token bucket (takeToken/slowDown), PX 10 min idle
 // The kinds live in separate namespaces so a lock, a JSON value and a list with the same caller key
 // never hit WRONGTYPE on each other.
 //
@@ -168,10 +168,15 @@ local rate = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local minFactor = tonumber(ARGV[4])
 local recover = tonumber(ARGV[5])
-local h = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'factor')
-local tokens = tonumber(h[1]) or burst
-local at = tonumber(h[2]) or nowMs
-local factor = tonumber(h[3]) or 1
+-- One string 'tokens:at:factor' (GET and SET … PX: two commands a call, the budgets run on every API call).
+local raw = redis.call('GET', KEYS[1])
+local tokens, at, factor = burst, nowMs, 1
+if raw then
+  local a, b, c = string.match(raw, '^([^:]+):([^:]+):([^:]+)$')
+  tokens = tonumber(a) or burst
+  at = tonumber(b) or nowMs
+  factor = tonumber(c) or 1
+end
 local elapsed = math.max(0, nowMs - at) / 1000
 tokens = math.min(burst, tokens + elapsed * rate * factor)
 factor = math.min(1, factor + elapsed * recover)
@@ -185,8 +190,7 @@ elseif tokens >= 1 then
 end
 local wait = 0
 if granted == 0 then wait = math.max(1, math.ceil((1 - tokens) / (rate * factor) * 1000)) end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(nowMs), 'factor', tostring(factor))
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('SET', KEYS[1], tostring(tokens) .. ':' .. tostring(nowMs) .. ':' .. tostring(factor), 'PX', ARGV[6])
 return { granted, wait, tostring(factor) }
 `;
 
