@@ -5,10 +5,11 @@
 import type { StageHold } from '../../domain/refusals.js';
 import type { Release } from '../../domain/releases.js';
 import type { ApprovalRule, Promotion } from '../../domain/types.js';
-import { escapeMrkdwn as esc, mentionChannel, mentionUser, plainText, truncate } from '../escape.js';
+import { escapeMrkdwn as esc, mentionChannel, mentionUser, truncate } from '../escape.js';
 import { ACTION } from '../ids.js';
 import { actions, type Button, button, context, count, header, type KnownBlock, plural, section } from './blocks.js';
 import { promotionTitle } from './status.js';
+import { approveButton, rejectButton } from './summary.js';
 import { relative, utc } from './time.js';
 
 /** Blocks a Home tab may hold. */
@@ -84,43 +85,12 @@ function awaitingText(item: HomeItem & { rule: ApprovalRule }, now: Date): strin
 }
 
 function reviewButtons(p: Promotion): Button[] {
-  const title = promotionTitle(p);
-  const lost = destroys(p);
-  const approveText =
+  const recovery = p.mode === 'cancel_update' || p.mode === 'continue_rollback';
+  const text =
     p.mode === 'cancel_update' ? 'Cancel update' : p.mode === 'continue_rollback' ? 'Continue rollback' : 'Approve';
   return [
-    button({
-      text: approveText,
-      actionId: ACTION.approve,
-      value: p.id,
-      style: p.mode === 'cancel_update' || p.mode === 'continue_rollback' ? 'danger' : 'primary',
-      ...(lost
-        ? {
-            confirm: {
-              title: 'Approve data loss?',
-              text: plainText(
-                `This deletes or replaces ${plural(lost, 'data-bearing resource')}: their data will be lost. Approve "${title}" anyway?`,
-              ),
-              confirm: 'Approve',
-              deny: 'Back',
-              style: 'danger' as const,
-            },
-          }
-        : {}),
-    }),
-    button({
-      text: 'Reject',
-      actionId: ACTION.reject,
-      value: p.id,
-      style: 'danger',
-      confirm: {
-        title: `Reject this ${p.kind === 'rollback' ? 'rollback' : 'promotion'}?`,
-        text: plainText(`Reject "${title}"? The change set will not be executed.`),
-        confirm: 'Reject',
-        deny: 'Back',
-        style: 'danger',
-      },
-    }),
+    approveButton(p, { text, style: recovery ? 'danger' : 'primary' }),
+    rejectButton(p, p.kind === 'rollback' ? 'rollback' : 'promotion'),
   ];
 }
 

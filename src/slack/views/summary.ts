@@ -384,43 +384,55 @@ export function rollbackTargetLine(t: RollbackTarget): string | undefined {
   return undefined;
 }
 
+/**
+ * Approve, asking to confirm the data loss when the plan deletes or replaces data-bearing resources: the same
+ * button on the summary and in the App Home tab.
+ */
+export function approveButton(p: Promotion, o: { text?: string; style?: 'primary' | 'danger' } = {}): Button {
+  const destroys = p.plan?.changes.filter((c) => c.impact === 'destroys').length ?? 0;
+  return button({
+    text: o.text ?? 'Approve',
+    actionId: ACTION.approve,
+    value: p.id,
+    style: o.style ?? 'primary',
+    ...(destroys
+      ? {
+          confirm: {
+            title: 'Approve data loss?',
+            text: plainText(
+              `This deletes or replaces ${plural(destroys, 'data-bearing resource')}: their data will be lost. Approve "${promotionTitle(p)}" anyway?`,
+            ),
+            confirm: 'Approve',
+            deny: 'Back',
+            style: 'danger' as const,
+          },
+        }
+      : {}),
+  });
+}
+
+/** Reject, confirmed ("Reject this promotion?"): the same button on the summary and in the App Home tab. */
+export function rejectButton(p: Promotion, noun: 'promotion' | 'rollback'): Button {
+  return button({
+    text: 'Reject',
+    actionId: ACTION.reject,
+    value: p.id,
+    style: 'danger',
+    confirm: {
+      title: `Reject this ${noun}?`,
+      text: plainText(`Reject "${promotionTitle(p)}"? The change set will not be executed.`),
+      confirm: 'Reject',
+      deny: 'Back',
+      style: 'danger',
+    },
+  });
+}
+
 export function approvalButtons(p: Promotion): Button[] {
   if (p.mode === 'cancel_update' || p.mode === 'continue_rollback') return recoveryButtons(p);
-  const title = promotionTitle(p);
-  const destroys = p.plan?.changes.filter((c) => c.impact === 'destroys').length ?? 0;
   return [
-    button({
-      text: 'Approve',
-      actionId: ACTION.approve,
-      value: p.id,
-      style: 'primary',
-      ...(destroys
-        ? {
-            confirm: {
-              title: 'Approve data loss?',
-              text: plainText(
-                `This deletes or replaces ${plural(destroys, 'data-bearing resource')}: their data will be lost. Approve "${title}" anyway?`,
-              ),
-              confirm: 'Approve',
-              deny: 'Back',
-              style: 'danger' as const,
-            },
-          }
-        : {}),
-    }),
-    button({
-      text: 'Reject',
-      actionId: ACTION.reject,
-      value: p.id,
-      style: 'danger',
-      confirm: {
-        title: 'Reject this promotion?',
-        text: plainText(`Reject "${title}"? The change set will not be executed.`),
-        confirm: 'Reject',
-        deny: 'Back',
-        style: 'danger',
-      },
-    }),
+    approveButton(p),
+    rejectButton(p, 'promotion'),
     button({
       text: 'Cancel',
       actionId: ACTION.cancel,
