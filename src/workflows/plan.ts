@@ -1,10 +1,11 @@
-import type { Stack } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient, Stack } from '@aws-sdk/client-cloudformation';
 import {
   carryParameters,
   createChangeSet,
   describeStack,
   readSourceBuild,
   rollbackConfiguration,
+  type SourceBuild,
   TEMPLATE_BODY_LIMIT,
 } from '../aws/cloudformation.js';
 import { uploadTemplate } from '../aws/s3.js';
@@ -96,7 +97,7 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
     { lock: true, reply },
   );
   if (!opened) return undefined;
-  const { id, monitoring } = opened.p;
+  const { id } = opened.p;
   return planAndPublish(
     deps,
     opened,
@@ -124,28 +125,60 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
         },
       });
       if (!sourced.ok) return { refusal: 'it ended while planning' };
-      const templateSource = await templateFor(deps, to, source.templateBody, service.name, id, req.requester);
-      if ('refusal' in templateSource) return templateSource;
-      const cs = await createChangeSet(targetCfn, {
-        StackName: to.stack,
-        ChangeSetName: name,
-        ChangeSetType: 'UPDATE',
-        ...templateSource,
-        Parameters: carryParameters(source.declared, targetStack?.Parameters),
-        Capabilities: source.capabilities,
-        // Without it CloudFormation keeps whatever triggers the stack had (set outside the bot, say).
-        ...(monitoring ? { RollbackConfiguration: rollbackConfiguration(monitoring) } : {}),
-        Description:
-          `promote-bot: ${service.name} ${from.name} -> ${to.name} requested by ${req.requester}, source ${from.stack} ${source.fingerprint.slice(0, 12)}`.slice(
-            0,
-            1024,
-          ),
+      const cs = await createPromotionChangeSet(deps, targetCfn, to, {
+        p: opened.p,
+        stack: to.stack,
+        name,
+        source,
+        sourceStack: from.stack,
+        target: targetStack,
+        uploadId: id,
       });
-      return { arn: cs.arn, name };
+      return 'refusal' in cs ? cs : { arn: cs.arn, name };
     },
     `${to.name} already matches ${from.name}: nothing to promote.`,
     reply,
   );
+}
+
+/**
+ * The change set of a promotion on `stack`: the source build's template (through the template bucket when it is
+ * too large), the target's parameters carried over, the stage's rollback triggers; shared by one stack and
+ * several (stacks.ts).
+ */
+export async function createPromotionChangeSet(
+  deps: Deps,
+  cfn: CloudFormationClient,
+  to: StageConfig,
+  o: {
+    p: Pick<Promotion, 'service' | 'from' | 'to' | 'requester' | 'monitoring'>;
+    stack: string;
+    name: string;
+    source: SourceBuild;
+    sourceStack: string;
+    target: Stack | undefined;
+    uploadId: string;
+  },
+): Promise<{ arn: string } | { refusal: string }> {
+  const { p, source } = o;
+  const templateSource = await templateFor(deps, to, source.templateBody, p.service, o.uploadId, p.requester);
+  if ('refusal' in templateSource) return templateSource;
+  const cs = await createChangeSet(cfn, {
+    StackName: o.stack,
+    ChangeSetName: o.name,
+    ChangeSetType: 'UPDATE',
+    ...templateSource,
+    Parameters: carryParameters(source.declared, o.target?.Parameters),
+    Capabilities: source.capabilities,
+    // Without it CloudFormation keeps whatever triggers the stack had (set outside the bot, say).
+    ...(p.monitoring ? { RollbackConfiguration: rollbackConfiguration(p.monitoring) } : {}),
+    Description:
+      `promote-bot: ${p.service} ${p.from} -> ${p.to} requested by ${p.requester}, source ${o.sourceStack} ${source.fingerprint.slice(0, 12)}`.slice(
+        0,
+        1024,
+      ),
+  });
+  return { arn: cs.arn };
 }
 
 /**

@@ -3,13 +3,10 @@
 // the earlier one adds) is planned once that one is applied, and its plan is reviewed on its own in the thread.
 // Running them one after the other is execute.ts's (drive), stack by stack.
 import {
-  carryParameters,
-  createChangeSet,
   describePlanChanges,
   describeStack,
   isNoChangesReason,
   readSourceBuild,
-  rollbackConfiguration,
   waitForChangeSet,
 } from '../aws/cloudformation.js';
 import { whyNotUpdatable } from '../aws/stack-status.js';
@@ -41,7 +38,7 @@ import {
   planningThrew,
   publish,
 } from './operation.js';
-import { sourceStillHealthy, templateFor } from './plan.js';
+import { createPromotionChangeSet, sourceStillHealthy } from './plan.js';
 import { type Release, releasesKey, unpackTemplate } from './releases.js';
 import { createRollbackChangeSet } from './rollback.js';
 import { refreshSummaryQuietly, renderLaterPart } from './summary-message.js';
@@ -82,31 +79,15 @@ function promoteCreator(deps: Deps): PartCreator {
     if (!sourced.ok) return { refusal: 'it ended while planning' };
     const cfn = deps.aws.cloudFormation(accessOf(to), p.requester);
     const target = await describeStack(cfn, part.stack);
-    const templateSource = await templateFor(
-      deps,
-      to,
-      source.templateBody,
-      p.service,
-      `${p.id}-${part.stack}`,
-      p.requester,
-    );
-    if ('refusal' in templateSource) return templateSource;
-    const cs = await createChangeSet(cfn, {
-      StackName: part.stack,
-      ChangeSetName: name,
-      ChangeSetType: 'UPDATE',
-      ...templateSource,
-      Parameters: carryParameters(source.declared, target?.Parameters),
-      Capabilities: source.capabilities,
-      // Without it CloudFormation keeps whatever triggers the stack had (set outside the bot, say).
-      ...(p.monitoring ? { RollbackConfiguration: rollbackConfiguration(p.monitoring) } : {}),
-      Description:
-        `promote-bot: ${p.service} ${p.from} -> ${p.to} requested by ${p.requester}, source ${sourceStack} ${source.fingerprint.slice(0, 12)}`.slice(
-          0,
-          1024,
-        ),
+    return createPromotionChangeSet(deps, cfn, to, {
+      p,
+      stack: part.stack,
+      name,
+      source,
+      sourceStack,
+      target,
+      uploadId: `${p.id}-${part.stack}`,
     });
-    return { arn: cs.arn };
   };
 }
 
