@@ -115,11 +115,24 @@ export function reviewEntries(
   opts: EntryOptions,
   topStacks: readonly string[] = [],
 ): { changes: ClassifiedChange[]; entries: string[] } {
+  const order = reviewOrder(changes, topStacks);
+  return { changes: order.changes, entries: order.changes.map((_, i) => order.entry(i, opts)) };
+}
+
+/**
+ * The review order of reviewEntries, with each entry formatted only when asked for: the summary shows the first
+ * few dozen of a plan of thousands, and formatting all of them (at each detail level) was most of its cost.
+ */
+export function reviewOrder(
+  changes: readonly ClassifiedChange[],
+  topStacks: readonly string[] = [],
+): { changes: ClassifiedChange[]; entry: (i: number, opts: EntryOptions) => string } {
   const top = topStacks[0];
   const named = changes.map((c) => (c.stack === undefined && top !== undefined ? { ...c, stack: top } : c));
   // One stack (or none named): as given, without headings.
   if (new Set(named.map((c) => c.stack)).size <= 1) {
-    return { changes: [...changes], entries: changes.map((c) => formatChangeEntry(c, opts)) };
+    const same = [...changes];
+    return { changes: same, entry: (i, opts) => formatChangeEntry(same[i]!, opts) };
   }
   const original = new Map(named.map((n, i) => [n, changes[i]!]));
   // The risky changes first (worst first, across stacks), then the stacks in the order they run, each followed by
@@ -133,7 +146,8 @@ export function reviewEntries(
   };
   const groups = groupChanges(named).sort((a, b) => rank(a.stack) - rank(b.stack));
   const ordered: ClassifiedChange[] = [];
-  const entries: string[] = [];
+  /** per entry: the change as grouped (stack named) and what goes before its line */
+  const shown: { change: ClassifiedChange; before: string }[] = [];
   for (const g of groups) {
     const heading =
       g.stack === undefined
@@ -141,12 +155,14 @@ export function reviewEntries(
         : stackHeading(g.stack, topStacks);
     g.changes.forEach((c, i) => {
       const label = g.stack === undefined && c.stack !== undefined ? `${code(truncate(c.stack, 128))} · ` : '';
-      const entry = `${label}${formatChangeEntry(c, opts)}`;
       ordered.push(original.get(c) ?? c);
-      entries.push(i === 0 ? `${heading}\n${entry}` : entry);
+      shown.push({ change: c, before: i === 0 ? `${heading}\n${label}` : label });
     });
   }
-  return { changes: ordered, entries };
+  return {
+    changes: ordered,
+    entry: (i, opts) => `${shown[i]!.before}${formatChangeEntry(shown[i]!.change, opts)}`,
+  };
 }
 
 /** The full list, minor changes included: one line per change plus its property lines. Escaped mrkdwn. */

@@ -32,7 +32,7 @@ import {
   section,
   type View,
 } from './blocks.js';
-import { type EntryOptions, formatCounts, reviewEntries } from './change-list.js';
+import { type EntryOptions, formatCounts, reviewOrder } from './change-list.js';
 import { renderPartLines, STACKS_BLOCK_ID } from './stacks.js';
 import { promotionTitle, reasonText, renderFailedResource, stateLine } from './status.js';
 import { alarmLabel, relative, utc } from './time.js';
@@ -118,9 +118,8 @@ export function renderPromotionMessage(input: SummaryInput): View {
   if (plan) {
     // Review order: with several stacks, the risky changes of all first, then each stack's (reviewEntries).
     const topStacks = topStacksOf(p);
-    const visible = reviewEntries(
+    const visible = reviewOrder(
       plan.changes.filter((c) => showMinor || c.impact !== 'minor'),
-      DETAIL_LEVELS[0]!,
       topStacks,
     ).changes;
     const packed = packChanges(visible, topStacks, {
@@ -272,20 +271,23 @@ function packChanges(
 ): { sections: string[]; shown: number } {
   const risky = changes.filter((c) => RISKY.has(c.impact)).length;
   let best: { sections: string[]; shown: number } = { sections: [], shown: 0 };
+  const order = reviewOrder(changes, topStacks);
   for (const level of DETAIL_LEVELS) {
-    const packed = packEntries(reviewEntries(changes, level, topStacks).entries, budget);
+    const packed = packEntries(order.changes.length, (i) => order.entry(i, level), budget);
     if (packed.shown > best.shown) best = packed;
     if (packed.shown >= risky) return packed;
   }
   return best;
 }
 
-function packEntries(entries: readonly string[], budget: { text: number; blocks: number }) {
+/** Entries are formatted as they are packed (`entryAt`), so those that do not fit cost nothing. */
+function packEntries(n: number, entryAt: (i: number) => string, budget: { text: number; blocks: number }) {
   const sections: string[] = [];
   let current = '';
   let used = 0;
   let shown = 0;
-  for (const entry of entries) {
+  for (let i = 0; i < n; i++) {
+    const entry = entryAt(i);
     if (current && current.length + 1 + entry.length <= LIMITS.sectionText) {
       if (used + entry.length + 1 > budget.text) break;
       current += `\n${entry}`;
