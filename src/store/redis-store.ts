@@ -3,7 +3,8 @@
 // with several bot instances on one Redis.
 //
 // Key layout under `prefix` (default 'promote:'):
-//   {ops}:promotion:<id>    HASH { json, version }, PX = ttl passed by the caller
+//   {ops}:promotion:<id>    HASH { json, version, changes:<digest>… }, PX = ttl passed by the caller; the
+//                           plans' change lists are fields of their own, written once (see change-lists.ts)
 //   {ops}:promotions:active ZSET id → expiry (ms since epoch): the active index
 //   {ops}:promotions:recent LIST of ids, newest created first, capped at recentKeep
 //   lock:<key>              STRING holder, PX ttl
@@ -27,6 +28,7 @@
 // Needs Redis ≥ 4 (multi-field HSET).
 import type { ChainableCommander, Cluster, Redis, Result } from 'ioredis';
 import type { Promotion } from '../domain/types.js';
+import { CHANGES_FIELD_PREFIX, createChangeLists, type ListWrite } from './change-lists.js';
 import {
   type AcquireResult,
   type AuditEntry,
@@ -50,6 +52,7 @@ declare module 'ioredis' {
       ttlMs: string,
       active: string,
       recentKeep: string,
+      ...lists: string[]
     ): Result<number, Context>;
     promoteBotCasPromotion(
       recordKey: string,
@@ -60,6 +63,7 @@ declare module 'ioredis' {
       json: string,
       ttlMs: string,
       active: string,
+      ...lists: string[]
     ): Result<number, Context>;
     promoteBotPrunePromotion(
       recordKey: string,
@@ -110,9 +114,38 @@ local t = redis.call('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
+// The change lists a record names (change-lists.ts), from ARGV[first] on: a count, then field and value pairs
+// (an empty value: not sent, the hash must hold it already). Returns false, writing nothing, when one not sent
+// is missing; otherwise writes those sent and deletes the lists the record no longer names.
+const LISTS_LUA = `
+local function checkLists(first)
+  local n = tonumber(ARGV[first] or '0')
+  for i = 1, n do
+    local f, v = ARGV[first + 2 * i - 1], ARGV[first + 2 * i]
+    if v == '' and redis.call('HEXISTS', KEYS[1], f) == 0 then return false end
+  end
+  return true
+end
+local function writeLists(first)
+  local n = tonumber(ARGV[first] or '0')
+  local keep = {}
+  for i = 1, n do
+    local f, v = ARGV[first + 2 * i - 1], ARGV[first + 2 * i]
+    keep[f] = true
+    if v ~= '' then redis.call('HSET', KEYS[1], f, v) end
+  end
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(f, 1, ${CHANGES_FIELD_PREFIX.length}) == '${CHANGES_FIELD_PREFIX}' and not keep[f] then redis.call('HDEL', KEYS[1], f) end
+  end
+end
+`;
+
 const CREATE_PROMOTION_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
+${LISTS_LUA}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if not checkLists(6) then return -1 end
+writeLists(6)
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'version', '1')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 ${NOW_MS_LUA}
@@ -128,7 +161,15 @@ return 1
 // HGET returns false for a missing record, which never equals the expected version string.
 const CAS_PROMOTION_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
-if redis.call('HGET', KEYS[1], 'version') ~= ARGV[2] then return 0 end
+${LISTS_LUA}
+local version = redis.call('HGET', KEYS[1], 'version')
+if version ~= ARGV[2] then
+  -- A list sent just before (HSET) to a record that has expired made a hash of that list alone: no record.
+  if not version then redis.call('DEL', KEYS[1]) end
+  return 0
+end
+if not checkLists(7) then return -1 end
+writeLists(7)
 redis.call('HSET', KEYS[1], 'json', ARGV[4], 'version', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 ${NOW_MS_LUA}
@@ -331,13 +372,39 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
   /** Where SCAN must run: it walks the keys of one node only. */
   const scanTargets = (): Redis[] => (isCluster ? (redis as Cluster).nodes('master') : [redis as Redis]);
 
+  const lists = createChangeLists();
+  const listArgs = (writes: readonly ListWrite[]) => [
+    String(writes.length),
+    ...writes.flatMap((w) => [w.field, w.value ?? '']),
+  ];
+
+  /** A record from its JSON, its change lists filled in; undefined when a list went meanwhile (read again). */
+  const hydrate = (id: string, json: string) =>
+    lists.hydrate(id, json, (fields) => redis.hmget(promotionKey(id), ...fields));
+
+  /** Reads one record whole; `undefined` once it has expired. */
+  async function readRecord(id: string): Promise<Promotion | undefined> {
+    // A list can go between reading the JSON and the list only when the record was re-planned meanwhile.
+    for (let attempt = 0; ; attempt++) {
+      const json = await redis.hget(promotionKey(id), 'json');
+      if (json === null) return undefined;
+      const p = await hydrate(id, json);
+      if (p) return p;
+      if (attempt >= 5) throw new Error(`reading promotion ${id}: its change list keeps changing`);
+    }
+  }
+
   /** Fetches records in order; `undefined` where the record has expired. */
   async function readRecords(ids: string[]): Promise<Array<Promotion | undefined>> {
     if (ids.length === 0) return [];
     const batch = redis.pipeline();
     for (const id of ids) batch.hget(promotionKey(id), 'json');
     const values = await execOrThrow(batch);
-    return values.map((v) => (typeof v === 'string' ? (JSON.parse(v) as Promotion) : undefined));
+    return Promise.all(
+      values.map(async (v, i) =>
+        typeof v === 'string' ? ((await hydrate(ids[i]!, v)) ?? readRecord(ids[i]!)) : undefined,
+      ),
+    );
   }
 
   async function prune(ids: string[]): Promise<void> {
@@ -360,44 +427,66 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
       if (p.version !== 1)
         throw new Error(`storing promotion ${p.id}: a new promotion has version 1, got ${p.version}`);
       const ttl = ttlArg(ttlMs, `storing promotion ${p.id}`);
+      const stored = lists.dehydrate(p);
       const created = await attempt(`storing promotion ${p.id}`, () =>
         redis.promoteBotCreatePromotion(
           promotionKey(p.id),
           activeKey,
           recentKey,
           p.id,
-          toJson(p, `storing promotion ${p.id}`),
+          stored.json,
           ttl,
           active ? '1' : '0',
           String(recentKeep),
+          // A new record: every list is sent.
+          ...listArgs(stored.lists.map((l) => ({ ...l, value: l.value ?? JSON.stringify(l.list) }))),
         ),
       );
+      if (created === 1) lists.written(p.id, stored.lists);
       return created === 1;
     },
 
     getPromotion(id) {
-      return attempt(`reading promotion ${id}`, async () => {
-        const json = await redis.hget(promotionKey(id), 'json');
-        return json === null ? undefined : (JSON.parse(json) as Promotion);
-      });
+      return attempt(`reading promotion ${id}`, () => readRecord(id));
     },
 
     async casPromotion(next, expectedVersion, { active, ttlMs }) {
       checkVersions(next, expectedVersion);
       const what = `updating promotion ${next.id} from version ${expectedVersion}`;
       const ttl = ttlArg(ttlMs, what);
-      const swapped = await attempt(what, () =>
-        redis.promoteBotCasPromotion(
-          promotionKey(next.id),
-          activeKey,
-          next.id,
-          String(expectedVersion),
-          String(next.version),
-          toJson(next, what),
-          ttl,
-          active ? '1' : '0',
-        ),
-      );
+      const key = promotionKey(next.id);
+      const swap = (stored: ReturnType<typeof lists.dehydrate>) =>
+        attempt(what, async () => {
+          const args = [
+            key,
+            activeKey,
+            next.id,
+            String(expectedVersion),
+            String(next.version),
+            stored.json,
+            ttl,
+            active ? '1' : '0',
+          ] as const;
+          const sending = stored.lists.filter((l) => l.value !== undefined);
+          if (sending.length === 0) return redis.promoteBotCasPromotion(...args, ...listArgs(stored.lists));
+          // A new list goes as a plain HSET before the script, as a Buffer: for a list of 750 KB, a script's
+          // argument took Redis twice as long (it is copied into a Lua string), and ioredis writes a Buffer in
+          // a fraction of the time it takes for a string. The script then only checks it is there.
+          const batch = redis
+            .pipeline()
+            .hset(key, ...sending.flatMap((l) => [l.field, Buffer.from(l.value!)]))
+            .promoteBotCasPromotion(...args, ...listArgs(stored.lists.map((l) => ({ field: l.field, list: l.list }))));
+          return (await execOrThrow(batch))[1] as number;
+        });
+      let stored = lists.dehydrate(next);
+      let swapped = await swap(stored);
+      if (swapped === -1) {
+        // A list this process thought the hash held is gone (the record expired and came back): send them all.
+        lists.forget(next.id);
+        stored = lists.dehydrate(next);
+        swapped = await swap(stored);
+      }
+      if (swapped === 1) lists.written(next.id, stored.lists);
       return swapped === 1;
     },
 

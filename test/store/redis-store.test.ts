@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ClassifiedChange, Plan } from '../../src/domain/types.js';
 import { createRedisStore, migrateKeyLayout } from '../../src/store/redis-store.js';
 import type { Store } from '../../src/store/types.js';
 import { promotion, storeContract } from './store-contract.js';
 
 const HOUR = 60 * 60 * 1000;
+const opts = { active: true, ttlMs: HOUR };
 
 // One admin connection per file, for cleaning up and for looking at keys behind the store's back.
 let admin: Redis;
@@ -192,6 +194,123 @@ describe('redis store', () => {
     expect(await admin.pttl(`${prefix}{ops}:promotion:p-old`)).toBeGreaterThan(0);
     expect(await scanAll(`${prefix}promotion*`)).toEqual([]);
     expect(await migrateKeyLayout(redis, { prefix })).toBe(0);
+  });
+
+  describe('plan change lists, stored once per record', () => {
+    const change = (i: number, reason = `Adds queue Q${i}`): ClassifiedChange => ({
+      logicalId: `Q${i}`,
+      resourceType: 'AWS::SQS::Queue',
+      action: 'Add',
+      impact: 'add',
+      reason,
+      forcedBy: [],
+      properties: [{ path: 'Properties.QueueName', after: `q-${i}` }],
+      dataBearing: false,
+    });
+    const planOf = (n: number, reason?: string): Plan => ({
+      changes: Array.from({ length: n }, (_, i) => change(i, reason)),
+      counts: { total: n, added: n, modified: 0, removed: 0, replaced: 0, minor: 0 },
+    });
+    const recordKey = (id: string) => `${prefix}{ops}:promotion:${id}`;
+    const listFields = async (id: string) => (await admin.hkeys(recordKey(id))).filter((f) => f.startsWith('changes:'));
+
+    it('keeps the list in a field of its own, sends it once, and another replica reads the whole plan', async () => {
+      open();
+      const plan = planOf(300);
+      const original = structuredClone(plan);
+      await store.createPromotion(promotion('p1'), opts);
+      expect(await store.casPromotion(promotion('p1', { version: 2, plan, state: 'awaiting_approval' }), 1, opts)).toBe(
+        true,
+      );
+      const json = JSON.parse((await admin.hget(recordKey('p1'), 'json'))!);
+      expect(json.plan.changes).toBeUndefined();
+      expect(await listFields('p1')).toEqual([`changes:${json.plan.changesRef}`]);
+      // The next transition keeps the plan: the command carries the record's JSON, not the list again.
+      const monitor = await admin.duplicate().monitor();
+      const sent: string[] = [];
+      monitor.on('monitor', (_t: string, args: string[]) => sent.push(args.join(' ')));
+      const read = (await store.getPromotion('p1'))!;
+      expect(await store.casPromotion({ ...read, version: 3, state: 'approved' }, 2, opts)).toBe(true);
+      await new Promise((r) => setTimeout(r, 50));
+      monitor.disconnect();
+      const evals = sent.filter((c) => /^evalsha /i.test(c));
+      expect(evals).toHaveLength(1);
+      expect(evals[0]!.length).toBeLessThan(2_000);
+      expect(sent.some((c) => /^hmget /i.test(c))).toBe(false); // read from memory, not from Redis
+      // Another replica (nothing in memory) reads the plan whole.
+      const other = createRedisStore(new Redis(inject('redisUrl')), { prefix });
+      try {
+        const seen = (await other.getPromotion('p1'))!;
+        expect(seen.version).toBe(3);
+        expect(seen.plan).toEqual(original);
+        const listed = (await other.listActive()).find((p) => p.id === 'p1')!;
+        expect(listed.plan).toEqual(original);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('deletes the old list when the record is re-planned, and shares a list between two plans of it', async () => {
+      open();
+      const first = planOf(5, 'first');
+      await store.createPromotion(promotion('p2', { plan: first }), opts);
+      const [before] = await listFields('p2');
+      const second = planOf(7, 'second');
+      // parts hold their own plans; the same list twice is one field
+      const next = promotion('p2', {
+        version: 2,
+        plan: second,
+        parts: [
+          { stack: 'api-prod', target: { stack: 'api-prod', region: 'eu-west-1' }, status: 'planned', plan: second },
+        ],
+      });
+      expect(await store.casPromotion(next, 1, opts)).toBe(true);
+      const after = await listFields('p2');
+      expect(after).toHaveLength(1);
+      expect(after[0]).not.toBe(before);
+      const other = createRedisStore(new Redis(inject('redisUrl')), { prefix });
+      try {
+        const seen = (await other.getPromotion('p2'))!;
+        expect(seen.plan?.changes.map((c) => c.reason)).toEqual(Array(7).fill('second'));
+        expect(seen.parts?.[0]?.plan?.changes).toHaveLength(7);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('gives lists out frozen, so no caller changes what other records share', async () => {
+      open();
+      await store.createPromotion(promotion('p3', { plan: planOf(3) }), opts);
+      const read = (await store.getPromotion('p3'))!;
+      expect(() => read.plan!.changes.push(change(9))).toThrow(TypeError);
+      expect(() => {
+        read.plan!.changes[0]!.reason = 'changed';
+      }).toThrow(TypeError);
+      expect((await store.getPromotion('p3'))!.plan!.changes[0]!.reason).toBe('Adds queue Q0');
+    });
+
+    it('sends the list again when the hash lost it behind its back', async () => {
+      open();
+      await store.createPromotion(promotion('p4', { plan: planOf(4) }), opts);
+      const read = (await store.getPromotion('p4'))!;
+      const [field] = await listFields('p4');
+      await admin.hdel(recordKey('p4'), field!);
+      expect(await store.casPromotion({ ...read, version: 2 }, 1, opts)).toBe(true);
+      expect(await listFields('p4')).toEqual([field]);
+      const other = createRedisStore(new Redis(inject('redisUrl')), { prefix });
+      try {
+        expect((await other.getPromotion('p4'))!.plan!.changes).toHaveLength(4);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('still reads a record written with its list inline (before lists were stored apart)', async () => {
+      open();
+      const plan = planOf(2);
+      await admin.hset(recordKey('p5'), 'json', JSON.stringify(promotion('p5', { plan })), 'version', '1');
+      expect((await store.getPromotion('p5'))!.plan).toEqual(plan);
+    });
   });
 
   it('quits its connection on close, and closing twice is fine', async () => {
