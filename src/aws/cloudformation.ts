@@ -240,7 +240,11 @@ export async function waitForChangeSet(
 }
 
 /** Every page of the change set's changes, with property values. */
-export async function describeAllChanges(cfn: CloudFormationClient, arn: string): Promise<ResourceChange[]> {
+export async function describeAllChanges(
+  cfn: CloudFormationClient,
+  arn: string,
+  onPage?: (changes: ResourceChange[]) => void,
+): Promise<ResourceChange[]> {
   return doing(`describing change set ${arn}`, async () => {
     const changes: ResourceChange[] = [];
     let token: string | undefined;
@@ -248,7 +252,10 @@ export async function describeAllChanges(cfn: CloudFormationClient, arn: string)
       const out = await cfn.send(
         new DescribeChangeSetCommand({ ChangeSetName: arn, NextToken: token, IncludePropertyValues: true }),
       );
-      for (const c of out.Changes ?? []) if (c.ResourceChange) changes.push(c.ResourceChange);
+      const page: ResourceChange[] = [];
+      for (const c of out.Changes ?? []) if (c.ResourceChange) page.push(c.ResourceChange);
+      changes.push(...page);
+      onPage?.(page);
       token = out.NextToken;
     } while (token);
     return changes;
@@ -268,10 +275,14 @@ export async function describePlanChanges(
   cfn: CloudFormationClient,
   arn: string,
   stack?: string,
+  /** Each page as it arrives (the caller can work on it while the next one is asked for) */
+  onPage?: (page: StackChanges) => void,
   seen: Set<string> = new Set(),
 ): Promise<StackChanges[]> {
   seen.add(arn);
-  const changes = await describeAllChanges(cfn, arn);
+  const changes = await describeAllChanges(cfn, arn, (page) =>
+    onPage?.({ ...(stack ? { stack } : {}), changes: page }),
+  );
   const groups: StackChanges[] = [{ ...(stack ? { stack } : {}), changes }];
   if (seen.size > MAX_NESTING * 50) return groups;
   for (const rc of changes) {
@@ -280,7 +291,7 @@ export async function describePlanChanges(
     const name = rc.LogicalResourceId || rc.PhysicalResourceId || 'nested stack';
     const path = stack ? `${stack}/${name}` : name;
     if (path.split('/').length > MAX_NESTING) continue;
-    groups.push(...(await describePlanChanges(cfn, nested, path, seen)));
+    groups.push(...(await describePlanChanges(cfn, nested, path, onPage, seen)));
   }
   return groups;
 }

@@ -585,11 +585,30 @@ export function buildPlan(rcs: readonly ResourceChange[]): Plan {
  * Within an impact, the top stack's changes come first, then each stack's together, then by logical ID.
  */
 export function buildStackedPlan(groups: readonly StackChanges[]): Plan {
-  const changes = groups
-    .flatMap((g) => g.changes.map((rc) => classifyChange(rc, g.stack)))
-    .sort(
-      (a, b) => rank(a.impact) - rank(b.impact) || byStack(a.stack, b.stack) || byLogicalId(a.logicalId, b.logicalId),
-    );
+  const builder = planBuilder();
+  for (const g of groups) builder.add(g);
+  return builder.plan();
+}
+
+/**
+ * buildStackedPlan a page at a time: `add` classifies each page of changes as it arrives (while the next is
+ * asked for), and `plan` only sorts and counts, so a plan of thousands of changes is ready soon after its last
+ * page.
+ */
+export function planBuilder(): { add(group: StackChanges): void; plan(): Plan } {
+  const classified: ClassifiedChange[] = [];
+  return {
+    add(g) {
+      for (const rc of g.changes) classified.push(classifyChange(rc, g.stack));
+    },
+    plan: () => sortAndCount(classified),
+  };
+}
+
+function sortAndCount(classified: readonly ClassifiedChange[]): Plan {
+  const changes = [...classified].sort(
+    (a, b) => rank(a.impact) - rank(b.impact) || byStack(a.stack, b.stack) || byLogicalId(a.logicalId, b.logicalId),
+  );
   const counts = { added: 0, modified: 0, removed: 0, replaced: 0, minor: 0, total: changes.length };
   for (const c of changes) {
     if (c.action === 'Add' || c.action === 'Import') counts.added++;

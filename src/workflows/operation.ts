@@ -6,7 +6,7 @@ import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { deleteChangeSet, describePlanChanges, isNoChangesReason, waitForChangeSet } from '../aws/cloudformation.js';
 import { classifyAwsError, explainAwsFault, isAwsError } from '../aws/errors.js';
 import type { StageConfig } from '../config.js';
-import { buildStackedPlan } from '../domain/classify.js';
+import { planBuilder } from '../domain/classify.js';
 import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import { chooseRule } from '../domain/risk.js';
 import type { Plan, Promotion } from '../domain/types.js';
@@ -199,7 +199,9 @@ export async function planAndPublish(
       );
     }
     // Nested stacks' change sets too: their changes are classified like the top stack's, under their names.
-    const plan = buildStackedPlan(await describePlanChanges(cfn, cs.arn));
+    const builder = planBuilder();
+    await describePlanChanges(cfn, cs.arn, undefined, builder.add);
+    const plan = builder.plan();
     published = await recordPlanAndPublish(deps, opened, plan, cs, reply);
     return published;
   } catch (err) {

@@ -10,7 +10,7 @@ import {
   waitForChangeSet,
 } from '../aws/cloudformation.js';
 import { whyNotUpdatable } from '../aws/stack-status.js';
-import { buildStackedPlan } from '../domain/classify.js';
+import { planBuilder } from '../domain/classify.js';
 import { snapshotSource, stackSnapshot } from '../domain/releases.js';
 import { chooseRule } from '../domain/risk.js';
 import { decideParts, type PartResult } from '../domain/stacks.js';
@@ -159,7 +159,9 @@ async function planPart(
       : { status: 'failed', reason: described.StatusReason ?? 'the change set failed' };
   }
   // Its own changes name its stack; those of its nested stacks a path below it (`shop-app-prod/Storage`).
-  return { status: 'changes', plan: buildStackedPlan(await describePlanChanges(cfn, cs.arn, part.stack)) };
+  const builder = planBuilder();
+  await describePlanChanges(cfn, cs.arn, part.stack, builder.add);
+  return { status: 'changes', plan: builder.plan() };
 }
 
 /**

@@ -432,9 +432,19 @@ describe('describePlanChanges (nested stacks)', () => {
     await waitForChangeSet(cfn, arn, quick);
     expect(aws.callsOf('CreateChangeSet')[0]!.params.IncludeNestedStacks).toBe('true');
 
-    const groups = await describePlanChanges(cfn, arn);
+    const pages: Array<[string | undefined, number]> = [];
+    const groups = await describePlanChanges(cfn, arn, undefined, (page) =>
+      pages.push([page.stack, page.changes.length]),
+    );
 
     const summary = groups.map((g) => [g.stack, g.changes.map((c) => c.LogicalResourceId).sort()]);
+    // Each page as it came, of every stack: pages of at most 2, adding up to each stack's changes.
+    expect(pages.every(([, n]) => n <= 2)).toBe(true);
+    for (const g of groups) {
+      const sum = pages.filter(([stack]) => stack === g.stack).reduce((n, [, k]) => n + k, 0);
+      expect(sum).toBe(g.changes.length);
+    }
+    expect(pages.filter(([stack]) => stack === 'Storage/Inner').length).toBe(2);
     expect(summary).toEqual([
       [undefined, ['Queue01', 'Storage']],
       ['Storage', ['Inner', 'Queue01', 'Queue02']],

@@ -1,6 +1,13 @@
 import type { ResourceChange, ResourceChangeDetail } from '@aws-sdk/client-cloudformation';
 import { describe, expect, it } from 'vitest';
-import { buildPlan, buildStackedPlan, classifyChange, isDataBearing, worstImpact } from '../../src/domain/classify.js';
+import {
+  buildPlan,
+  buildStackedPlan,
+  classifyChange,
+  isDataBearing,
+  planBuilder,
+  worstImpact,
+} from '../../src/domain/classify.js';
 import type { Impact } from '../../src/domain/types.js';
 
 /** A Details entry about one property. */
@@ -955,5 +962,24 @@ describe('buildStackedPlan (a stack and its nested stacks)', () => {
   it('is buildPlan for one stack', () => {
     const changes: ResourceChange[] = [{ LogicalResourceId: 'T', ResourceType: 'AWS::SNS::Topic', Action: 'Add' }];
     expect(buildStackedPlan([{ changes }])).toEqual(buildPlan(changes));
+  });
+  it('is the same plan when built a page at a time (planBuilder), pages in any order', () => {
+    const pages = [
+      { changes: [{ LogicalResourceId: 'Fn', ResourceType: 'AWS::Lambda::Function', Action: 'Add' }] },
+      {
+        stack: 'Storage',
+        changes: [{ LogicalResourceId: 'Orders', ResourceType: 'AWS::DynamoDB::Table', Action: 'Remove' }],
+      },
+      { changes: [{ LogicalResourceId: 'Queue', ResourceType: 'AWS::SQS::Queue', Action: 'Remove' }] },
+      { stack: 'Storage', changes: [{ LogicalResourceId: 'Alpha', ResourceType: 'AWS::SNS::Topic', Action: 'Add' }] },
+    ] satisfies Array<{ stack?: string; changes: ResourceChange[] }>;
+    const whole = buildStackedPlan([
+      { changes: [...pages[0]!.changes, ...pages[2]!.changes] },
+      { stack: 'Storage', changes: [...pages[1]!.changes, ...pages[3]!.changes] },
+    ]);
+    const builder = planBuilder();
+    for (const page of [...pages].reverse()) builder.add(page);
+    expect(builder.plan()).toEqual(whole);
+    expect(whole.changes.map((c) => c.logicalId)).toEqual(['Queue', 'Orders', 'Fn', 'Alpha']);
   });
 });
