@@ -26,8 +26,13 @@ export function slackBucketSpecs(limits: SlackLimits = {}): { update: TokenBucke
     updatesPerMinute: limits.updatesPerMinute ?? DEFAULT_SLACK_LIMITS.updatesPerMinute,
     postsPerSecondPerChannel: limits.postsPerSecondPerChannel ?? DEFAULT_SLACK_LIMITS.postsPerSecondPerChannel,
   };
+  // A bucket lets through its burst plus rate × 60 s in any minute. Slack counts "per minute" without saying over
+  // which window, so the rate leaves room for the burst: never more than updatesPerMinute in any 60 s.
+  // (A setting below 2 a minute keeps one call of burst and the whole rate.)
+  const burst = Math.max(1, Math.min(UPDATE_BURST, Math.floor(l.updatesPerMinute / 10)));
+  const steady = l.updatesPerMinute > burst ? l.updatesPerMinute - burst : l.updatesPerMinute;
   return {
-    update: { ratePerSec: l.updatesPerMinute / 60, burst: UPDATE_BURST },
+    update: { ratePerSec: steady / 60, burst },
     post: { ratePerSec: l.postsPerSecondPerChannel, burst: POST_BURST },
   };
 }

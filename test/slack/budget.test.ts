@@ -168,9 +168,15 @@ describe('Slack budgets', () => {
   it('derives its buckets from Slack’s tiers, and from the settings', () => {
     expect(DEFAULT_SLACK_LIMITS).toEqual({ updatesPerMinute: 50, postsPerSecondPerChannel: 1 });
     expect(slackBucketSpecs({ updatesPerMinute: undefined })).toEqual({
-      update: { ratePerSec: 50 / 60, burst: 5 },
+      update: { ratePerSec: 45 / 60, burst: 5 },
       post: { ratePerSec: 1, burst: 3 },
     });
-    expect(slackBucketSpecs({ updatesPerMinute: 30 }).update.ratePerSec).toBe(0.5);
+    // Burst and rate together never pass the per-minute figure in any 60 s, whatever the setting.
+    for (const perMinute of [5, 10, 30, 50, 100, 600]) {
+      const { update } = slackBucketSpecs({ updatesPerMinute: perMinute });
+      expect(update.burst + update.ratePerSec * 60).toBeCloseTo(perMinute, 9);
+      expect(update.ratePerSec).toBeGreaterThan(0);
+    }
+    expect(slackBucketSpecs({ updatesPerMinute: 0.5 }).update).toEqual({ ratePerSec: 0.5 / 60, burst: 1 });
   });
 });
