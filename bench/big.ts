@@ -12,6 +12,8 @@ export interface BigSample {
   pages: number;
   firstPageToSummaryMs: number;
   lastPageToSummaryMs: number;
+  /** the fake's answer to the last page sent → summary posted: the bot's own work (reading the page included) */
+  lastAnswerToSummaryMs: number;
   /** the summary message was accepted by the fake Slack (valid Block Kit) */
   valid: boolean;
   /** blocks in the summary; the full list was shared in its thread (as a message or a file) */
@@ -91,6 +93,7 @@ export async function measureBigOnce(s: Scenario, budget: Budget, n: number): Pr
     pages: pages.length,
     firstPageToSummaryMs: pages.length ? postedAt - pages[0]!.at : Number.NaN,
     lastPageToSummaryMs: pages.length ? postedAt - pages[pages.length - 1]!.at : Number.NaN,
+    lastAnswerToSummaryMs: pages.at(-1)?.answeredAt ? postedAt - pages.at(-1)!.answeredAt! : Number.NaN,
     valid: true,
     blocks: summary.blocks?.length ?? 0,
     listShared,

@@ -171,8 +171,17 @@ function judge(r: Results): void {
   }
   if (r.big?.length) {
     const at = r.big.filter((b) => b.changes === 2_500);
-    const p50 = stats(at.map((b) => b.lastPageToSummaryMs)).p50;
-    target(r, 'big change sets', '2,500 changes: last page → summary posted, median ms', p50, '< 50', p50 < 50);
+    // From the fake's answer to the last page: what comes before it (the fake building 500 changes of XML) is not
+    // the bot's work; the column "last page asked → summary" shows both.
+    const p50 = stats(at.map((b) => b.lastAnswerToSummaryMs)).p50;
+    target(
+      r,
+      'big change sets',
+      '2,500 changes: last page answered → summary posted, median ms',
+      p50,
+      '< 50',
+      p50 < 50,
+    );
     const invalid = r.big.filter((b) => !b.valid || !b.listShared).length;
     target(r, 'big change sets', 'summaries refused or list not shared', invalid, '0', invalid === 0);
   }
@@ -283,7 +292,16 @@ function report(r: Results): string {
   }
   if (r.big) {
     out.push('3. Big change sets (pages of 500 changes, no AWS latency)');
-    const rows = [['changes', 'pages', 'first page → summary ms (p50)', 'last page → summary ms (p50)', 'blocks']];
+    const rows = [
+      [
+        'changes',
+        'pages',
+        'first page asked → summary ms (p50)',
+        'last page asked → summary ms (p50)',
+        'last page answered → summary ms (p50)',
+        'blocks',
+      ],
+    ];
     for (const n of BIG_SIZES) {
       const b = r.big.filter((x) => x.changes === n);
       if (!b.length) continue;
@@ -292,6 +310,7 @@ function report(r: Results): string {
         String(b[0]!.pages),
         ms(stats(b.map((x) => x.firstPageToSummaryMs)).p50),
         ms(stats(b.map((x) => x.lastPageToSummaryMs)).p50),
+        ms(stats(b.map((x) => x.lastAnswerToSummaryMs)).p50),
         String(b[0]!.blocks),
       ]);
     }

@@ -57,6 +57,8 @@ export interface FakeCall {
   region?: string;
   accessKeyId?: string;
   at: number;
+  /** Date.now() when the answer was handed to the socket (its body built); undefined until then, or never sent */
+  answeredAt?: number;
 }
 
 export interface FakeChangeSetView {
@@ -429,7 +431,8 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       accessKeyId: scope?.accessKeyId,
       at: Date.now(),
     });
-    runHooks(calls[calls.length - 1]!);
+    const call = calls[calls.length - 1]!;
+    runHooks(call);
     // Every AssumeRole attempt is recorded, also those that fail validation or an injected error.
     if (service === 'sts' && action === 'AssumeRole') {
       assumeRoleCalls.push({
@@ -458,6 +461,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       if (err) throw err;
       const result = service === 'sts' ? sts(action, rest, who) : cfn.handle(action, rest, caller);
       send(res, 200, queryResponse(action, xmlns, result, id), headers);
+      call.answeredAt = Date.now();
     } catch (cause) {
       const err =
         cause instanceof AwsError

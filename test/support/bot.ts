@@ -69,7 +69,9 @@ export async function startBot(o: BotOptions): Promise<BotProcess> {
     ...(o.redisPrefix ? { PROMOTE_REDIS_PREFIX: o.redisPrefix } : {}),
     ...o.extraEnv,
   };
-  const proc = spawn(process.execPath, ['dist/main.js'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BOT_CPU_PROF=<dir>: each bot writes a V8 CPU profile there when it exits (not when killed with SIGKILL).
+  const profile = process.env.BOT_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BOT_CPU_PROF}`] : [];
+  const proc = spawn(process.execPath, [...profile, 'dist/main.js'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout?.on('data', (d) => {
     out += d;

@@ -300,8 +300,10 @@ export async function startScenario(o: {
       return bot;
     },
     async close() {
-      for (const r of replicas) await r.kill('SIGKILL');
-      await s.bot.kill('SIGKILL');
+      // A profiled bot (BOT_CPU_PROF, support/bot.ts) writes its profile only when it exits on its own.
+      const sig = process.env.BOT_CPU_PROF ? 'SIGTERM' : 'SIGKILL';
+      for (const r of replicas) await r.kill(sig);
+      await s.bot.kill(sig);
       await slack.close();
       await aws.close();
     },
