@@ -15,6 +15,8 @@ export const PRIORITY = {
   urgent: 0,
   /** a failure to report */
   failure: 1,
+  /** the last state of a progress message, once the outcome is told elsewhere (final reply, summary) */
+  final: 1,
   /** intermediate progress: may wait (and be coalesced) */
   progress: 2,
 } as const;

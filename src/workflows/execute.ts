@@ -471,8 +471,11 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
           ? `the alarm ${alarmLabel(byAlarm)} went into ALARM, so CloudFormation rolled the update back (rollback trigger ${byAlarm})`
           : (firstFailure?.reason ?? `stack ended in ${status}`);
       if (progressTs && p.messageTs) {
-        await deps.slack
-          .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true })
+        // Not awaited, and after the summary: the final reply (a message of its own) and the summary (end effects)
+        // tell the outcome; with many executions ending at once, Slack's chat.update budget (about 50 a minute)
+        // would otherwise hold each final reply behind every progress message's last update.
+        void deps.slack
+          .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true, priority: 'final' })
           .catch((err) => deps.log.warn('final progress update', { err, promotionId: p.id }));
       }
       p = await move(deps, p, {
