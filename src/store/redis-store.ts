@@ -81,6 +81,7 @@ declare module 'ioredis' {
       minFactor: string,
       recoverPerSec: string,
       idleMs: string,
+      nowMs: string,
     ): Result<[number, number, string], Context>;
   }
 }
@@ -98,6 +99,8 @@ export interface RedisStoreOptions {
   auditKeep?: number;
   /** Promotion IDs kept in the "recent" list. */
   recentKeep?: number;
+  /** This replica's clock for the token buckets (ms since epoch); default Date.now */
+  now?: () => number;
 }
 
 const DEFAULT_PREFIX = 'promote:';
@@ -126,14 +129,20 @@ local function checkLists(first)
   end
   return true
 end
-local function writeLists(first)
+local function writeLists(first, sentBefore)
   local n = tonumber(ARGV[first] or '0')
   local keep = {}
+  local sent = sentBefore
   for i = 1, n do
     local f, v = ARGV[first + 2 * i - 1], ARGV[first + 2 * i]
     keep[f] = true
-    if v ~= '' then redis.call('HSET', KEYS[1], f, v) end
+    if v ~= '' then
+      redis.call('HSET', KEYS[1], f, v)
+      sent = true
+    end
   end
+  -- Only a write that brings a list can leave an older one unnamed (lists never change once written).
+  if not sent then return end
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
     if string.sub(f, 1, ${CHANGES_FIELD_PREFIX.length}) == '${CHANGES_FIELD_PREFIX}' and not keep[f] then redis.call('HDEL', KEYS[1], f) end
   end
@@ -145,7 +154,7 @@ if redis.replicate_commands then redis.replicate_commands() end
 ${LISTS_LUA}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if not checkLists(6) then return -1 end
-writeLists(6)
+writeLists(6, false)
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'version', '1')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 ${NOW_MS_LUA}
@@ -168,8 +177,9 @@ if version ~= ARGV[2] then
   if not version then redis.call('DEL', KEYS[1]) end
   return 0
 end
-if not checkLists(7) then return -1 end
-writeLists(7)
+-- ARGV[7]: '1' when lists were sent just before this script, by a plain HSET
+if not checkLists(8) then return -1 end
+writeLists(8, ARGV[7] == '1')
 redis.call('HSET', KEYS[1], 'json', ARGV[4], 'version', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 ${NOW_MS_LUA}
@@ -200,11 +210,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-// One token bucket, on Redis's clock so every replica agrees on time; the same steps as bucketStep() in
-// types.ts (the memory store runs that function). One key: fine under Redis Cluster.
+// One token bucket; the same steps as bucketStep() in types.ts (the memory store runs that function). One key:
+// fine under Redis Cluster. The time is the caller's clock (ARGV[7]), not Redis's TIME: the budgets run on every
+// API call, and TIME was a quarter of their commands. Time never goes back for the bucket: a replica whose clock
+// is behind sees no refill until its clock passes the last caller's, and one ahead by d ms refills d ms × rate
+// early, once (replicas on NTP differ by milliseconds).
 const TOKEN_BUCKET_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
-${NOW_MS_LUA}
+local nowMs = tonumber(ARGV[7])
 local rate = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local minFactor = tonumber(ARGV[4])
@@ -231,7 +244,7 @@ elseif tokens >= 1 then
 end
 local wait = 0
 if granted == 0 then wait = math.max(1, math.ceil((1 - tokens) / (rate * factor) * 1000)) end
-redis.call('SET', KEYS[1], tostring(tokens) .. ':' .. tostring(nowMs) .. ':' .. tostring(factor), 'PX', ARGV[6])
+redis.call('SET', KEYS[1], tostring(tokens) .. ':' .. tostring(math.max(at, nowMs)) .. ':' .. tostring(factor), 'PX', ARGV[6])
 return { granted, wait, tostring(factor) }
 `;
 
@@ -333,6 +346,7 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
   // A brace in the prefix would become the hash tag of every key and override the store's own.
   if (/[{}]/.test(prefix)) throw new RangeError(`createRedisStore: the prefix must not contain { or }, got ${prefix}`);
   const auditKeep = opts.auditKeep ?? DEFAULT_AUDIT_KEEP;
+  const clock = opts.now ?? Date.now;
   const recentKeep = opts.recentKeep ?? DEFAULT_RECENT_KEEP;
   // LTRIM 0 -1 keeps everything, so a zero cap would silently mean "no cap".
   for (const [name, n] of Object.entries({ auditKeep, recentKeep })) {
@@ -362,6 +376,7 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
         String(c.minFactor),
         String(c.recoverPerSec),
         String(BUCKET_IDLE_MS),
+        String(Math.round(clock())),
       ),
     );
     return { granted: granted === 1, waitMs: Number(waitMs), factor: Number(factor) };
@@ -468,14 +483,18 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
             active ? '1' : '0',
           ] as const;
           const sending = stored.lists.filter((l) => l.value !== undefined);
-          if (sending.length === 0) return redis.promoteBotCasPromotion(...args, ...listArgs(stored.lists));
+          if (sending.length === 0) return redis.promoteBotCasPromotion(...args, '0', ...listArgs(stored.lists));
           // A new list goes as a plain HSET before the script, as a Buffer: for a list of 750 KB, a script's
           // argument took Redis twice as long (it is copied into a Lua string), and ioredis writes a Buffer in
           // a fraction of the time it takes for a string. The script then only checks it is there.
           const batch = redis
             .pipeline()
             .hset(key, ...sending.flatMap((l) => [l.field, Buffer.from(l.value!)]))
-            .promoteBotCasPromotion(...args, ...listArgs(stored.lists.map((l) => ({ field: l.field, list: l.list }))));
+            .promoteBotCasPromotion(
+              ...args,
+              '1',
+              ...listArgs(stored.lists.map((l) => ({ field: l.field, list: l.list }))),
+            );
           return (await execOrThrow(batch))[1] as number;
         });
       let stored = lists.dehydrate(next);

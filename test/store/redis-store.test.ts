@@ -77,6 +77,27 @@ describe('redis store', () => {
     }
   });
 
+  it('runs a token bucket on the callers’ clocks without letting one that is behind or ahead take much more', async () => {
+    open();
+    const spec = { ratePerSec: 1, burst: 2 };
+    const at = Date.now();
+    const behind = createRedisStore(new Redis(inject('redisUrl')), { prefix, now: () => at - 60_000 });
+    const ahead = createRedisStore(new Redis(inject('redisUrl')), { prefix, now: () => at + 1_000 });
+    const exact = createRedisStore(new Redis(inject('redisUrl')), { prefix, now: () => at });
+    try {
+      const take = async (s: Store) => (await s.takeToken('budget:clocks', spec)).granted;
+      expect([await take(exact), await take(exact), await take(exact)]).toEqual([true, true, false]);
+      // A minute behind: no refill, and no credit for the minute either.
+      expect(await take(behind)).toBe(false);
+      // A second ahead: that second's refill (one token at 1/s), once.
+      expect([await take(ahead), await take(ahead)]).toEqual([true, false]);
+      // The bucket's time stays at the newest clock seen: the exact replica gets nothing more until it passes it.
+      expect(await take(exact)).toBe(false);
+    } finally {
+      await Promise.all([behind.close(), ahead.close(), exact.close()]);
+    }
+  });
+
   it('keeps a token bucket in one string (tokens:at:factor) under the prefix, expiring once idle', async () => {
     open();
     await store.takeToken('budget:cloudformation:123456789012/eu-west-1', { ratePerSec: 4, burst: 8 });
