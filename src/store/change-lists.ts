@@ -26,14 +26,20 @@ export interface ListWrite {
   list: Changes;
 }
 
-/** How many changes the lists kept in memory may hold together (about 25 plans of 2,500 changes). */
-const DEFAULT_CACHE_CHANGES = 60_000;
+/**
+ * The lists kept in memory: at most this many changes in all (8 plans of 2,500 changes, about 20 MB), and this many
+ * lists (plans of one change each must not fill memory either). A list not kept is read again when needed.
+ */
+const DEFAULT_CACHE_CHANGES = 20_000;
+const DEFAULT_CACHE_LISTS = 200;
 
 export interface ChangeLists {
   /** The record's JSON without its change lists, and the lists to write with it. */
   dehydrate(p: Promotion): { json: string; lists: ListWrite[] };
   /** After a write of `id` succeeded: its lists are in its hash. */
   written(id: string, lists: readonly ListWrite[]): void;
+  /** The lists kept in memory now, and their changes in all. */
+  size(): { lists: number; changes: number };
   /** After a write failed because a field it named without a value was missing: send every value next time. */
   forget(id: string): void;
   /**
@@ -47,8 +53,9 @@ export interface ChangeLists {
   ): Promise<Promotion | undefined>;
 }
 
-export function createChangeLists(opts: { cacheChanges?: number } = {}): ChangeLists {
+export function createChangeLists(opts: { cacheChanges?: number; cacheLists?: number } = {}): ChangeLists {
   const limit = opts.cacheChanges ?? DEFAULT_CACHE_CHANGES;
+  const maxLists = opts.cacheLists ?? DEFAULT_CACHE_LISTS;
   /** list → its digest, and the records whose hash holds it (as far as this process knows) */
   const known = new WeakMap<Changes, { digest: string; heldBy: Set<string> }>();
   /** digest → list, least recently used first */
@@ -65,7 +72,7 @@ export function createChangeLists(opts: { cacheChanges?: number } = {}): ChangeL
     byDigest.set(digest, list);
     cached += list.length;
     for (const [d, l] of byDigest) {
-      if (cached <= limit || d === digest) break;
+      if ((cached <= limit && byDigest.size <= maxLists) || d === digest) break;
       byDigest.delete(d);
       cached -= l.length;
     }
@@ -114,6 +121,8 @@ export function createChangeLists(opts: { cacheChanges?: number } = {}): ChangeL
         if (!byDigest.has(e.digest)) remember(e.digest, freezeChanges(l.list as ClassifiedChange[]));
       }
     },
+
+    size: () => ({ lists: byDigest.size, changes: cached }),
 
     forget(id) {
       for (const list of byDigest.values()) known.get(list)?.heldBy.delete(id);
