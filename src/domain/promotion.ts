@@ -1,7 +1,8 @@
 // The promotion state machine. Pure: (promotion, event) → next promotion, or a refusal (a value, see
 // ./refusals.ts) for the person.
 // Storage makes each step atomic (compare-and-set on `version`); a lost race re-reads and re-decides.
-import { addMilliseconds } from 'date-fns';
+// The function's own module: the package root loads all of date-fns (about 10 MB of memory).
+import { addMilliseconds } from 'date-fns/addMilliseconds';
 import type { Refusal } from './refusals.js';
 import {
   anyPartRan,

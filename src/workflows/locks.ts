@@ -1,5 +1,6 @@
 // The per-stack lock (one promotion or rollback at a time) and stage holds after a rollback.
-import { formatDistanceStrict } from 'date-fns';
+// The function's own module: the package root loads all of date-fns (about 10 MB of memory).
+import { formatDistanceStrict } from 'date-fns/formatDistanceStrict';
 import type { StageConfig } from '../config.js';
 import type { Promotion } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';

@@ -1,5 +1,6 @@
 // /promote status [service]: pending and running promotions and held locks, of the services the channel may use.
-import { formatDistanceStrict } from 'date-fns';
+// The function's own module: the package root loads all of date-fns (about 10 MB of memory).
+import { formatDistanceStrict } from 'date-fns/formatDistanceStrict';
 import { channelMayUse, resolveService } from '../domain/command.js';
 import { describeState } from '../domain/promotion.js';
 import { escapeMrkdwn as esc, mentionUser } from '../slack/escape.js';

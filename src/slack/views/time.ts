@@ -1,5 +1,6 @@
 // Durations and relative times for messages. `now` is always passed in, never read from the clock.
-import { formatDistanceStrict } from 'date-fns';
+// The function's own module: the package root loads all of date-fns (about 10 MB of memory).
+import { formatDistanceStrict } from 'date-fns/formatDistanceStrict';
 import { escapeMrkdwn } from '../escape.js';
 
 /** "45s", "3m 12s", "1h 02m" (seconds dropped once it runs for hours). */
