@@ -33,4 +33,7 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
 # `init: true` in Compose): the init process forwards signals, so SIGTERM also stops a bot still starting,
 # and it reaps zombie processes.
 # --enable-source-maps: stack traces point at src/*.ts lines (the build emits .js.map files next to dist/*.js).
-CMD ["node", "--enable-source-maps", "dist/main.js"]
+# --max-semi-space-size=4 (MB; V8's default is 16 on 64-bit): V8 keeps its young generation at that size once a
+# burst of allocation grew it, and RSS with it. The bench's memory row: RSS 164-206 MB over 400 promotions at the
+# default, 139-143 MB with 4, the heap in use the same (40-60 MB). Same flag as `npm start`.
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=4", "dist/main.js"]

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
+import { startFlags } from '../support/bot.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -47,9 +48,9 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('runs the compiled bot with source maps, directly (exec form), as an unprivileged user', () => {
+  it('runs the compiled bot with source maps and the flags of npm start, directly (exec form), as an unprivileged user', () => {
     const cmd = lines.filter((l) => l.op === 'CMD').at(-1)!;
-    expect(JSON.parse(cmd.args)).toEqual(['node', '--enable-source-maps', 'dist/main.js']);
+    expect(JSON.parse(cmd.args)).toEqual(['node', '--enable-source-maps', ...startFlags(), 'dist/main.js']);
     expect(lines.filter((l) => l.op === 'USER').at(-1)?.args).toBe('node');
   });
 

@@ -1,7 +1,7 @@
 // Starts the bot as the README does (the compiled `node dist/main.js` that `npm start` runs) in HTTP
 // mode (or Socket Mode with `appToken`), pointed at the fake Slack and fake AWS endpoints, and a real Redis.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +49,15 @@ export function writeConfig(text: string): string {
   return path;
 }
 
-/** Runs `node dist/main.js` and waits until GET /healthz answers 200. */
+/** The Node flags of `npm start` (package.json: `node <flags> dist/main.js`), so the bot runs as it does there. */
+export function startFlags(): string[] {
+  const start: string = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start;
+  const m = /^node\s+(.*?)\s*dist\/main\.js$/.exec(start);
+  if (!m) throw new Error(`package.json's start script is not "node [flags] dist/main.js": ${start}`);
+  return m[1] ? m[1].split(/\s+/) : [];
+}
+
+/** Runs `node dist/main.js` (with the flags of `npm start`) and waits until GET /healthz answers 200. */
 export async function startBot(o: BotOptions): Promise<BotProcess> {
   const port = o.port ?? (await freePort());
   const env: Record<string, string> = {
@@ -71,7 +79,11 @@ export async function startBot(o: BotOptions): Promise<BotProcess> {
   };
   // BOT_CPU_PROF=<dir>: each bot writes a V8 CPU profile there when it exits (not when killed with SIGKILL).
   const profile = process.env.BOT_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BOT_CPU_PROF}`] : [];
-  const proc = spawn(process.execPath, [...profile, 'dist/main.js'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const flags = process.env.BOT_NODE_FLAGS ? process.env.BOT_NODE_FLAGS.split(' ') : startFlags();
+  const proc = spawn(process.execPath, [...flags, ...profile, 'dist/main.js'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout?.on('data', (d) => {
     out += d;
