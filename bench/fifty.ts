@@ -26,12 +26,15 @@ export interface FiftyResult {
   withoutProgress: number;
   rssMb: number[];
   wallMs: number;
+  /** per execution (p50 / max, ms): second approval → ExecuteChangeSet, → the stack's last event, → final reply */
+  phases: { toExecute: number[]; toSettled: number[]; toFinal: number[] };
 }
 
 const accountOf = (accessKeyId: string | undefined) => /^ASIA(\d{12})/.exec(accessKeyId ?? '')?.[1] ?? 'default';
 
 export async function measureFifty(
   s: Scenario,
+  accountOfService: (i: number) => string,
   replicaUrl: string,
   replicaPid: number | undefined,
   budget: Budget,
@@ -126,6 +129,22 @@ export async function measureFifty(
     byAccount.set(a, [...(byAccount.get(a) ?? []), c.at]);
   }
   const finals = planned.map((m) => finalOf(m.ts)).filter((f) => f !== undefined);
+  // Where each execution's time went: the service is in the change set's name (promote-svc7-dev-to-prod-…).
+  const phases: FiftyResult['phases'] = { toExecute: [], toSettled: [], toFinal: [] };
+  const executes = s.aws.calls.slice(awsFrom).filter((c) => c.action === 'ExecuteChangeSet');
+  for (const m of planned) {
+    const text = JSON.stringify(m.blocks ?? []);
+    const i =
+      Array.from({ length: o.n }, (_, k) => k).find((k) => text.includes(`\`${serviceName(k)}-prod\``)) ?? Number.NaN;
+    const exec = executes.find((c) => new RegExp(`promote-svc${i}-dev`).test(c.params.ChangeSetName ?? ''));
+    const stack = Number.isNaN(i) ? undefined : s.aws.stack(`${serviceName(i)}-prod`, undefined, accountOfService(i));
+    const approved = approvedAt.get(m.ts);
+    const settled = stack?.events[0]?.Timestamp?.getTime();
+    const final = finalOf(m.ts)?.history[0]?.at;
+    if (approved && exec) phases.toExecute.push(exec.at - approved);
+    if (exec && settled) phases.toSettled.push(settled - exec.at);
+    if (settled && final) phases.toFinal.push(final - settled);
+  }
   return {
     executions: o.n,
     summariesPosted: planned.length,
@@ -140,5 +159,6 @@ export async function measureFifty(
     withoutProgress,
     rssMb: [rssMb(s.bot.proc.pid), rssMb(replicaPid)],
     wallMs: Date.now() - started,
+    phases,
   };
 }

@@ -4,13 +4,15 @@ import { ACTION } from '../src/slack/ids.js';
 import type { FakeMessage } from '../test/fakes/slack.js';
 import { DEV_ACCOUNT, promotionIdOf, type Scenario } from '../test/support/scenario.js';
 import { type Budget, sleep, until } from './support.js';
-import { clickIn, REVIEWERS, rssMb, serviceName } from './world.js';
+import { clickIn, REVIEWERS, rssMb, scrapeMetric, serviceName } from './world.js';
 
 export interface MemoryResult {
   promotions: number;
   failed: number;
   /** [completed promotions, RSS MB] */
   samples: Array<[number, number]>;
+  /** [completed promotions, V8 heap in use MB] (the bot's /metrics), beside each RSS sample */
+  heapSamples: Array<[number, number]>;
   /** RSS MB after the bot then had nothing to do for `settleMs` (V8 collects a grown heap once allocation slows) */
   settledMb: number;
   settleMs: number;
@@ -35,6 +37,7 @@ export async function measureMemory(
 ): Promise<MemoryResult> {
   const started = Date.now();
   const samples: Array<[number, number]> = [[0, rssMb(s.bot.proc.pid)]];
+  const heapSamples: Array<[number, number]> = [];
   let done = 0;
   let failed = 0;
   let next = 0;
@@ -67,11 +70,25 @@ export async function measureMemory(
       );
       if (!/Promoted/i.test(final.text ?? '')) failed++;
       done++;
-      if (done % o.sampleEvery === 0) samples.push([done, rssMb(s.bot.proc.pid)]);
+      if (done % o.sampleEvery === 0) {
+        samples.push([done, rssMb(s.bot.proc.pid)]);
+        const at = done;
+        void scrapeMetric(s.bot.base, 'nodejs_heap_size_used_bytes')
+          .then((b) => heapSamples.push([at, b / 1_048_576]))
+          .catch(() => undefined);
+      }
     }
   };
   await Promise.all(Array.from({ length: o.lanes }, (_, i) => lane(i)));
   const wallMs = Date.now() - started;
   await sleep(o.settleMs);
-  return { promotions: done, failed, samples, settledMb: rssMb(s.bot.proc.pid), settleMs: o.settleMs, wallMs };
+  return {
+    promotions: done,
+    failed,
+    samples,
+    heapSamples,
+    settledMb: rssMb(s.bot.proc.pid),
+    settleMs: o.settleMs,
+    wallMs,
+  };
 }

@@ -26,7 +26,7 @@ import { manyResources, seedManyResources } from './progress.js';
 import { type BenchRedis, startRedis } from './redis.js';
 import { Budget, cleanupAll, ms, onCleanup, STATS_HEADER, type Stats, stats, statsRow, table } from './support.js';
 import { measureWaiter, type WaiterSample } from './waiter.js';
-import { between, manyServicesConfig, seedServices, startFloorServer } from './world.js';
+import { between, manyServicesConfig, prodAccount, seedServices, startFloorServer } from './world.js';
 
 const ACK_REQUESTS = 500;
 const ACK_CONCURRENCY = 20;
@@ -335,6 +335,15 @@ function report(r: Results): string {
         ['executions without a progress message', String(f.withoutProgress)],
         ['RSS of the replicas after, MB', f.rssMb.map((x) => ms(x, 0)).join(', ')],
         ['row wall time, s', ms(f.wallMs / 1000)],
+        ...(['toExecute', 'toSettled', 'toFinal'] as const).map((k) => {
+          const st = stats(f.phases[k]);
+          const what = {
+            toExecute: 'approval → ExecuteChangeSet',
+            toSettled: 'ExecuteChangeSet → last stack event',
+            toFinal: 'last stack event → final reply',
+          }[k];
+          return [`${what}, p50 / max s (${f.phases[k].length})`, `${ms(st.p50 / 1000)} / ${ms(st.max / 1000)}`];
+        }),
       ]),
       '',
     );
@@ -379,6 +388,7 @@ function report(r: Results): string {
     out.push(
       `7. Memory: bot RSS (MB) over ${r.memory.promotions} complete promotions (${MEMORY_LANES} at a time, ${ms(r.memory.wallMs / 1000)} s)`,
       `   ${r.memory.samples.map(([n, mb]) => `${n}: ${ms(mb, 0)}`).join(' · ')} · idle ${r.memory.settleMs / 1000} s later: ${ms(r.memory.settledMb, 0)}`,
+      `   V8 heap in use (MB): ${r.memory.heapSamples.map(([n, mb]) => `${n}: ${ms(mb, 0)}`).join(' · ')}`,
       '',
     );
   }
@@ -488,11 +498,18 @@ async function main(): Promise<number> {
       );
       seedServices(s.aws, world, { dev: manyResources(2), prod: manyResources(1) });
       const replica = await s.replica();
-      results.fifty = await measureFifty(s, replica.url, replica.proc.pid, budget, {
-        n: FIFTY,
-        channelOf: world.channelOf,
-        finalWithinMs: 150_000,
-      });
+      results.fifty = await measureFifty(
+        s,
+        (i) => prodAccount(i, FIFTY_ACCOUNTS),
+        replica.url,
+        replica.proc.pid,
+        budget,
+        {
+          n: FIFTY,
+          channelOf: world.channelOf,
+          finalWithinMs: 150_000,
+        },
+      );
       await s.close();
     });
   }
@@ -524,7 +541,15 @@ async function main(): Promise<number> {
         n: MEMORY_LANES,
         channelOf: (i: number) => `C0MEM${i}`,
         accounts: 2,
-        settings: ['  pollMin: 20ms', '  pollMax: 100ms', '  progressEvery: 300ms'],
+        // Memory, not the budgets (row 4 measures those): at the default 4 CloudFormation calls a second per account
+        // and 45 chat.update a minute, 1,000 promotions take half an hour.
+        settings: [
+          '  pollMin: 20ms',
+          '  pollMax: 100ms',
+          '  progressEvery: 300ms',
+          '  awsCallsPerSecond: 100',
+          '  slackUpdatesPerMinute: 3000',
+        ],
       };
       const s = await scenario(
         {
