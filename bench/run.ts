@@ -10,10 +10,12 @@
 //   7. memory: RSS over 1,000 complete promotions, and after the 50-at-once row
 // Prints a report, writes bench/results.json, exits 1 when a target is missed or a row failed. Bounded: fixed
 // counts and a total time budget; every process it starts is stopped on the way out.
-// BENCH_ROWS=ack,plan,… runs some rows only; BENCH_CFN_BUDGET_PER_SEC (default 5) is the per-account
-// CloudFormation budget the 50-at-once row holds Describe* calls to.
+// BENCH_ROWS=ack,plan,… runs some rows only; BENCH_CFN_BUDGET_PER_SEC (default: the bot's default, 4) is the
+// per-account CloudFormation budget the 50-at-once row gives the bot (awsCallsPerSecond) and holds Describe*
+// calls to.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { DEFAULT_AWS_CALLS_PER_SECOND } from '../src/budgets.js';
 import { configYaml, type Scenario, startScenario } from '../test/support/scenario.js';
 import { type BigSample, measureBig } from './big.js';
 import { type CancelSample, measureCancel, measureCancelOnce } from './cancel.js';
@@ -40,7 +42,7 @@ const FIFTY_ACCOUNTS = 5;
 const CANCEL_N = 3;
 const MEMORY_N = Number(process.env.BENCH_MEMORY_N ?? 1_000);
 const MEMORY_LANES = 20;
-const CFN_BUDGET_PER_SEC = Number(process.env.BENCH_CFN_BUDGET_PER_SEC ?? 5);
+const CFN_BUDGET_PER_SEC = Number(process.env.BENCH_CFN_BUDGET_PER_SEC ?? DEFAULT_AWS_CALLS_PER_SECOND);
 /** Real CloudFormation answers in tens to a hundred-odd milliseconds; every row but 3 and 7 uses this. */
 const latency = between(40, 120);
 /** Stack events of the 60-resource executions arrive this far apart (~180 events). */
@@ -485,7 +487,12 @@ async function main(): Promise<number> {
   }
   if (redisUrl && ROWS.has('fifty')) {
     await section(results, `4. ${FIFTY} at once`, async () => {
-      const world = { n: FIFTY, channelOf: (i: number) => (i < 10 ? 'C0BUSY' : `C0SVC${i}`), accounts: FIFTY_ACCOUNTS };
+      const world = {
+        n: FIFTY,
+        channelOf: (i: number) => (i < 10 ? 'C0BUSY' : `C0SVC${i}`),
+        accounts: FIFTY_ACCOUNTS,
+        settings: [`  awsCallsPerSecond: ${CFN_BUDGET_PER_SEC}`],
+      };
       const s = await scenario(
         {
           redisUrl,
