@@ -16,7 +16,7 @@ type Changes = readonly ClassifiedChange[];
 type StoredPlan = Omit<Plan, 'changes'> & { changesRef: string };
 
 export const CHANGES_FIELD_PREFIX = 'changes:';
-export const changesField = (digest: string) => `${CHANGES_FIELD_PREFIX}${digest}`;
+export const changesField = (listId: string) => `${CHANGES_FIELD_PREFIX}${listId}`;
 
 /** The lists a write sends: each field the record names, with its value when Redis may not have it yet. */
 export interface ListWrite {
@@ -56,24 +56,24 @@ export interface ChangeLists {
 export function createChangeLists(opts: { cacheChanges?: number; cacheLists?: number } = {}): ChangeLists {
   const limit = opts.cacheChanges ?? DEFAULT_CACHE_CHANGES;
   const maxLists = opts.cacheLists ?? DEFAULT_CACHE_LISTS;
-  /** list → its digest, and the records whose hash holds it (as far as this process knows) */
-  const known = new WeakMap<Changes, { digest: string; heldBy: Set<string> }>();
-  /** digest → list, least recently used first */
-  const byDigest = new Map<string, Changes>();
+  /** list → its listId, and the records whose hash holds it (as far as this process knows) */
+  const known = new WeakMap<Changes, { listId: string; heldBy: Set<string> }>();
+  /** list ID → list, least recently used first */
+  const byId = new Map<string, Changes>();
   let cached = 0;
 
-  function remember(digest: string, list: Changes): Changes {
-    const had = byDigest.get(digest);
+  function remember(listId: string, list: Changes): Changes {
+    const had = byId.get(listId);
     if (had) {
-      byDigest.delete(digest);
-      byDigest.set(digest, had);
+      byId.delete(listId);
+      byId.set(listId, had);
       return had;
     }
-    byDigest.set(digest, list);
+    byId.set(listId, list);
     cached += list.length;
-    for (const [d, l] of byDigest) {
-      if ((cached <= limit && byDigest.size <= maxLists) || d === digest) break;
-      byDigest.delete(d);
+    for (const [d, l] of byId) {
+      if ((cached <= limit && byId.size <= maxLists) || d === listId) break;
+      byId.delete(d);
       cached -= l.length;
     }
     return list;
@@ -83,7 +83,7 @@ export function createChangeLists(opts: { cacheChanges?: number; cacheLists?: nu
   function entry(list: Changes) {
     let e = known.get(list);
     if (!e) {
-      e = { digest: randomUUID().replaceAll('-', ''), heldBy: new Set() };
+      e = { listId: randomUUID().replaceAll('-', ''), heldBy: new Set() };
       known.set(list, e);
     }
     return e;
@@ -97,10 +97,10 @@ export function createChangeLists(opts: { cacheChanges?: number; cacheLists?: nu
         const had = known.get(changes);
         const value = had?.heldBy.has(p.id) ? undefined : JSON.stringify(changes);
         const e = entry(changes);
-        const field = changesField(e.digest);
+        const field = changesField(e.listId);
         if (!lists.some((l) => l.field === field))
           lists.push({ field, list: changes, ...(value === undefined ? {} : { value }) });
-        return { ...rest, changesRef: e.digest };
+        return { ...rest, changesRef: e.listId };
       };
       const stored = {
         ...p,
@@ -118,14 +118,14 @@ export function createChangeLists(opts: { cacheChanges?: number; cacheLists?: nu
         const e = known.get(l.list);
         if (!e) continue;
         e.heldBy.add(id);
-        if (!byDigest.has(e.digest)) remember(e.digest, freezeChanges(l.list as ClassifiedChange[]));
+        if (!byId.has(e.listId)) remember(e.listId, freezeChanges(l.list as ClassifiedChange[]));
       }
     },
 
-    size: () => ({ lists: byDigest.size, changes: cached }),
+    size: () => ({ lists: byId.size, changes: cached }),
 
     forget(id) {
-      for (const list of byDigest.values()) known.get(list)?.heldBy.delete(id);
+      for (const list of byId.values()) known.get(list)?.heldBy.delete(id);
     },
 
     async hydrate(id, json, read) {
@@ -136,17 +136,17 @@ export function createChangeLists(opts: { cacheChanges?: number; cacheLists?: nu
       const refs = [...new Set(plans.map((plan) => plan.changesRef).filter((r): r is string => r !== undefined))];
       const found = new Map<string, Changes>();
       for (const r of refs) {
-        const list = byDigest.get(r);
+        const list = byId.get(r);
         if (list) found.set(r, list);
       }
       const missing = refs.filter((r) => !found.has(r));
       if (missing.length) {
         const values = await read(missing.map(changesField));
         if (values.some((v) => v === null || v === undefined)) return undefined;
-        missing.forEach((digest, i) => {
+        missing.forEach((listId, i) => {
           const list = freezeChanges(JSON.parse(values[i]!) as ClassifiedChange[]);
-          if (!known.has(list)) known.set(list, { digest, heldBy: new Set() });
-          found.set(digest, list);
+          if (!known.has(list)) known.set(list, { listId, heldBy: new Set() });
+          found.set(listId, list);
         });
       }
       for (const plan of plans) {

@@ -3,7 +3,7 @@
 // with several bot instances on one Redis.
 //
 // Key layout under `prefix` (default 'promote:'):
-//   {ops}:promotion:<id>    HASH { json, version, changes:<digest>… }, PX = ttl passed by the caller; the
+//   {ops}:promotion:<id>    HASH { json, version, changes:<list id>… }, PX = ttl passed by the caller; the
 //                           plans' change lists are fields of their own, written once (see change-lists.ts)
 //   {ops}:promotions:active ZSET id → expiry (ms since epoch): the active index
 //   {ops}:promotions:recent LIST of ids, newest created first, capped at recentKeep
