@@ -486,9 +486,11 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
           if (sending.length === 0) return redis.promoteBotCasPromotion(...args, '0', ...listArgs(stored.lists));
           // A new list goes as a plain HSET before the script, as a Buffer: for a list of 750 KB, a script's
           // argument took Redis twice as long (it is copied into a Lua string), and ioredis writes a Buffer in
-          // a fraction of the time it takes for a string. The script then only checks it is there.
+          // a fraction of the time it takes for a string. The script then only checks it is there. One MULTI, so
+          // both run or neither (a dropped connection never leaves the HSET alone on an expired record, which
+          // would be a hash without TTL; the script deletes that hash when it finds no record).
           const batch = redis
-            .pipeline()
+            .multi()
             .hset(key, ...sending.flatMap((l) => [l.field, Buffer.from(l.value!)]))
             .promoteBotCasPromotion(
               ...args,

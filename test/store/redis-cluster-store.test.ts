@@ -83,6 +83,36 @@ describe.skipIf(!nodesEnv)('redis store on a Redis Cluster', () => {
       expect(perNode.filter((keys) => keys.some((k) => k.includes(':lock:'))).length).toBeGreaterThan(1);
     });
 
+    it('writes a new plan change list and the record in one MULTI in its slot, read whole by another client', async () => {
+      prefix = uniquePrefix();
+      store = createRedisStore(await connected(), { prefix });
+      const plan = {
+        changes: [
+          {
+            logicalId: 'Q',
+            resourceType: 'AWS::SQS::Queue',
+            action: 'Add',
+            impact: 'add' as const,
+            reason: 'adds queue Q',
+            forcedBy: [],
+            properties: [],
+            dataBearing: false,
+          },
+        ],
+        counts: { total: 1, added: 1, modified: 0, removed: 0, replaced: 0, minor: 0 },
+      };
+      await store.createPromotion(promotion('p1'), { active: true, ttlMs: HOUR });
+      expect(await store.casPromotion(promotion('p1', { version: 2, plan }), 1, { active: true, ttlMs: HOUR })).toBe(
+        true,
+      );
+      const other = createRedisStore(await connected(), { prefix });
+      try {
+        expect((await other.getPromotion('p1'))?.plan).toEqual(plan);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('lists the held locks of every master', async () => {
       prefix = uniquePrefix();
       store = createRedisStore(await connected(), { prefix });

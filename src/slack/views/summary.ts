@@ -118,11 +118,12 @@ export function renderPromotionMessage(input: SummaryInput): View {
   if (plan) {
     // Review order: with several stacks, the risky changes of all first, then each stack's (reviewEntries).
     const topStacks = topStacksOf(p);
-    const visible = reviewOrder(
+    const order = reviewOrder(
       plan.changes.filter((c) => showMinor || c.impact !== 'minor'),
       topStacks,
-    ).changes;
-    const packed = packChanges(visible, topStacks, {
+    );
+    const visible = order.changes;
+    const packed = packChanges(order, {
       text: LIMITS.totalTextBudget - blocksTextLength([...top, ...bottom]) - NOTE_RESERVE,
       blocks: LIMITS.blocks - top.length - bottom.length - 1,
     });
@@ -265,13 +266,11 @@ function countsLine(plan: Plan, showMinor: boolean): string {
  * change until every risky change (destroys … security) fits, so those are never the ones left out.
  */
 function packChanges(
-  changes: readonly ClassifiedChange[],
-  topStacks: readonly string[],
+  order: ReturnType<typeof reviewOrder>,
   budget: { text: number; blocks: number },
 ): { sections: string[]; shown: number } {
-  const risky = changes.filter((c) => RISKY.has(c.impact)).length;
+  const risky = order.changes.filter((c) => RISKY.has(c.impact)).length;
   let best: { sections: string[]; shown: number } = { sections: [], shown: 0 };
-  const order = reviewOrder(changes, topStacks);
   for (const level of DETAIL_LEVELS) {
     const packed = packEntries(order.changes.length, (i) => order.entry(i, level), budget);
     if (packed.shown > best.shown) best = packed;
