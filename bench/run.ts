@@ -12,7 +12,7 @@
 // counts and a total time budget; every process it starts is stopped on the way out.
 // BENCH_ROWS=ack,plan,… runs some rows only; BENCH_CFN_BUDGET_PER_SEC (default: the bot's default, 4) is the
 // per-account CloudFormation budget the 50-at-once row gives the bot (awsCallsPerSecond) and holds Describe*
-// calls to.
+// calls to; BENCH_BIG_REPEAT (default 5) is how many times row 3 measures each size (its figure is the median).
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { DEFAULT_AWS_CALLS_PER_SECOND } from '../src/budgets.js';
@@ -36,7 +36,7 @@ const PLAN_N = 10;
 const ROLLBACK_N = 10;
 const WAITER_N = 3;
 const BIG_SIZES = [10, 100, 1_000, 2_500];
-const BIG_REPEAT = 3;
+const BIG_REPEAT = Number(process.env.BENCH_BIG_REPEAT ?? 5);
 const FIFTY = 50;
 const FIFTY_ACCOUNTS = 5;
 const CANCEL_N = 3;

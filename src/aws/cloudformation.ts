@@ -243,7 +243,8 @@ export async function waitForChangeSet(
 export async function describeAllChanges(
   cfn: CloudFormationClient,
   arn: string,
-  onPage?: (changes: ResourceChange[]) => void,
+  /** Each page as it arrives; `more`: another page of this change set follows */
+  onPage?: (changes: ResourceChange[], more: boolean) => void,
 ): Promise<ResourceChange[]> {
   return doing(`describing change set ${arn}`, async () => {
     const changes: ResourceChange[] = [];
@@ -255,8 +256,8 @@ export async function describeAllChanges(
       const page: ResourceChange[] = [];
       for (const c of out.Changes ?? []) if (c.ResourceChange) page.push(c.ResourceChange);
       changes.push(...page);
-      onPage?.(page);
       token = out.NextToken;
+      onPage?.(page, token !== undefined);
     } while (token);
     return changes;
   });
@@ -275,13 +276,16 @@ export async function describePlanChanges(
   cfn: CloudFormationClient,
   arn: string,
   stack?: string,
-  /** Each page as it arrives (the caller can work on it while the next one is asked for) */
-  onPage?: (page: StackChanges) => void,
+  /**
+   * Each page as it arrives (the caller can work on it while the next one is asked for); `more`: another page of
+   * the same change set follows
+   */
+  onPage?: (page: StackChanges, more: boolean) => void,
   seen: Set<string> = new Set(),
 ): Promise<StackChanges[]> {
   seen.add(arn);
-  const changes = await describeAllChanges(cfn, arn, (page) =>
-    onPage?.({ ...(stack ? { stack } : {}), changes: page }),
+  const changes = await describeAllChanges(cfn, arn, (page, more) =>
+    onPage?.({ ...(stack ? { stack } : {}), changes: page }, more),
   );
   const groups: StackChanges[] = [{ ...(stack ? { stack } : {}), changes }];
   if (seen.size > MAX_NESTING * 50) return groups;

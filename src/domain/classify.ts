@@ -595,11 +595,14 @@ export function buildStackedPlan(groups: readonly StackChanges[]): Plan {
  * asked for), and `plan` only sorts and counts, so a plan of thousands of changes is ready soon after its last
  * page.
  */
-export function planBuilder(): { add(group: StackChanges): void; plan(): Plan } {
+export function planBuilder(): { add(group: StackChanges): ClassifiedChange[]; plan(): Plan } {
   const classified: ClassifiedChange[] = [];
   return {
+    /** Classifies a page of changes; returns them classified (the plan will hold these same objects) */
     add(g) {
-      for (const rc of g.changes) classified.push(classifyChange(rc, g.stack));
+      const page = g.changes.map((rc) => classifyChange(rc, g.stack));
+      classified.push(...page);
+      return page;
     },
     plan: () => sortAndCount(classified),
   };

@@ -65,6 +65,7 @@ declare module 'ioredis' {
       active: string,
       ...lists: string[]
     ): Result<number, Context>;
+    promoteBotStageChanges(recordKey: string, field: string, value: Buffer): Result<number, Context>;
     promoteBotPrunePromotion(
       recordKey: string,
       activeKey: string,
@@ -119,7 +120,7 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 // The change lists a record names (change-lists.ts), from ARGV[first] on: a count, then field and value pairs
 // (an empty value: not sent, the hash must hold it already). Returns false, writing nothing, when one not sent
-// is missing; otherwise writes those sent and deletes the lists the record no longer names.
+// is missing; otherwise writes those sent and, when asked (\`clean\`), deletes the fields the record does not name.
 const LISTS_LUA = `
 local function checkLists(first)
   local n = tonumber(ARGV[first] or '0')
@@ -129,10 +130,10 @@ local function checkLists(first)
   end
   return true
 end
-local function writeLists(first, sentBefore)
+local function writeLists(first, clean)
   local n = tonumber(ARGV[first] or '0')
   local keep = {}
-  local sent = sentBefore
+  local sent = clean
   for i = 1, n do
     local f, v = ARGV[first + 2 * i - 1], ARGV[first + 2 * i]
     keep[f] = true
@@ -141,7 +142,8 @@ local function writeLists(first, sentBefore)
       sent = true
     end
   end
-  -- Only a write that brings a list can leave an older one unnamed (lists never change once written).
+  -- Only a write that brings a list can leave an older one unnamed (lists never change once written), and only
+  -- an operation that ended can leave pages written ahead unnamed (an interrupted plan).
   if not sent then return end
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
     if string.sub(f, 1, ${CHANGES_FIELD_PREFIX.length}) == '${CHANGES_FIELD_PREFIX}' and not keep[f] then redis.call('HDEL', KEYS[1], f) end
@@ -154,7 +156,7 @@ if redis.replicate_commands then redis.replicate_commands() end
 ${LISTS_LUA}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if not checkLists(6) then return -1 end
-writeLists(6, false)
+writeLists(6, ARGV[4] == '0')
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'version', '1')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 ${NOW_MS_LUA}
@@ -177,9 +179,10 @@ if version ~= ARGV[2] then
   if not version then redis.call('DEL', KEYS[1]) end
   return 0
 end
--- ARGV[7]: '1' when lists were sent just before this script, by a plain HSET
+-- ARGV[7]: '1' when lists were sent just before this script, by a plain HSET; ARGV[6]: '0' when it leaves the
+-- active index (ended): pages written ahead for a plan that was never recorded go then.
 if not checkLists(8) then return -1 end
-writeLists(8, ARGV[7] == '1')
+writeLists(8, ARGV[7] == '1' or ARGV[6] == '0')
 redis.call('HSET', KEYS[1], 'json', ARGV[4], 'version', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 ${NOW_MS_LUA}
@@ -189,6 +192,14 @@ if ARGV[6] == '1' then
 else
   redis.call('ZREM', KEYS[2], ARGV[1])
 end
+return 1
+`;
+
+// A page of a plan's changes written ahead (change-lists.ts), only into a record that exists: a field set on a
+// hash that has expired would make a hash of its own, without TTL.
+const STAGE_CHANGES_LUA = `
+if redis.call('HEXISTS', KEYS[1], 'json') == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
@@ -253,6 +264,7 @@ function defineScripts(redis: RedisClient): void {
   // caller may share with other code.
   redis.defineCommand('promoteBotCreatePromotion', { numberOfKeys: 3, lua: CREATE_PROMOTION_LUA });
   redis.defineCommand('promoteBotCasPromotion', { numberOfKeys: 2, lua: CAS_PROMOTION_LUA });
+  redis.defineCommand('promoteBotStageChanges', { numberOfKeys: 1, lua: STAGE_CHANGES_LUA });
   redis.defineCommand('promoteBotPrunePromotion', { numberOfKeys: 3, lua: PRUNE_PROMOTION_LUA });
   redis.defineCommand('promoteBotRenewLock', { numberOfKeys: 1, lua: RENEW_LOCK_LUA });
   redis.defineCommand('promoteBotReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK_LUA });
@@ -393,6 +405,13 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
     ...writes.flatMap((w) => [w.field, w.value ?? '']),
   ];
 
+  /** Pages being written ahead, by record: a write of the record waits for them (see stageChanges). */
+  const staging = new Map<string, Set<Promise<void>>>();
+  async function stagedFor(id: string): Promise<void> {
+    const pending = staging.get(id);
+    if (pending) await Promise.all(pending);
+  }
+
   /** A record from its JSON, its change lists filled in; undefined when a list went meanwhile (read again). */
   const hydrate = (id: string, json: string) =>
     lists.hydrate(id, json, (fields) => redis.hmget(promotionKey(id), ...fields));
@@ -442,6 +461,7 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
       if (p.version !== 1)
         throw new Error(`storing promotion ${p.id}: a new promotion has version 1, got ${p.version}`);
       const ttl = ttlArg(ttlMs, `storing promotion ${p.id}`);
+      await stagedFor(p.id);
       const stored = lists.dehydrate(p);
       const created = await attempt(`storing promotion ${p.id}`, () =>
         redis.promoteBotCreatePromotion(
@@ -499,16 +519,37 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
             );
           return (await execOrThrow(batch))[1] as number;
         });
+      await stagedFor(next.id);
       let stored = lists.dehydrate(next);
       let swapped = await swap(stored);
       if (swapped === -1) {
-        // A list this process thought the hash held is gone (the record expired and came back): send them all.
-        lists.forget(next.id);
+        // A list (or a page written ahead) this process thought the hash held is gone (the record expired and
+        // came back, or was re-planned meanwhile): send them all.
+        lists.forget(next);
         stored = lists.dehydrate(next);
         swapped = await swap(stored);
       }
       if (swapped === 1) lists.written(next.id, stored.lists);
       return swapped === 1;
+    },
+
+    stageChanges(id, changes) {
+      const page = lists.stage(changes);
+      const value = Buffer.from(page.value!);
+      const pending = staging.get(id) ?? new Set<Promise<void>>();
+      staging.set(id, pending);
+      // Never rejects: a page that could not be written ahead is sent with the record.
+      const done = redis.promoteBotStageChanges(promotionKey(id), page.field, value).then(
+        (written) => {
+          if (written === 1) lists.staged(id, page);
+        },
+        () => undefined,
+      );
+      const settled = done.finally(() => {
+        pending.delete(settled);
+        if (pending.size === 0 && staging.get(id) === pending) staging.delete(id);
+      });
+      pending.add(settled);
     },
 
     listActive() {

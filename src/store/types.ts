@@ -1,4 +1,4 @@
-import type { Promotion } from '../domain/types.js';
+import type { ClassifiedChange, Promotion } from '../domain/types.js';
 
 /** Result of trying to take a lock or lease: a held lock is data, not an error. */
 export type AcquireResult = { acquired: true } | { acquired: false; holder: string };
@@ -32,6 +32,12 @@ export interface Store {
    * Returns false when someone else moved it first (reload and re-decide).
    */
   casPromotion(next: Promotion, expectedVersion: number, opts: { active: boolean; ttlMs: number }): Promise<boolean>;
+  /**
+   * Optional, for big plans: writes a page of a plan's changes ahead of the record that will hold the plan, while
+   * the next page is read (the record's write then names the page instead of sending it). Never throws and never
+   * rejects: a page not written ahead is written with the record. A store without it writes the plan whole.
+   */
+  stageChanges?(id: string, changes: readonly ClassifiedChange[]): void;
   /** Promotions in the active index (not finished), any order. */
   listActive(): Promise<Promotion[]>;
   /** Most recent promotions (active and finished), newest first. */

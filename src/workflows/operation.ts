@@ -199,9 +199,7 @@ export async function planAndPublish(
       );
     }
     // Nested stacks' change sets too: their changes are classified like the top stack's, under their names.
-    const builder = planBuilder();
-    await describePlanChanges(cfn, cs.arn, undefined, builder.add);
-    const plan = builder.plan();
+    const plan = await describePlan(deps, cfn, cs.arn, p.id);
     published = await recordPlanAndPublish(deps, opened, plan, cs, reply);
     return published;
   } catch (err) {
@@ -210,6 +208,26 @@ export async function planAndPublish(
     await lease.release();
     await afterPublished(deps, published);
   }
+}
+
+/**
+ * The plan of a change set and of its nested ones: each page classified as it arrives, and written ahead to the
+ * promotion's record when another page follows (the store's stageChanges), so a big plan is mostly stored by the
+ * time its last page arrives. Shared by single- and multi-stack planning.
+ */
+export async function describePlan(
+  deps: Deps,
+  cfn: CloudFormationClient,
+  arn: string,
+  promotionId: string,
+  stack?: string,
+): Promise<Plan> {
+  const builder = planBuilder();
+  await describePlanChanges(cfn, arn, stack, (page, more) => {
+    const classified = builder.add(page);
+    if (more) deps.store.stageChanges?.(promotionId, classified);
+  });
+  return builder.plan();
 }
 
 /**

@@ -2,15 +2,8 @@
 // reviewed in one summary; a stack CloudFormation cannot plan before an earlier one runs (it imports an export
 // the earlier one adds) is planned once that one is applied, and its plan is reviewed on its own in the thread.
 // Running them one after the other is execute.ts's (drive), stack by stack.
-import {
-  describePlanChanges,
-  describeStack,
-  isNoChangesReason,
-  readSourceBuild,
-  waitForChangeSet,
-} from '../aws/cloudformation.js';
+import { describeStack, isNoChangesReason, readSourceBuild, waitForChangeSet } from '../aws/cloudformation.js';
 import { whyNotUpdatable } from '../aws/stack-status.js';
-import { planBuilder } from '../domain/classify.js';
 import { snapshotSource, stackSnapshot } from '../domain/releases.js';
 import { chooseRule } from '../domain/risk.js';
 import { decideParts, type PartResult } from '../domain/stacks.js';
@@ -31,6 +24,7 @@ import { type Lease, LeaseLost } from './lease.js';
 import {
   afterPublished,
   changeSetName,
+  describePlan,
   discardChangeSet,
   endOperation,
   type Opened,
@@ -159,9 +153,7 @@ async function planPart(
       : { status: 'failed', reason: described.StatusReason ?? 'the change set failed' };
   }
   // Its own changes name its stack; those of its nested stacks a path below it (`shop-app-prod/Storage`).
-  const builder = planBuilder();
-  await describePlanChanges(cfn, cs.arn, part.stack, builder.add);
-  return { status: 'changes', plan: builder.plan() };
+  return { status: 'changes', plan: await describePlan(deps, cfn, cs.arn, p.id, part.stack) };
 }
 
 /**

@@ -378,9 +378,11 @@ describe('describeAllChanges', () => {
     await waitForChangeSet(cfn, arn, quick);
     const before = aws.callsOf('DescribeChangeSet').length;
 
-    const changes = await describeAllChanges(cfn, arn);
+    const more: boolean[] = [];
+    const changes = await describeAllChanges(cfn, arn, (_page, m) => more.push(m));
 
     expect(changes).toHaveLength(30);
+    expect(more).toEqual([true, true, true, true, false]); // another page follows, until the last
     expect(new Set(changes.map((c) => c.LogicalResourceId)).size).toBe(30);
     for (const c of changes) {
       expect(c).toMatchObject({ Action: 'Modify', ResourceType: 'AWS::SQS::Queue' });

@@ -1,7 +1,9 @@
 // Large change sets and large templates: Slack's limits are respected whatever the size, the full list
 // goes to the thread, and templates over 51,200 bytes go through S3 or get a clear refusal.
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { ACTION } from '../../src/slack/ids.js';
+import { createRedisStore } from '../../src/store/redis-store.js';
 import {
   configYaml,
   DEV_ACCOUNT,
@@ -73,6 +75,24 @@ describe('large change sets', () => {
     expect(text).not.toContain('<!channel>');
     expect(file.content).toContain('<!channel> & co');
     expect(file.content.split('\n').filter((l) => /Function\d+/.test(l)).length).toBeGreaterThanOrEqual(2400);
+
+    // The plan was stored as it was read: 24 pages written ahead while the next was asked for, and the last
+    // with the record; a replica that has none of it in memory reads all 2,500 changes, worst first.
+    const id = promotionIdOf(summary.blocks)!;
+    const redis = new Redis(inject('redisUrl'));
+    const other = createRedisStore(new Redis(inject('redisUrl')), { prefix: s.redisPrefix });
+    try {
+      const json = JSON.parse((await redis.hget(`${s.redisPrefix}{ops}:promotion:${id}`, 'json'))!);
+      expect(json.plan.changesPages).toHaveLength(25);
+      const plan = (await other.getPromotion(id))!.plan!;
+      expect(plan.changes).toHaveLength(2500);
+      expect(new Set(plan.changes.map((c) => c.logicalId)).size).toBe(2500);
+      expect(plan.changes[0]!.logicalId).toBe('Table0');
+      expect(plan.changes.slice(0, 42).every((c) => c.resourceType === 'AWS::DynamoDB::Table')).toBe(true);
+    } finally {
+      redis.disconnect();
+      await other.close();
+    }
 
     // Show all changes posts it again on demand.
     await s.click(ACTION.showChanges, promotionIdOf(summary.blocks)!, 'U0ANYONE', summary.ts);

@@ -83,28 +83,32 @@ describe.skipIf(!nodesEnv)('redis store on a Redis Cluster', () => {
       expect(perNode.filter((keys) => keys.some((k) => k.includes(':lock:'))).length).toBeGreaterThan(1);
     });
 
-    it('writes a new plan change list and the record in one MULTI in its slot, read whole by another client', async () => {
+    it('writes a plan ahead in pages, then its last page and the record in one MULTI in its slot, read whole by another client', async () => {
       prefix = uniquePrefix();
       store = createRedisStore(await connected(), { prefix });
+      const change = (logicalId: string) => ({
+        logicalId,
+        resourceType: 'AWS::SQS::Queue',
+        action: 'Add',
+        impact: 'add' as const,
+        reason: `adds queue ${logicalId}`,
+        forcedBy: [],
+        properties: [],
+        dataBearing: false,
+      });
+      const ahead = [change('A'), change('B')];
+      const last = [change('C')];
       const plan = {
-        changes: [
-          {
-            logicalId: 'Q',
-            resourceType: 'AWS::SQS::Queue',
-            action: 'Add',
-            impact: 'add' as const,
-            reason: 'adds queue Q',
-            forcedBy: [],
-            properties: [],
-            dataBearing: false,
-          },
-        ],
-        counts: { total: 1, added: 1, modified: 0, removed: 0, replaced: 0, minor: 0 },
+        changes: [last[0]!, ...ahead],
+        counts: { total: 3, added: 3, modified: 0, removed: 0, replaced: 0, minor: 0 },
       };
       await store.createPromotion(promotion('p1'), { active: true, ttlMs: HOUR });
+      store.stageChanges!('p1', ahead);
       expect(await store.casPromotion(promotion('p1', { version: 2, plan }), 1, { active: true, ttlMs: HOUR })).toBe(
         true,
       );
+      const json = JSON.parse((await admin.hget(`${prefix}{ops}:promotion:p1`, 'json'))!);
+      expect(json.plan.changesPages).toHaveLength(2); // the page written ahead, and the last one
       const other = createRedisStore(await connected(), { prefix });
       try {
         expect((await other.getPromotion('p1'))?.plan).toEqual(plan);

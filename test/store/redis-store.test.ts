@@ -326,6 +326,126 @@ describe('redis store', () => {
       }
     });
 
+    describe('written ahead in pages', () => {
+      /** `pages` pages of `size` changes each, the reason naming the page */
+      const pagesOf = (pages: number, size: number) =>
+        Array.from({ length: pages }, (_, k) =>
+          Array.from({ length: size }, (_, i) => ({ ...change(k * size + i), reason: `page ${k}` })),
+        );
+      const planFrom = (changes: ClassifiedChange[]): Plan => ({
+        changes,
+        counts: { total: changes.length, added: changes.length, modified: 0, removed: 0, replaced: 0, minor: 0 },
+      });
+      /** The record as a replica with nothing in memory reads it */
+      async function seenByAnother(id: string) {
+        const other = createRedisStore(new Redis(inject('redisUrl')), { prefix });
+        try {
+          return (await other.getPromotion(id))!;
+        } finally {
+          await other.close();
+        }
+      }
+      /** Commands the store sends while `f` runs, as Redis saw them */
+      async function sentDuring(f: () => Promise<unknown>): Promise<string[]> {
+        const monitor = await admin.duplicate().monitor();
+        const sent: string[] = [];
+        monitor.on('monitor', (_t: string, args: string[]) => sent.push(args.join(' ')));
+        await f();
+        await new Promise((r) => setTimeout(r, 50));
+        monitor.disconnect();
+        return sent;
+      }
+
+      it('sends only what was not written ahead with the record, and another replica reads the plan in its order', async () => {
+        open();
+        const pages = pagesOf(3, 40);
+        // The plan's order is not the pages' order (plans are sorted worst first).
+        const plan = planFrom(pages.flat().reverse());
+        const original = structuredClone(plan);
+        await store.createPromotion(promotion('p6'), opts);
+        store.stageChanges!('p6', pages[0]!);
+        store.stageChanges!('p6', pages[1]!);
+        await store.getPromotion('p6'); // after the pages, on the same connection
+        expect(await listFields('p6')).toHaveLength(2);
+        const sent = await sentDuring(() =>
+          store.casPromotion(promotion('p6', { version: 2, plan, state: 'awaiting_approval' }), 1, opts),
+        );
+        // The record's write sends the last page and the order, not the pages written ahead.
+        const written = sent.join('\n');
+        expect(written).toContain('page 2');
+        expect(written).not.toContain('page 0');
+        expect(written).not.toContain('page 1');
+        const json = JSON.parse((await admin.hget(recordKey('p6'), 'json'))!);
+        expect(json.plan.changesPages).toHaveLength(3);
+        expect((await listFields('p6')).sort()).toEqual(
+          [json.plan.changesRef, ...json.plan.changesPages].map((f: string) => `changes:${f}`).sort(),
+        );
+        const read = (await store.getPromotion('p6'))!;
+        expect(read.plan!.changes).toBe(plan.changes); // the same list, from memory
+        // The next transition names the fields and sends none of them.
+        const next = await sentDuring(() => store.casPromotion({ ...read, version: 3, state: 'approved' }, 2, opts));
+        expect(next.join('\n')).not.toContain('page ');
+        const seen = await seenByAnother('p6');
+        expect(seen.version).toBe(3);
+        expect(seen.plan).toEqual(original);
+      });
+
+      it('stores a list whole when it is not made of whole pages written ahead', async () => {
+        open();
+        const pages = pagesOf(2, 10);
+        await store.createPromotion(promotion('p7'), opts);
+        store.stageChanges!('p7', pages[0]!);
+        store.stageChanges!('p7', pages[1]!);
+        // Half of page 1 only: stored whole, and the pages written ahead are no longer named, so they go.
+        const plan = planFrom([...pages[0]!, ...pages[1]!.slice(0, 5)]);
+        const original = structuredClone(plan);
+        expect(await store.casPromotion(promotion('p7', { version: 2, plan }), 1, opts)).toBe(true);
+        const json = JSON.parse((await admin.hget(recordKey('p7'), 'json'))!);
+        expect(json.plan.changesPages).toBeUndefined();
+        expect(await listFields('p7')).toEqual([`changes:${json.plan.changesRef}`]);
+        expect((await seenByAnother('p7')).plan).toEqual(original);
+      });
+
+      it('deletes pages written ahead for a plan never recorded once the operation ends', async () => {
+        open();
+        await store.createPromotion(promotion('p8'), opts);
+        store.stageChanges!('p8', pagesOf(1, 10)[0]!);
+        await store.getPromotion('p8'); // after the page on the same connection
+        expect(await listFields('p8')).toHaveLength(1);
+        // Still running: a transition without a plan keeps it (its plan may be on the way).
+        expect(await store.casPromotion(promotion('p8', { version: 2 }), 1, opts)).toBe(true);
+        expect(await listFields('p8')).toHaveLength(1);
+        expect(
+          await store.casPromotion(promotion('p8', { version: 3, state: 'plan_failed' }), 2, {
+            ...opts,
+            active: false,
+          }),
+        ).toBe(true);
+        expect(await listFields('p8')).toEqual([]);
+      });
+
+      it('never writes a page into a record that is gone (a hash without TTL)', async () => {
+        open();
+        store.stageChanges!('p9', pagesOf(1, 3)[0]!);
+        expect(await store.getPromotion('p9')).toBeUndefined();
+        expect(await admin.exists(recordKey('p9'))).toBe(0);
+      });
+
+      it('sends a page again when the hash lost it behind its back', async () => {
+        open();
+        const pages = pagesOf(2, 10);
+        await store.createPromotion(promotion('p10'), opts);
+        store.stageChanges!('p10', pages[0]!);
+        await store.getPromotion('p10');
+        const [page] = await listFields('p10');
+        await admin.hdel(recordKey('p10'), page!);
+        const plan = planFrom(pages.flat());
+        const original = structuredClone(plan);
+        expect(await store.casPromotion(promotion('p10', { version: 2, plan }), 1, opts)).toBe(true);
+        expect((await seenByAnother('p10')).plan).toEqual(original);
+      });
+    });
+
     it('still reads a record written with its list inline (before lists were stored apart)', async () => {
       open();
       const plan = planOf(2);

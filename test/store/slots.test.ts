@@ -46,6 +46,18 @@ describe.skipIf(!nodesEnv)('keys used together by the redis store', () => {
       await store.createPromotion(promotion('p1'), { active: true, ttlMs: HOUR }); // exists already
       await store.createPromotion(promotion('p2'), { active: false, ttlMs: HOUR });
       await store.getPromotion('p1');
+      store.stageChanges!('p1', [
+        {
+          logicalId: 'Q',
+          resourceType: 'AWS::SQS::Queue',
+          action: 'Add',
+          impact: 'add',
+          reason: 'adds queue Q',
+          forcedBy: [],
+          properties: [],
+          dataBearing: false,
+        },
+      ]);
       await store.casPromotion({ ...promotion('p1'), version: 2 }, 1, { active: true, ttlMs: HOUR });
       await store.casPromotion({ ...promotion('p1'), version: 3 }, 2, { active: false, ttlMs: HOUR });
       await store.casPromotion({ ...promotion('p1'), version: 2 }, 1, { active: false, ttlMs: HOUR }); // stale
