@@ -48,7 +48,7 @@ const latency = between(40, 120);
 /** Stack events of the 60-resource executions arrive this far apart (~180 events). */
 const PROGRESS_EVENT_MS = 100;
 const FIFTY_EVENT_MS = 250;
-const TOTAL_BUDGET_MS = 20 * 60_000;
+const TOTAL_BUDGET_MS = 40 * 60_000;
 
 const ROWS = new Set(
   (process.env.BENCH_ROWS ?? 'ack,plan,big,fifty,cost,cancel,memory').split(',').map((r) => r.trim()),

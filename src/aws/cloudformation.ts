@@ -1,5 +1,6 @@
 // Thin CloudFormation adapter: the calls a promotion makes, typed with the SDK's own types.
-// Waiting is our own short backoff loop (250 ms → 1 s), not the SDK waiters' 30-second defaults.
+// Waiting is our own short polling loop (every 250 ms, growing with the wait to 1 s), not the SDK waiters' 30-second
+// defaults.
 import { createHash } from 'node:crypto';
 import {
   CancelUpdateStackCommand,
@@ -204,14 +205,25 @@ export async function createChangeSet(
   });
 }
 
+/**
+ * How often to ask whether a change set is ready: the gap to the next poll is `fraction` of the time waited so
+ * far, within [initialMs, maxMs]. A change set ready after t seconds is then seen at most about t × fraction
+ * later (never more than maxMs): a quarter of a second for the quick ones, which people watch in Slack, and a
+ * poll a second for the slow ones (CloudFormation takes from seconds to minutes, more with nested stacks).
+ */
 export interface Backoff {
   initialMs: number;
   maxMs: number;
-  factor: number;
+  fraction: number;
   timeoutMs: number;
 }
 
-export const CHANGE_SET_BACKOFF: Backoff = { initialMs: 250, maxMs: 1000, factor: 1.5, timeoutMs: 10 * 60_000 };
+export const CHANGE_SET_BACKOFF: Backoff = { initialMs: 250, maxMs: 1000, fraction: 0.25, timeoutMs: 10 * 60_000 };
+
+/** The gap before the next poll, after `waitedMs` of waiting (Backoff). */
+export function pollGap(b: Backoff, waitedMs: number): number {
+  return Math.min(b.maxMs, Math.max(b.initialMs, waitedMs * b.fraction));
+}
 
 /** Polls until the change set leaves CREATE_PENDING / CREATE_IN_PROGRESS. A FAILED change set is a good return value. */
 export async function waitForChangeSet(
@@ -222,20 +234,25 @@ export async function waitForChangeSet(
   const sleep = opts.sleep ?? realSleep;
   const b = opts.backoff ?? CHANGE_SET_BACKOFF;
   const now = opts.now ?? Date.now;
-  const deadline = now() + b.timeoutMs;
-  let delay = b.initialMs;
+  const started = now();
+  const deadline = started + b.timeoutMs;
+  let throttled = 0;
   for (;;) {
+    let delay: number;
     try {
       const out = await cfn.send(new DescribeChangeSetCommand({ ChangeSetName: arn }));
       if (out.Status !== 'CREATE_PENDING' && out.Status !== 'CREATE_IN_PROGRESS') return out;
+      throttled = 0;
+      delay = pollGap(b, now() - started);
     } catch (e) {
       if (!isThrottling(e)) throw faultWhile(`waiting for change set ${arn}`, e);
-      delay = Math.min(b.maxMs * 2, delay * 2); // throttled: slow down further
+      // Throttled: slow down further, doubling up to twice the longest gap.
+      throttled++;
+      delay = Math.min(b.maxMs * 2, pollGap(b, now() - started) * 2 ** throttled);
     }
     if (now() + delay > deadline)
       throw new Error(`waiting for change set ${arn}: still not ready after ${b.timeoutMs} ms`);
     await sleep(delay);
-    delay = Math.min(b.maxMs, delay * b.factor);
   }
 }
 

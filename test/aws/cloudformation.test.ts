@@ -21,6 +21,7 @@ import {
   getTemplateSummary,
   isNoChangesReason,
   isThrottling,
+  pollGap,
   readSourceBuild,
   readStuckResources,
   realSleep,
@@ -274,8 +275,8 @@ describe('pure helpers', () => {
 });
 
 describe('waitForChangeSet', () => {
-  it('polls with a short backoff: first gap near 250 ms, no gap much over 1 s (not the SDK waiter’s 30 s)', async () => {
-    // CREATE_COMPLETE after 2.2 s: enough polls for the backoff to reach its 1 s cap.
+  it('polls often: first gap near 250 ms, growing with the wait, no gap much over 1 s (not the SDK waiter’s 30 s)', async () => {
+    // CREATE_COMPLETE after 2.2 s: enough polls for the gaps to grow.
     const aws = await fake({ changeSetStepMs: 1100 });
     aws.putStack({ name: 'api', template: queues(1, 30) });
     const cfn = cfnOf(aws);
@@ -284,30 +285,37 @@ describe('waitForChangeSet', () => {
     expect(out.Status).toBe('CREATE_COMPLETE');
     const at = aws.callsOf('DescribeChangeSet').map((c) => c.at);
     const gaps = at.slice(1).map((t, i) => t - at[i]!);
-    expect(gaps.length).toBeGreaterThanOrEqual(4);
+    expect(gaps.length).toBeGreaterThanOrEqual(6);
     expect(gaps[0]).toBeGreaterThanOrEqual(240);
     expect(gaps[0]).toBeLessThan(600);
     for (const gap of gaps) expect(gap).toBeLessThan(1500);
-    expect(Math.max(...gaps)).toBeGreaterThanOrEqual(900); // it grew to the cap
+    expect(gaps.at(-1)!).toBeGreaterThan(gaps[0]! * 1.5); // it grew with the wait
   });
 
-  it('sleeps 250 ms growing by 1.5× up to 1 s between polls', async () => {
-    const aws = await fake({ changeSetStepMs: 150 });
+  it('waits 250 ms between polls for the first second, then a quarter of the time waited, at most 1 s', async () => {
+    // A change set that is never ready, on a clock that moves only when the poller sleeps.
+    const aws = await fake({ changeSetStepMs: 60_000 });
     aws.putStack({ name: 'api', template: queues(1, 30) });
     const cfn = cfnOf(aws);
     const { arn } = await createChangeSet(cfn, { StackName: 'api', ChangeSetName: 'cs', TemplateBody: queues(1, 60) });
+    let t = 0;
     const delays: number[] = [];
-    // Records the asked delays and sleeps a tenth of them, so the sequence is seen without the wait.
-    const sleep = (ms: number) => {
+    const sleep = async (ms: number) => {
       delays.push(ms);
-      return realSleep(ms / 10);
+      t += ms;
     };
-    const out = await waitForChangeSet(cfn, arn, { sleep });
-    expect(out.Status).toBe('CREATE_COMPLETE');
-    const expected = [250, 375, 562.5, 843.75, 1000, 1000, 1000, 1000, 1000, 1000];
-    expect(delays.length).toBeGreaterThanOrEqual(3);
-    expect(delays).toEqual(expected.slice(0, delays.length));
-    expect(CHANGE_SET_BACKOFF).toMatchObject({ initialMs: 250, maxMs: 1000 });
+    const backoff = { ...CHANGE_SET_BACKOFF, timeoutMs: 8000 };
+    await rejection(waitForChangeSet(cfn, arn, { now: () => t, sleep, backoff }));
+    // 0 → 1 s: every 250 ms; then each gap a quarter of the time waited (1.25× the last); from 4 s on, 1 s.
+    expect(delays.slice(0, 6)).toEqual([250, 250, 250, 250, 250, 312.5]);
+    for (let i = 4; i < delays.length; i++) {
+      const waited = delays.slice(0, i).reduce((a, b) => a + b, 0);
+      expect(delays[i]).toBe(Math.min(1000, waited / 4));
+    }
+    expect(delays.at(-1)).toBe(1000);
+    expect(pollGap(CHANGE_SET_BACKOFF, 0)).toBe(250);
+    expect(pollGap(CHANGE_SET_BACKOFF, 2000)).toBe(500);
+    expect(pollGap(CHANGE_SET_BACKOFF, 60_000)).toBe(1000);
   });
 
   it('keeps waiting through throttling, slowing down, and still returns the change set', async () => {
