@@ -120,7 +120,8 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 // The change lists a record names (change-lists.ts), from ARGV[first] on: a count, then field and value pairs
 // (an empty value: not sent, the hash must hold it already). Returns false, writing nothing, when one not sent
-// is missing; otherwise writes those sent and, when asked (\`clean\`), deletes the fields the record does not name.
+// is missing; otherwise writes those sent and, when it sent one or is asked to (\`clean\`), deletes the fields the
+// record does not name.
 const LISTS_LUA = `
 local function checkLists(first)
   local n = tonumber(ARGV[first] or '0')
@@ -133,18 +134,17 @@ end
 local function writeLists(first, clean)
   local n = tonumber(ARGV[first] or '0')
   local keep = {}
-  local sent = clean
   for i = 1, n do
     local f, v = ARGV[first + 2 * i - 1], ARGV[first + 2 * i]
     keep[f] = true
     if v ~= '' then
       redis.call('HSET', KEYS[1], f, v)
-      sent = true
+      clean = true
     end
   end
   -- Only a write that brings a list can leave an older one unnamed (lists never change once written), and only
   -- an operation that ended can leave pages written ahead unnamed (an interrupted plan).
-  if not sent then return end
+  if not clean then return end
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
     if string.sub(f, 1, ${CHANGES_FIELD_PREFIX.length}) == '${CHANGES_FIELD_PREFIX}' and not keep[f] then redis.call('HDEL', KEYS[1], f) end
   end
