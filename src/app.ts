@@ -1,6 +1,6 @@
 // Builds the Bolt app and registers every listener: a flat list, one line per command or action.
 // Each listener acks first (no Redis or AWS call before it), then works in the background.
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { App, type CustomRoute, LogLevel, type RespondFn } from '@slack/bolt';
 import type { EnvSettings } from './config.js';
 import { parsePromoteText, parseRollbackText } from './domain/command.js';
@@ -10,6 +10,7 @@ import { withLogFields } from './log.js';
 import { followSocketMode, probeRoutes } from './probes.js';
 import { escapeMrkdwn as esc, unescapeSlack } from './slack/escape.js';
 import { explainError } from './slack/explain-error.js';
+import { createSlackFetch } from './slack/http-fetch.js';
 import { ACTION } from './slack/ids.js';
 import { slackLibraryLogger } from './slack/library-logger.js';
 import { createReceiver } from './slack/receiver.js';
@@ -53,8 +54,10 @@ function background(
     if (await firstDelivery(deps.store, deps.replicaId, delivery, deps.now().getTime())) return work();
     deps.log.warn('ignored a replayed request', { while: what, timestamp: delivery?.timestampMs });
   };
-  // Every log line of this request's work carries its ID (an operation's lines add their promotionId).
-  void withLogFields({ requestId: randomBytes(6).toString('hex') }, () =>
+  // Every log line of this request's work carries its ID (an operation's lines add their promotionId): 48 random
+  // bits from randomUUID, which draws on a cached pool (nodejs.org/api/crypto.html#cryptorandomuuidoptions) rather
+  // than a system call per request.
+  void withLogFields({ requestId: randomUUID().slice(0, 13) }, () =>
     once().catch(async (err) => {
       deps.log.error(what, { err });
       await reply(explainError(err, what).text).catch(() => undefined);
@@ -123,7 +126,11 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
     ...(verified?.botId && verified.botUserId ? { botId: verified.botId, botUserId: verified.botUserId } : {}),
     logger,
     logLevel: env.logLevel === 'debug' ? LogLevel.DEBUG : LogLevel.WARN,
-    clientOptions: { slackApiUrl: env.slackApiUrl },
+    // `fetch` is also what respond() posts to a response_url with (Bolt's App takes it from clientOptions).
+    clientOptions: { slackApiUrl: env.slackApiUrl, fetch: createSlackFetch() },
+    // Bolt's conversation store (a MemoryStore unless told otherwise) is looked up for every event and rejects for
+    // every conversation it has not stored; the bot keeps its state in its own store and never uses it.
+    convoStore: false,
     ...(socket
       ? { receiver: socket.receiver }
       : {

@@ -43,8 +43,15 @@ function* chain(err: unknown): Generator<Record<string, unknown>> {
 }
 
 function isTimeout(e: Record<string, unknown>): boolean {
-  // AbortSignal.timeout() aborts fetch with a DOMException named TimeoutError (WHATWG DOM "timeout" reason).
-  return e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' || e.code === 'UND_ERR_CONNECT_TIMEOUT';
+  // AbortSignal.timeout() aborts fetch with a DOMException named TimeoutError (WHATWG DOM "timeout" reason);
+  // undici's own timeouts (src/slack/http-fetch.ts) carry its error codes (undici.nodejs.org, "Errors").
+  return (
+    e.name === 'TimeoutError' ||
+    e.code === 'ETIMEDOUT' ||
+    e.code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    e.code === 'UND_ERR_BODY_TIMEOUT'
+  );
 }
 
 /** The most specific reason a request never got an answer: 'timeout', a system/undici code, or 'network_error'. */

@@ -7,6 +7,7 @@
 import { webApi } from '@slack/bolt';
 import { PRIORITY } from '../budgets.js';
 import { classifySlackError } from './errors.js';
+import { createSlackFetch } from './http-fetch.js';
 import {
   type CallOptions,
   createScheduler,
@@ -117,7 +118,7 @@ export const DEFAULT_SLACK_TIMEOUT_MS = 10_000;
 /**
  * The WebClient the port expects: it rejects 429s instead of waiting them out (`rejectRateLimitedCalls`), never
  * retries by itself (`retryConfig.retries: 0`) and aborts every request after `timeoutMs` (platform-facts §1.7
- * lists the defaults this overrides).
+ * lists the defaults this overrides). Its requests go through createSlackFetch (undici's request, not fetch).
  */
 export function createSlackClient(token: string, opts: SlackClientOptions = {}): webApi.WebClient {
   return new webApi.WebClient(token, {
@@ -125,6 +126,7 @@ export function createSlackClient(token: string, opts: SlackClientOptions = {}):
     ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
     ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
     timeout: opts.timeoutMs ?? DEFAULT_SLACK_TIMEOUT_MS,
+    fetch: createSlackFetch({ timeoutMs: opts.timeoutMs ?? DEFAULT_SLACK_TIMEOUT_MS }),
     rejectRateLimitedCalls: true,
     retryConfig: { retries: 0 },
   });
