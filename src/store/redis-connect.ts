@@ -37,7 +37,10 @@ export function createRedisClient(
     ...(target.password ? { password: target.password } : {}),
     ...(target.tls ? { tls: { ...tls } } : {}),
   };
-  const common: RedisOptions = { ...node, lazyConnect: true };
+  // Auto-pipelining: the commands issued in one turn of the event loop (the first Redis call of each request
+  // acked in that turn) go in one write (https://github.com/redis/ioredis#autopipelining); the store sends no
+  // WATCH or blocking command that sharing a connection could disturb.
+  const common: RedisOptions = { ...node, lazyConnect: true, enableAutoPipelining: true };
   switch (target.mode) {
     case 'single':
       // ioredis reads host, port, user, password, database and rediss:// (TLS) from the URL itself.
@@ -59,6 +62,7 @@ export function createRedisClient(
     case 'cluster':
       return new Cluster(target.nodes, {
         lazyConnect: true,
+        enableAutoPipelining: true,
         // While the Cluster connection as a whole is down, ioredis would queue commands without any timeout
         // until it is back: fail them at once instead (connect() first). Node connections keep their own
         // bounded retries (maxRetriesPerRequest) through a failover.

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cluster, Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectWithin, createRedisClient, DEFAULT_REDIS_TIMEOUTS } from '../../src/store/redis-connect.js';
 import { createRedisStore, type RedisClient } from '../../src/store/redis-store.js';
 import { parseRedisTarget, type RedisEnv, type RedisTarget } from '../../src/store/redis-target.js';
@@ -64,6 +64,7 @@ describe('the same timeouts in every mode', () => {
     const c = client(env) as Redis;
     expect(c.status).toBe('wait');
     expect(c.options).toMatchObject({ connectTimeout: 5_000, commandTimeout: 5_000, maxRetriesPerRequest: 3 });
+    expect(c.options.enableAutoPipelining).toBe(true);
   });
 
   it('cluster: on every node connection', () => {
@@ -76,6 +77,24 @@ describe('the same timeouts in every mode', () => {
       password: 'pw',
       tls: {},
     });
+    expect((c as Cluster).options.enableAutoPipelining).toBe(true);
+  });
+});
+
+describe('auto-pipelining', () => {
+  it('sends the commands of one turn of the event loop together, each with its own answer', async () => {
+    const c = client({ REDIS_URL: inject('redisUrl') });
+    await c.connect();
+    const key = `test:connect:${randomUUID()}`;
+    const sets = Array.from({ length: 10 }, (_, i) => c.set(`${key}:${i}`, String(i), 'PX', 60_000));
+    // Queued in this turn, not yet written: they leave in one pipeline when the turn ends.
+    expect(c.autoPipelineQueueSize).toBe(10);
+    expect(await Promise.all(sets)).toEqual(Array(10).fill('OK'));
+    const gets = Array.from({ length: 10 }, (_, i) => c.get(`${key}:${i}`));
+    const missing = c.get(`${key}:none`);
+    expect(await Promise.all(gets)).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
+    expect(await missing).toBeNull();
+    expect(c.autoPipelineQueueSize).toBe(0);
   });
 });
 

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClassifiedChange, Plan } from '../../src/domain/types.js';
+import { createRedisClient } from '../../src/store/redis-connect.js';
 import { createRedisStore, migrateKeyLayout } from '../../src/store/redis-store.js';
+import { parseRedisTarget } from '../../src/store/redis-target.js';
 import type { Store } from '../../src/store/types.js';
 import { promotion, storeContract } from './store-contract.js';
 
@@ -28,6 +30,17 @@ const uniquePrefix = () => `test:store:${randomUUID()}:`;
 storeContract('redis store', async (opts) => {
   const prefix = uniquePrefix();
   const store = createRedisStore(new Redis(inject('redisUrl')), { ...opts, prefix });
+  return { store, cleanup: () => deleteKeys(prefix) };
+});
+
+// Again through the client the bot builds (src/store/redis-connect.ts: its timeouts, auto-pipelining).
+storeContract("redis store through the bot's client", async (opts) => {
+  const prefix = uniquePrefix();
+  const target = parseRedisTarget({ REDIS_URL: inject('redisUrl') });
+  if (!target.ok || !target.value) throw new Error('REDIS_URL not read');
+  const client = createRedisClient(target.value);
+  await client.connect(); // as src/main.ts does
+  const store = createRedisStore(client, { ...opts, prefix });
   return { store, cleanup: () => deleteKeys(prefix) };
 });
 
