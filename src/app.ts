@@ -57,12 +57,17 @@ function background(
   // Every log line of this request's work carries its ID (an operation's lines add their promotionId): 48 random
   // bits from randomUUID, which draws on a cached pool (nodejs.org/api/crypto.html#cryptorandomuuidoptions) rather
   // than a system call per request.
-  void withLogFields({ requestId: randomUUID().slice(0, 13) }, () =>
-    once().catch(async (err) => {
-      deps.log.error(what, { err });
-      await reply(explainError(err, what).text).catch(() => undefined);
-    }),
-  );
+  const requestId = randomUUID().slice(0, 13);
+  // Started from the event loop's check phase (setImmediate), after the I/O callbacks of this turn: requests that
+  // arrived together are all acked before any of their work runs (nodejs.org/en/learn/asynchronous-work/event-loop-timers-and-nexttick).
+  setImmediate(() => {
+    void withLogFields({ requestId }, () =>
+      once().catch(async (err) => {
+        deps.log.error(what, { err });
+        await reply(explainError(err, what).text).catch(() => undefined);
+      }),
+    );
+  });
 }
 
 /**
