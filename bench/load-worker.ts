@@ -1,6 +1,8 @@
 // The load generator of the "ack under load" row, in a worker thread: its own event loop (and fetch's own
 // connection pool, kept alive), so the fakes' work in the main thread does not delay its clock. Sends the given
-// slash commands with at most `concurrency` in flight and answers each one's status and time to the ack.
+// slash commands with at most `concurrency` in flight and answers each one's status and time to the ack. The
+// warm-up requests, when given, go first over the same connections and are not measured; then the worker waits
+// for the parent's go.
 import { parentPort, workerData } from 'node:worker_threads';
 import { sendSlashCommand } from '../test/support/slack-driver.js';
 
@@ -16,6 +18,8 @@ export interface LoadJob {
   secret: string;
   concurrency: number;
   requests: LoadRequest[];
+  /** sent first, at the same concurrency; their samples are dropped */
+  warmup?: LoadRequest[];
 }
 
 export interface LoadSample {
@@ -27,12 +31,12 @@ export interface LoadSample {
   error?: string;
 }
 
-async function run(job: LoadJob): Promise<LoadSample[]> {
-  const out: LoadSample[] = new Array(job.requests.length);
+async function send(job: LoadJob, requests: LoadRequest[]): Promise<LoadSample[]> {
+  const out: LoadSample[] = new Array(requests.length);
   let next = 0;
   const lane = async () => {
-    for (let i = next++; i < job.requests.length; i = next++) {
-      const r = job.requests[i]!;
+    for (let i = next++; i < requests.length; i = next++) {
+      const r = requests[i]!;
       const sentAt = performance.timeOrigin + performance.now();
       try {
         const res = await sendSlashCommand({
@@ -52,6 +56,17 @@ async function run(job: LoadJob): Promise<LoadSample[]> {
   };
   await Promise.all(Array.from({ length: job.concurrency }, lane));
   return out;
+}
+
+async function run(job: LoadJob): Promise<LoadSample[]> {
+  if (job.warmup?.length) {
+    await send(job, job.warmup);
+    // The parent takes its "before" readings (the bot's CPU, its event-loop histogram) and then says go.
+    const go = new Promise((resolve) => parentPort!.once('message', resolve));
+    parentPort!.postMessage({ warm: true });
+    await go;
+  }
+  return send(job, job.requests);
 }
 
 run(workerData as LoadJob).then(

@@ -2,10 +2,13 @@
 // against the fake CloudFormation (per-call latency on), the other half the same command for a service whose
 // plan is under way (refused by its lock after the ack). Beside it, in the same run, the same requests to a
 // do-nothing HTTP server (the floor). The load comes from a worker thread; the bot's event-loop delay is read
-// from its own /metrics (prom-client's monitorEventLoopDelay gauges, reset at each scrape).
+// from its own /metrics (prom-client's monitorEventLoopDelay gauges, reset at each scrape). Each target first
+// gets the same number of warm-up requests (for services of their own, not measured): a freshly started process
+// compiles its code on the first requests it serves, and a bot in service has served many.
+import { readFileSync } from 'node:fs';
 import { SIGNING_SECRET } from '../test/support/bot.js';
 import { type Scenario, summaries } from '../test/support/scenario.js';
-import type { LoadRequest, LoadSample } from './load-worker.js';
+import type { LoadJob, LoadRequest, LoadSample } from './load-worker.js';
 import { type Budget, type Stats, sleep, stats } from './support.js';
 import { runLoad, scrapeMetric, serviceName } from './world.js';
 
@@ -26,25 +29,85 @@ export interface AckLoadResult {
   summariesAfter: number;
   /** CPU time of the bot (user + system) from the start of the load to the end of the wait, per plan posted */
   botCpuMs: number;
+  /** CPU time of the bot during the measured load alone */
+  botCpuLoadMs: number;
   cpuMsPerPlan: number;
   wallMs: number;
+  /** share of the machine's CPU time in use during the measured load (all processes; Linux /proc/stat) */
+  machineBusyPct?: number;
 }
 
-/** Request i: service ⌊i/2⌋; the even one plans, the odd one finds the stage locked (or takes the lock first). */
-export function ackLoadRequests(s: Scenario, n: number, channelOf: (i: number) => string): LoadRequest[] {
+/** The channel of the warm-up services: their summaries are not counted. */
+export const WARMUP_CHANNEL = 'C0WARM';
+
+/** Summaries posted for the measured services. */
+function measuredSummaries(s: Scenario): number {
+  return summaries(s.slack).filter((m) => m.channel !== WARMUP_CHANNEL).length;
+}
+
+export interface FloorResult {
+  samples: LoadSample[];
+  machineBusyPct?: number;
+}
+
+/** Busy and total CPU time of the whole machine so far (jiffies, from /proc/stat's first line), on Linux. */
+function machineTimes(): { busy: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - f[3]! - f[4]!, total }; // idle and iowait
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `job` (warm-up first) and answers its measured samples with the share of the machine's CPU busy while they
+ * ran; `onWarm` runs between the warm-up and the measured requests.
+ */
+async function measuredLoad(job: LoadJob, onWarm: () => Promise<void> = async () => undefined): Promise<FloorResult> {
+  let before: ReturnType<typeof machineTimes>;
+  const samples = await runLoad(job, async () => {
+    await onWarm();
+    before = machineTimes();
+  });
+  const after = machineTimes();
+  const pct =
+    before && after && after.total > before.total
+      ? (100 * (after.busy - before.busy)) / (after.total - before.total)
+      : undefined;
+  return { samples, ...(pct !== undefined ? { machineBusyPct: pct } : {}) };
+}
+
+/**
+ * Request i: service `firstService` + ⌊i/2⌋; the even one plans, the odd one finds the stage locked (or takes the
+ * lock first).
+ */
+export function ackLoadRequests(
+  s: Scenario,
+  n: number,
+  channelOf: (i: number) => string,
+  firstService = 0,
+): LoadRequest[] {
   return Array.from({ length: n }, (_, i) => {
-    const svc = Math.floor(i / 2);
+    const svc = firstService + Math.floor(i / 2);
     return {
       text: `${serviceName(svc)} dev→prod`,
       user: i % 2 ? 'U0OTHER' : 'U0REQ',
       channel: channelOf(svc),
-      responseUrl: s.slack.responseUrl(`load:${i}`),
+      responseUrl: s.slack.responseUrl(`load:${firstService}:${i}`),
     };
   });
 }
 
-export async function measureFloor(url: string, requests: LoadRequest[], concurrency: number): Promise<LoadSample[]> {
-  return runLoad({ url, secret: SIGNING_SECRET, concurrency, requests });
+export async function measureFloor(
+  url: string,
+  requests: LoadRequest[],
+  concurrency: number,
+  warmup: LoadRequest[],
+  onWarm?: () => Promise<void>,
+): Promise<FloorResult> {
+  return measuredLoad({ url, secret: SIGNING_SECRET, concurrency, requests, warmup }, onWarm);
 }
 
 export async function measureAckLoad(
@@ -52,20 +115,30 @@ export async function measureAckLoad(
   budget: Budget,
   requests: LoadRequest[],
   concurrency: number,
-  o: { waitForPlansMs: number },
+  o: { waitForPlansMs: number; warmup: LoadRequest[] },
 ): Promise<AckLoadResult> {
-  const before = summaries(s.slack).length;
-  // The first scrape also resets the bot's event-loop histogram (prom-client resets it at every collect).
-  const cpuBefore = await scrapeMetric(s.bot.base, 'process_cpu_seconds_total');
-  const started = Date.now();
-  const samples = await runLoad({ url: s.bot.url, secret: SIGNING_SECRET, concurrency, requests });
+  let before = 0;
+  let allBefore = 0;
+  let cpuBefore = 0;
+  let started = 0;
+  const { samples, machineBusyPct } = await measuredLoad(
+    { url: s.bot.url, secret: SIGNING_SECRET, concurrency, requests, warmup: o.warmup },
+    async () => {
+      before = measuredSummaries(s);
+      allBefore = summaries(s.slack).length;
+      // This scrape also resets the bot's event-loop histogram (prom-client resets it at every collect).
+      cpuBefore = await scrapeMetric(s.bot.base, 'process_cpu_seconds_total');
+      started = Date.now();
+    },
+  );
   const wallMs = Date.now() - started;
   const text = await (await fetch(`${s.bot.base}/metrics`)).text();
   const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1]) * 1000;
-  const summariesDuringLoad = summaries(s.slack).length - before;
+  const botCpuLoadMs = (gauge('process_cpu_seconds_total') / 1000 - cpuBefore) * 1000;
+  const summariesDuringLoad = measuredSummaries(s) - before;
   const planners = requests.length / 2;
   const deadline = Math.min(Date.now() + o.waitForPlansMs, budget.endsAt);
-  while (Date.now() < deadline && summaries(s.slack).length - before < planners) await sleep(100);
+  while (Date.now() < deadline && measuredSummaries(s) - before < planners) await sleep(100);
   const botCpuMs = ((await scrapeMetric(s.bot.base, 'process_cpu_seconds_total')) - cpuBefore) * 1000;
   const bad = samples.filter((x) => x.status !== 200);
   const ok = samples.filter((x) => x.status === 200);
@@ -79,9 +152,11 @@ export async function measureAckLoad(
     eventLoopP99Ms: gauge('nodejs_eventloop_lag_p99_seconds'),
     eventLoopMaxMs: gauge('nodejs_eventloop_lag_max_seconds'),
     summariesDuringLoad,
-    summariesAfter: summaries(s.slack).length - before,
+    summariesAfter: measuredSummaries(s) - before,
     botCpuMs,
-    cpuMsPerPlan: botCpuMs / Math.max(1, summaries(s.slack).length - before),
+    botCpuLoadMs,
+    cpuMsPerPlan: botCpuMs / Math.max(1, summaries(s.slack).length - allBefore),
     wallMs,
+    ...(machineBusyPct !== undefined ? { machineBusyPct } : {}),
   };
 }

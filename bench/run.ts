@@ -21,7 +21,7 @@ import { type BigSample, measureBig } from './big.js';
 import { type CancelSample, measureCancel, measureCancelOnce } from './cancel.js';
 import { type CostResult, measureCost } from './cost.js';
 import { type FiftyResult, measureFifty } from './fifty.js';
-import { type AckLoadResult, ackLoadRequests, measureAckLoad, measureFloor } from './load.js';
+import { type AckLoadResult, ackLoadRequests, measureAckLoad, measureFloor, WARMUP_CHANNEL } from './load.js';
 import { type MemoryResult, measureMemory, tinyTemplate } from './memory.js';
 import { measurePlanning, type PlanSample, promoteAndExecute } from './planning.js';
 import { manyResources, seedManyResources } from './progress.js';
@@ -32,6 +32,8 @@ import { between, manyServicesConfig, prodAccount, seedServices, startFloorServe
 
 const ACK_REQUESTS = 500;
 const ACK_CONCURRENCY = 20;
+/** unmeasured requests each target gets first (20 services of their own: half plan, half meet the lock) */
+const ACK_WARMUP = 40;
 const PLAN_N = 10;
 const ROLLBACK_N = 10;
 const WAITER_N = 3;
@@ -118,6 +120,8 @@ interface Results {
   floor?: Stats;
   /** the floor server's own event-loop delay over its load (same monitor as the bot's gauge) */
   floorEventLoop?: { p99Ms: number; maxMs: number };
+  /** the machine's CPU in use during the floor's measured load (the bot's are in ackLoad) */
+  floorMachineBusyPct?: number;
   ackLoad: Partial<Record<'redis' | 'redisStopped', AckLoadResult>>;
   promote?: PlanSample[];
   rollback?: PlanSample[];
@@ -240,7 +244,7 @@ function report(r: Results): string {
   );
   if (r.floor || r.ackLoad.redis) {
     out.push(
-      `1. Ack under load: ${ACK_REQUESTS} /promote, ${ACK_CONCURRENCY} in flight over kept-alive connections (a worker thread), half planning (AWS latency 40–120 ms)`,
+      `1. Ack under load: ${ACK_REQUESTS} /promote, ${ACK_CONCURRENCY} in flight over kept-alive connections (a worker thread), half planning (AWS latency 40–120 ms), after ${ACK_WARMUP} unmeasured warm-up requests to each target`,
     );
     const rows = [STATS_HEADER];
     if (r.floor) rows.push(statsRow('do-nothing HTTP server (floor)', r.floor));
@@ -259,16 +263,25 @@ function report(r: Results): string {
       out.push(
         `   event-loop delay in the bot over the load: p99 ${ms(a.eventLoopP99Ms)} ms, max ${ms(a.eventLoopMaxMs)} ms (monitorEventLoopDelay, 10 ms resolution included)`,
         `   summaries posted: ${a.summariesDuringLoad} during the ${ms(a.wallMs / 1000)} s of load, ${a.summariesAfter} of ${a.requests / 2} by the end of the wait`,
-        `   bot CPU time over the load and the wait: ${ms(a.botCpuMs / 1000)} s, ${ms(a.cpuMsPerPlan)} ms per plan posted (acks and refusals included)`,
+        `   bot CPU time: ${ms(a.botCpuLoadMs / 1000)} s during the load (${ms(a.botCpuLoadMs / a.requests)} ms per request); ${ms(a.botCpuMs / 1000)} s with the wait, ${ms(a.cpuMsPerPlan)} ms per plan posted in it (warm-up plans included; acks and refusals too)`,
       );
     if (r.floorEventLoop)
       out.push(
         `   the do-nothing server's own event-loop delay over its load: p99 ${ms(r.floorEventLoop.p99Ms)} ms, max ${ms(r.floorEventLoop.maxMs)} ms (what this machine gives any process now)`,
       );
+    const busy = [
+      ['the floor', r.floorMachineBusyPct],
+      ['the bot with Redis', r.ackLoad.redis?.machineBusyPct],
+      ['the bot without', r.ackLoad.redisStopped?.machineBusyPct],
+    ].filter((x): x is [string, number] => typeof x[1] === 'number');
+    if (busy.length)
+      out.push(
+        `   the machine's CPU in use during each measured load: ${busy.map(([w, p]) => `${w} ${p.toFixed(0)}%`).join(', ')} (all processes, /proc/stat)`,
+      );
     const st = r.ackLoad.redisStopped;
     if (st)
       out.push(
-        `   Redis stopped: event-loop delay p99 ${ms(st.eventLoopP99Ms)} ms, max ${ms(st.eventLoopMaxMs)} ms; bot CPU ${ms(st.botCpuMs / 1000)} s`,
+        `   Redis stopped: event-loop delay p99 ${ms(st.eventLoopP99Ms)} ms, max ${ms(st.eventLoopMaxMs)} ms; bot CPU ${ms(st.botCpuLoadMs / 1000)} s during the load (${ms(st.botCpuLoadMs / st.requests)} ms per request)`,
       );
     for (const [key, a2] of Object.entries(r.ackLoad))
       if (a2?.failed) out.push(`   ⚠ ${key}: ${a2.failed} requests not answered 200, e.g. ${a2.failedExample}`);
@@ -425,18 +438,31 @@ async function main(): Promise<number> {
 
   if (redisUrl && ROWS.has('ack')) {
     const services = ACK_REQUESTS / 2;
-    const world = { n: services, channelOf: (i: number) => `C0SVC${i}`, accounts: 5 };
+    // The warm-up services come after the measured ones, in a channel of their own.
+    const world = {
+      n: services + ACK_WARMUP / 2,
+      channelOf: (i: number) => (i < services ? `C0SVC${i}` : WARMUP_CHANNEL),
+      accounts: 5,
+    };
     const aws = { latencyMs: latency, changeSetStepMs: 500 };
     await section(results, `1. ack under load (${ACK_REQUESTS} /promote, ${ACK_CONCURRENCY} in flight)`, async () => {
       const s = await scenario({ redisUrl, aws, config: manyServicesConfig(world), stacks: false }, prefixes);
       seedServices(s.aws, world);
       const requests = ackLoadRequests(s, ACK_REQUESTS, world.channelOf);
+      const warmup = ackLoadRequests(s, ACK_WARMUP, world.channelOf, services);
       const floor = await startFloorServer();
-      await floor.eventLoopDelay();
-      results.floor = stats((await measureFloor(floor.url, requests, ACK_CONCURRENCY)).map((x) => x.elapsedMs));
+      // Its event-loop delay is read (and reset) after the warm-up, then after the measured load.
+      const f = await measureFloor(floor.url, requests, ACK_CONCURRENCY, warmup, async () => {
+        await floor.eventLoopDelay();
+      });
+      results.floor = stats(f.samples.map((x) => x.elapsedMs));
+      results.floorMachineBusyPct = f.machineBusyPct;
       results.floorEventLoop = await floor.eventLoopDelay();
       await floor.stop();
-      results.ackLoad.redis = await measureAckLoad(s, budget, requests, ACK_CONCURRENCY, { waitForPlansMs: 30_000 });
+      results.ackLoad.redis = await measureAckLoad(s, budget, requests, ACK_CONCURRENCY, {
+        waitForPlansMs: 30_000,
+        warmup,
+      });
       await s.close();
     });
     await section(results, '1. ack under load, Redis stopped', async () => {
@@ -446,7 +472,11 @@ async function main(): Promise<number> {
       seedServices(s.aws, world);
       await own.stop([]);
       const requests = ackLoadRequests(s, ACK_REQUESTS, world.channelOf);
-      results.ackLoad.redisStopped = await measureAckLoad(s, budget, requests, ACK_CONCURRENCY, { waitForPlansMs: 0 });
+      const warmup = ackLoadRequests(s, ACK_WARMUP, world.channelOf, services);
+      results.ackLoad.redisStopped = await measureAckLoad(s, budget, requests, ACK_CONCURRENCY, {
+        waitForPlansMs: 0,
+        warmup,
+      });
       await s.close();
     });
   }

@@ -80,13 +80,24 @@ export function clickIn(s: Scenario, channel: string, actionId: string, id: stri
 }
 
 /** Runs a load job in a worker thread (bench/load-worker.ts) and resolves with its samples. */
-export function runLoad(job: LoadJob): Promise<LoadSample[]> {
+/** Runs `job` in a load worker; with warm-up requests, `onWarm` runs after them, before the measured ones. */
+export function runLoad(job: LoadJob, onWarm: () => Promise<void> = async () => undefined): Promise<LoadSample[]> {
   return new Promise((resolve, reject) => {
     // A worker does not inherit the tsx loader of `node --import tsx`: it registers it, then loads the module.
     const file = new URL('./load-worker.ts', import.meta.url).href;
     const boot = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(file)}); })`;
     const worker = new Worker(boot, { eval: true, workerData: job });
-    worker.once('message', (m: { samples?: LoadSample[]; error?: string }) => {
+    worker.on('message', (m: { warm?: boolean; samples?: LoadSample[]; error?: string }) => {
+      if (m.warm) {
+        onWarm().then(
+          () => worker.postMessage('go'),
+          (err: Error) => {
+            void worker.terminate();
+            reject(err);
+          },
+        );
+        return;
+      }
       void worker.terminate();
       if (m.samples) resolve(m.samples);
       else reject(new Error(`load worker: ${m.error}`));
