@@ -55,9 +55,10 @@ function background(
     deps.log.warn('ignored a replayed request', { while: what, timestamp: delivery?.timestampMs });
   };
   // Every log line of this request's work carries its ID (an operation's lines add their promotionId): 48 random
-  // bits from randomUUID, which draws on a cached pool (nodejs.org/api/crypto.html#cryptorandomuuidoptions) rather
+  // bits of a randomUUID, which draws on a cached pool (nodejs.org/api/crypto.html#cryptorandomuuidoptions) rather
   // than a system call per request.
-  const requestId = randomUUID().slice(0, 13);
+  const uuid = randomUUID();
+  const requestId = uuid.slice(0, 8) + uuid.slice(9, 13); // 12 hex digits, all random (the version comes after)
   // Started from the event loop's check phase (setImmediate), after the I/O callbacks of this turn: requests that
   // arrived together are all acked before any of their work runs (nodejs.org/en/learn/asynchronous-work/event-loop-timers-and-nexttick).
   setImmediate(() => {
