@@ -7,7 +7,7 @@ import { SIGNING_SECRET } from '../test/support/bot.js';
 import { promotionIdOf, type Scenario, summaries } from '../test/support/scenario.js';
 import { sendBlockAction, sendSlashCommand } from '../test/support/slack-driver.js';
 import { type Budget, maxInWindow, sleep, until } from './support.js';
-import { REVIEWERS, rssMb, serviceName } from './world.js';
+import { REVIEWERS, rssMb, scrapeMetric, serviceName } from './world.js';
 
 export interface FiftyResult {
   executions: number;
@@ -25,6 +25,10 @@ export interface FiftyResult {
   /** executions that had no progress message at all */
   withoutProgress: number;
   rssMb: number[];
+  /** The most RSS each replica had at any time (start-up and this row) */
+  peakRssMb: number[];
+  /** Each replica's V8 heap (used / total) and memory outside it (external), MB, beside the RSS */
+  heapMb: Array<{ used: number; total: number; external: number }>;
   wallMs: number;
   /** per execution (p50 / max, ms): second approval → ExecuteChangeSet, → the stack's last event, → final reply */
   phases: { toExecute: number[]; toSettled: number[]; toFinal: number[] };
@@ -158,7 +162,19 @@ export async function measureFifty(
     longestGapsMs: gaps,
     withoutProgress,
     rssMb: [rssMb(s.bot.proc.pid), rssMb(replicaPid)],
+    peakRssMb: [rssMb(s.bot.proc.pid, true), rssMb(replicaPid, true)],
+    heapMb: await Promise.all([s.bot.base, new URL(replicaUrl).origin].map(heapOf)),
     wallMs: Date.now() - started,
     phases,
   };
+}
+
+const MB = 1024 * 1024;
+async function heapOf(base: string): Promise<{ used: number; total: number; external: number }> {
+  const [used = Number.NaN, total = Number.NaN, external = Number.NaN] = await Promise.all(
+    ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes'].map((m) =>
+      scrapeMetric(base, m).catch(() => Number.NaN),
+    ),
+  );
+  return { used: used / MB, total: total / MB, external: external / MB };
 }

@@ -349,6 +349,11 @@ function report(r: Results): string {
         ['longest time without progress, p50 / max s', `${ms(gaps.p50 / 1000)} / ${ms(gaps.max / 1000)}`],
         ['executions without a progress message', String(f.withoutProgress)],
         ['RSS of the replicas after, MB', f.rssMb.map((x) => ms(x, 0)).join(', ')],
+        ['the most RSS each replica had (VmHWM), MB', f.peakRssMb.map((x) => ms(x, 0)).join(', ')],
+        [
+          'V8 heap used / total, external, MB',
+          f.heapMb.map((h) => `${ms(h.used, 0)} / ${ms(h.total, 0)}, ${ms(h.external, 0)}`).join('; '),
+        ],
         ['row wall time, s', ms(f.wallMs / 1000)],
         ...(['toExecute', 'toSettled', 'toFinal'] as const).map((k) => {
           const st = stats(f.phases[k]);

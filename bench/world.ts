@@ -156,11 +156,11 @@ export async function scrapeMetric(base: string, name: string): Promise<number> 
   return sum;
 }
 
-/** Resident set size of a process in MB (Linux /proc; NaN elsewhere). */
-export function rssMb(pid: number | undefined): number {
+/** Resident set size of a process in MB (Linux /proc; NaN elsewhere); `peak`: the most it has had (VmHWM). */
+export function rssMb(pid: number | undefined, peak = false): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]);
+    const kb = Number((peak ? /VmHWM:\s+(\d+)\s+kB/ : /VmRSS:\s+(\d+)\s+kB/).exec(status)?.[1]);
     return kb / 1024;
   } catch {
     return Number.NaN;

@@ -1,7 +1,7 @@
 // Starts the bot as the README does (the compiled `node dist/main.js` that `npm start` runs) in HTTP
 // mode (or Socket Mode with `appToken`), pointed at the fake Slack and fake AWS endpoints, and a real Redis.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,11 +85,17 @@ export async function startBot(o: BotOptions): Promise<BotProcess> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // BOT_OUT_DIR=<dir>: each bot's stdout and stderr also go to <dir>/bot-<pid>.log (e.g. with BOT_NODE_FLAGS=--trace-gc).
+  const copy = process.env.BOT_OUT_DIR
+    ? createWriteStream(`${process.env.BOT_OUT_DIR}/bot-${proc.pid}.log`)
+    : undefined;
   proc.stdout?.on('data', (d) => {
     out += d;
+    copy?.write(d);
   });
   proc.stderr?.on('data', (d) => {
     out += d;
+    copy?.write(d);
   });
   const base = `http://127.0.0.1:${port}`;
   // Generous: the fault suite starts many bots on a loaded 2-core machine.
