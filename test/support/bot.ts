@@ -97,6 +97,7 @@ export async function startBot(o: BotOptions): Promise<BotProcess> {
     out += d;
     copy?.write(d);
   });
+  if (copy) proc.once('close', () => copy.end());
   const base = `http://127.0.0.1:${port}`;
   // Generous: the fault suite starts many bots on a loaded 2-core machine.
   const deadline = Date.now() + 30_000;
