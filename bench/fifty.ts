@@ -7,7 +7,7 @@ import { SIGNING_SECRET } from '../test/support/bot.js';
 import { promotionIdOf, type Scenario, summaries } from '../test/support/scenario.js';
 import { sendBlockAction, sendSlashCommand } from '../test/support/slack-driver.js';
 import { type Budget, maxInWindow, sleep, until } from './support.js';
-import { REVIEWERS, rssMb, scrapeMetric, serviceName } from './world.js';
+import { REVIEWERS, rssMb, rssPartsMb, scrapeMetric, serviceName } from './world.js';
 
 export interface FiftyResult {
   executions: number;
@@ -27,6 +27,8 @@ export interface FiftyResult {
   rssMb: number[];
   /** The most RSS each replica had at any time (start-up and this row) */
   peakRssMb: number[];
+  /** Each replica's RSS after, anonymous and file-backed */
+  rssPartsMb: Array<{ anon: number; file: number }>;
   /** Each replica's V8 heap (used / total) and memory outside it (external), MB, beside the RSS */
   heapMb: Array<{ used: number; total: number; external: number }>;
   wallMs: number;
@@ -163,6 +165,7 @@ export async function measureFifty(
     withoutProgress,
     rssMb: [rssMb(s.bot.proc.pid), rssMb(replicaPid)],
     peakRssMb: [rssMb(s.bot.proc.pid, true), rssMb(replicaPid, true)],
+    rssPartsMb: [rssPartsMb(s.bot.proc.pid), rssPartsMb(replicaPid)],
     heapMb: await Promise.all([s.bot.base, new URL(replicaUrl).origin].map(heapOf)),
     wallMs: Date.now() - started,
     phases,

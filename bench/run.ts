@@ -351,6 +351,10 @@ function report(r: Results): string {
         ['RSS of the replicas after, MB', f.rssMb.map((x) => ms(x, 0)).join(', ')],
         ['the most RSS each replica had (VmHWM), MB', f.peakRssMb.map((x) => ms(x, 0)).join(', ')],
         [
+          'RSS after: anonymous / file-backed, MB',
+          f.rssPartsMb.map((p) => `${ms(p.anon, 0)} / ${ms(p.file, 0)}`).join('; '),
+        ],
+        [
           'V8 heap used / total, external, MB',
           f.heapMb.map((h) => `${ms(h.used, 0)} / ${ms(h.total, 0)}, ${ms(h.external, 0)}`).join('; '),
         ],

@@ -158,10 +158,21 @@ export async function scrapeMetric(base: string, name: string): Promise<number> 
 
 /** Resident set size of a process in MB (Linux /proc; NaN elsewhere); `peak`: the most it has had (VmHWM). */
 export function rssMb(pid: number | undefined, peak = false): number {
+  return statusMb(pid, peak ? 'VmHWM' : 'VmRSS');
+}
+
+/**
+ * The RSS's parts (Linux /proc/<pid>/status): anonymous memory (the heaps) and file-backed pages (the node binary's
+ * code and read-only data, ICU's included, shared with other processes running it).
+ */
+export function rssPartsMb(pid: number | undefined): { anon: number; file: number } {
+  return { anon: statusMb(pid, 'RssAnon'), file: statusMb(pid, 'RssFile') };
+}
+
+function statusMb(pid: number | undefined, field: string): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = Number((peak ? /VmHWM:\s+(\d+)\s+kB/ : /VmRSS:\s+(\d+)\s+kB/).exec(status)?.[1]);
-    return kb / 1024;
+    return Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1]) / 1024;
   } catch {
     return Number.NaN;
   }

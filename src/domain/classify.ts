@@ -3,6 +3,7 @@
 // makes a change look safer (CloudFormation leaves fields out for nested stacks, Dynamic
 // actions and some resource providers).
 import type { ResourceChange, ResourceChangeDetail } from '@aws-sdk/client-cloudformation';
+import { compareNatural } from './text.js';
 import { type ClassifiedChange, IMPACT_ORDER, type Impact, type Plan, type PropertyChange } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -557,7 +558,7 @@ export function changesPermissions(c: ClassifiedChange): boolean {
 
 const rank = (impact: Impact) => IMPACT_ORDER.indexOf(impact);
 // Numeric-aware so Table2 sorts before Table10, as people read them.
-const byLogicalId = new Intl.Collator('en', { numeric: true }).compare;
+const byLogicalId = compareNatural;
 const byStack = (a: string | undefined, b: string | undefined) =>
   a === b ? 0 : a === undefined ? -1 : b === undefined ? 1 : byLogicalId(a, b);
 

@@ -7,6 +7,7 @@
 import type { ServiceConfig } from '../config.js';
 import type { StageHold } from '../domain/refusals.js';
 import type { Release } from '../domain/releases.js';
+import { compareIso } from '../domain/text.js';
 import type { Promotion } from '../domain/types.js';
 import { type HomeInput, renderHome } from '../slack/views/home.js';
 import { KEYS } from '../store/keys.js';
@@ -46,7 +47,7 @@ export async function homeInput(deps: Deps, user: string, notice?: string): Prom
     return svc !== undefined && (!svc.channels || yours.has(name));
   };
 
-  const active = (await deps.store.listActive()).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  const active = (await deps.store.listActive()).sort((a, b) => compareIso(a.createdAt, b.createdAt));
   const awaiting: HomeInput['awaiting'] = [];
   for (const p of active) {
     if (p.state !== 'awaiting_approval' || !p.messageTs) continue;
@@ -74,7 +75,7 @@ export async function homeInput(deps: Deps, user: string, notice?: string): Prom
       releases.push(...(await deps.store.listCapped<Release>(KEYS.releases(name, stage.name), RELEASES_PER_STAGE)));
     }
   }
-  releases.sort((a, b) => b.endedAt.localeCompare(a.endedAt));
+  releases.sort((a, b) => compareIso(b.endedAt, a.endedAt));
 
   return {
     user,

@@ -14,6 +14,7 @@ import type { ServiceConfig, StageConfig } from '../config.js';
 import { resolvePath, resolveService } from '../domain/command.js';
 import type { Refusal, StageHold } from '../domain/refusals.js';
 import { type Release, releaseRunning } from '../domain/releases.js';
+import { groupDigits } from '../domain/text.js';
 import type { Promotion, StackPart } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
@@ -278,7 +279,7 @@ export async function templateFor(
   if (!stage.templateBucket) {
     return {
       refusal:
-        `the template is ${size.toLocaleString('en-US')} bytes, over CloudFormation's ${TEMPLATE_BODY_LIMIT.toLocaleString('en-US')}-byte TemplateBody limit. ` +
+        `the template is ${groupDigits(size)} bytes, over CloudFormation's ${groupDigits(TEMPLATE_BODY_LIMIT)}-byte TemplateBody limit. ` +
         `Set templateBucket on stage ${stage.name} (an S3 bucket in the target account the bot's role can write to) so the template goes through S3.`,
     };
   }

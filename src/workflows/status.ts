@@ -3,6 +3,7 @@
 import { formatDistanceStrict } from 'date-fns/formatDistanceStrict';
 import { channelMayUse, resolveService } from '../domain/command.js';
 import { describeState } from '../domain/promotion.js';
+import { compareIso } from '../domain/text.js';
 import { escapeMrkdwn as esc, mentionUser } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { KEYS } from '../store/keys.js';
@@ -34,7 +35,7 @@ export async function statusText(deps: Deps, service: string | undefined, channe
   const now = deps.now();
   const active = (await deps.store.listActive())
     .filter((p) => visible(p.service))
-    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    .sort((a, b) => compareIso(a.createdAt, b.createdAt));
   const lines = [`*${service ? `${esc(service)}: ` : ''}promotions in flight*`];
   if (active.length === 0) lines.push('None.');
   for (const p of active) {

@@ -1,5 +1,6 @@
 // Small Block Kit builders and the limits every view stays under (platform-facts §1.6).
 import type { types } from '@slack/bolt';
+import { groupDigits } from '../../domain/text.js';
 import { truncate, truncateEscaped } from '../escape.js';
 
 export type KnownBlock = types.KnownBlock;
@@ -119,7 +120,7 @@ export function blocksTextLength(value: unknown): number {
 
 /** Formats a count the way people read it: 2,412. */
 export function count(n: number): string {
-  return n.toLocaleString('en-US');
+  return groupDigits(n);
 }
 
 /** "1 change" / "3 changes". */

@@ -2,6 +2,7 @@
 // from a command, the config or the store is escaped; mentions are built by ../escape.ts.
 import { describeState } from '../../domain/promotion.js';
 import type { Refusal } from '../../domain/refusals.js';
+import { groupDigits } from '../../domain/text.js';
 import { code, escapeMrkdwn as esc, mention, mentionChannel, mentionUser, truncate } from '../escape.js';
 import { relative, utc } from './time.js';
 
@@ -40,7 +41,7 @@ export function renderRefusal(r: Refusal, now?: Date): string {
     case 'unhold_args':
       return 'unhold takes a service and a stage.';
     case 'too_long':
-      return `That command is ${r.length.toLocaleString('en-US')} characters long; at most ${r.max.toLocaleString('en-US')} are read.`;
+      return `That command is ${groupDigits(r.length)} characters long; at most ${groupDigits(r.max)} are read.`;
     case 'unlock_args':
       return 'unlock takes a service and a stage.';
     case 'missing_stage':
