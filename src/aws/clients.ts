@@ -89,7 +89,10 @@ function requestHandlerOf(opts: AwsClientOptions) {
 const accountOfRole = (role: string | undefined) => (role ? /^arn:[\w-]+:iam::(\d{12}):/.exec(role)?.[1] : undefined);
 
 interface WithMiddleware {
-  middlewareStack: { add(middleware: unknown, options: unknown): void };
+  middlewareStack: {
+    add(middleware: unknown, options: unknown): void;
+    addRelativeTo(middleware: unknown, options: unknown): void;
+  };
 }
 
 type Next = (args: { input: unknown }) => Promise<unknown>;
@@ -163,11 +166,14 @@ function countCalls(client: WithMiddleware, service: string, onCall: ((c: AwsCal
  * Every attempt waits for a token of the account and region's budget before it goes out, and a throttled answer
  * slows the budget down (CloudFormation throttles per account and region:
  * repost.aws/knowledge-center/cloudformation-rate-exceeded-error). In the finalizeRequest step after the SDK's
- * retry middleware (priority low), so each retry waits too; the wait is not part of the measured call duration.
+ * retry middleware, so each retry waits too, and before its signing middleware, so each attempt is signed once its
+ * token is granted: AWS refuses a request that reaches it more than 5 minutes after the time it was signed at
+ * (docs.aws.amazon.com/IAM/latest/UserGuide/signing-elements.html), and a wait can be longer when many operations
+ * share an account. The wait is not part of the measured call duration.
  */
 function budgetCalls(client: WithMiddleware, budget: CallBudget | undefined): void {
   if (!budget) return;
-  client.middlewareStack.add(
+  client.middlewareStack.addRelativeTo(
     (next: Next) => async (args: { input: unknown }) => {
       await budget.take();
       try {
@@ -177,7 +183,7 @@ function budgetCalls(client: WithMiddleware, budget: CallBudget | undefined): vo
         throw err;
       }
     },
-    { step: 'finalizeRequest', priority: 'low', name: 'promoteBotBudget' },
+    { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'promoteBotBudget' },
   );
 }
 

@@ -304,6 +304,24 @@ describe('budget', () => {
   });
 });
 
+describe('budget and signing', () => {
+  it('signs each attempt after its budget wait: a call that waited longer than AWS accepts a signature still goes through', async () => {
+    // AWS refuses a request that arrives more than 5 minutes after its X-Amz-Date; here the fake refuses after 2 s
+    // and the budget makes the call wait 3 s.
+    await aws.close();
+    aws = await startFakeAws({ signatureMaxAgeMs: 2_000 });
+    process.env.AWS_ENDPOINT_URL = aws.url;
+    aws.putStack({ name: 'api-dev', template: TEMPLATE });
+    const clients = createAwsClients({
+      budget: () => ({ take: () => new Promise((r) => setTimeout(r, 3_000)), throttled: () => undefined }),
+      maxAttempts: 1,
+    });
+    const stack = await describeStack(clients.cloudFormation(dev, 'U1'), 'api-dev');
+    expect(stack?.StackName).toBe('api-dev');
+    expect(aws.callsOf('DescribeStacks')).toHaveLength(1);
+  });
+});
+
 describe('approversTagValue', () => {
   it('joins whole user IDs with spaces within 256 characters, counting those left out', () => {
     expect(approversTagValue(['U0ALICE'])).toBe('U0ALICE');

@@ -951,6 +951,19 @@ describe('fault injection', () => {
     await createChangeSet(cfn);
   });
 
+  it('refuses a request signed more than 5 minutes before it arrived, as AWS does', async () => {
+    const aws = await fake();
+    putBase(aws);
+    // A client whose clock is 10 minutes behind signs with an X-Amz-Date 10 minutes old.
+    const late = cfnClient(aws, { maxAttempts: 1, systemClockOffset: -10 * 60_000 });
+    const err = await errorOf(late.send(new DescribeStacksCommand({ StackName: 'api' })));
+    expect(err).toMatchObject({ name: 'SignatureDoesNotMatch', status: 403 });
+    expect((err as Error).message).toMatch(/^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z/);
+    expect(aws.callsOf('DescribeStacks')).toHaveLength(0);
+    // The SDK took its clock offset from the answer's Date header: its next request is signed on time.
+    expect((await stackOf(late, 'api')).StackName).toBe('api');
+  });
+
   it('answers InvalidAction for an unknown action', async () => {
     const aws = await fake();
     const res = await fetch(`${aws.url}/`, {

@@ -45,6 +45,12 @@ export interface FakeAwsOptions {
    * time (ms, or a function of the action, e.g. a random 40–120 ms). Default 0. Calls are recorded when handled.
    */
   latencyMs?: number | ((action: string, service: FakeService) => number);
+  /**
+   * CloudFormation and STS answer 403 SignatureDoesNotMatch "Signature expired" to a request whose X-Amz-Date is
+   * older than this when it arrives, as AWS does after 5 minutes (the default; docs.aws.amazon.com/IAM/latest/UserGuide/signing-elements.html:
+   * "the request must reach AWS within five minutes of the time stamp").
+   */
+  signatureMaxAgeMs?: number;
 }
 
 export type FakeService = 'cloudformation' | 'sts' | 's3';
@@ -546,6 +552,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
     return latency(params.get('Action') ?? '', params.get('Version') === '2011-06-15' ? 'sts' : 'cloudformation');
   };
   const server = createServer((req, res) => {
+    const expired = signatureExpired(req.headers['x-amz-date'], Date.now(), opts.signatureMaxAgeMs ?? 5 * 60_000);
     readBody(req)
       .then(async (body) => {
         const isQuery =
@@ -554,6 +561,13 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
           String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded');
         const wait = delayFor(isQuery, body);
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (isQuery && expired) {
+          const err = new AwsError('SignatureDoesNotMatch', expired, 403);
+          const sts = String(req.headers.authorization ?? '').includes('/sts/aws4_request');
+          return send(res, 403, queryErrorBody(err, sts ? STS_XMLNS : CFN_XMLNS, requestId()), {
+            'content-type': 'text/xml',
+          });
+        }
         if (isQuery) handleQuery(req, res, body);
         else handleS3(req, res, body);
       })
@@ -665,3 +679,17 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
 }
 
 export type { ExecutionScript } from './aws-cfn.js';
+
+/** AWS's message for a request signed too long before it arrived (X-Amz-Date: 20261202T101500Z), or undefined. */
+export function signatureExpired(
+  amzDate: string | string[] | undefined,
+  now: number,
+  maxAgeMs: number,
+): string | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(amzDate ?? ''));
+  if (!m) return undefined;
+  const signedAt = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  if (now - signedAt <= maxAgeMs) return undefined;
+  const stamp = (t: number) => new Date(t).toISOString().replace(/[-:]|\.\d{3}/g, '');
+  return `Signature expired: ${m[0]} is now earlier than ${stamp(now - maxAgeMs)} (${stamp(now)} - ${maxAgeMs / 60_000} min.)`;
+}
