@@ -48,12 +48,28 @@ export async function takeLock(
       continue;
     }
     for (const k of taken) await deps.store.release(k, value).catch(() => undefined);
-    await reply(
-      `${stage.stacks[i]} is locked: ${await describeLockHolder(deps, got.holder)}. Try again when it has finished.`,
-    );
+    await reply(await lockedText(deps, stage.stacks[i]!, got.holder));
     return undefined;
   }
   return value;
+}
+
+const lockedText = async (deps: Deps, stack: string, holder: string) =>
+  `${stack} is locked: ${await describeLockHolder(deps, holder)}. Try again when it has finished.`;
+
+/**
+ * Refuses a request for a stage whose stacks are locked before anything is asked of AWS: a command repeated while
+ * its operation runs is answered at once and spends none of the account's request budget. Only a look: takeLock
+ * still decides, as the lock may be taken or given back in between. True when it replied.
+ */
+export async function refuseIfLocked(deps: Deps, stage: StageConfig, reply: Reply): Promise<boolean> {
+  for (const [i, key] of lockKeys(stage).entries()) {
+    const holder = await deps.store.holder(key);
+    if (holder === undefined) continue;
+    await reply(await lockedText(deps, stage.stacks[i]!, holder));
+    return true;
+  }
+  return false;
 }
 
 /** Gives back the locks of a stage's stacks that `holder` holds. */

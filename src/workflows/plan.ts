@@ -19,7 +19,7 @@ import type { Promotion, StackPart } from '../domain/types.js';
 import { escapeMrkdwn as esc } from '../slack/escape.js';
 import { renderRefusal } from '../slack/views/refusals.js';
 import { accessOf, accountOf, type Deps, type Reply, targetOf, transition } from './deps.js';
-import { holdKey } from './locks.js';
+import { holdKey, refuseIfLocked } from './locks.js';
 import { openOperation, planAndPublish } from './operation.js';
 import { releasesKey } from './releases.js';
 import { planStacks } from './stacks.js';
@@ -62,6 +62,8 @@ export async function planPromotion(deps: Deps, req: PromoteRequest, reply: Repl
     await reply(renderRefusal({ code: 'held', service: service.name, stage: to.name, hold }, deps.now()));
     return undefined;
   }
+
+  if (await refuseIfLocked(deps, to, reply)) return undefined;
 
   const targetCfn = deps.aws.cloudFormation(accessOf(to), req.requester);
   if (to.stacks.length > 1) return planStacksPromotion(deps, req, { service, from, to }, reply);
