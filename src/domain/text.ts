@@ -4,75 +4,70 @@
 // (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resources-section-structure.html: "The logical ID must be
 // alphanumeric (A-Za-z0-9)"; stack names add hyphens) and counts.
 
-type Token = { digits: string } | { char: string };
-
-/** Splits into runs of ASCII digits and single other characters. */
-function tokens(s: string): Token[] {
-  const out: Token[] = [];
-  for (let i = 0; i < s.length; ) {
-    if (isDigit(s.charCodeAt(i))) {
-      let j = i + 1;
-      while (j < s.length && isDigit(s.charCodeAt(j))) j++;
-      out.push({ digits: s.slice(i, j) });
-      i = j;
-    } else {
-      out.push({ char: s[i]! });
-      i++;
-    }
-  }
-  return out;
-}
-
 const isDigit = (c: number) => c >= 48 && c <= 57;
-const isLetter = (c: string) => c.toLowerCase() !== c.toUpperCase();
 
-/** Primary class: punctuation and other symbols, then digits, then letters (as Unicode's collation orders them). */
-function primaryClass(t: Token): number {
-  if ('digits' in t) return 1;
-  return isLetter(t.char) ? 2 : 0;
+/**
+ * What a character weighs first (digits aside): letters after every other character, regardless of case
+ * (2 << 16 | its lowercase code), any other character by its code.
+ */
+function primary(c: number): number {
+  if (c >= 97 && c <= 122) return (2 << 16) | c;
+  if (c >= 65 && c <= 90) return (2 << 16) | (c + 32);
+  if (c < 128) return c;
+  const ch = String.fromCharCode(c);
+  const lower = ch.toLowerCase();
+  return lower === ch.toUpperCase() ? c : (2 << 16) | lower.charCodeAt(0);
 }
+const DIGITS = 1 << 16;
 
-function comparePrimary(a: Token, b: Token): number {
-  const ca = primaryClass(a);
-  const cb = primaryClass(b);
-  if (ca !== cb) return ca - cb;
-  if ('digits' in a && 'digits' in b) {
-    const x = a.digits.replace(/^0+(?=\d)/, '');
-    const y = b.digits.replace(/^0+(?=\d)/, '');
-    return x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0;
-  }
-  const x = 'char' in a ? a.char.toLowerCase() : '';
-  const y = 'char' in b ? b.char.toLowerCase() : '';
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/** Lowercase before uppercase at the first difference of case (the tertiary level). */
-function compareCase(a: Token, b: Token): number {
-  if (!('char' in a) || !('char' in b) || a.char === b.char) return 0;
-  const lowerA = a.char === a.char.toLowerCase();
-  const lowerB = b.char === b.char.toLowerCase();
-  return lowerA === lowerB ? 0 : lowerA ? -1 : 1;
+/** The end of the digit run starting at i, and where its value starts (leading zeros skipped). */
+function digitRun(s: string, i: number): { start: number; end: number } {
+  let end = i;
+  while (end < s.length && isDigit(s.charCodeAt(end))) end++;
+  let start = i;
+  while (start < end - 1 && s.charCodeAt(start) === 48) start++;
+  return { start, end };
 }
 
 /**
  * Natural order for identifiers, as Intl.Collator('en', { numeric: true }) orders ASCII: letters regardless of case
- * first (table < Table2 < Table10 < tableB), digit runs by their value, digits before letters, then lowercase before
- * uppercase; equal only for equal strings (ties broken by code unit, so sorting is deterministic).
+ * first (table < Table2 < Table10 < tableB), digit runs by their value, other characters before digits and digits
+ * before letters, then lowercase before uppercase at the first difference of case; equal only for equal strings
+ * (ties broken by code unit, so sorting is deterministic). Allocates nothing: it sorts plans of 2,500 changes.
  */
 export function compareNatural(a: string, b: string): number {
   if (a === b) return 0;
-  const ta = tokens(a);
-  const tb = tokens(b);
-  const n = Math.min(ta.length, tb.length);
-  for (let i = 0; i < n; i++) {
-    const d = comparePrimary(ta[i]!, tb[i]!);
-    if (d !== 0) return d;
+  let i = 0;
+  let j = 0;
+  let byCase = 0;
+  while (i < a.length && j < b.length) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(j);
+    if (isDigit(ca) && isDigit(cb)) {
+      const x = digitRun(a, i);
+      const y = digitRun(b, j);
+      const lx = x.end - x.start;
+      const ly = y.end - y.start;
+      if (lx !== ly) return lx - ly;
+      for (let k = 0; k < lx; k++) {
+        const d = a.charCodeAt(x.start + k) - b.charCodeAt(y.start + k);
+        if (d !== 0) return d;
+      }
+      i = x.end;
+      j = y.end;
+      continue;
+    }
+    const pa = isDigit(ca) ? DIGITS : primary(ca);
+    const pb = isDigit(cb) ? DIGITS : primary(cb);
+    if (pa !== pb) return pa - pb;
+    // Same letter in another case: lowercase first, if nothing weighs more later.
+    if (byCase === 0 && ca !== cb) byCase = ca > cb ? -1 : 1;
+    i++;
+    j++;
   }
-  if (ta.length !== tb.length) return ta.length - tb.length;
-  for (let i = 0; i < n; i++) {
-    const d = compareCase(ta[i]!, tb[i]!);
-    if (d !== 0) return d;
-  }
+  if (i < a.length) return 1;
+  if (j < b.length) return -1;
+  if (byCase !== 0) return byCase;
   return a < b ? -1 : 1;
 }
 
