@@ -41,5 +41,5 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
 # --max-old-space-size=512 (MB): with a large heap limit (V8 derives it from the host's memory) V8 lets the old
 # generation grow up to 4x between full collections, with a smaller one by about 1.3-2x. 50 executions at once
 # took each replica to 178-189 MB of RSS before its first full collection, 128-145 MB with this flag (README,
-# Performance). The bot's heap in use is 34-43 MB. Same flags as `npm start`.
+# Performance). The bot's heap in use is 33-45 MB. Same flags as `npm start`.
 CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "--max-old-space-size=512", "dist/main.js"]
