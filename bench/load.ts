@@ -1,7 +1,8 @@
 // Ack under load: 500 /promote over kept-alive connections with 20 in flight, half of them really planning
 // against the fake CloudFormation (per-call latency on), the other half the same command for a service whose
 // plan is under way (refused by its lock after the ack). Beside it, in the same run, the same requests to a
-// do-nothing HTTP server (the floor). The load comes from a worker thread; the bot's event-loop delay is read
+// do-nothing HTTP server (the floor) and to Bolt alone (a Bolt app whose listeners only ack: what the required
+// framework takes before any work of the bot's). The load comes from a worker thread; the bot's event-loop delay is read
 // from its own /metrics (prom-client's monitorEventLoopDelay gauges, reset at each scrape). Each target first
 // gets the same number of warm-up requests (for services of their own, not measured): a freshly started process
 // compiles its code on the first requests it serves, and a bot in service has served many.
@@ -10,7 +11,7 @@ import { SIGNING_SECRET } from '../test/support/bot.js';
 import { type Scenario, summaries } from '../test/support/scenario.js';
 import type { LoadJob, LoadRequest, LoadSample } from './load-worker.js';
 import { type Budget, type Stats, sleep, stats } from './support.js';
-import { runLoad, scrapeMetric, serviceName } from './world.js';
+import { type ReferenceServer, runLoad, scrapeMetric, serviceName } from './world.js';
 
 export interface AckLoadResult {
   requests: number;
@@ -45,7 +46,7 @@ function measuredSummaries(s: Scenario): number {
   return summaries(s.slack).filter((m) => m.channel !== WARMUP_CHANNEL).length;
 }
 
-export interface FloorResult {
+interface MeasuredLoad {
   samples: LoadSample[];
   machineBusyPct?: number;
 }
@@ -65,7 +66,7 @@ function machineTimes(): { busy: number; total: number } | undefined {
  * Runs `job` (warm-up first) and answers its measured samples with the share of the machine's CPU busy while they
  * ran; `onWarm` runs between the warm-up and the measured requests.
  */
-async function measuredLoad(job: LoadJob, onWarm: () => Promise<void> = async () => undefined): Promise<FloorResult> {
+async function measuredLoad(job: LoadJob, onWarm: () => Promise<void> = async () => undefined): Promise<MeasuredLoad> {
   let before: ReturnType<typeof machineTimes>;
   const samples = await runLoad(job, async () => {
     await onWarm();
@@ -100,14 +101,41 @@ export function ackLoadRequests(
   });
 }
 
-export async function measureFloor(
-  url: string,
+/** A reference server's figures under the same load as the bot's (the floor, Bolt alone: bench/world.ts). */
+export interface ReferenceResult {
+  stats: Stats;
+  /** answers other than HTTP 200 (a reference that refused the requests would look fast) */
+  failed: number;
+  machineBusyPct?: number;
+  /** its own event-loop delay over the measured load */
+  eventLoop: { p99Ms: number; maxMs: number };
+  /** its CPU time (user + system) over the measured load per request, ms (10 ms clock ticks summed over it) */
+  cpuMsPerRequest: number;
+}
+
+/** The same requests (warm-up first) to a reference server. */
+export async function measureReference(
+  server: ReferenceServer,
   requests: LoadRequest[],
   concurrency: number,
   warmup: LoadRequest[],
-  onWarm?: () => Promise<void>,
-): Promise<FloorResult> {
-  return measuredLoad({ url, secret: SIGNING_SECRET, concurrency, requests, warmup }, onWarm);
+): Promise<ReferenceResult> {
+  let cpuBefore = 0;
+  const { samples, machineBusyPct } = await measuredLoad(
+    { url: server.url, secret: SIGNING_SECRET, concurrency, requests, warmup },
+    async () => {
+      await server.eventLoopDelay(); // resets it
+      cpuBefore = server.cpuMs();
+    },
+  );
+  const cpuMsPerRequest = (server.cpuMs() - cpuBefore) / requests.length;
+  return {
+    stats: stats(samples.filter((x) => x.status === 200).map((x) => x.elapsedMs)),
+    failed: samples.filter((x) => x.status !== 200).length,
+    ...(machineBusyPct !== undefined ? { machineBusyPct } : {}),
+    eventLoop: await server.eventLoopDelay(),
+    cpuMsPerRequest,
+  };
 }
 
 export async function measureAckLoad(

@@ -16,19 +16,36 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { DEFAULT_AWS_CALLS_PER_SECOND } from '../src/budgets.js';
+import { ACTION } from '../src/slack/ids.js';
+import { REJECT_REASON } from '../src/slack/views/reject-reason.js';
+import { startFlags } from '../test/support/bot.js';
 import { configYaml, type Scenario, startScenario } from '../test/support/scenario.js';
 import { type BigSample, measureBig } from './big.js';
 import { type CancelSample, measureCancel, measureCancelOnce } from './cancel.js';
 import { type CostResult, measureCost } from './cost.js';
 import { type FiftyResult, measureFifty } from './fifty.js';
-import { type AckLoadResult, ackLoadRequests, measureAckLoad, measureFloor, WARMUP_CHANNEL } from './load.js';
+import {
+  type AckLoadResult,
+  ackLoadRequests,
+  measureAckLoad,
+  measureReference,
+  type ReferenceResult,
+  WARMUP_CHANNEL,
+} from './load.js';
 import { type MemoryResult, measureMemory, tinyTemplate } from './memory.js';
 import { measurePlanning, type PlanSample, promoteAndExecute } from './planning.js';
 import { manyResources, seedManyResources } from './progress.js';
 import { type BenchRedis, startRedis } from './redis.js';
-import { Budget, cleanupAll, ms, onCleanup, STATS_HEADER, type Stats, stats, statsRow, table } from './support.js';
+import { Budget, cleanupAll, ms, onCleanup, STATS_HEADER, stats, statsRow, table } from './support.js';
 import { measureWaiter, type WaiterSample } from './waiter.js';
-import { between, manyServicesConfig, prodAccount, seedServices, startFloorServer } from './world.js';
+import {
+  between,
+  manyServicesConfig,
+  prodAccount,
+  seedServices,
+  startBoltAloneServer,
+  startFloorServer,
+} from './world.js';
 
 const ACK_REQUESTS = 500;
 const ACK_CONCURRENCY = 20;
@@ -117,11 +134,10 @@ interface Target {
 
 interface Results {
   machine: ReturnType<typeof machine>;
-  floor?: Stats;
-  /** the floor server's own event-loop delay over its load (same monitor as the bot's gauge) */
-  floorEventLoop?: { p99Ms: number; maxMs: number };
-  /** the machine's CPU in use during the floor's measured load (the bot's are in ackLoad) */
-  floorMachineBusyPct?: number;
+  /** row 1's do-nothing server: its acks, event-loop delay (same monitor as the bot's gauge), CPU */
+  floor?: ReferenceResult;
+  /** row 1's Bolt alone (bench/world.ts): what the required framework takes, beside the bot */
+  boltAlone?: ReferenceResult;
   ackLoad: Partial<Record<'redis' | 'redisStopped', AckLoadResult>>;
   promote?: PlanSample[];
   rollback?: PlanSample[];
@@ -158,7 +174,7 @@ function target(r: Results, row: string, what: string, value: number, limit: str
 
 /** Checks every measured row against the issue's targets. */
 function judge(r: Results): void {
-  const floorP99 = r.floor?.p99 ?? Number.NaN;
+  const floorP99 = r.floor?.stats.p99 ?? Number.NaN;
   for (const key of ['redis', 'redisStopped'] as const) {
     const a = r.ackLoad[key];
     if (!a) continue;
@@ -247,7 +263,8 @@ function report(r: Results): string {
       `1. Ack under load: ${ACK_REQUESTS} /promote, ${ACK_CONCURRENCY} in flight over kept-alive connections (a worker thread), half planning (AWS latency 40–120 ms), after ${ACK_WARMUP} unmeasured warm-up requests to each target`,
     );
     const rows = [STATS_HEADER];
-    if (r.floor) rows.push(statsRow('do-nothing HTTP server (floor)', r.floor));
+    if (r.floor) rows.push(statsRow('do-nothing HTTP server (floor)', r.floor.stats));
+    if (r.boltAlone) rows.push(statsRow('Bolt alone (listeners that only ack)', r.boltAlone.stats));
     for (const [key, label] of [
       ['redis', 'bot, Redis up'],
       ['redisStopped', 'bot, Redis stopped'],
@@ -265,12 +282,21 @@ function report(r: Results): string {
         `   summaries posted: ${a.summariesDuringLoad} during the ${ms(a.wallMs / 1000)} s of load, ${a.summariesAfter} of ${a.requests / 2} by the end of the wait`,
         `   bot CPU time: ${ms(a.botCpuLoadMs / 1000)} s during the load (${ms(a.botCpuLoadMs / a.requests)} ms per request); ${ms(a.botCpuMs / 1000)} s with the wait, ${ms(a.cpuMsPerPlan)} ms per plan posted in it (warm-up plans included; acks and refusals too)`,
       );
-    if (r.floorEventLoop)
+    for (const [ref, label] of [
+      [r.floor, "the do-nothing server's"],
+      [r.boltAlone, "Bolt alone's"],
+    ] as const)
+      if (ref)
+        out.push(
+          `   ${label} own event-loop delay over its load: p99 ${ms(ref.eventLoop.p99Ms)} ms, max ${ms(ref.eventLoop.maxMs)} ms; CPU ${ms(ref.cpuMsPerRequest)} ms per request${ref.failed ? `; ⚠ ${ref.failed} requests not answered 200` : ''}`,
+        );
+    if (r.boltAlone && a)
       out.push(
-        `   the do-nothing server's own event-loop delay over its load: p99 ${ms(r.floorEventLoop.p99Ms)} ms, max ${ms(r.floorEventLoop.maxMs)} ms (what this machine gives any process now)`,
+        `   p99 / Bolt alone's p99: the bot with Redis ${(a.ack.p99 / r.boltAlone.stats.p99).toFixed(2)}${r.ackLoad.redisStopped ? `, without ${(r.ackLoad.redisStopped.ack.p99 / r.boltAlone.stats.p99).toFixed(2)}` : ''}; Bolt alone / the floor ${(r.boltAlone.stats.p99 / (r.floor?.stats.p99 ?? Number.NaN)).toFixed(2)}`,
       );
     const busy = [
-      ['the floor', r.floorMachineBusyPct],
+      ['the floor', r.floor?.machineBusyPct],
+      ['Bolt alone', r.boltAlone?.machineBusyPct],
       ['the bot with Redis', r.ackLoad.redis?.machineBusyPct],
       ['the bot without', r.ackLoad.redisStopped?.machineBusyPct],
     ].filter((x): x is [string, number] => typeof x[1] === 'number');
@@ -459,15 +485,16 @@ async function main(): Promise<number> {
       seedServices(s.aws, world);
       const requests = ackLoadRequests(s, ACK_REQUESTS, world.channelOf);
       const warmup = ackLoadRequests(s, ACK_WARMUP, world.channelOf, services);
+      // The two reference servers, one after the other, each alone beside the idle bot: the floor, Bolt alone.
       const floor = await startFloorServer();
-      // Its event-loop delay is read (and reset) after the warm-up, then after the measured load.
-      const f = await measureFloor(floor.url, requests, ACK_CONCURRENCY, warmup, async () => {
-        await floor.eventLoopDelay();
-      });
-      results.floor = stats(f.samples.map((x) => x.elapsedMs));
-      results.floorMachineBusyPct = f.machineBusyPct;
-      results.floorEventLoop = await floor.eventLoopDelay();
+      results.floor = await measureReference(floor, requests, ACK_CONCURRENCY, warmup);
       await floor.stop();
+      const bolt = await startBoltAloneServer(startFlags(), {
+        actions: Object.values(ACTION),
+        view: REJECT_REASON.callbackId,
+      });
+      results.boltAlone = await measureReference(bolt, requests, ACK_CONCURRENCY, warmup);
+      await bolt.stop();
       results.ackLoad.redis = await measureAckLoad(s, budget, requests, ACK_CONCURRENCY, {
         waitForPlansMs: 30_000,
         warmup,

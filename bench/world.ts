@@ -106,29 +106,74 @@ export function runLoad(job: LoadJob, onWarm: () => Promise<void> = async () => 
   });
 }
 
+/** A reference server of row 1: the floor, or Bolt alone. */
+export interface ReferenceServer {
+  url: string;
+  /** its own event-loop delay since the last call (or since it started), reset at each call */
+  eventLoopDelay: () => Promise<{ p99Ms: number; maxMs: number }>;
+  /** its CPU time so far (user + system, ms; Linux /proc) */
+  cpuMs: () => number;
+  stop: () => Promise<void>;
+}
+
+// GET /eld answers the process's event-loop delay since the last GET /eld (as the bot's /metrics does), and resets it.
+const ELD = `const h = require('node:perf_hooks').monitorEventLoopDelay(); h.enable();
+  const eld = (res) => { res.end(JSON.stringify({ p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 })); h.reset(); };`;
+
 /**
  * The floor: an HTTP server in its own Node process that reads each request and answers 200 with an empty
  * body, nothing else — what any server on this machine takes to answer at that concurrency.
  */
-export async function startFloorServer(): Promise<{
-  url: string;
-  eventLoopDelay: () => Promise<{ p99Ms: number; maxMs: number }>;
-  stop: () => Promise<void>;
-}> {
-  const port = await freePort();
-  // GET /eld answers its own event-loop delay since the last GET /eld (as the bot's /metrics does), and resets it.
-  const code = `
-    const h = require('node:perf_hooks').monitorEventLoopDelay(); h.enable();
+export function startFloorServer(): Promise<ReferenceServer> {
+  return startReference(
+    'the floor server',
+    [],
+    (port) => `${ELD}
     require('node:http').createServer((req, res) => {
-      if (req.method === 'GET' && req.url === '/eld') {
-        res.end(JSON.stringify({ p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 })); h.reset(); return;
-      }
+      if (req.method === 'GET' && req.url === '/eld') return eld(res);
       req.resume(); req.on('end', () => res.end());
-    }).listen(${port}, '127.0.0.1', () => console.log('ready'));`;
-  const proc: ChildProcess = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    }).listen(${port}, '127.0.0.1', () => console.log('ready'));`,
+  );
+}
+
+/**
+ * Bolt alone: the Bolt app the bot is built on (same version, its HTTPReceiver, the same signing secret, the node
+ * flags of `npm start`), with listeners for the same commands, actions, event and view as the bot's (src/app.ts),
+ * each of which only acks — /promote with a "Planning …" text as the bot's. What the required framework takes to
+ * ack on this machine at that concurrency, before any work of the bot's own.
+ */
+export function startBoltAloneServer(
+  flags: string[],
+  ids: { actions: string[]; view: string },
+): Promise<ReferenceServer> {
+  return startReference(
+    'Bolt alone',
+    flags,
+    (port) => `${ELD}
+    const { App, HTTPReceiver, LogLevel } = require('@slack/bolt');
+    const receiver = new HTTPReceiver({
+      signingSecret: ${JSON.stringify(SIGNING_SECRET)}, endpoints: '/slack/events', logLevel: LogLevel.ERROR,
+      customRoutes: [{ path: '/eld', method: ['GET'], handler: (req, res) => eld(res) }],
+    });
+    // botId and botUserId given: no auth.test call (nothing here answers one).
+    const app = new App({ token: 'xoxb-bench', botId: 'B0BENCH', botUserId: 'U0BENCH', receiver, convoStore: false, logLevel: LogLevel.ERROR });
+    app.command('/promote', async ({ command, ack }) => { await ack({ response_type: 'ephemeral', text: 'Planning ' + command.text + '…' }); });
+    app.command('/rollback', async ({ ack }) => { await ack(); });
+    for (const id of ${JSON.stringify(ids.actions)}) app.action(id, async ({ ack }) => { await ack(); });
+    app.event('app_home_opened', async () => undefined);
+    app.view(${JSON.stringify(ids.view)}, async ({ ack }) => { await ack(); });
+    app.start(${port}).then(() => console.log('ready'));`,
+  );
+}
+
+async function startReference(what: string, flags: string[], code: (port: number) => string): Promise<ReferenceServer> {
+  const port = await freePort();
+  const proc: ChildProcess = spawn(process.execPath, [...flags, '-e', code(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     proc.stdout!.once('data', () => resolve());
-    proc.once('exit', (c) => reject(new Error(`the floor server exited with ${c}`)));
+    proc.once('exit', (c) => reject(new Error(`${what} exited with ${c}`)));
   });
   const stop = async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -136,10 +181,21 @@ export async function startFloorServer(): Promise<{
     proc.kill('SIGKILL');
     await exited;
   };
-  onCleanup('the floor server', stop);
+  onCleanup(what, stop);
   const eventLoopDelay = async () =>
     (await (await fetch(`http://127.0.0.1:${port}/eld`)).json()) as { p99Ms: number; maxMs: number };
-  return { url: `http://127.0.0.1:${port}/slack/events`, eventLoopDelay, stop };
+  return { url: `http://127.0.0.1:${port}/slack/events`, eventLoopDelay, cpuMs: () => cpuMsOf(proc.pid), stop };
+}
+
+/** CPU time (user + system) of a process so far, in ms (Linux /proc/<pid>/stat; NaN elsewhere). */
+export function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime (fields 14 and 15 of proc(5); 12 and 13 after the name) in clock ticks of 1/100 s on Linux
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** A gauge or counter of the bot's /metrics (the sum over its label sets), NaN when absent. */
