@@ -9,7 +9,7 @@
 // (https://undici.nodejs.org/#/docs/api/Dispatcher?id=dispatcherrequestoptions-callback).
 import { parentPort, workerData } from 'node:worker_threads';
 import { Agent, request } from 'undici';
-import { slackSignature, slashCommandFields } from '../test/support/slack-driver.js';
+import { signedHeaders, slashCommandFields } from '../test/support/slack-driver.js';
 
 export interface LoadRequest {
   text: string;
@@ -36,8 +36,15 @@ export interface LoadSample {
   error?: string;
 }
 
-/** Keeps `concurrency` connections to the server, reused by every request (as Slack's own keep-alive would). */
-const agent = new Agent({ connections: (workerData as LoadJob).concurrency });
+/**
+ * Keeps `concurrency` connections to the server, reused by every request (as Slack's own keep-alive would). A
+ * server that does not answer within 30 s fails the request (a sample with status 0) rather than holding the row.
+ */
+const agent = new Agent({
+  connections: (workerData as LoadJob).concurrency,
+  headersTimeout: 30_000,
+  bodyTimeout: 30_000,
+});
 
 /** One slash command, signed now; its status, body and time from sending to the answer's headers (the ack). */
 async function sendOne(job: LoadJob, r: LoadRequest): Promise<{ status: number; elapsedMs: number; body: string }> {
@@ -54,12 +61,7 @@ async function sendOne(job: LoadJob, r: LoadRequest): Promise<{ status: number; 
   const res = await request(job.url, {
     method: 'POST',
     dispatcher: agent,
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
-      'x-slack-request-timestamp': String(timestamp),
-      'x-slack-signature': slackSignature(job.secret, timestamp, rawBody),
-    },
+    headers: signedHeaders(job.secret, timestamp, rawBody),
     body: rawBody,
   });
   const elapsedMs = performance.now() - started;

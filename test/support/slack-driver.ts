@@ -127,6 +127,21 @@ export function blockActionPayload(o: Omit<BlockActionOptions, 'url' | 'secret' 
   };
 }
 
+/** The headers Slack sends with a request: its content type, user agent, timestamp and signature of `rawBody`. */
+export function signedHeaders(
+  secret: string,
+  timestamp: number,
+  rawBody: string,
+  contentType = 'application/x-www-form-urlencoded',
+): Record<string, string> {
+  return {
+    'content-type': contentType,
+    'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
+    'x-slack-request-timestamp': String(timestamp),
+    'x-slack-signature': slackSignature(secret, timestamp, rawBody),
+  };
+}
+
 /** POSTs a signed body (form-urlencoded unless `contentType` says otherwise) to the bot; resolves with its ack. */
 export async function postSigned(o: {
   url: string;
@@ -143,12 +158,7 @@ export async function postSigned(o: {
   try {
     response = await fetch(o.url, {
       method: 'POST',
-      headers: {
-        'content-type': o.contentType ?? 'application/x-www-form-urlencoded',
-        'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
-        'x-slack-request-timestamp': String(timestamp),
-        'x-slack-signature': slackSignature(secret, timestamp, o.rawBody),
-      },
+      headers: signedHeaders(secret, timestamp, o.rawBody, o.contentType),
       body: o.rawBody,
     });
   } catch (cause) {
