@@ -6,7 +6,6 @@ import type { EnvSettings } from './config.js';
 import { parsePromoteText, parseRollbackText } from './domain/command.js';
 import type { ClickPlace } from './domain/promotion.js';
 import { crashPoint } from './faults.js';
-import { withLogFields } from './log.js';
 import { followSocketMode, probeRoutes } from './probes.js';
 import { escapeMrkdwn as esc, unescapeSlack } from './slack/escape.js';
 import { explainError } from './slack/explain-error.js';
@@ -54,21 +53,27 @@ function background(
     if (await firstDelivery(deps.store, deps.replicaId, delivery, deps.now().getTime())) return work();
     deps.log.warn('ignored a replayed request', { while: what, timestamp: delivery?.timestampMs });
   };
-  // Every log line of this request's work carries its ID (an operation's lines add their promotionId): 48 random
-  // bits of a randomUUID, which draws on a cached pool (nodejs.org/api/crypto.html#cryptorandomuuidoptions) rather
-  // than a system call per request.
-  const uuid = randomUUID();
-  const requestId = uuid.slice(0, 8) + uuid.slice(9, 13); // 12 hex digits, all random (the version comes after)
   // Started from the event loop's check phase (setImmediate), after the I/O callbacks of this turn: requests that
   // arrived together are all acked before any of their work runs (nodejs.org/en/learn/asynchronous-work/event-loop-timers-and-nexttick).
   setImmediate(() => {
-    void withLogFields({ requestId }, () =>
-      once().catch(async (err) => {
-        deps.log.error(what, { err });
-        await reply(explainError(err, what).text).catch(() => undefined);
-      }),
-    );
+    void once().catch(async (err) => {
+      deps.log.error(what, { err });
+      await reply(explainError(err, what).text).catch(() => undefined);
+    });
   });
+}
+
+/**
+ * The deps of one Slack request's work: every log line it leads to carries the request's ID (an operation's lines
+ * add their promotionId), 48 random bits of a randomUUID, which draws on a cached pool
+ * (nodejs.org/api/crypto.html#cryptorandomuuidoptions) rather than a system call per request. Passed down like
+ * any dependency rather than through AsyncLocalStorage: on Node.js 20 and 22 that installs promise hooks that run
+ * for every promise the process creates (its AsyncContextFrame implementation is the default from Node.js 24 on:
+ * nodejs.org/api/cli.html#--no-async-context-frame); measured in bench row 1, see README, Performance.
+ */
+function forRequest(deps: Deps): Deps {
+  const uuid = randomUUID();
+  return { ...deps, log: deps.log.child({ requestId: uuid.slice(0, 8) + uuid.slice(9, 13) }) };
 }
 
 /**
@@ -183,39 +188,45 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
           text: `Planning ${esc(service.name)} ${esc(from.name)} → ${esc(to.name)}…`,
         });
         crashPoint('after-ack');
+        const d = forRequest(deps);
         return background(
-          deps,
+          d,
           'planning the promotion',
           reply,
-          inTurn(reply, () => planPromotion(deps, req, reply)),
+          inTurn(reply, () => planPromotion(d, req, reply)),
           context,
         );
       }
-      case 'status':
+      case 'status': {
         await ack();
+        const d = forRequest(deps);
         return background(
-          deps,
+          d,
           'reading the status',
           reply,
-          async () => reply(await statusText(deps, cmd.service, command.channel_id)),
+          async () => reply(await statusText(d, cmd.service, command.channel_id)),
           context,
         );
-      case 'history':
+      }
+      case 'history': {
         await ack();
+        const d = forRequest(deps);
         return background(
-          deps,
+          d,
           'reading the history',
           reply,
-          async () => reply(await historyText(deps, cmd.service, cmd.stage, command.channel_id)),
+          async () => reply(await historyText(d, cmd.service, cmd.stage, command.channel_id)),
           context,
         );
+      }
       case 'unhold':
       case 'unlock': {
         await ack();
+        const d = forRequest(deps);
         const req = { service: cmd.service, stage: cmd.stage, user: command.user_id, channel: command.channel_id };
         return cmd.kind === 'unhold'
-          ? background(deps, 'releasing the hold', reply, () => unhold(deps, req, reply), context)
-          : background(deps, 'unlocking the stage', reply, () => unlock(deps, req, reply), context);
+          ? background(d, 'releasing the hold', reply, () => unhold(d, req, reply), context)
+          : background(d, 'unlocking the stage', reply, () => unlock(d, req, reply), context);
       }
     }
   });
@@ -228,75 +239,77 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
       return ack({ response_type: 'ephemeral', text: `${renderRefusal(cmd.refusal)}\n${usageText(deps.config)}` });
     await ack({ response_type: 'ephemeral', text: `Looking at ${esc(cmd.service)} for a rollback…` });
     crashPoint('after-ack');
+    const d = forRequest(deps);
     return background(
-      deps,
+      d,
       'planning the rollback',
       reply,
-      inTurn(reply, () =>
-        runRollback(deps, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply),
-      ),
+      inTurn(reply, () => runRollback(d, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply)),
       context,
     );
   });
 
   const button = (
     actionId: string,
-    run: (id: string, user: string, at: ClickPlace, reply: Reply, triggerId?: string) => Promise<void>,
+    run: (d: Deps, id: string, user: string, at: ClickPlace, reply: Reply, triggerId?: string) => Promise<void>,
   ) =>
     app.action(actionId, async ({ ack, body, action, respond, context }) => {
       await ack();
+      const d = forRequest(deps);
       const id = action.type === 'button' ? (action.value ?? '') : '';
       const triggerId = 'trigger_id' in body ? (body.trigger_id as string) : undefined;
       const at = clickPlace(body);
       const user = body.user.id;
       if (at.surface !== 'home' || respond) {
         const reply = replyVia(respond!);
-        return background(deps, `handling ${actionId}`, reply, () => run(id, user, at, reply, triggerId), context);
+        return background(d, `handling ${actionId}`, reply, () => run(d, id, user, at, reply, triggerId), context);
       }
       // A click in the App Home has no response_url: the answer goes on top of the Home tab, published again
       // with the new state (also when there was nothing to say).
       let answered = false;
       const reply: Reply = async (text) => {
         answered = true;
-        await publishHome(deps, user, text);
+        await publishHome(d, user, text);
       };
       background(
-        deps,
+        d,
         `handling ${actionId}`,
         reply,
         async () => {
-          await run(id, user, at, reply, triggerId);
-          if (!answered) await publishHome(deps, user);
+          await run(d, id, user, at, reply, triggerId);
+          if (!answered) await publishHome(d, user);
         },
         context,
       );
     });
 
-  button(ACTION.approve, (id, user, at, reply) => approve(deps, id, user, at, reply));
-  button(ACTION.continueSkipping, (id, user, at, reply) => approve(deps, id, user, at, reply, { skipStuck: true }));
-  button(ACTION.reject, (id, user, at, reply, triggerId) => reject(deps, id, user, at, reply, triggerId));
-  button(ACTION.cancel, (id, user, at, reply) => cancel(deps, id, user, at, reply));
-  button(ACTION.showChanges, (id, user, at, reply) => showChanges(deps, id, user, at, reply));
+  button(ACTION.approve, (d, id, user, at, reply) => approve(d, id, user, at, reply));
+  button(ACTION.continueSkipping, (d, id, user, at, reply) => approve(d, id, user, at, reply, { skipStuck: true }));
+  button(ACTION.reject, (d, id, user, at, reply, triggerId) => reject(d, id, user, at, reply, triggerId));
+  button(ACTION.cancel, (d, id, user, at, reply) => cancel(d, id, user, at, reply));
+  button(ACTION.showChanges, (d, id, user, at, reply) => showChanges(d, id, user, at, reply));
 
   // The App Home tab: brought up to date each time its owner opens it (docs.slack.dev/reference/events/app_home_opened).
   app.event('app_home_opened', async ({ event, context }) => {
     if (event.tab !== 'home') return;
     const user = event.user;
     const quiet: Reply = async () => undefined;
-    background(deps, 'publishing the App Home', quiet, () => publishHome(deps, user), context);
+    const d = forRequest(deps);
+    background(d, 'publishing the App Home', quiet, () => publishHome(d, user), context);
   });
 
   app.action(ACTION.homeDirectMessages, async ({ ack, body, action, context }) => {
     await ack();
+    const d = forRequest(deps);
     const on = action.type === 'button' && action.value === 'on';
     const user = body.user.id;
-    const reply: Reply = (text) => publishHome(deps, user, text);
+    const reply: Reply = (text) => publishHome(d, user, text);
     background(
-      deps,
+      d,
       'changing direct messages',
       reply,
       async () => {
-        await setDirectMessages(deps, user, on);
+        await setDirectMessages(d, user, on);
         await reply(
           on
             ? 'Direct messages are on: I will tell you when your approval is needed.'
@@ -317,12 +330,13 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
     }
     const reason = view.state.values[REJECT_REASON.blockId]?.[REJECT_REASON.actionId]?.value ?? '';
     const user = body.user.id;
-    const reply: Reply = (text) => deps.slack.ephemeral({ channel: meta.channel, user, text });
+    const d = forRequest(deps);
+    const reply: Reply = (text) => d.slack.ephemeral({ channel: meta.channel, user, text });
     background(
-      deps,
+      d,
       'recording the rejection reason',
       reply,
-      () => addRejectReason(deps, meta.id, user, reason, reply),
+      () => addRejectReason(d, meta.id, user, reason, reply),
       context,
     );
   });

@@ -1,5 +1,4 @@
 // Structured log lines (one JSON object per line) on stdout; errors keep their cause chain.
-import { AsyncLocalStorage } from 'node:async_hooks';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -24,17 +23,6 @@ export function errorFields(e: unknown): Record<string, unknown> {
   return { error: chain[0], causes: chain.slice(1) };
 }
 
-/** Fields bound to the work started from a point (an incoming Slack request): see withLogFields. */
-const scope = new AsyncLocalStorage<Record<string, unknown>>();
-
-/**
- * Runs `work` so that every log line it leads to, however deep and after however many awaits, carries `fields`
- * (Node's AsyncLocalStorage). Used for the Slack request's ID, which the workflows never see.
- */
-export function withLogFields<T>(fields: Record<string, unknown>, work: () => T): T {
-  return scope.run({ ...scope.getStore(), ...fields }, work);
-}
-
 export function createLogger(
   level: Level = 'info',
   write: (line: string) => void = (l) => process.stdout.write(l),
@@ -43,9 +31,7 @@ export function createLogger(
     const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
       if (RANK[lvl] < RANK[level]) return;
       const f = fields && 'err' in fields ? { ...fields, ...errorFields(fields.err), err: undefined } : fields;
-      write(
-        `${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...scope.getStore(), ...bound, ...f })}\n`,
-      );
+      write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...bound, ...f })}\n`);
     };
     return {
       debug: (m, f) => emit('debug', m, f),

@@ -9,6 +9,14 @@ import { postSigned, sendSlashCommand, slashCommandFields } from '../support/sla
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The bot's JSON log lines (other output, such as Node's warnings, left out). */
+function logLines(output: string): Array<Record<string, unknown>> {
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 describe('signed requests', () => {
   let s: Scenario | undefined;
   afterEach(async () => {
@@ -90,6 +98,19 @@ describe('signed requests', () => {
     // The copy says nothing either (not even "already being planned").
     expect(s.slack.responses.filter((r) => r.tag === 'twice')).toHaveLength(0);
     expect(s.bot.output()).toContain('ignored a replayed request');
+    // Each request's work logs under its own ID: the plan's lines under one, the ignored copy's under another.
+    const lines = logLines(s.bot.output());
+    const replayed = lines.filter((l) => l.msg === 'ignored a replayed request');
+    const planned = lines.filter((l) => l.msg === 'audit' && l.promotionId);
+    expect(replayed).toHaveLength(1);
+    expect(planned.length).toBeGreaterThanOrEqual(2);
+    const planIds = new Set(planned.map((l) => l.requestId));
+    expect(planIds.size).toBe(1);
+    expect([...planIds][0]).toMatch(/^[0-9a-f]{12}$/);
+    expect(replayed[0]!.requestId).toMatch(/^[0-9a-f]{12}$/);
+    expect(replayed[0]!.requestId).not.toBe([...planIds][0]);
+    // Lines of no request (start-up) carry none.
+    expect(lines.find((l) => l.msg === 'promote-bot started')).not.toHaveProperty('requestId');
   });
 
   it('plans a /promote sent to two replicas on one Redis once', async () => {

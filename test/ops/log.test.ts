@@ -1,9 +1,7 @@
-// The JSON logger: bound fields (child), fields bound to a request's work (withLogFields), and Bolt's and the
-// Slack SDK's lines through it.
-import { EventEmitter } from 'node:events';
+// The JSON logger: bound fields (child), and Bolt's and the Slack SDK's lines through it.
 import { LogLevel } from '@slack/bolt';
 import { describe, expect, it } from 'vitest';
-import { createLogger, withLogFields } from '../../src/log.js';
+import { createLogger } from '../../src/log.js';
 import { slackLibraryLogger } from '../../src/slack/library-logger.js';
 
 function captured() {
@@ -24,27 +22,6 @@ describe('createLogger', () => {
       { level: 'warn', msg: 'slow', promotionId: 'p1', service: 'api', step: 'execute' },
       { level: 'info', msg: 'plain' },
     ]);
-  });
-
-  it('withLogFields: lines of the work it runs carry the fields, across awaits and timers, and only those', async () => {
-    const { log, lines } = captured();
-    const work = (tag: string) =>
-      withLogFields({ requestId: tag }, async () => {
-        await new Promise((r) => setTimeout(r, 5));
-        log.info('step', { tag });
-        await new EventEmitter().listenerCount('x');
-        log.child({ promotionId: `p-${tag}` }).info('op', { tag });
-      });
-    await Promise.all([work('a'), work('b')]);
-    log.info('outside');
-    for (const l of lines.filter((x) => x.tag)) expect(l.requestId).toBe(l.tag);
-    expect(lines.filter((l) => l.msg === 'op').map((l) => [l.requestId, l.promotionId])).toEqual(
-      expect.arrayContaining([
-        ['a', 'p-a'],
-        ['b', 'p-b'],
-      ]),
-    );
-    expect(lines.find((l) => l.msg === 'outside')).not.toHaveProperty('requestId');
   });
 
   it('keeps an error’s cause chain', () => {
