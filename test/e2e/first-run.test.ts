@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FakeSlack, startFakeSlack } from '../fakes/slack.js';
-import { freePort, runBotExpectingExit, SIGNING_SECRET, startBot, writeConfig } from '../support/bot.js';
+import { freePort, logLines, runBotExpectingExit, SIGNING_SECRET, startBot, writeConfig } from '../support/bot.js';
 import { configYaml } from '../support/scenario.js';
 
 const BASE_ENV = {
@@ -33,12 +33,6 @@ function nonJsonLines(output: string): string[] {
       }
     });
 }
-
-const jsonLines = (output: string) =>
-  output
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /** A Slack Web API of our own for what the fake Slack does not speak: answers per method, records the calls. */
 async function stubSlack(
@@ -120,7 +114,7 @@ describe('start-up checks the Slack tokens', () => {
       PROMOTE_CONFIG: writeConfig(configYaml()),
     });
     expect(code).toBe(1);
-    const retries = jsonLines(output).filter((l) => l.msg === 'Slack API unreachable; retrying');
+    const retries = logLines(output).filter((l) => l.msg === 'Slack API unreachable; retrying');
     expect(retries.length).toBeGreaterThanOrEqual(2);
     expect(retries[0]).toMatchObject({ level: 'warn', url: `${url}auth.test`, method: 'auth.test', attempt: 1 });
     // Backoff: each wait at least as long as the one before.
@@ -143,7 +137,7 @@ describe('start-up checks the Slack tokens', () => {
     });
     try {
       await slack.waitFor(() => bot.output().includes('promote-bot started'), 10_000);
-      const lines = jsonLines(bot.output());
+      const lines = logLines(bot.output());
       const retries = lines.filter((l) => l.msg === 'Slack API unreachable; retrying');
       expect(retries.map((l) => l.error)).toEqual(['http_503', 'http_503']);
       expect(retries[0]?.url).toBe(`${slack.url}auth.test`);
@@ -184,7 +178,7 @@ describe('start-up checks the Slack tokens', () => {
     expect(output).not.toContain('promote-bot started');
     expect(output).not.toMatch(STACK_LINE);
     expect(nonJsonLines(output)).toEqual([]);
-    expect(jsonLines(output).filter((l) => l.source === 'bolt').length).toBeGreaterThan(0);
+    expect(logLines(output).filter((l) => l.source === 'bolt').length).toBeGreaterThan(0);
     // The check's apps.connections.open, then Bolt's own.
     expect(s.calls.filter((m) => m === 'apps.connections.open').length).toBeGreaterThanOrEqual(2);
   });
@@ -223,7 +217,7 @@ describe('signals during start-up', () => {
     await slack.waitFor(() => slack!.calls.some((c) => c.method === 'auth.test'), 10_000);
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(jsonLines(out).map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+    expect(logLines(out).map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
     expect(out).not.toContain('promote-bot started');
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { ACTION } from '../../src/slack/ids.js';
-import { type BotProcess, freePort, startBot } from '../support/bot.js';
+import { type BotProcess, freePort, logLines, startBot } from '../support/bot.js';
 import { configYaml, type Scenario, startScenario } from '../support/scenario.js';
 
 /** A redis-server of this test's own, to stop and start again. */
@@ -200,11 +200,7 @@ describe('/metrics after a promotion', () => {
   });
 
   it('puts the promotion ID on every log line of the operation, and a request ID on the request’s lines', async () => {
-    const lines = s.bot
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = logLines(s.bot.output());
     const ids = new Set(lines.map((l) => l.promotionId).filter(Boolean));
     expect(ids.size).toBe(1);
     const audits = lines.filter((l) => l.msg === 'audit');

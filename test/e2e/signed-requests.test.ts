@@ -2,20 +2,12 @@
 // than 5 minutes ahead, and a replayed request (same body, timestamp and X-Slack-Signature) is acked again but
 // does its work once, on one replica or spread over two sharing a Redis.
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { SIGNING_SECRET } from '../support/bot.js';
+import { logLines, SIGNING_SECRET } from '../support/bot.js';
 import { CHANNEL, REQUESTER, type Scenario, startScenario, summaries } from '../support/scenario.js';
 import { postSigned, sendSlashCommand, slashCommandFields } from '../support/slack-driver.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The bot's JSON log lines (other output, such as Node's warnings, left out). */
-function logLines(output: string): Array<Record<string, unknown>> {
-  return output
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 describe('signed requests', () => {
   let s: Scenario | undefined;

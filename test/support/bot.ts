@@ -42,6 +42,14 @@ export interface BotProcess {
   proc: ChildProcess;
 }
 
+/** The bot's JSON log lines in its output (other output, such as Node's warnings, left out). */
+export function logLines(output: string): Array<Record<string, unknown>> {
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 export function writeConfig(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'promote-bot-cfg-'));
   const path = join(dir, 'promote.yml');
