@@ -1,5 +1,5 @@
-// Builds the Bolt app and registers every listener: a flat list, one line per command or action.
-// Each listener acks first (no Redis or AWS call before it), then works in the background.
+// Builds the Bolt app and routes every request to its handler: a flat table, one line per command, action, event or
+// view (src/slack/dispatch.ts). Each handler acks first (no Redis or AWS call before it), then works in the background.
 import { randomUUID } from 'node:crypto';
 import { App, type CustomRoute, LogLevel, type RespondFn } from '@slack/bolt';
 import type { EnvSettings } from './config.js';
@@ -7,6 +7,13 @@ import { parsePromoteText, parseRollbackText } from './domain/command.js';
 import type { ClickPlace } from './domain/promotion.js';
 import { crashPoint } from './faults.js';
 import { followSocketMode, probeRoutes } from './probes.js';
+import {
+  type ActionArgs,
+  type CommandArgs,
+  dispatch,
+  type HomeOpenedArgs,
+  type ViewSubmissionArgs,
+} from './slack/dispatch.js';
 import { escapeMrkdwn as esc, unescapeSlack } from './slack/escape.js';
 import { explainError } from './slack/explain-error.js';
 import { createSlackFetch } from './slack/http-fetch.js';
@@ -168,7 +175,7 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
       return plan();
     });
 
-  app.command('/promote', async ({ command, ack, respond, context }) => {
+  const promote = async ({ command, ack, respond, context }: CommandArgs) => {
     const cmd = parsePromoteText(unescapeSlack(command.text));
     const reply = replyVia(respond);
     switch (cmd.kind) {
@@ -229,9 +236,9 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
           : background(d, 'unlocking the stage', reply, () => unlock(d, req, reply), context);
       }
     }
-  });
+  };
 
-  app.command('/rollback', async ({ command, ack, respond, context }) => {
+  const rollback = async ({ command, ack, respond, context }: CommandArgs) => {
     const cmd = parseRollbackText(unescapeSlack(command.text));
     const reply = replyVia(respond);
     if (cmd.kind === 'help') return ack({ response_type: 'ephemeral', text: usageText(deps.config) });
@@ -247,13 +254,14 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
       inTurn(reply, () => runRollback(d, { ...cmd, requester: command.user_id, channel: command.channel_id }, reply)),
       context,
     );
-  });
+  };
 
-  const button = (
-    actionId: string,
-    run: (d: Deps, id: string, user: string, at: ClickPlace, reply: Reply, triggerId?: string) => Promise<void>,
-  ) =>
-    app.action(actionId, async ({ ack, body, action, respond, context }) => {
+  const button =
+    (
+      actionId: string,
+      run: (d: Deps, id: string, user: string, at: ClickPlace, reply: Reply, triggerId?: string) => Promise<void>,
+    ) =>
+    async ({ ack, body, action, respond, context }: ActionArgs) => {
       await ack();
       const d = forRequest(deps);
       const id = action.type === 'button' ? (action.value ?? '') : '';
@@ -281,24 +289,18 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
         },
         context,
       );
-    });
-
-  button(ACTION.approve, (d, id, user, at, reply) => approve(d, id, user, at, reply));
-  button(ACTION.continueSkipping, (d, id, user, at, reply) => approve(d, id, user, at, reply, { skipStuck: true }));
-  button(ACTION.reject, (d, id, user, at, reply, triggerId) => reject(d, id, user, at, reply, triggerId));
-  button(ACTION.cancel, (d, id, user, at, reply) => cancel(d, id, user, at, reply));
-  button(ACTION.showChanges, (d, id, user, at, reply) => showChanges(d, id, user, at, reply));
+    };
 
   // The App Home tab: brought up to date each time its owner opens it (docs.slack.dev/reference/events/app_home_opened).
-  app.event('app_home_opened', async ({ event, context }) => {
+  const homeOpened = async ({ event, context }: HomeOpenedArgs) => {
     if (event.tab !== 'home') return;
     const user = event.user;
     const quiet: Reply = async () => undefined;
     const d = forRequest(deps);
     background(d, 'publishing the App Home', quiet, () => publishHome(d, user), context);
-  });
+  };
 
-  app.action(ACTION.homeDirectMessages, async ({ ack, body, action, context }) => {
+  const homeDirectMessages = async ({ ack, body, action, context }: ActionArgs) => {
     await ack();
     const d = forRequest(deps);
     const on = action.type === 'button' && action.value === 'on';
@@ -318,9 +320,9 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
       },
       context,
     );
-  });
+  };
 
-  app.view(REJECT_REASON.callbackId, async ({ ack, body, view, context }) => {
+  const rejectReason = async ({ ack, body, view, context }: ViewSubmissionArgs) => {
     await ack();
     let meta: RejectReasonMetadata;
     try {
@@ -339,7 +341,32 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
       () => addRejectReason(d, meta.id, user, reason, reply),
       context,
     );
-  });
+  };
+
+  app.use(
+    dispatch(
+      {
+        commands: { '/promote': promote, '/rollback': rollback },
+        actions: {
+          [ACTION.approve]: button(ACTION.approve, (d, id, user, at, reply) => approve(d, id, user, at, reply)),
+          [ACTION.continueSkipping]: button(ACTION.continueSkipping, (d, id, user, at, reply) =>
+            approve(d, id, user, at, reply, { skipStuck: true }),
+          ),
+          [ACTION.reject]: button(ACTION.reject, (d, id, user, at, reply, triggerId) =>
+            reject(d, id, user, at, reply, triggerId),
+          ),
+          [ACTION.cancel]: button(ACTION.cancel, (d, id, user, at, reply) => cancel(d, id, user, at, reply)),
+          [ACTION.showChanges]: button(ACTION.showChanges, (d, id, user, at, reply) =>
+            showChanges(d, id, user, at, reply),
+          ),
+          [ACTION.homeDirectMessages]: homeDirectMessages,
+        },
+        events: { app_home_opened: homeOpened },
+        views: { [REJECT_REASON.callbackId]: rejectReason },
+      },
+      (what) => deps.log.warn('acked a request no handler takes, and did nothing', { ...what }),
+    ),
+  );
 
   app.error(async (error) => {
     deps.log.error('slack listener failed', { err: error });

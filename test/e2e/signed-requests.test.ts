@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { logLines, SIGNING_SECRET } from '../support/bot.js';
 import { CHANNEL, REQUESTER, type Scenario, startScenario, summaries } from '../support/scenario.js';
-import { postSigned, sendSlashCommand, slashCommandFields } from '../support/slack-driver.js';
+import { postSigned, sendBlockAction, sendSlashCommand, slashCommandFields } from '../support/slack-driver.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,6 +73,50 @@ describe('signed requests', () => {
     expect(slightly.status).toBe(200);
     await s.slack.waitFor(() => summaries(s!.slack)[0], 15_000);
     expect(s.aws.callsOf('CreateChangeSet')).toHaveLength(1);
+  });
+
+  it('acks a button and a command it has no handler for at once, and does nothing else', async () => {
+    s = await startScenario({});
+    const awsBefore = s.aws.calls.length;
+    // A button of a message an older version posted, one named like an object's own key, a command of another app.
+    const clicks = await Promise.all(
+      ['promotion_retired_button', 'constructor'].map((actionId) =>
+        sendBlockAction({
+          url: s!.bot.url,
+          secret: SIGNING_SECRET,
+          userId: REQUESTER,
+          actionId,
+          value: 'p-1',
+          channelId: CHANNEL,
+          messageTs: '1700000000.000100',
+          responseUrl: s!.slack.responseUrl(`unknown:${actionId}`),
+        }),
+      ),
+    );
+    const command = await sendSlashCommand({
+      url: s.bot.url,
+      secret: SIGNING_SECRET,
+      command: '/deploy',
+      text: 'api',
+      userId: REQUESTER,
+      channelId: CHANNEL,
+      responseUrl: s.slack.responseUrl('unknown:/deploy'),
+    });
+    // Bolt alone would answer 404 after 3 s to what no listener acks.
+    expect([...clicks, command].map((r) => [r.status, r.body])).toEqual([
+      [200, ''],
+      [200, ''],
+      [200, ''],
+    ]);
+    await settle(500);
+    const unrouted = logLines(s.bot.output()).filter((l) => l.msg === 'acked a request no handler takes, and did nothing');
+    expect(unrouted.map((l) => [l.kind, l.id]).sort()).toEqual([
+      ['block_actions', 'constructor'],
+      ['block_actions', 'promotion_retired_button'],
+      ['command', '/deploy'],
+    ]);
+    expect(s.slack.responses).toHaveLength(0);
+    expect(s.aws.calls.slice(awsBefore)).toEqual([]);
   });
 
   it('acks the same /promote sent twice, and plans it once', async () => {
