@@ -1,12 +1,12 @@
 // Builds the Bolt app and routes every request to its handler: a flat table, one line per command, action, event or
 // view (src/slack/dispatch.ts). Each handler acks first (no Redis or AWS call before it), then works in the background.
-import { randomUUID } from 'node:crypto';
 import { App, type CustomRoute, LogLevel, type RespondFn } from '@slack/bolt';
 import type { EnvSettings } from './config.js';
 import { parsePromoteText, parseRollbackText } from './domain/command.js';
 import type { ClickPlace } from './domain/promotion.js';
 import { crashPoint } from './faults.js';
 import { followSocketMode, probeRoutes } from './probes.js';
+import { randomHex48 } from './random.js';
 import {
   type ActionArgs,
   type CommandArgs,
@@ -72,15 +72,13 @@ function background(
 
 /**
  * The deps of one Slack request's work: every log line it leads to carries the request's ID (an operation's lines
- * add their promotionId), 48 random bits of a randomUUID, which draws on a cached pool
- * (nodejs.org/api/crypto.html#cryptorandomuuidoptions) rather than a system call per request. Passed down like
+ * add their promotionId), 48 random bits (src/random.ts). Passed down like
  * any dependency rather than through AsyncLocalStorage: on Node.js 20 and 22 that installs promise hooks that run
  * for every promise the process creates (its AsyncContextFrame implementation is the default from Node.js 24 on:
  * nodejs.org/api/cli.html#--no-async-context-frame); measured in bench row 1, see README, Performance.
  */
 function forRequest(deps: Deps): Deps {
-  const uuid = randomUUID();
-  return { ...deps, log: deps.log.child({ requestId: uuid.slice(0, 8) + uuid.slice(9, 13) }) };
+  return { ...deps, log: deps.log.child({ requestId: randomHex48() }) };
 }
 
 /**

@@ -1,6 +1,6 @@
 // Composition root: the only place that reads the environment. Validates everything before
 // connecting anywhere, then builds the adapters and starts the bot.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type App, LogLevel } from '@slack/bolt';
@@ -14,6 +14,7 @@ import { loadSettings } from './config.js';
 import { armCrashPoint } from './faults.js';
 import { createLogger, type Logger } from './log.js';
 import { budgetObserver, createMetrics } from './metrics.js';
+import { shortId } from './random.js';
 import { createReviewerDirectory } from './reviewers.js';
 import { slackBudgets } from './slack/budgets.js';
 import { slackLibraryLogger } from './slack/library-logger.js';
@@ -43,11 +44,6 @@ function timingFrom(settings: Record<string, number | undefined>): Timing {
     planningTimeoutMs: pick('planningTimeout', DEFAULT_TIMING.planningTimeoutMs),
     retentionMs: pick('retention', DEFAULT_TIMING.retentionMs),
   };
-}
-
-/** Short, URL- and token-safe promotion IDs. */
-function newId(): string {
-  return randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
 }
 
 /** Start-up gives up on a Redis (or its Sentinels, or its Cluster nodes) that does not answer in this time. */
@@ -222,7 +218,7 @@ async function main(): Promise<void> {
     }),
     log,
     now: () => new Date(),
-    newId,
+    newId: shortId,
     sleep: realSleep,
     replicaId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     timing: timingFrom(config.settings),
