@@ -7,6 +7,7 @@
 // gets the same number of warm-up requests (for services of their own, not measured): a freshly started process
 // compiles its code on the first requests it serves, and a bot in service has served many.
 import { readFileSync } from 'node:fs';
+import { EVENT_LOOP_RESOLUTION_MS } from '../src/metrics.js';
 import { SIGNING_SECRET } from '../test/support/bot.js';
 import { type Scenario, summaries } from '../test/support/scenario.js';
 import type { LoadJob, LoadRequest, LoadSample } from './load-worker.js';
@@ -22,9 +23,11 @@ export interface AckLoadResult {
   /** answers other than HTTP 200, or requests that failed */
   failed: number;
   failedExample?: string;
-  /** event-loop delay in the bot over the load (prom-client nodejs_eventloop_lag_*; includes its 10 ms resolution) */
+  /** event-loop delay in the bot over the load: prom-client's nodejs_eventloop_lag_* less its sampling interval */
   eventLoopP99Ms: number;
   eventLoopMaxMs: number;
+  /** the p99 as the gauge reads, sampling interval included */
+  eventLoopP99RecordedMs: number;
   /** summaries posted by the end of the load, and within the wait after it */
   summariesDuringLoad: number;
   summariesAfter: number;
@@ -101,14 +104,31 @@ export function ackLoadRequests(
   });
 }
 
+export interface EventLoopDelay {
+  p99Ms: number;
+  maxMs: number;
+  p99RecordedMs: number;
+}
+
+/**
+ * The event-loop delay of a histogram of monitorEventLoopDelay: it records the interval between the ticks of its
+ * timer, the sampling interval included (an idle process records about 10 ms at a 10 ms resolution), so the delay
+ * is the part beyond the interval, as Elastic's APM agent reports it
+ * (github.com/open-telemetry/opentelemetry-js-contrib/issues/2794, github.com/nodejs/node/issues/34661).
+ */
+export function delayOf(recorded: { p99Ms: number; maxMs: number }): EventLoopDelay {
+  const less = (ms: number) => Math.max(0, ms - EVENT_LOOP_RESOLUTION_MS);
+  return { p99Ms: less(recorded.p99Ms), maxMs: less(recorded.maxMs), p99RecordedMs: recorded.p99Ms };
+}
+
 /** A reference server's figures under the same load as the bot's (the floor, Bolt alone: bench/world.ts). */
 export interface ReferenceResult {
   stats: Stats;
   /** answers other than HTTP 200 (a reference that refused the requests would look fast) */
   failed: number;
   machineBusyPct?: number;
-  /** its own event-loop delay over the measured load */
-  eventLoop: { p99Ms: number; maxMs: number };
+  /** its own event-loop delay over the measured load (less the sampling interval; the p99 recorded as well) */
+  eventLoop: EventLoopDelay;
   /** its CPU time (user + system) over the measured load per request, ms (10 ms clock ticks summed over it) */
   cpuMsPerRequest: number;
 }
@@ -133,7 +153,7 @@ export async function measureReference(
     stats: stats(samples.filter((x) => x.status === 200).map((x) => x.elapsedMs)),
     failed: samples.filter((x) => x.status !== 200).length,
     ...(machineBusyPct !== undefined ? { machineBusyPct } : {}),
-    eventLoop: await server.eventLoopDelay(),
+    eventLoop: delayOf(await server.eventLoopDelay()),
     cpuMsPerRequest,
   };
 }
@@ -177,8 +197,13 @@ export async function measureAckLoad(
     ackPlanning: stats(samples.filter((x, i) => i % 2 === 0 && x.status === 200).map((x) => x.elapsedMs)),
     failed: bad.length,
     failedExample: bad[0] ? `HTTP ${bad[0].status} ${bad[0].error ?? bad[0].body}` : undefined,
-    eventLoopP99Ms: gauge('nodejs_eventloop_lag_p99_seconds'),
-    eventLoopMaxMs: gauge('nodejs_eventloop_lag_max_seconds'),
+    ...(({ p99Ms, maxMs, p99RecordedMs }) => ({
+      eventLoopP99Ms: p99Ms,
+      eventLoopMaxMs: maxMs,
+      eventLoopP99RecordedMs: p99RecordedMs,
+    }))(
+      delayOf({ p99Ms: gauge('nodejs_eventloop_lag_p99_seconds'), maxMs: gauge('nodejs_eventloop_lag_max_seconds') }),
+    ),
     summariesDuringLoad,
     summariesAfter: measuredSummaries(s) - before,
     botCpuMs,

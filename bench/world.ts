@@ -3,7 +3,10 @@
 // bot's own figures (/metrics, RSS).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { EVENT_LOOP_RESOLUTION_MS } from '../src/metrics.js';
 import type { FakeAws } from '../test/fakes/aws.js';
 import { freePort, SIGNING_SECRET } from '../test/support/bot.js';
 import { DEV_ACCOUNT, DEV_TEMPLATE, PROD_TEMPLATE, type Scenario } from '../test/support/scenario.js';
@@ -109,15 +112,17 @@ export function runLoad(job: LoadJob, onWarm: () => Promise<void> = async () => 
 /** A reference server of row 1: the floor, or Bolt alone. */
 export interface ReferenceServer {
   url: string;
-  /** its own event-loop delay since the last call (or since it started), reset at each call */
+  /** its own event-loop delay histogram since the last call (or since it started), reset at each call: the p99
+   * and max of the intervals between ticks of a timer of EVENT_LOOP_RESOLUTION_MS, as monitorEventLoopDelay records them */
   eventLoopDelay: () => Promise<{ p99Ms: number; maxMs: number }>;
   /** its CPU time so far (user + system, ms; Linux /proc) */
   cpuMs: () => number;
   stop: () => Promise<void>;
 }
 
-// GET /eld answers the process's event-loop delay since the last GET /eld (as the bot's /metrics does), and resets it.
-const ELD = `const h = require('node:perf_hooks').monitorEventLoopDelay(); h.enable();
+// GET /eld answers the process's event-loop delay histogram since the last GET /eld (as the bot's /metrics does, with
+// the same sampling interval), and resets it.
+const ELD = `const h = require('node:perf_hooks').monitorEventLoopDelay({ resolution: ${EVENT_LOOP_RESOLUTION_MS} }); h.enable();
   const eld = (res) => { res.end(JSON.stringify({ p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 })); h.reset(); };`;
 
 /**
@@ -138,18 +143,23 @@ export function startFloorServer(): Promise<ReferenceServer> {
 
 /**
  * Bolt alone: the Bolt app the bot is built on (same version, its HTTPReceiver, the same signing secret, the node
- * flags of `npm start`), with listeners for the same commands, actions, event and view as the bot's (src/app.ts),
- * each of which only acks — /promote with a "Planning …" text as the bot's. What the required framework takes to
- * ack on this machine at that concurrency, before any work of the bot's own.
+ * flags of `npm start`), routing requests as the bot does (its one middleware, `dispatch` of src/slack/dispatch.ts,
+ * from the build) to handlers for the same commands, actions, event and view as the bot's (src/app.ts), each of
+ * which only acks — /promote with a "Planning …" text as the bot's. What the required framework takes to ack on
+ * this machine at that concurrency, before any work of the bot's own.
  */
 export function startBoltAloneServer(
   flags: string[],
   ids: { actions: string[]; view: string },
 ): Promise<ReferenceServer> {
+  const dispatchModule = pathToFileURL(resolve('dist/slack/dispatch.js')).href;
   return startReference(
     'Bolt alone',
-    flags,
-    (port) => `${ELD}
+    [...flags, '--input-type=module'],
+    (port) => `import { createRequire } from 'node:module';
+    const require = createRequire(process.cwd() + '/');
+    ${ELD}
+    const { dispatch } = await import(${JSON.stringify(dispatchModule)});
     const { App, HTTPReceiver, LogLevel } = require('@slack/bolt');
     const receiver = new HTTPReceiver({
       signingSecret: ${JSON.stringify(SIGNING_SECRET)}, endpoints: '/slack/events', logLevel: LogLevel.ERROR,
@@ -157,11 +167,16 @@ export function startBoltAloneServer(
     });
     // botId and botUserId given: no auth.test call (nothing here answers one).
     const app = new App({ token: 'xoxb-bench', botId: 'B0BENCH', botUserId: 'U0BENCH', receiver, convoStore: false, logLevel: LogLevel.ERROR });
-    app.command('/promote', async ({ command, ack }) => { await ack({ response_type: 'ephemeral', text: 'Planning ' + command.text + '…' }); });
-    app.command('/rollback', async ({ ack }) => { await ack(); });
-    for (const id of ${JSON.stringify(ids.actions)}) app.action(id, async ({ ack }) => { await ack(); });
-    app.event('app_home_opened', async () => undefined);
-    app.view(${JSON.stringify(ids.view)}, async ({ ack }) => { await ack(); });
+    const ack = async ({ ack }) => { await ack(); };
+    app.use(dispatch({
+      commands: {
+        '/promote': async ({ command, ack }) => { await ack({ response_type: 'ephemeral', text: 'Planning ' + command.text + '…' }); },
+        '/rollback': ack,
+      },
+      actions: Object.fromEntries(${JSON.stringify(ids.actions)}.map((id) => [id, ack])),
+      events: { app_home_opened: async () => undefined },
+      views: { ${JSON.stringify(ids.view)}: ack },
+    }, () => undefined));
     app.start(${port}).then(() => console.log('ready'));`,
   );
 }

@@ -47,10 +47,19 @@ export interface Metrics {
   watch(sources: { operationsInFlight: () => number; leasesHeld: () => number }): void;
 }
 
+/**
+ * The sampling interval of the event-loop delay metrics (prom-client's `eventLoopMonitoringPrecision`, its default):
+ * `nodejs_eventloop_lag_*_seconds` are the intervals between the ticks of a timer of this period
+ * (nodejs.org/api/perf_hooks.html#perf_hooksmonitoreventloopdelayoptions), so an idle process reads about 10 ms
+ * and the delay is what lies beyond it (github.com/open-telemetry/opentelemetry-js-contrib/issues/2794).
+ */
+export const EVENT_LOOP_RESOLUTION_MS = 10;
+
 /** A fresh registry with the default process metrics (CPU, memory, event loop lag, GC) and the bot's own. */
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (opts.defaultMetrics ?? true)
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_RESOLUTION_MS });
   const registers = [registry];
   let sources = { operationsInFlight: () => 0, leasesHeld: () => 0 };
 
