@@ -109,7 +109,9 @@ describe('signed requests', () => {
       [200, ''],
     ]);
     await settle(500);
-    const unrouted = logLines(s.bot.output()).filter((l) => l.msg === 'acked a request no handler takes, and did nothing');
+    const unrouted = logLines(s.bot.output()).filter(
+      (l) => l.msg === 'acked a request no handler takes, and did nothing',
+    );
     expect(unrouted.map((l) => [l.kind, l.id]).sort()).toEqual([
       ['block_actions', 'constructor'],
       ['block_actions', 'promotion_retired_button'],
