@@ -17,7 +17,7 @@ import {
 import { escapeMrkdwn as esc, unescapeSlack } from './slack/escape.js';
 import { explainError } from './slack/explain-error.js';
 import { createSlackFetch } from './slack/http-fetch.js';
-import { ACTION } from './slack/ids.js';
+import { ACTION, type ActionId } from './slack/ids.js';
 import { slackLibraryLogger } from './slack/library-logger.js';
 import { createReceiver } from './slack/receiver.js';
 import { deliveryOf, firstDelivery } from './slack/replay.js';
@@ -80,6 +80,18 @@ function background(
 function forRequest(deps: Deps): Deps {
   return { ...deps, log: deps.log.child({ requestId: randomHex48() }) };
 }
+
+/**
+ * The slash commands and events the app takes: the routing table below has a handler for each and no other (its
+ * type says so), and manifest.yml declares exactly these (test/deploy/manifest.test.ts). Every button (ACTION) and
+ * the rejection modal have a handler too.
+ */
+export const ROUTED = {
+  commands: ['/promote', '/rollback'],
+  events: ['app_home_opened'],
+} as const;
+
+type Table<K extends string, A> = Record<K, (args: A) => Promise<unknown>>;
 
 /**
  * Plans (promotions and rollbacks) one replica works on at once; the others wait their turn after their ack.
@@ -344,7 +356,10 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
   app.use(
     dispatch(
       {
-        commands: { '/promote': promote, '/rollback': rollback },
+        commands: { '/promote': promote, '/rollback': rollback } satisfies Table<
+          (typeof ROUTED.commands)[number],
+          CommandArgs
+        >,
         actions: {
           [ACTION.approve]: button(ACTION.approve, (d, id, user, at, reply) => approve(d, id, user, at, reply)),
           [ACTION.continueSkipping]: button(ACTION.continueSkipping, (d, id, user, at, reply) =>
@@ -358,8 +373,8 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
             showChanges(d, id, user, at, reply),
           ),
           [ACTION.homeDirectMessages]: homeDirectMessages,
-        },
-        events: { app_home_opened: homeOpened },
+        } satisfies Table<ActionId, ActionArgs>,
+        events: { app_home_opened: homeOpened } satisfies Table<(typeof ROUTED.events)[number], HomeOpenedArgs>,
         views: { [REJECT_REASON.callbackId]: rejectReason },
       },
       (what) => deps.log.warn('acked a request no handler takes, and did nothing', { ...what }),
