@@ -1,7 +1,7 @@
 // Bolt's HTTP receiver, plus the check Bolt leaves out: it refuses a request whose X-Slack-Request-Timestamp
 // is more than 5 minutes old, but not one dated in the future (platform-facts §1.3), which a captured request
 // with a forged clock, or a sender with a wrong clock, would use to stay valid for longer. Those are refused
-// the same way (HTTP 401, no body), before Bolt reads the body or any listener runs.
+// the same way (HTTP 401, no body), before Bolt reads the body or any handler runs.
 import { HTTPReceiver, type HTTPReceiverOptions } from '@slack/bolt';
 import { deliveryProperties, REQUEST_WINDOW_MS } from './replay.js';
 
@@ -20,7 +20,7 @@ export interface ReceiverOptions
   onRefused?: (why: { aheadMs: number; path: string }) => void;
 }
 
-/** An HTTPReceiver that also refuses future-dated requests and passes each request's signature to listeners. */
+/** An HTTPReceiver that also refuses future-dated requests and passes each request's signature to the handlers. */
 export function createReceiver(o: ReceiverOptions): HTTPReceiver {
   const { now = Date.now, onRefused, ...options } = o;
   const receiver = new HTTPReceiver({ ...options, customPropertiesExtractor: deliveryProperties });

@@ -1,7 +1,7 @@
 // A signed request replayed within its validity window causes nothing twice, across replicas.
 // Slack signs `v0:<timestamp>:<body>` (docs.slack.dev/authentication/verifying-requests-from-slack), so one
 // X-Slack-Signature names one delivery: a second request with the same signature is a replay (or a copy).
-// The listener still acks it; its work runs only for the first delivery, claimed with SET NX PX in the store
+// The handler still acks it; its work runs only for the first delivery, claimed with SET NX PX in the store
 // after the ack, never before it.
 import type { BufferedIncomingMessage } from '@slack/bolt';
 import type { Store } from '../store/types.js';
@@ -11,7 +11,7 @@ export const REQUEST_WINDOW_MS = 5 * 60_000;
 /** Kept a little past the window, for replicas whose clocks differ a little. */
 export const REPLAY_MARGIN_MS = 60_000;
 
-/** One delivery of a signed request, carried into the listener's context by the receiver. */
+/** One delivery of a signed request, carried into the handler's context by the receiver. */
 export interface Delivery {
   signature: string;
   /** X-Slack-Request-Timestamp, in milliseconds */
@@ -34,7 +34,7 @@ export function deliveryProperties(req: BufferedIncomingMessage): Record<string,
   return { [DELIVERY_KEY]: { signature, timestampMs: timestamp * 1000 } };
 }
 
-/** The delivery in a Bolt listener context, if the request came signed over HTTP (not over Socket Mode). */
+/** The delivery in a Bolt context, if the request came signed over HTTP (not over Socket Mode). */
 export function deliveryOf(context: Record<string, unknown> | undefined): Delivery | undefined {
   const d = context?.[DELIVERY_KEY] as Partial<Delivery> | undefined;
   return typeof d?.signature === 'string' && typeof d.timestampMs === 'number' ? (d as Delivery) : undefined;
