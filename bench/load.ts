@@ -183,6 +183,10 @@ export async function measureAckLoad(
   const text = await (await fetch(`${s.bot.base}/metrics`)).text();
   const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1]) * 1000;
   const botCpuLoadMs = (gauge('process_cpu_seconds_total') / 1000 - cpuBefore) * 1000;
+  const eventLoop = delayOf({
+    p99Ms: gauge('nodejs_eventloop_lag_p99_seconds'),
+    maxMs: gauge('nodejs_eventloop_lag_max_seconds'),
+  });
   const summariesDuringLoad = measuredSummaries(s) - before;
   const planners = requests.length / 2;
   const deadline = Math.min(Date.now() + o.waitForPlansMs, budget.endsAt);
@@ -197,13 +201,9 @@ export async function measureAckLoad(
     ackPlanning: stats(samples.filter((x, i) => i % 2 === 0 && x.status === 200).map((x) => x.elapsedMs)),
     failed: bad.length,
     failedExample: bad[0] ? `HTTP ${bad[0].status} ${bad[0].error ?? bad[0].body}` : undefined,
-    ...(({ p99Ms, maxMs, p99RecordedMs }) => ({
-      eventLoopP99Ms: p99Ms,
-      eventLoopMaxMs: maxMs,
-      eventLoopP99RecordedMs: p99RecordedMs,
-    }))(
-      delayOf({ p99Ms: gauge('nodejs_eventloop_lag_p99_seconds'), maxMs: gauge('nodejs_eventloop_lag_max_seconds') }),
-    ),
+    eventLoopP99Ms: eventLoop.p99Ms,
+    eventLoopMaxMs: eventLoop.maxMs,
+    eventLoopP99RecordedMs: eventLoop.p99RecordedMs,
     summariesDuringLoad,
     summariesAfter: measuredSummaries(s) - before,
     botCpuMs,
