@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { type App, LogLevel } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import { createApp } from './app.js';
-import { createAwsClients } from './aws/clients.js';
+import { createAwsClients, warmUpAwsSdk } from './aws/clients.js';
 import { realSleep } from './aws/cloudformation.js';
 import { cloudFormationBudgetSpec, createBudgets } from './budgets.js';
 import { runCheckConfig } from './check-config.js';
@@ -185,6 +185,8 @@ async function main(): Promise<void> {
     onStoreError: (err, budget) =>
       log.warn('request budget: the store failed, using this replica’s own', { err, budget }),
   });
+  // Before the first Slack request can arrive: the SDK's lazily loaded STS client is loaded now (src/aws/clients.ts).
+  await warmUpAwsSdk();
   const awsSpec = cloudFormationBudgetSpec(config.settings.awsCallsPerSecond);
   const aws = createAwsClients({
     forcePathStyle: endpointOverride,

@@ -3,7 +3,7 @@
 // so there is no AssumeRole per API call. Endpoints come from the SDK's own chain (AWS_ENDPOINT_URL…).
 // Every client, the STS client inside fromTemporaryCredentials included, has connection and request timeouts,
 // and every error leaves with a tag saying which call of which role failed (read by errors.ts).
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { type AwsCallTag, classifyAwsError, stackNameOf, tagAwsCall } from './errors.js';
@@ -327,4 +327,39 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
       });
     },
   };
+}
+
+/** A request handler that sends nothing: every request fails at once, before any connection. */
+const SEND_NOTHING = {
+  handle: async (): Promise<never> => {
+    throw new Error('not sent: warm-up');
+  },
+};
+const WARM_UP_CREDENTIALS = { accessKeyId: 'warm-up', secretAccessKey: 'warm-up' };
+
+/**
+ * Loads at start-up what the AWS SDK would otherwise load during the first promotion, and runs it once.
+ * fromTemporaryCredentials requires its STS client only when it is first asked for credentials
+ * (`@aws-sdk/credential-providers`: "loadSts", a require of `@aws-sdk/nested-clients/sts`), so the first
+ * AssumeRole after start-up read and compiled that module on the event loop, then built the first STS client,
+ * while Slack requests waited behind it (16–28 ms of CPU for a first AssumeRole in a fresh process, 2–3 ms for
+ * the next ones; 40–80 ms event-loop stalls in the bench's row 1 when it fell in the measured load). Here an AssumeRole and a DescribeStacks each go through their whole
+ * client (configuration, middleware, signing) into a request handler that refuses them: nothing leaves the
+ * process and no credentials are looked up.
+ */
+export async function warmUpAwsSdk(): Promise<void> {
+  const assume = fromTemporaryCredentials({
+    params: { RoleArn: 'arn:aws:iam::000000000000:role/warm-up', RoleSessionName: 'warm-up' },
+    masterCredentials: WARM_UP_CREDENTIALS,
+    clientConfig: { region: 'us-east-1', requestHandler: SEND_NOTHING, maxAttempts: 1 },
+  });
+  await assume().catch(() => undefined);
+  const cfn = new CloudFormationClient({
+    region: 'us-east-1',
+    credentials: WARM_UP_CREDENTIALS,
+    requestHandler: SEND_NOTHING,
+    maxAttempts: 1,
+  });
+  await cfn.send(new DescribeStacksCommand({ StackName: 'warm-up' })).catch(() => undefined);
+  cfn.destroy();
 }

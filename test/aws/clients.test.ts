@@ -1,6 +1,8 @@
 // The per-stage AWS clients against the fake AWS endpoint, configured only through the environment as the
 // bot process is (AWS_ENDPOINT_URL, AWS_REGION, env credentials): STS AssumeRole per (role, actor) with the
 // actor in the session name and as SourceIdentity, cached credentials, and the role's account.
+import { execFile } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -332,5 +334,31 @@ describe('approversTagValue', () => {
     expect(shown!.split(' ').every((id) => many.includes(id))).toBe(true);
     expect(shown!.split(' ').length + Number(more)).toBe(40);
     expect(approversTagValue(['U1,<x>'])).toMatch(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u);
+  });
+});
+
+describe('warmUpAwsSdk', () => {
+  // In a fresh Node process (this one has loaded the SDK's STS client long ago), on the built bot as `npm start` runs it.
+  const script = `
+    import { createRequire } from 'node:module';
+    const cache = createRequire(import.meta.url).cache;
+    const stsLoaded = () => Object.keys(cache).some((k) => /nested-clients[\\\\/]dist-cjs[\\\\/]submodules[\\\\/]sts/.test(k));
+    const { warmUpAwsSdk } = await import(process.argv[1]);
+    const before = stsLoaded();
+    await warmUpAwsSdk();
+    console.log(JSON.stringify({ before, after: stsLoaded() }));
+  `;
+
+  it('loads the STS client that fromTemporaryCredentials would load at the first AssumeRole, and sends nothing', async () => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', script, pathToFileURL('dist/aws/clients.js').href],
+        { env: process.env, timeout: 20_000 },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      ),
+    );
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ before: false, after: true });
+    expect(aws.calls).toEqual([]);
   });
 });
