@@ -43,3 +43,18 @@ export function createLogger(
   };
   return make({});
 }
+
+/**
+ * Node.js prints process warnings (a deprecation; the AWS SDK's notice that its later versions need a newer
+ * Node.js) as plain text on stderr, through a `'warning'` listener of its own, "by default"
+ * (https://nodejs.org/api/process.html#event-warning). Here they become log lines like every other
+ * (`"source":"node"`), so stderr carries no line a JSON log pipeline cannot read. Node's printer is the only
+ * listener when this runs (the composition root, right after the logger exists); should a Node.js version print
+ * otherwise, a warning is printed as before and logged too.
+ */
+export function logProcessWarnings(log: Logger, proc: NodeJS.Process = process): void {
+  proc.removeAllListeners('warning');
+  proc.on('warning', (w: Error & { code?: string }) =>
+    log.warn(w.message, { source: 'node', warning: w.name, ...(w.code ? { code: w.code } : {}) }),
+  );
+}

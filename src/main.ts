@@ -12,7 +12,7 @@ import { cloudFormationBudgetSpec, createBudgets } from './budgets.js';
 import { runCheckConfig } from './check-config.js';
 import { loadSettings } from './config.js';
 import { armCrashPoint } from './faults.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type Logger, logProcessWarnings } from './log.js';
 import { budgetObserver, createMetrics } from './metrics.js';
 import { shortId } from './random.js';
 import { createReviewerDirectory } from './reviewers.js';
@@ -152,6 +152,7 @@ async function main(): Promise<void> {
   // Test-only (the fault suite): no effect when unset. See src/faults.ts.
   armCrashPoint(process.env.PROMOTE_CRASH_AT);
   const log = createLogger(env.logLevel);
+  logProcessWarnings(log);
   // Before connecting anywhere, so a stop during start-up is a clean one.
   process.once('SIGTERM', () => void shutdown(log, 'SIGTERM'));
   process.once('SIGINT', () => void shutdown(log, 'SIGINT'));

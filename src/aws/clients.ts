@@ -343,9 +343,10 @@ const WARM_UP_CREDENTIALS = { accessKeyId: 'warm-up', secretAccessKey: 'warm-up'
  * (`@aws-sdk/credential-providers`: "loadSts", a require of `@aws-sdk/nested-clients/sts`), so the first
  * AssumeRole after start-up read and compiled that module on the event loop, then built the first STS client,
  * while Slack requests waited behind it (16–28 ms of CPU for a first AssumeRole in a fresh process, 2–3 ms for
- * the next ones; 40–80 ms event-loop stalls in the bench's row 1 when it fell in the measured load). Here an AssumeRole and a DescribeStacks each go through their whole
- * client (configuration, middleware, signing) into a request handler that refuses them: nothing leaves the
- * process and no credentials are looked up.
+ * the next ones; README, Performance: seventh session). Here an AssumeRole and a DescribeStacks each go
+ * through their whole client (configuration, middleware, signing) into a request handler that refuses them:
+ * nothing leaves the process and no credentials are looked up. On Node.js 20 the first client built also emits
+ * the SDK's NodeVersionSupportWarning now, at start-up (logged: `logProcessWarnings`, src/log.ts).
  */
 export async function warmUpAwsSdk(): Promise<void> {
   const assume = fromTemporaryCredentials({

@@ -1,4 +1,6 @@
-// The JSON logger: bound fields (child), and Bolt's and the Slack SDK's lines through it.
+// The JSON logger: bound fields (child), Bolt's and the Slack SDK's lines through it, Node's process warnings.
+import { execFile } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { LogLevel } from '@slack/bolt';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
@@ -48,6 +50,41 @@ describe('slackLibraryLogger', () => {
       { level: 'error', msg: 'WebSocket error!', source: 'bolt', error: 'Error: ECONNREFUSED', causes: [] },
       { level: 'error', msg: 'WebSocket error occurred: Unexpected server response: 400', source: 'bolt' },
       { level: 'debug', msg: 'connected', source: 'socket-mode' },
+    ]);
+  });
+});
+
+describe('logProcessWarnings', () => {
+  // In a fresh Node process, on the built bot as `npm start` runs it: Node's own printer is what is replaced.
+  const script = `
+    const { createLogger, logProcessWarnings } = await import(process.argv[1]);
+    logProcessWarnings(createLogger('info'));
+    process.emitWarning('NodeVersionSupportWarning: later versions will require node >=22.');
+    process.emitWarning('Buffer() is deprecated', { type: 'DeprecationWarning', code: 'DEP0005' });
+  `;
+
+  it('logs them as JSON lines (with their name and code) instead of Node printing them on stderr', async () => {
+    const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', script, pathToFileURL('dist/log.js').href],
+        { timeout: 20_000 },
+        (err, out, errOut) => (err ? reject(err) : resolve({ stdout: out, stderr: errOut })),
+      ),
+    );
+    expect(stderr).toBe('');
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map(({ time: _t, ...l }) => l)).toEqual([
+      {
+        level: 'warn',
+        msg: 'NodeVersionSupportWarning: later versions will require node >=22.',
+        source: 'node',
+        warning: 'Warning',
+      },
+      { level: 'warn', msg: 'Buffer() is deprecated', source: 'node', warning: 'DeprecationWarning', code: 'DEP0005' },
     ]);
   });
 });
