@@ -15,7 +15,7 @@ import { classifyAwsError } from './errors.js';
 import { isInProgress } from './stack-status.js';
 
 export interface FollowedStack {
-  /** The follower: one execution (its promotion ID) */
+  /** The follower: one reader following one execution (an ID of its own, forgotten when it stops) */
   id: string;
   stack: string;
   /** only events of this operation (ClientRequestToken) */

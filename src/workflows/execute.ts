@@ -15,7 +15,7 @@ import {
   requestToken,
 } from '../aws/cloudformation.js';
 import { classifyAwsError, explainAwsFault, isAwsError } from '../aws/errors.js';
-import { sharedFollowers } from '../aws/stack-follower.js';
+import { type StackFollowers, sharedFollowers } from '../aws/stack-follower.js';
 import { isInProgress, isResourceFailure, isSettled, isUpdateSuccess } from '../aws/stack-status.js';
 import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
@@ -329,10 +329,32 @@ const FAILED_PER_REPLY = 10;
  * promotion as stored at the end (ended, or still executing when this replica stops following).
  */
 async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promotion> {
+  const stage = stageOf(deps, start)!;
+  const followers = deps.followers ?? sharedFollowers(deps.aws, { eventsEveryMs: deps.timing.progressEveryMs });
+  // What a follower saw (the stack's status, the events it read) is its own: a follower of the same operation
+  // before it in this process (one that stopped when the store failed, or the previous stack's) read events this
+  // one has not, and this one must read them again.
+  const followerId = `${start.id}#${++followersStarted}`;
+  try {
+    return await followAs(deps, start, lease, followers, followerId);
+  } finally {
+    followers.forget(accessOf(stage), followerId);
+  }
+}
+
+/** Followers started by this process: each one's reads are its own (see follow). */
+let followersStarted = 0;
+
+async function followAs(
+  deps: Deps,
+  start: Promotion,
+  lease: Lease,
+  followers: StackFollowers,
+  followerId: string,
+): Promise<Promotion> {
   let p = start;
   const stage = stageOf(deps, p)!;
   const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
-  const followers = deps.followers ?? sharedFollowers(deps.aws, { eventsEveryMs: deps.timing.progressEveryMs });
   const ex = p.execution!;
   const pr: Progress = { done: new Set(), inProgress: new Set(), failed: new Map() };
   for (const f of ex.failedResources) pr.failed.set(`${f.logicalId}:${f.status}`, f);
@@ -400,7 +422,7 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
     try {
       // Shared with the followers of other executions in the account and region (src/aws/stack-follower.ts).
       const seen = await followers.read(cfn, accessOf(stage), {
-        id: p.id,
+        id: followerId,
         stack: p.target.stack,
         token: ex.token,
         afterEventId: lastEventId,

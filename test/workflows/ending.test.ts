@@ -65,3 +65,27 @@ it('a promotion nobody decides on is expired by the sweeper: change set deleted,
   expect(await w.approve(r, p!.id, ALICE)).toHaveLength(1);
   expect(w.aws.callsOf('ExecuteChangeSet')).toHaveLength(0);
 });
+
+it('a follower that stopped when the store failed at the end is followed again by the same replica, which sees every event and ends at once', async () => {
+  const r = w.replica();
+  const { p } = await w.promote(r);
+  // The follower sees the stack settle, then its final transition fails as if Redis went away at that moment.
+  r.faults.fail('casPromotion', { when: (next: { state: string }) => next.state === 'succeeded' });
+  await w.approve(r, p!.id, ALICE);
+  await w.waitFor(() => r.logs.some((l) => l.includes('driving an operation')));
+  await w.idle(p!.id);
+  expect((await w.get(p!.id)).state).toBe('executing');
+
+  // The same replica's sweeper follows it again. What the stopped follower saw is not this one's: without its
+  // events it would take the settled stack for someone else's and wait out a minute's grace before believing it.
+  const from = Date.now();
+  await w.sweep(r);
+  const done = await w.settled(p!.id, 5_000);
+  expect(Date.now() - from).toBeLessThan(5_000);
+  expect(done.state).toBe('succeeded');
+  expect(w.finalReplies(done.messageTs!)).toHaveLength(1);
+  const progress = w.slack.thread(done.messageTs!).find((m) => /Executing/.test(m.text ?? ''));
+  const counts = /(\d+)\/(\d+) resources/.exec(progress?.text ?? '');
+  expect(counts?.[1]).toBe(counts?.[2]);
+  expect(Number(counts?.[2])).toBeGreaterThan(0);
+});
