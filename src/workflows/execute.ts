@@ -17,6 +17,7 @@ import {
 import { classifyAwsError, explainAwsFault, isAwsError } from '../aws/errors.js';
 import { type StackFollowers, sharedFollowers } from '../aws/stack-follower.js';
 import { isInProgress, isResourceFailure, isSettled, isUpdateSuccess } from '../aws/stack-status.js';
+import type { StageConfig } from '../domain/config-model.js';
 import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
@@ -336,7 +337,7 @@ async function follow(deps: Deps, start: Promotion, lease: Lease): Promise<Promo
   // one has not, and this one must read them again.
   const followerId = `${start.id}#${++followersStarted}`;
   try {
-    return await followAs(deps, start, lease, followers, followerId);
+    return await followAs(deps, start, lease, stage, followers, followerId);
   } finally {
     followers.forget(accessOf(stage), followerId);
   }
@@ -349,11 +350,11 @@ async function followAs(
   deps: Deps,
   start: Promotion,
   lease: Lease,
+  stage: StageConfig,
   followers: StackFollowers,
   followerId: string,
 ): Promise<Promotion> {
   let p = start;
-  const stage = stageOf(deps, p)!;
   const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
   const ex = p.execution!;
   const pr: Progress = { done: new Set(), inProgress: new Set(), failed: new Map() };
