@@ -1,6 +1,7 @@
 // Release history: what each stage ran before and after every successful promotion or rollback.
 // CloudFormation's GetTemplate only returns the current template, so /rollback depends on this record.
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
 import { describeStack, fingerprint, getTemplateBody } from '../aws/cloudformation.js';
 import type { StageConfig } from '../config.js';
 import { channelMayUse, resolveService, resolveStage } from '../domain/command.js';
@@ -17,12 +18,17 @@ export type { Release, StageSnapshot } from '../domain/releases.js';
 export const releasesKey = KEYS.releases;
 const snapshotKey = KEYS.snapshot;
 
-export function packTemplate(body: string): string {
-  return gzipSync(body).toString('base64');
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+// Compressed on libuv's thread pool (nodejs.org/api/zlib.html#threadpool-usage-and-performance-considerations), not
+// on the event loop: gzip of a 1 MB template is tens of milliseconds of CPU.
+export async function packTemplate(body: string): Promise<string> {
+  return (await gzipAsync(body)).toString('base64');
 }
 
-export function unpackTemplate(gz: string): string {
-  return gunzipSync(Buffer.from(gz, 'base64')).toString('utf8');
+export async function unpackTemplate(gz: string): Promise<string> {
+  return (await gunzipAsync(Buffer.from(gz, 'base64'))).toString('utf8');
 }
 
 async function snapshot(
@@ -36,7 +42,7 @@ async function snapshot(
   if (!stack) return undefined;
   const body = await getTemplateBody(cfn, stackName);
   return {
-    templateGz: packTemplate(body),
+    templateGz: await packTemplate(body),
     parameters: (stack.Parameters ?? []).map((p) => ({ key: p.ParameterKey ?? '', value: p.ParameterValue ?? '' })),
     fingerprint: fingerprint(body),
   };

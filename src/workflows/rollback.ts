@@ -73,7 +73,7 @@ export async function runRollback(deps: Deps, req: RollbackRequest, reply: Reply
   if (!target.ok) return void (await reply(renderRefusal(target.refusal)));
 
   // What is needed before the lock is taken, so a failure here leaves nothing held.
-  const body = unpackTemplate(target.snapshot.templateGz);
+  const body = await unpackTemplate(target.snapshot.templateGz);
   const current = releases[0]!.after;
   const currentBody = await getTemplateBody(cfn, to.stack);
   const drifted =

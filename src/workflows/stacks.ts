@@ -100,7 +100,7 @@ function rollbackCreator(deps: Deps): PartCreator {
       service: p.service,
       stack: part.stack,
       name,
-      body: unpackTemplate(snap.templateGz),
+      body: await unpackTemplate(snap.templateGz),
       parameters: snap.parameters,
       uploadId: `${p.id}-${part.stack}`,
       description: `promote-bot: rollback of ${p.service}/${to.name} (${part.stack}), requested by ${p.requester}`,
