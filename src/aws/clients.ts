@@ -4,7 +4,7 @@
 // Every client, the STS client inside fromTemporaryCredentials included, has connection and request timeouts,
 // and every error leaves with a tag saying which call of which role failed (read by errors.ts).
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { type AwsCallTag, classifyAwsError, stackNameOf, tagAwsCall } from './errors.js';
 
@@ -344,8 +344,9 @@ const WARM_UP_CREDENTIALS = { accessKeyId: 'warm-up', secretAccessKey: 'warm-up'
  * AssumeRole after start-up read and compiled that module on the event loop, then built the first STS client,
  * while Slack requests waited behind it (16–28 ms of CPU for a first AssumeRole in a fresh process, 2–3 ms for
  * the next ones; README, Performance: seventh session). Here an AssumeRole and a DescribeStacks each go
- * through their whole client (configuration, middleware, signing) into a request handler that refuses them:
- * nothing leaves the process and no credentials are looked up. On Node.js 20 the first client built also emits
+ * through their whole client (configuration, middleware, signing) into a request handler that refuses them, and
+ * so does an S3 upload: nothing leaves the process and no credentials are looked up. On Node.js 20 the first
+ * client built also emits
  * the SDK's NodeVersionSupportWarning now, at start-up (logged: `logProcessWarnings`, src/log.ts).
  */
 export async function warmUpAwsSdk(): Promise<void> {
@@ -363,4 +364,15 @@ export async function warmUpAwsSdk(): Promise<void> {
   });
   await cfn.send(new DescribeStacksCommand({ StackName: 'warm-up' })).catch(() => undefined);
   cfn.destroy();
+  // The first upload of a template too large for TemplateBody held the event loop for 31–47 ms (the S3 client's
+  // first request: its configuration, middleware and checksum code), later ones 1–6 ms; after a warm-up upload
+  // 7 ms (an ad-hoc script, two runs of each).
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    credentials: WARM_UP_CREDENTIALS,
+    requestHandler: SEND_NOTHING,
+    maxAttempts: 1,
+  });
+  await s3.send(new PutObjectCommand({ Bucket: 'warm-up', Key: 'warm-up', Body: '{}' })).catch(() => undefined);
+  s3.destroy();
 }
