@@ -5,7 +5,10 @@
 // so a posted summary is a valid one; the full list goes in the thread (a file when long).
 import { ACTION } from '../src/slack/ids.js';
 import { allText, promotionIdOf, REQUESTER, type Scenario, summaries } from '../test/support/scenario.js';
+import { delayOf } from './load.js';
+import { promoteAndExecute } from './planning.js';
 import { type Budget, until } from './support.js';
+import { scrapeMetric } from './world.js';
 
 export interface BigSample {
   changes: number;
@@ -104,4 +107,74 @@ export async function measureBig(s: Scenario, budget: Budget, sizes: number[], r
   const out: BigSample[] = [];
   for (const n of sizes) for (let i = 0; i < repeat; i++) out.push(await measureBigOnce(s, budget, n));
   return out;
+}
+
+export interface BigTemplateSample {
+  /** characters of the source template (JSON with CR LF line ends) */
+  templateChars: number;
+  /** GetTemplate calls the promotion made, and the upload to the stage's templateBucket */
+  getTemplateCalls: number;
+  uploads: number;
+  /** the bot's longest event-loop delay over the whole promotion (plan, two approvals, execution), less the 10 ms
+   * sampling interval: prom-client's nodejs_eventloop_lag_max_seconds, reset by a scrape just before */
+  longestStallMs: number;
+  /** /promote sent → final reply */
+  promotionMs: number;
+}
+
+/** A JSON template of at most `chars` characters (and as many bytes), every line ended CR LF, with characters XML
+ * must escape. */
+export function bigTemplate(chars: number): string {
+  const resources: Record<string, unknown> = {};
+  const text = () =>
+    JSON.stringify({ Parameters: { Env: { Type: 'String' } }, Resources: resources }, null, 1).replace(/\n/g, '\r\n');
+  let out = text();
+  for (let i = 0; ; i += 100) {
+    for (let j = i; j < i + 100; j++) {
+      resources[`Queue${j}`] = {
+        Type: 'AWS::SQS::Queue',
+        Properties: { QueueName: `orders-${j}`, Tags: [{ Key: 'note', Value: 'a<b & "c"' }] },
+      };
+    }
+    const next = text();
+    if (next.length > chars) return out;
+    out = next;
+  }
+}
+
+/**
+ * A promotion of a 1 MB template, plan to final reply (through the stage's templateBucket; a plan of 10 additions,
+ * so that only the template is big), with the bot's longest event-loop stall over it. Each GetTemplate answer
+ * carries the whole template; the release record keeps it compressed.
+ */
+export async function measureBigTemplate(
+  s: Scenario,
+  budget: Budget,
+  devAccount: string,
+  chars = 999_000,
+): Promise<BigTemplateSample> {
+  const template = bigTemplate(chars);
+  s.aws.putStack({ name: 'api-dev', account: devAccount, template, parameters: { Env: 'dev' } });
+  s.aws.overrideNextChanges(
+    'api-prod',
+    Array.from({ length: 10 }, (_, i) => ({
+      ResourceType: 'AWS::SQS::Queue',
+      Action: 'Add',
+      LogicalResourceId: `Q${i}`,
+    })),
+  );
+  const getsBefore = s.aws.callsOf('GetTemplate').length;
+  const putsBefore = s.aws.callsOf('PutObject').length;
+  await scrapeMetric(s.bot.base, 'nodejs_eventloop_lag_max_seconds'); // resets the histogram
+  const started = Date.now();
+  await promoteAndExecute(s, budget);
+  const promotionMs = Date.now() - started;
+  const max = (await scrapeMetric(s.bot.base, 'nodejs_eventloop_lag_max_seconds')) * 1000;
+  return {
+    templateChars: template.length,
+    getTemplateCalls: s.aws.callsOf('GetTemplate').length - getsBefore,
+    uploads: s.aws.callsOf('PutObject').length - putsBefore,
+    longestStallMs: delayOf({ p99Ms: max, maxMs: max }).maxMs,
+    promotionMs,
+  };
 }

@@ -20,8 +20,8 @@ import { EVENT_LOOP_RESOLUTION_MS } from '../src/metrics.js';
 import { ACTION } from '../src/slack/ids.js';
 import { REJECT_REASON } from '../src/slack/views/reject-reason.js';
 import { startFlags } from '../test/support/bot.js';
-import { configYaml, type Scenario, startScenario } from '../test/support/scenario.js';
-import { type BigSample, measureBig } from './big.js';
+import { configYaml, DEV_ACCOUNT, type Scenario, startScenario } from '../test/support/scenario.js';
+import { type BigSample, type BigTemplateSample, measureBig, measureBigTemplate } from './big.js';
 import { type CancelSample, measureCancel, measureCancelOnce } from './cancel.js';
 import { type CostResult, measureCost } from './cost.js';
 import { type FiftyResult, measureFifty } from './fifty.js';
@@ -144,6 +144,7 @@ interface Results {
   rollback?: PlanSample[];
   waiter?: WaiterSample[];
   big?: BigSample[];
+  bigTemplate?: BigTemplateSample;
   fifty?: FiftyResult;
   cost?: CostResult;
   cancel?: CancelSample[];
@@ -365,6 +366,13 @@ function report(r: Results): string {
     }
     out.push(table(rows), '');
   }
+  const bt = r.bigTemplate;
+  if (bt) {
+    out.push(
+      `   a promotion of a ${(bt.templateChars / 1e6).toFixed(2)} MB template (JSON, CR LF line ends; ${bt.getTemplateCalls} GetTemplate answers carrying it, ${bt.uploads} upload to the templateBucket), plan to final reply in ${ms(bt.promotionMs / 1000)} s: the bot's longest event-loop stall ${ms(bt.longestStallMs)} ms (beyond the 10 ms sampling interval)`,
+      '',
+    );
+  }
   const f = r.fifty;
   if (f) {
     const gaps = stats(f.longestGapsMs);
@@ -552,10 +560,19 @@ async function main(): Promise<number> {
   if (redisUrl && ROWS.has('big')) {
     await section(results, `3. big change sets (${BIG_SIZES.join(', ')} changes, ${BIG_REPEAT}× each)`, async () => {
       const s = await scenario(
-        { redisUrl, aws: { changeSetStepMs: 60, pageSize: 500 }, config: productionConfig() },
+        {
+          redisUrl,
+          aws: { changeSetStepMs: 60, pageSize: 500 },
+          // A bucket for the big template's upload (over CloudFormation's 51,200-byte TemplateBody).
+          config: productionConfig().replace(
+            'externalId: promote-ext',
+            'externalId: promote-ext\n        templateBucket: api-prod-templates',
+          ),
+        },
         prefixes,
       );
       results.big = await measureBig(s, budget, BIG_SIZES, BIG_REPEAT);
+      results.bigTemplate = await measureBigTemplate(s, budget, DEV_ACCOUNT);
       await s.close();
     });
   }
