@@ -7,6 +7,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { type AwsCallTag, classifyAwsError, stackNameOf, tagAwsCall } from './errors.js';
+import { readLongTextsFast } from './xml-text.js';
 
 type AwsCredentialIdentityProvider = ReturnType<typeof fromTemporaryCredentials>;
 type AwsCredentialIdentity = Awaited<ReturnType<AwsCredentialIdentityProvider>>;
@@ -306,6 +307,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
           maxAttempts: opts.maxAttempts ?? 5,
           requestHandler: requestHandlerOf(opts),
         });
+        readLongTextsFast(client);
         tagFaults(client, 'cloudformation', access);
         countCalls(client, 'cloudformation', opts.onCall);
         budgetCalls(client, opts.budget?.({ account: accountOfRole(access.role), region: access.region }));
@@ -362,6 +364,7 @@ export async function warmUpAwsSdk(): Promise<void> {
     requestHandler: SEND_NOTHING,
     maxAttempts: 1,
   });
+  readLongTextsFast(cfn);
   await cfn.send(new DescribeStacksCommand({ StackName: 'warm-up' })).catch(() => undefined);
   cfn.destroy();
   // The first upload of a template too large for TemplateBody held the event loop for 31–47 ms (the S3 client's

@@ -28,7 +28,6 @@ import type { StackChanges } from '../domain/classify.js';
 import type { FailedResource, Monitoring } from '../domain/types.js';
 import { isThrottlingFault } from './errors.js';
 import { isResourceFailure } from './stack-status.js';
-import { readTemplateBodyFast } from './template-body.js';
 
 /** CloudFormation's TemplateBody limit; larger templates must go through S3 (TemplateURL). */
 export const TEMPLATE_BODY_LIMIT = 51_200;
@@ -147,10 +146,8 @@ export async function readSourceBuild(cfn: CloudFormationClient, stackName: stri
 /** The stack's template as it was submitted (`Original`: YAML and comments kept, transforms not applied). */
 export async function getTemplateBody(cfn: CloudFormationClient, stackName: string): Promise<string> {
   return doing(`reading the template of ${stackName}`, async () => {
-    const command = new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' });
-    const fast = readTemplateBodyFast(command);
-    const tpl = await cfn.send(command);
-    return fast.body() ?? tpl.TemplateBody ?? '';
+    const tpl = await cfn.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Original' }));
+    return tpl.TemplateBody ?? '';
   });
 }
 
