@@ -131,6 +131,9 @@ export interface LiftedTexts {
 export function liftLongTexts(xml: string, nonce: string, longer = LONG_TEXT): LiftedTexts {
   const prefix = `promote-bot-lifted-${nonce}-`;
   const texts: string[] = [];
+  // Inside a CDATA section or a comment, markup is text: what looks like an element there is none. CloudFormation
+  // writes neither; an answer that has one goes to the SDK whole.
+  if (xml.includes('<![CDATA[') || xml.includes('<!--')) return { skeleton: xml, prefix, texts };
   const parts: string[] = [];
   let copied = 0;
   for (let lt = xml.indexOf('<'); lt >= 0; ) {

@@ -114,6 +114,8 @@ describe('lifting long texts out', () => {
     ['not text beside an element', `<R><A>${long}<B/></A></R>`, 0],
     ['not text after an element', `<R><A><B/>${long}</A></R>`, 0],
     ['not CDATA', `<R><A><![CDATA[${long}]]></A></R>`, 0],
+    ['nothing when a CDATA section is anywhere', `<R><A><![CDATA[<B>${long}</B>]]></A><C>${long}</C></R>`, 0],
+    ['nothing when a comment is anywhere', `<R><!-- <B>${long}</B> --><C>${long}</C></R>`, 0],
   ])('%s', (_name, xml, lifted) => {
     const l = liftLongTexts(xml, 'n0');
     expect(l.texts).toHaveLength(lifted);
@@ -237,6 +239,9 @@ describe('through the SDK client', () => {
     const long = `Resources: {a: "${'<&>'.repeat(300)}"}`;
     next = { status: 200, body: answer('GetTemplate', `<TemplateBody><![CDATA[${long}]]></TemplateBody>`) };
     expect(await getTemplateBody(fast, 's')).toBe(long);
+    const markup = `a > b <B>${'b'.repeat(600)}</B>`;
+    next = { status: 200, body: answer('GetTemplate', `<TemplateBody><![CDATA[${markup}]]></TemplateBody>`) };
+    expect(await getTemplateBody(fast, 's')).toBe(markup);
   });
 
   it('leaves an error answer to the SDK: the error is CloudFormation’s', async () => {
