@@ -348,8 +348,8 @@ const WARM_UP_CREDENTIALS = { accessKeyId: 'warm-up', secretAccessKey: 'warm-up'
  * the next ones; README, Performance: seventh session). Here an AssumeRole and a DescribeStacks each go
  * through their whole client (configuration, middleware, signing) into a request handler that refuses them, and
  * so does an S3 upload: nothing leaves the process and no credentials are looked up. On Node.js 20 the first
- * client built also emits
- * the SDK's NodeVersionSupportWarning now, at start-up (logged: `logProcessWarnings`, src/log.ts).
+ * client built also emits the SDK's NodeVersionSupportWarning now, at start-up (logged: `logProcessWarnings`,
+ * src/log.ts).
  */
 export async function warmUpAwsSdk(): Promise<void> {
   const assume = fromTemporaryCredentials({
