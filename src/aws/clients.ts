@@ -7,6 +7,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { type AwsCallTag, classifyAwsError, stackNameOf, tagAwsCall } from './errors.js';
+import { FastXmlQueryProtocol } from './xml-parse.js';
 import { readLongTextsFast } from './xml-text.js';
 
 type AwsCredentialIdentityProvider = ReturnType<typeof fromTemporaryCredentials>;
@@ -306,6 +307,7 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
           credentials: credentialsFor(access, actor, approvers),
           maxAttempts: opts.maxAttempts ?? 5,
           requestHandler: requestHandlerOf(opts),
+          protocol: FastXmlQueryProtocol,
         });
         readLongTextsFast(client);
         tagFaults(client, 'cloudformation', access);
@@ -363,6 +365,7 @@ export async function warmUpAwsSdk(): Promise<void> {
     credentials: WARM_UP_CREDENTIALS,
     requestHandler: SEND_NOTHING,
     maxAttempts: 1,
+    protocol: FastXmlQueryProtocol,
   });
   readLongTextsFast(cfn);
   await cfn.send(new DescribeStacksCommand({ StackName: 'warm-up' })).catch(() => undefined);

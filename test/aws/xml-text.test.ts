@@ -2,14 +2,7 @@
 // and putting back as tables and properties, and through the real SDK client over HTTP against the SDK's own
 // reading of the same answers (a client without the two steps: the oracle), big answers, answers of other shapes
 // and error answers included.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  CloudFormationClient,
-  DescribeChangeSetCommand,
-  GetTemplateCommand,
-  type ServiceOutputTypes,
-} from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeChangeSetCommand, GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTemplateBody } from '../../src/aws/cloudformation.js';
@@ -23,6 +16,7 @@ import {
   sliceEnd,
 } from '../../src/aws/xml-text.js';
 import { escapeXml, xmlValue } from '../fakes/aws-wire.js';
+import { queryAnswer as answer, startXmlEndpoint, withoutMetadata, type XmlEndpoint } from '../support/xml-answers.js';
 
 const noPause = () => Promise.resolve();
 
@@ -145,51 +139,32 @@ describe('lifting long texts out', () => {
 });
 
 describe('through the SDK client', () => {
-  let server: Server;
-  let next: { status: number; body: string } = { status: 200, body: '' };
+  let endpoint: XmlEndpoint;
   let fast: CloudFormationClient;
   let plain: CloudFormationClient;
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(next.status, { 'content-type': 'text/xml' });
-        res.end(next.body);
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const config = {
-      region: 'us-east-1',
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
-      maxAttempts: 1,
-    };
-    fast = new CloudFormationClient(config);
+    endpoint = await startXmlEndpoint();
+    fast = new CloudFormationClient(endpoint.config);
     readLongTextsFast(fast);
-    plain = new CloudFormationClient(config);
+    plain = new CloudFormationClient(endpoint.config);
   });
   afterAll(async () => {
     fast.destroy();
     plain.destroy();
-    await new Promise((r) => server.close(r));
+    await endpoint.close();
   });
 
-  const answer = (action: string, result: string) =>
-    `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">` +
-    `<${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></${action}Response>`;
-  const withoutMetadata = ({ $metadata: _, ...rest }: ServiceOutputTypes) => rest;
   const getTemplate = new GetTemplateCommand({ StackName: 's', TemplateStage: 'Original' });
 
   it('reads any template as the SDK reads it, as CloudFormation escapes it', async () => {
     await fc.assert(
       fc.asyncProperty(fc.string({ unit: 'binary', minLength: 0, maxLength: 1_200 }), async (s) => {
-        next = {
-          status: 200,
-          body: answer(
+        endpoint.answer(
+          answer(
             'GetTemplate',
             `<TemplateBody>${escapeXml(s)}</TemplateBody><StagesAvailable><member>Original</member></StagesAvailable>`,
           ),
-        };
+        );
         expect(withoutMetadata(await fast.send(getTemplate))).toEqual(withoutMetadata(await plain.send(getTemplate)));
       }),
       { numRuns: 100 },
@@ -216,7 +191,7 @@ describe('through the SDK client', () => {
             },
           })),
         };
-        next = { status: 200, body: answer('DescribeChangeSet', xmlValue(result)) };
+        endpoint.answer(answer('DescribeChangeSet', xmlValue(result)));
         const command = new DescribeChangeSetCommand({ ChangeSetName: 'cs', StackName: 's' });
         expect(withoutMetadata(await fast.send(command))).toEqual(withoutMetadata(await plain.send(command)));
       }),
@@ -231,27 +206,26 @@ describe('through the SDK client', () => {
     }
     const template = JSON.stringify({ Resources: resources }, null, 1).replace(/\n/g, '\r\n');
     expect(template.length).toBeGreaterThan(1_000_000);
-    next = { status: 200, body: answer('GetTemplate', `<TemplateBody>${escapeXml(template)}</TemplateBody>`) };
+    endpoint.answer(answer('GetTemplate', `<TemplateBody>${escapeXml(template)}</TemplateBody>`));
     expect(await getTemplateBody(fast, 's')).toBe(template);
   });
 
   it('leaves an answer whose long text is not alone in its element to the SDK', async () => {
     const long = `Resources: {a: "${'<&>'.repeat(300)}"}`;
-    next = { status: 200, body: answer('GetTemplate', `<TemplateBody><![CDATA[${long}]]></TemplateBody>`) };
+    endpoint.answer(answer('GetTemplate', `<TemplateBody><![CDATA[${long}]]></TemplateBody>`));
     expect(await getTemplateBody(fast, 's')).toBe(long);
     const markup = `a > b <B>${'b'.repeat(600)}</B>`;
-    next = { status: 200, body: answer('GetTemplate', `<TemplateBody><![CDATA[${markup}]]></TemplateBody>`) };
+    endpoint.answer(answer('GetTemplate', `<TemplateBody><![CDATA[${markup}]]></TemplateBody>`));
     expect(await getTemplateBody(fast, 's')).toBe(markup);
   });
 
   it('leaves an error answer to the SDK: the error is CloudFormation’s', async () => {
-    next = {
-      status: 400,
-      body:
-        '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>' +
+    endpoint.answer(
+      '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>' +
         `<Code>ValidationError</Code><Message>Stack with id s does not exist ${'x'.repeat(600)}</Message></Error>` +
         '<RequestId>r-2</RequestId></ErrorResponse>',
-    };
+      400,
+    );
     const err = await getTemplateBody(fast, 's').catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect(((err as Error).cause as Error).name).toBe('ValidationError');
