@@ -1,11 +1,12 @@
 // CloudFormation's XML answers parsed with native string searches instead of one character at a time.
 // The AWS SDK's own XML parser (@aws-sdk/xml-builder ≥ 3.972.31, github.com/aws/aws-sdk-js-v3/pull/7863) builds
 // every tag name and text by appending one character after another (`text += x[i++]`), which is slow and leaves
-// a string of garbage per character: a DescribeChangeSet page of 500 changes took it 7–19 ms as CloudFormation's
-// fake writes it, 12–18 ms indented as AWS writes it, where the same algorithm with `indexOf` and `slice` takes
-// 3–5 ms (ad-hoc script, Node 20; bench row 3). Everything else is the SDK's: parseXmlDocument gives the same
-// result as its parser (the same tree, the same quirks: `#text`, repeated tags as arrays, `__proto__`, entities
-// decoded with String.fromCharCode), and the SDK's schema-driven deserializer turns that tree into the output.
+// a string of garbage per character: a DescribeChangeSet page of 500 changes took it 7.6–9.4 ms as the tests' fake
+// CloudFormation writes it, 9.7–13.4 ms indented as AWS writes it, where the same algorithm with `indexOf` and
+// `slice` takes 3.9–4.3 and 4.1–6.3 ms (ad-hoc script, Node 20, after warm-up; see README, Performance).
+// Everything else is the SDK's: parseXmlDocument gives the same result as its parser (the same tree, the same
+// quirks: `#text`, repeated tags as arrays, `__proto__`, entities decoded with String.fromCharCode), and the SDK's
+// schema-driven deserializer turns that tree into the output.
 // What the port does not cover it leaves to the SDK whole: any document with `<!` in it (comments, CDATA,
 // DOCTYPE; CloudFormation writes none), and every document it cannot parse, so that a malformed answer fails
 // with the SDK's own error. Tests compare the two parsers on generated documents, broken ones included.
