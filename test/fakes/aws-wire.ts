@@ -89,11 +89,45 @@ export function xmlValue(v: unknown): string {
   return escapeXml(String(v));
 }
 
+/**
+ * XML indented as AWS writes its Query answers (the response examples of the CloudFormation API Reference): each
+ * element on a line of its own, two spaces a level, an element of only text on one line. Only for markup whose
+ * texts are escaped (no `<` or `>` in them), as xmlValue writes it.
+ */
+export function indentXml(xml: string): string {
+  const tokens = xml.match(/<[^>]*>|[^<]+/g) ?? [];
+  const lines: string[] = [];
+  let depth = 0;
+  const isOpening = (t: string | undefined) => t?.startsWith('<') && !/^<[/?]/.test(t) && !t.endsWith('/>');
+  const isClosing = (t: string | undefined) => t?.startsWith('</') ?? false;
+  const isText = (t: string | undefined) => t !== undefined && !t.startsWith('<');
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const pad = '  '.repeat(depth);
+    if (t.startsWith('<?')) lines.push(t);
+    else if (isOpening(t) && isText(tokens[i + 1]) && isClosing(tokens[i + 2])) {
+      lines.push(pad + t + tokens[i + 1] + tokens[i + 2]);
+      i += 2;
+    } else if (isOpening(t) && isClosing(tokens[i + 1])) {
+      lines.push(pad + t + tokens[i + 1]);
+      i += 1;
+    } else if (isOpening(t)) {
+      lines.push(pad + t);
+      depth++;
+    } else if (isClosing(t)) {
+      depth--;
+      lines.push('  '.repeat(depth) + t);
+    } else if (t.startsWith('<')) lines.push(pad + t);
+    else if (t.trim() !== '') lines.push(pad + t);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 export function queryResponse(action: string, xmlns: string, result: object | undefined, requestId: string): string {
   const inner = result === undefined ? '' : `<${action}Result>${xmlValue(result)}</${action}Result>`;
-  return (
+  return indentXml(
     `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${xmlns}">${inner}` +
-    `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
+      `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`,
   );
 }
 

@@ -28,6 +28,7 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FakeAws, type FakeAwsOptions, startFakeAws } from './aws.js';
+import { indentXml, queryResponse } from './aws-wire.js';
 
 const creds = { accessKeyId: 'test', secretAccessKey: 'test' };
 const started: FakeAws[] = [];
@@ -177,6 +178,39 @@ async function createChangeSet(cfn: CloudFormationClient, input: Partial<CreateC
     }),
   );
 }
+
+describe('the wire format', () => {
+  it('writes its answers indented as AWS does, texts untouched', () => {
+    const xml = queryResponse(
+      'DescribeStacks',
+      'ns',
+      { Stacks: [{ StackName: 'a<b', Outputs: [], Description: 'x\n y' }] },
+      'r',
+    );
+    expect(xml).toBe(
+      [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<DescribeStacksResponse xmlns="ns">',
+        '  <DescribeStacksResult>',
+        '    <Stacks>',
+        '      <member>',
+        '        <StackName>a&lt;b</StackName>',
+        '        <Outputs></Outputs>',
+        '        <Description>x',
+        ' y</Description>',
+        '      </member>',
+        '    </Stacks>',
+        '  </DescribeStacksResult>',
+        '  <ResponseMetadata>',
+        '    <RequestId>r</RequestId>',
+        '  </ResponseMetadata>',
+        '</DescribeStacksResponse>',
+        '',
+      ].join('\n'),
+    );
+    expect(indentXml('<a><b/><c>t</c></a>')).toBe('<a>\n  <b/>\n  <c>t</c>\n</a>\n');
+  });
+});
 
 describe('stacks and templates', () => {
   it('waits the latency it is given per action before answering', async () => {
