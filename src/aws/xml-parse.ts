@@ -19,13 +19,24 @@ import { AwsQueryProtocol, XmlShapeDeserializer } from '@aws-sdk/core/protocols'
 const ENTITY = /&(?:#x([0-9a-fA-F]{1,6})|#(\d{1,7})|([a-zA-Z][a-zA-Z0-9]{0,30}));/g;
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
+/**
+ * A copy of `s` that does not hold the document it was cut from. V8 makes a substring of 13 or more characters a
+ * view into its parent (a "sliced string"): a stack status kept from an answer would keep the whole answer, up to
+ * megabytes, alive. Concatenating flattens into a string of its own, and the slice of that holds only it.
+ */
+export function detached(s: string): string {
+  return s.length < 13 ? s : ` ${s}`.slice(1);
+}
+
 function decodeEntities(s: string): string {
-  if (!s.includes('&')) return s;
-  return s.replace(ENTITY, (_, hex?: string, dec?: string, named?: string) => {
+  if (!s.includes('&')) return detached(s);
+  const decoded = s.replace(ENTITY, (_, hex?: string, dec?: string, named?: string) => {
     if (hex) return String.fromCharCode(Number.parseInt(hex, 16));
     if (dec) return String.fromCharCode(Number.parseInt(dec, 10));
     return ENTITIES[named!] ?? '';
   });
+  // No reference in it: replace gave the slice itself back.
+  return decoded === s ? detached(s) : decoded;
 }
 
 /** An own, enumerable `__proto__` key, as the SDK's parser makes one (its writeKey). */

@@ -14,6 +14,7 @@
 // between, and put back in place of their placeholders in the SDK's output. Error answers go to the SDK as they came.
 import { randomBytes } from 'node:crypto';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { detached } from './xml-parse.js';
 
 /** The five entities XML predefines (w3.org/TR/xml/#sec-predefined-ent). */
 const PREDEFINED = /&(?:quot|amp|lt|gt|apos);/;
@@ -100,7 +101,8 @@ export async function decodeTexts(
       sincePause += end - from;
       from = end;
     }
-    const decoded = parts.join('');
+    // A text that decoded to itself would still be a view into the whole answer (see detached).
+    const decoded = parts.length === 1 ? detached(parts[0]!) : parts.join('');
     out.push(decoded.trim() === '' && decoded.includes('\n') ? '' : decoded);
   }
   return out;

@@ -3,6 +3,8 @@
 // quirks included; for a broken document never a tree where the SDK's parser has an error; and through real SDK
 // clients over HTTP, the same output as a client with the SDK's own protocol.
 import { isDeepStrictEqual } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { CloudFormationClient, DescribeChangeSetCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { XmlShapeDeserializer } from '@aws-sdk/core/protocols';
 import { parseXML } from '@aws-sdk/xml-builder';
@@ -10,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../src/aws/clients.js';
 import { FastXmlQueryProtocol, FastXmlShapeDeserializer, parseXmlDocument } from '../../src/aws/xml-parse.js';
-import { readLongTextsFast } from '../../src/aws/xml-text.js';
+import { decodeTexts, liftLongTexts, readLongTextsFast } from '../../src/aws/xml-text.js';
 import { xmlValue } from '../fakes/aws-wire.js';
 import { queryAnswer, startXmlEndpoint, withoutMetadata, type XmlEndpoint } from '../support/xml-answers.js';
 
@@ -202,6 +204,37 @@ describe('parseXmlDocument', () => {
     const expected = outcome(() => sdk.readDocument(doc));
     expect(expected.ok).toBe(false);
     expect(outcome(() => fast.readDocument(doc))).toEqual(expected);
+  });
+});
+
+describe('values taken from an answer', () => {
+  // V8 makes a substring a view into its parent: a value kept from an answer must not keep the answer alive.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  /** Heap growth, in MB, while `n` answers of 200 KB are read and one short value of each is kept. */
+  const growthKeeping = async (read: (doc: string) => Promise<string>, n = 50) => {
+    const kept: string[] = [];
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < n; i++) {
+      kept.push(await read(`<r><id>stack-${i}-${'v'.repeat(600)}</id><pad>${'x'.repeat(200_000 + i)}</pad></r>`));
+    }
+    gc();
+    expect(new Set(kept).size).toBe(n);
+    return (process.memoryUsage().heapUsed - before) / 1e6;
+  };
+
+  it('keep no answer alive, parsed (50 answers of 200 KB: 10 MB if they did)', async () => {
+    const growth = await growthKeeping(async (doc) => (parseXmlDocument(doc) as { r: { id: string } }).r.id);
+    expect(growth).toBeLessThan(3);
+  });
+
+  it('keep no answer alive, lifted as long texts', async () => {
+    const growth = await growthKeeping(async (doc) => {
+      const lifted = liftLongTexts(doc, 'n');
+      return (await decodeTexts(lifted.texts, () => Promise.resolve()))[0]!;
+    });
+    expect(growth).toBeLessThan(3);
   });
 });
 
