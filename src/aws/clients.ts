@@ -6,6 +6,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { PRIORITY } from '../budgets.js';
 import { type AwsCallTag, classifyAwsError, stackNameOf, tagAwsCall } from './errors.js';
 import { FastXmlQueryProtocol } from './xml-parse.js';
 import { readLongTextsFast } from './xml-text.js';
@@ -25,6 +26,11 @@ export interface StageAccess {
 /** Who approved the operation a client acts for: sent as session tags, so CloudTrail shows them. */
 export interface SessionContext {
   approvers?: string[];
+  /**
+   * Following a running stack: the client's calls wait behind the account's other calls (planning, starts,
+   * recovery, end effects) in its budget, for at most BACKGROUND_PATIENCE_MS each, then queue as their equals.
+   */
+  background?: boolean;
 }
 
 export interface AwsClients {
@@ -54,13 +60,22 @@ export interface AwsClientOptions {
    * retries included; a throttled answer is reported back to it.
    */
   budget?: (scope: { account?: string; region: string }) => CallBudget;
+  /** How long a background call lets the other calls of its budget go first; default BACKGROUND_PATIENCE_MS */
+  backgroundPatienceMs?: number;
 }
 
 /** What the clients need of a request budget (src/budgets.ts Budget). */
 export interface CallBudget {
-  take(): Promise<unknown>;
+  /** `priority` as in src/budgets.ts: lower goes first, a function is read whenever the next caller is chosen */
+  take(priority?: number | (() => number)): Promise<unknown>;
   throttled(): void;
 }
+
+/**
+ * How long a background call (SessionContext.background) lets the other calls of its budget go first. Past it,
+ * it is served in turn with them, so following never starves, whatever else runs in the account.
+ */
+export const BACKGROUND_PATIENCE_MS = 5_000;
 
 /** One attempt of an AWS API call. */
 export interface AwsCallRecord {
@@ -173,11 +188,16 @@ function countCalls(client: WithMiddleware, service: string, onCall: ((c: AwsCal
  * (docs.aws.amazon.com/IAM/latest/UserGuide/signing-elements.html), and a wait can be longer when many operations
  * share an account. The wait is not part of the measured call duration.
  */
-function budgetCalls(client: WithMiddleware, budget: CallBudget | undefined): void {
+function budgetCalls(client: WithMiddleware, budget: CallBudget | undefined, patienceMs?: number): void {
   if (!budget) return;
   client.middlewareStack.addRelativeTo(
     (next: Next) => async (args: { input: unknown }) => {
-      await budget.take();
+      if (patienceMs === undefined) await budget.take();
+      else {
+        // A background call: served after the others until it has waited patienceMs, then in turn with them.
+        const since = performance.now();
+        await budget.take(() => (performance.now() - since < patienceMs ? PRIORITY.progress : PRIORITY.urgent));
+      }
       try {
         return await next(args);
       } catch (err) {
@@ -301,7 +321,8 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
   return {
     cloudFormation(access, actor, session) {
       const approvers = session?.approvers?.length ? approversTagValue(session.approvers) : '';
-      return cached(keyOf('cfn', access, actor, approvers), () => {
+      const background = session?.background === true;
+      return cached(keyOf(background ? 'cfn-background' : 'cfn', access, actor, approvers), () => {
         const client = new CloudFormationClient({
           region: access.region,
           credentials: credentialsFor(access, actor, approvers),
@@ -312,7 +333,11 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
         readLongTextsFast(client);
         tagFaults(client, 'cloudformation', access);
         countCalls(client, 'cloudformation', opts.onCall);
-        budgetCalls(client, opts.budget?.({ account: accountOfRole(access.role), region: access.region }));
+        budgetCalls(
+          client,
+          opts.budget?.({ account: accountOfRole(access.role), region: access.region }),
+          background ? (opts.backgroundPatienceMs ?? BACKGROUND_PATIENCE_MS) : undefined,
+        );
         return client;
       });
     },

@@ -14,6 +14,8 @@ import {
   sourceIdentity,
 } from '../../src/aws/clients.js';
 import { describeStack } from '../../src/aws/cloudformation.js';
+import { createBudgets } from '../../src/budgets.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
 import { type FakeAws, startFakeAws } from '../fakes/aws.js';
 
 const ENV_KEYS = [
@@ -303,6 +305,53 @@ describe('budget', () => {
       'take default/us-east-1',
       'DescribeStacks ok',
     ]);
+  });
+});
+
+describe('background calls', () => {
+  // One budget of 4 calls a second without burst (src/budgets.ts over the memory store): every call but the first
+  // waits, and the order in which the fake receives them is the order the budget served them.
+  const budgeted = (backgroundPatienceMs?: number) => {
+    const budget = createBudgets({ store: createMemoryStore() }).get('cfn', 'cfn', { ratePerSec: 4, burst: 1 });
+    const clients = createAwsClients({
+      budget: () => budget,
+      ...(backgroundPatienceMs !== undefined ? { backgroundPatienceMs } : {}),
+    });
+    return { budget, clients };
+  };
+  const served = () => aws.callsOf('DescribeStacks').map((c) => c.params.StackName);
+  const run = async ({ budget, clients }: ReturnType<typeof budgeted>) => {
+    await describeStack(clients.cloudFormation(prod, 'U1'), 'api-prod'); // takes the one token there is
+    const background = clients.cloudFormation(prod, 'U1', { background: true });
+    const reads = [describeStack(background, 'api-prod')];
+    while (budget.waiting() === 0) await new Promise((r) => setTimeout(r, 2)); // the background read waits first
+    for (let i = 0; i < 4; i++) reads.push(describeStack(clients.cloudFormation(prod, 'U1'), `other-${i}`));
+    await Promise.all(reads);
+  };
+
+  it('serves a background call (following a stack) after the calls that came after it', async () => {
+    await run(budgeted());
+    expect(served()).toEqual(['api-prod', 'other-0', 'other-1', 'other-2', 'other-3', 'api-prod']);
+  });
+
+  it('serves it in turn once it has waited its patience out: following never starves', async () => {
+    // 300 ms of patience, calls 250 ms apart: the background read goes before the calls that came after it once
+    // it has waited 300 ms, i.e. after one of them (two if the machine is slow to wake the budget up).
+    await run(budgeted(300));
+    const order = served();
+    expect(order).toHaveLength(6);
+    expect(order.lastIndexOf('api-prod')).toBeGreaterThanOrEqual(1);
+    expect(order.lastIndexOf('api-prod')).toBeLessThanOrEqual(3);
+  });
+
+  it('is a client of its own, sharing the role session of the same person', async () => {
+    const clients = createAwsClients();
+    const background = clients.cloudFormation(prod, 'U1', { background: true });
+    expect(background).not.toBe(clients.cloudFormation(prod, 'U1'));
+    expect(background).toBe(clients.cloudFormation(prod, 'U1', { background: true }));
+    await describeStack(background, 'api-prod');
+    await describeStack(clients.cloudFormation(prod, 'U1'), 'api-prod');
+    expect(aws.callsOf('AssumeRole')).toHaveLength(1);
   });
 });
 
