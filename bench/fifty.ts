@@ -3,6 +3,7 @@
 // the fake AWS answers with per-call latency. Measured: final replies delivered, Slack 429s, Describe* calls per
 // minute per account (the most in any 60 s), and per execution the longest time without a progress update.
 import { ACTION } from '../src/slack/ids.js';
+import { PROGRESS_NOTE_BLOCK_ID } from '../src/slack/views/progress.js';
 import { SIGNING_SECRET } from '../test/support/bot.js';
 import { promotionIdOf, type Scenario, summaries } from '../test/support/scenario.js';
 import { sendBlockAction, sendSlashCommand } from '../test/support/slack-driver.js';
@@ -24,6 +25,13 @@ export interface FiftyResult {
   longestGapsMs: number[];
   /** executions that had no progress message at all */
   withoutProgress: number;
+  /** progress notes posted, over all executions */
+  notesPosted: number;
+  /**
+   * Longest gaps over 10 s (s), by where they were: from the approval to the first progress, between two, or from
+   * the last progress to the final reply
+   */
+  longestGapAt: { start: number[]; during: number[]; end: number[] };
   rssMb: number[];
   /** The most RSS each replica had at any time (start-up and this row) */
   peakRssMb: number[];
@@ -110,6 +118,8 @@ export async function measureFifty(
 
   const gaps: number[] = [];
   let withoutProgress = 0;
+  let notesPosted = 0;
+  const gapAt: FiftyResult['longestGapAt'] = { start: [], during: [], end: [] };
   for (const m of planned) {
     const start = approvedAt.get(m.ts);
     const final = finalOf(m.ts);
@@ -117,11 +127,23 @@ export async function measureFifty(
       .thread(m.ts)
       .find((t) => /^(Executing|Rolling back)…/.test(t.history[0]?.text ?? '') && t !== final);
     if (!progress) withoutProgress++;
+    // Progress notes (replies of their own, posted while the progress message's update waits) show progress too.
+    const notes = s.slack
+      .thread(m.ts)
+      .filter((t) => t.blocks?.some((b) => (b as { block_id?: string }).block_id === PROGRESS_NOTE_BLOCK_ID))
+      .map((t) => t.history[0]!.at);
+    notesPosted += notes.length;
     const end = final?.history[0]?.at ?? Date.now();
-    const times = [start ?? end, ...(progress?.history.map((v) => v.at) ?? []), end].sort((a, b) => a - b);
+    const times = [start ?? end, ...(progress?.history.map((v) => v.at) ?? []), ...notes, end].sort((a, b) => a - b);
     let longest = 0;
-    for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i]! - times[i - 1]!);
+    let where: keyof FiftyResult['longestGapAt'] = 'start';
+    for (let i = 1; i < times.length; i++) {
+      if (times[i]! - times[i - 1]! <= longest) continue;
+      longest = times[i]! - times[i - 1]!;
+      where = i === 1 ? 'start' : i === times.length - 1 ? 'end' : 'during';
+    }
     gaps.push(longest);
+    if (longest > 10_000) gapAt[where].push(Math.round(longest / 100) / 10);
   }
   const slackCalls = s.slack.calls.slice(slackFrom);
   const slack429ByMethod: Record<string, number> = {};
@@ -163,6 +185,8 @@ export async function measureFifty(
     describeTotal: Object.fromEntries([...byAccount].map(([a, t]) => [a, t.length])),
     longestGapsMs: gaps,
     withoutProgress,
+    notesPosted,
+    longestGapAt: gapAt,
     rssMb: [rssMb(s.bot.proc.pid), rssMb(replicaPid)],
     peakRssMb: [rssMb(s.bot.proc.pid, true), rssMb(replicaPid, true)],
     rssPartsMb: [rssPartsMb(s.bot.proc.pid), rssPartsMb(replicaPid)],

@@ -390,6 +390,15 @@ function report(r: Results): string {
         ['Describe* calls in all, per account', JSON.stringify(f.describeTotal)],
         ['longest time without progress, p50 / max s', `${ms(gaps.p50 / 1000)} / ${ms(gaps.max / 1000)}`],
         ['executions without a progress message', String(f.withoutProgress)],
+        ['progress notes posted (while a progress message waited for its update)', String(f.notesPosted ?? 0)],
+        [
+          'longest gaps over 10 s: approval → progress / between / → final reply, s',
+          f.longestGapAt
+            ? [f.longestGapAt.start, f.longestGapAt.during, f.longestGapAt.end]
+                .map((g) => (g.length ? [...g].sort((a, b) => b - a).join(' ') : '–'))
+                .join(' / ')
+            : '–',
+        ],
         ['RSS of the replicas after, MB', f.rssMb.map((x) => ms(x, 0)).join(', ')],
         ['the most RSS each replica had (VmHWM), MB', f.peakRssMb.map((x) => ms(x, 0)).join(', ')],
         [

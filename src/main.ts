@@ -39,6 +39,7 @@ function timingFrom(settings: Record<string, number | undefined>): Timing {
     stallMs: pick('stallAfter', DEFAULT_TIMING.stallMs),
     sweepEveryMs: pick('sweepEvery', DEFAULT_TIMING.sweepEveryMs),
     progressEveryMs: pick('progressEvery', DEFAULT_TIMING.progressEveryMs),
+    progressNoteAfterMs: pick('progressNoteAfter', DEFAULT_TIMING.progressNoteAfterMs),
     pollMinMs: pick('pollMin', DEFAULT_TIMING.pollMinMs),
     pollMaxMs: pick('pollMax', DEFAULT_TIMING.pollMaxMs),
     planningTimeoutMs: pick('planningTimeout', DEFAULT_TIMING.planningTimeoutMs),

@@ -119,6 +119,7 @@ describe('promote.example.yml (the shipped file)', () => {
       stallAfter: 90_000,
       awsRequestTimeout: 20_000,
       progressEvery: 2_000,
+      progressNoteAfter: 8_000,
       pollMin: 500,
       pollMax: 2_000,
       planningTimeout: 15 * 60_000,
@@ -371,13 +372,14 @@ describe('accepted configs', () => {
       'every setting, as milliseconds',
       base(
         undefined,
-        'settings:\n  leaseTtl: 15s\n  sweepEvery: 5s\n  progressEvery: 2s\n  pollMin: 500ms\n  pollMax: 2s\n  planningTimeout: 15m\n  retention: 90d',
+        'settings:\n  leaseTtl: 15s\n  sweepEvery: 5s\n  progressEvery: 2s\n  progressNoteAfter: 12s\n  pollMin: 500ms\n  pollMax: 2s\n  planningTimeout: 15m\n  retention: 90d',
       ),
       (c) => c.settings,
       {
         leaseTtl: 15_000,
         sweepEvery: 5_000,
         progressEvery: 2_000,
+        progressNoteAfter: 12_000,
         pollMin: 500,
         pollMax: 2_000,
         planningTimeout: 900_000,

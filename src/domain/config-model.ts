@@ -39,6 +39,7 @@ export const SETTING_KEYS = [
   'stallAfter',
   'sweepEvery',
   'progressEvery',
+  'progressNoteAfter',
   'pollMin',
   'pollMax',
   'planningTimeout',

@@ -25,6 +25,11 @@ export interface Timing {
   sweepEveryMs: number;
   /** At most one progress update per this interval (Slack chat.update is Tier 3) */
   progressEveryMs: number;
+  /**
+   * When the progress message has not shown what changed for this long (every deployment shares Slack's
+   * chat.update budget, so with many at once its updates wait), a short progress note is posted in the thread.
+   */
+  progressNoteAfterMs: number;
   /** Stack event polling backoff */
   pollMinMs: number;
   pollMaxMs: number;
@@ -39,6 +44,7 @@ export const DEFAULT_TIMING: Timing = {
   stallMs: 90_000,
   sweepEveryMs: 5_000,
   progressEveryMs: 2_000,
+  progressNoteAfterMs: 8_000,
   pollMinMs: 500,
   pollMaxMs: 2_000,
   planningTimeoutMs: 15 * 60_000,

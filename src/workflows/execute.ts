@@ -21,7 +21,14 @@ import type { StageConfig } from '../domain/config-model.js';
 import { isTerminal, type PromotionEvent } from '../domain/promotion.js';
 import type { FailedResource, Promotion } from '../domain/types.js';
 import { crashPoint } from '../faults.js';
-import { renderCancelNotice, renderFailedResource, renderProgress } from '../slack/views/progress.js';
+import {
+  type ProgressInput,
+  renderCancelNotice,
+  renderFailedResource,
+  renderProgress,
+  renderProgressNote,
+  renderStartingNote,
+} from '../slack/views/progress.js';
 import { renderStackDone } from '../slack/views/stacks.js';
 import { alarmLabel } from '../slack/views/time.js';
 import { accessOf, audit, type Deps, forOperation, stageOf, transition } from './deps.js';
@@ -191,13 +198,48 @@ async function startedAtCloudFormation(cfn: CloudFormationClient, p: Promotion):
  * A permanent fault ends it with an instruction; a transient one is retried with backoff until the start
  * deadline, after which it is ended, never executed late.
  */
-async function start(deps: Deps, initial: Promotion, lease: Lease): Promise<Promotion> {
-  let p = initial;
+async function start(deps: Deps, p: Promotion, lease: Lease): Promise<Promotion> {
   const stage = stageOf(deps, p);
   if (!stage)
     return move(deps, p, { type: 'start_failed', reason: 'Not executed: the stage is no longer configured.' });
   const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
   const approvedAt = Date.parse(p.approvedAt ?? p.updatedAt);
+  const startingNote = noteSlowStart(deps, p, approvedAt);
+  try {
+    return await startNow(deps, p, lease, stage, cfn, approvedAt);
+  } finally {
+    clearTimeout(startingNote);
+  }
+}
+
+/**
+ * A first start that has not got going progressNoteAfter after the approval (its checks wait for the account's
+ * AWS budget behind other deployments, say) says so in the thread, once; a quick start says nothing.
+ */
+function noteSlowStart(deps: Deps, p: Promotion, approvedAt: number): NodeJS.Timeout | undefined {
+  if (p.state !== 'approved' || p.startAttempts || !p.messageTs) return undefined;
+  const timer = setTimeout(
+    () => {
+      void deps.slack
+        .post({ channel: p.channel, thread_ts: p.messageTs, ...renderStartingNote() }, { priority: 'progress' })
+        .catch((err) => deps.log.warn('progress note', { err, promotionId: p.id }));
+    },
+    // Counted from the approval; a start resumed long after it (by another replica, say) still gets a moment.
+    Math.max(noteGraceMs(deps), approvedAt + deps.timing.progressNoteAfterMs - deps.now().getTime()),
+  );
+  timer.unref();
+  return timer;
+}
+
+async function startNow(
+  deps: Deps,
+  initial: Promotion,
+  lease: Lease,
+  stage: StageConfig,
+  cfn: CloudFormationClient,
+  approvedAt: number,
+): Promise<Promotion> {
+  let p = initial;
   try {
     if (deps.now().getTime() - approvedAt > START_DEADLINE_MS) {
       // Unconfirmed may still mean it ran just before a crash: never end what runs, never run it late.
@@ -321,6 +363,10 @@ function applyEvent(pr: Progress, ev: StackEvent, stackName: string): void {
   }
 }
 
+/** A progress note waits this long (at most a quarter of progressNoteAfter) for a pending update to land. */
+const NOTE_GRACE_MS = 2_500;
+const noteGraceMs = (deps: Deps) => Math.min(NOTE_GRACE_MS, deps.timing.progressNoteAfterMs / 4);
+
 /** Failed resources posted in one reply: at most this many listed, the rest counted. */
 const FAILED_PER_REPLY = 10;
 
@@ -355,7 +401,9 @@ async function followAs(
   followerId: string,
 ): Promise<Promotion> {
   let p = start;
-  const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester);
+  // Following lets planning, starts and end effects of the same account go first (for a few seconds at most):
+  // with many executions at once their reads would otherwise hold every approved start behind them.
+  const cfn = deps.aws.cloudFormation(accessOf(stage), p.requester, { background: true });
   const ex = p.execution!;
   const pr: Progress = { done: new Set(), inProgress: new Set(), failed: new Map() };
   for (const f of ex.failedResources) pr.failed.set(`${f.logicalId}:${f.status}`, f);
@@ -378,19 +426,48 @@ async function followAs(
   let dirty = true;
   let delay = deps.timing.pollMinMs;
   let progressTs = ex.progressTs;
+  // What the thread shows: `changes` counts the reads that brought events, `shown` is the count the thread
+  // shows (through the progress message or a note), `shownAt` when it last showed more, `behindSince` since when
+  // it lacks a change. A note goes out when the thread has shown nothing new for progressNoteAfter and has been
+  // behind for a moment (an update with budget to spare lands well within it): one note at a time, tried at
+  // most every progressNoteAfter.
+  const seenThread = {
+    changes: 0,
+    shown: 0,
+    shownAt: Date.now(),
+    behindSince: Date.now(),
+    noteTriedAt: 0,
+    noting: false,
+  };
+  const showing = (changes: number) => () => {
+    if (changes <= seenThread.shown) return;
+    seenThread.shown = changes;
+    seenThread.shownAt = Date.now();
+    seenThread.behindSince = Date.now();
+  };
+  const noteDue = () => {
+    const now = Date.now();
+    const after = deps.timing.progressNoteAfterMs;
+    return (
+      seenThread.changes > seenThread.shown &&
+      !seenThread.noting &&
+      now - Math.max(seenThread.shownAt, seenThread.noteTriedAt) >= after &&
+      now - seenThread.behindSince >= noteGraceMs(deps)
+    );
+  };
 
-  const render = (status?: string) =>
-    renderProgress({
-      done: pr.done.size,
-      // Recovery operations have no plan: count what CloudFormation touches.
-      total: Math.max(total, pr.done.size + pr.inProgress.size),
-      inProgress: [...pr.inProgress],
-      failed: pr.failed.size,
-      elapsedMs: deps.now().getTime() - startedAt,
-      stackStatus: status,
-      ...(watchingUntil(status) ?? {}),
-      ...(part ? { stack: { name: part.stack, position: p.current! + 1, of: p.parts!.length } } : {}),
-    });
+  const render = (status?: string) => renderProgress(progressOf(status));
+  const progressOf = (status?: string): ProgressInput => ({
+    done: pr.done.size,
+    // Recovery operations have no plan: count what CloudFormation touches.
+    total: Math.max(total, pr.done.size + pr.inProgress.size),
+    inProgress: [...pr.inProgress],
+    failed: pr.failed.size,
+    elapsedMs: deps.now().getTime() - startedAt,
+    stackStatus: status,
+    ...(watchingUntil(status) ?? {}),
+    ...(part ? { stack: { name: part.stack, position: p.current! + 1, of: p.parts!.length } } : {}),
+  });
 
   // CloudFormation stays UPDATE_IN_PROGRESS while it watches the alarms after the last resource is updated
   // (RollbackConfiguration.MonitoringTimeInMinutes in the CloudFormation API reference).
@@ -408,6 +485,7 @@ async function followAs(
     try {
       progressTs = (await deps.slack.post({ channel: p.channel, thread_ts: p.messageTs, ...render() })).ts;
       crashPoint('after-progress-post');
+      showing(seenThread.changes)();
       p = await move(deps, p, { type: 'progress', progressTs });
       lastUpdate = Date.now();
       dirty = false;
@@ -416,111 +494,142 @@ async function followAs(
     }
   }
 
-  for (;;) {
-    await lease.touch({ yieldOnStop: true });
-    let status: string | undefined;
-    let gone = false;
-    try {
-      // Shared with the followers of other executions in the account and region (src/aws/stack-follower.ts).
-      const seen = await followers.read(cfn, accessOf(stage), {
-        id: followerId,
-        stack: p.target.stack,
-        token: ex.token,
-        afterEventId: lastEventId,
-        notBefore: new Date(startedAt - CLOCK_SKEW_MS),
+  /** The stack's status as last read (for notes posted between reads). */
+  let lastStatus: string | undefined;
+  const noteIfDue = () => {
+    if (!noteDue() || !progressTs || !p.messageTs) return;
+    // The progress message is behind (its update waits for the workspace's chat.update budget, or fails): a
+    // note in the thread, under the channel's chat.postMessage budget, shows where the execution is.
+    seenThread.noting = true;
+    seenThread.noteTriedAt = Date.now();
+    const note = { channel: p.channel, thread_ts: p.messageTs, ...renderProgressNote(progressOf(lastStatus)) };
+    void deps.slack
+      .post(note, { priority: 'progress' })
+      .then(showing(seenThread.changes))
+      .catch((err) => deps.log.warn('progress note', { err, promotionId: p.id }))
+      .finally(() => {
+        seenThread.noting = false;
       });
-      const events = seen.events;
-      for (const ev of events) {
-        applyEvent(pr, ev, p.target.stack);
-        if (isStackEvent(ev, p.target.stack) && ev.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS' && !alarm) {
-          alarm = alarmOfRollback(ev.ResourceStatusReason, monitoring?.alarms);
+  };
+  // Also between reads: a read may wait for the account's budget (following goes after starts and planning).
+  const noteTimer = setInterval(noteIfDue, Math.max(10, Math.min(1_000, deps.timing.progressNoteAfterMs / 4)));
+  noteTimer.unref();
+
+  try {
+    for (;;) {
+      await lease.touch({ yieldOnStop: true });
+      let status: string | undefined;
+      let gone = false;
+      try {
+        // Shared with the followers of other executions in the account and region (src/aws/stack-follower.ts).
+        const seen = await followers.read(cfn, accessOf(stage), {
+          id: followerId,
+          stack: p.target.stack,
+          token: ex.token,
+          afterEventId: lastEventId,
+          notBefore: new Date(startedAt - CLOCK_SKEW_MS),
+        });
+        const events = seen.events;
+        for (const ev of events) {
+          applyEvent(pr, ev, p.target.stack);
+          if (isStackEvent(ev, p.target.stack) && ev.ResourceStatus === 'UPDATE_ROLLBACK_IN_PROGRESS' && !alarm) {
+            alarm = alarmOfRollback(ev.ResourceStatusReason, monitoring?.alarms);
+          }
+          if (
+            !resourcesDoneAt &&
+            updated.length > 0 &&
+            pr.inProgress.size === 0 &&
+            updated.every((id) => pr.done.has(id))
+          ) {
+            resourcesDoneAt = ev.Timestamp ?? deps.now();
+          }
         }
-        if (
-          !resourcesDoneAt &&
-          updated.length > 0 &&
-          pr.inProgress.size === 0 &&
-          updated.every((id) => pr.done.has(id))
-        ) {
-          resourcesDoneAt = ev.Timestamp ?? deps.now();
+        if (events.length) {
+          lastEventId = events[events.length - 1]!.EventId;
+          dirty = true;
+          if (seenThread.changes === seenThread.shown) seenThread.behindSince = Date.now();
+          seenThread.changes++;
         }
-      }
-      if (events.length) {
-        lastEventId = events[events.length - 1]!.EventId;
-        dirty = true;
-      }
-      gone = seen.gone;
-      status = seen.stack?.StackStatus;
-      delay = events.length ? deps.timing.pollMinMs : Math.min(deps.timing.pollMaxMs, delay * 1.5);
-    } catch (err) {
-      const fault = classifyAwsError(err);
-      if (fault.kind === 'permanent') {
-        // We can no longer see the stack: say so and end; CloudFormation itself lets no other update in meanwhile.
-        return move(deps, p, {
-          type: 'finished',
-          stackStatus: 'UNKNOWN',
-          reason: `lost sight of ${p.target.stack}: ${explainAwsFault(fault)}`,
+        gone = seen.gone;
+        status = seen.stack?.StackStatus;
+        delay = events.length ? deps.timing.pollMinMs : Math.min(deps.timing.pollMaxMs, delay * 1.5);
+      } catch (err) {
+        const fault = classifyAwsError(err);
+        if (fault.kind === 'permanent') {
+          // We can no longer see the stack: say so and end; CloudFormation itself lets no other update in meanwhile.
+          return move(deps, p, {
+            type: 'finished',
+            stackStatus: 'UNKNOWN',
+            reason: `lost sight of ${p.target.stack}: ${explainAwsFault(fault)}`,
+          });
+        }
+        delay = Math.min(deps.timing.pollMaxMs * 4, delay * 2);
+        deps.log.warn('reading the stack failed for now; trying again', {
+          promotionId: p.id,
+          delayMs: delay,
+          fault: fault.code,
         });
       }
-      delay = Math.min(deps.timing.pollMaxMs * 4, delay * 2);
-      deps.log.warn('reading the stack failed for now; trying again', {
-        promotionId: p.id,
-        delayMs: delay,
-        fault: fault.code,
-      });
-    }
 
-    const fresh = [...pr.failed.entries()].filter(([k]) => !reported.has(k));
-    if (fresh.length) {
-      for (const [k] of fresh) reported.add(k);
-      const failed = fresh.map(([, f]) => f);
-      const lines = failed.slice(0, FAILED_PER_REPLY).map(renderFailedResource);
-      if (failed.length > FAILED_PER_REPLY)
-        lines.push(`…and ${failed.length - FAILED_PER_REPLY} more failed resources`);
-      await threadReply(deps, p, lines.join('\n'));
-      p = await move(deps, p, { type: 'progress', failed });
-    }
-
-    // Settled after events of ours, or settled long after we started without any event carrying our token
-    // (a safety net: a follower must end even if CloudFormation did not tag the events).
-    const quietFor = deps.now().getTime() - startedAt;
-    const settled =
-      status !== undefined && isSettled(status) && (lastEventId !== undefined || quietFor > UNTAGGED_GRACE_MS);
-    if (settled || gone) {
-      const firstFailure = [...pr.failed.values()][0];
-      const byAlarm = alarm && !isUpdateSuccess(status) ? alarm : undefined;
-      const reason = isUpdateSuccess(status)
-        ? undefined
-        : byAlarm
-          ? `the alarm ${alarmLabel(byAlarm)} went into ALARM, so CloudFormation rolled the update back (rollback trigger ${byAlarm})`
-          : (firstFailure?.reason ?? `stack ended in ${status}`);
-      if (progressTs && p.messageTs) {
-        // Not awaited, and after the summary: the final reply (a message of its own) and the summary (end effects)
-        // tell the outcome; with many executions ending at once, Slack's chat.update budget (about 50 a minute)
-        // would otherwise hold each final reply behind every progress message's last update.
-        void deps.slack
-          .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true, priority: 'final' })
-          .catch((err) => deps.log.warn('final progress update', { err, promotionId: p.id }));
+      const fresh = [...pr.failed.entries()].filter(([k]) => !reported.has(k));
+      if (fresh.length) {
+        for (const [k] of fresh) reported.add(k);
+        const failed = fresh.map(([, f]) => f);
+        const lines = failed.slice(0, FAILED_PER_REPLY).map(renderFailedResource);
+        if (failed.length > FAILED_PER_REPLY)
+          lines.push(`…and ${failed.length - FAILED_PER_REPLY} more failed resources`);
+        await threadReply(deps, p, lines.join('\n'));
+        p = await move(deps, p, { type: 'progress', failed });
       }
-      p = await move(deps, p, {
-        type: 'finished',
-        stackStatus: status ?? 'DELETED',
-        reason,
-        ...(byAlarm ? { alarm: byAlarm } : {}),
-      });
-      crashPoint('after-final-transition');
-      return p;
-    }
 
-    if (dirty && progressTs && p.messageTs && Date.now() - lastUpdate >= deps.timing.progressEveryMs) {
-      lastUpdate = Date.now();
-      dirty = false;
-      crashPoint('during-progress');
-      // Not awaited: when Slack's chat.update budget is short it waits behind state changes, and a newer one
-      // replaces it while it waits (coalesced, src/slack/port.ts); following goes on meanwhile.
-      void deps.slack
-        .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true, priority: 'progress' })
-        .catch((err) => deps.log.warn('progress update', { err, promotionId: p.id }));
+      // Settled after events of ours, or settled long after we started without any event carrying our token
+      // (a safety net: a follower must end even if CloudFormation did not tag the events).
+      const quietFor = deps.now().getTime() - startedAt;
+      const settled =
+        status !== undefined && isSettled(status) && (lastEventId !== undefined || quietFor > UNTAGGED_GRACE_MS);
+      if (settled || gone) {
+        clearInterval(noteTimer); // the final reply tells the rest
+        const firstFailure = [...pr.failed.values()][0];
+        const byAlarm = alarm && !isUpdateSuccess(status) ? alarm : undefined;
+        const reason = isUpdateSuccess(status)
+          ? undefined
+          : byAlarm
+            ? `the alarm ${alarmLabel(byAlarm)} went into ALARM, so CloudFormation rolled the update back (rollback trigger ${byAlarm})`
+            : (firstFailure?.reason ?? `stack ended in ${status}`);
+        if (progressTs && p.messageTs) {
+          // Not awaited, and after the summary: the final reply (a message of its own) and the summary (end effects)
+          // tell the outcome; with many executions ending at once, Slack's chat.update budget (about 50 a minute)
+          // would otherwise hold each final reply behind every progress message's last update.
+          void deps.slack
+            .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true, priority: 'final' })
+            .catch((err) => deps.log.warn('final progress update', { err, promotionId: p.id }));
+        }
+        p = await move(deps, p, {
+          type: 'finished',
+          stackStatus: status ?? 'DELETED',
+          reason,
+          ...(byAlarm ? { alarm: byAlarm } : {}),
+        });
+        crashPoint('after-final-transition');
+        return p;
+      }
+
+      if (dirty && progressTs && p.messageTs && Date.now() - lastUpdate >= deps.timing.progressEveryMs) {
+        lastUpdate = Date.now();
+        dirty = false;
+        crashPoint('during-progress');
+        // Not awaited: when Slack's chat.update budget is short it waits behind state changes, and a newer one
+        // replaces it while it waits (coalesced, src/slack/port.ts); following goes on meanwhile.
+        void deps.slack
+          .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true, priority: 'progress' })
+          .then(showing(seenThread.changes))
+          .catch((err) => deps.log.warn('progress update', { err, promotionId: p.id }));
+      }
+      lastStatus = status;
+      noteIfDue();
+      await deps.sleep(delay);
     }
-    await deps.sleep(delay);
+  } finally {
+    clearInterval(noteTimer);
   }
 }

@@ -148,6 +148,8 @@ export interface FakeSlack {
   hang(method: string, times?: number, target?: { channel?: string }): void;
   /** the next call of `method` gets `{ ok: false, error }` (queued: call twice to fail two calls) */
   failNext(method: string, error: string): void;
+  /** drops the failures still queued by failNext for `method` */
+  heal(method: string): void;
   /** polls every 20 ms until fn returns a truthy value; on timeout throws with a dump of what the bot did */
   waitFor<T>(fn: () => T | undefined | false | null, timeoutMs?: number): Promise<T>;
   /** live (not deleted) replies whose thread_ts === ts, in posting order */
@@ -1227,6 +1229,9 @@ export async function startFakeSlack(opts: StartFakeSlackOptions = {}): Promise<
       const queue = state.failures.get(method) ?? [];
       queue.push(error);
       state.failures.set(method, queue);
+    },
+    heal: (method) => {
+      state.failures.delete(method);
     },
     waitFor: (fn, timeoutMs = 10_000) => pollUntil(fn, timeoutMs, () => dumpActivity(fake)),
     thread: (ts) => fake.messages.filter((m) => m.thread_ts === ts && !m.deleted),

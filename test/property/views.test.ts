@@ -8,7 +8,7 @@ import { buildPlan, buildStackedPlan } from '../../src/domain/classify.js';
 import type { ApprovalRule, FailedResource, Promotion, PromotionState } from '../../src/domain/types.js';
 import { renderChangeList, splitMessage } from '../../src/slack/views/change-list.js';
 import { renderHome } from '../../src/slack/views/home.js';
-import { renderFinal, renderProgress } from '../../src/slack/views/progress.js';
+import { renderFinal, renderProgress, renderProgressNote } from '../../src/slack/views/progress.js';
 import { renderRejectReasonModal } from '../../src/slack/views/reject-reason.js';
 import { renderReviewerDm } from '../../src/slack/views/reviewer-dm.js';
 import { renderFailedResource, stateLine } from '../../src/slack/views/status.js';
@@ -227,7 +227,7 @@ describe('views never throw, stay inside Slack limits and let no mention through
     );
   });
 
-  it('the progress reply', () => {
+  it('the progress reply and the progress note', () => {
     fc.assert(
       fc.property(
         fc.record({
@@ -241,6 +241,7 @@ describe('views never throw, stay inside Slack limits and let no mention through
         }),
         (input) => {
           expectSlackAccepts(renderProgress(input));
+          expectSlackAccepts(renderProgressNote(input));
         },
       ),
       RUNS,

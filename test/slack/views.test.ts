@@ -6,10 +6,12 @@ import { ACTION } from '../../src/slack/ids.js';
 import { renderChangeList, splitMessage } from '../../src/slack/views/change-list.js';
 import {
   formatDuration,
+  PROGRESS_NOTE_BLOCK_ID,
   type ProgressInput,
   renderFailedResource,
   renderFinal,
   renderProgress,
+  renderProgressNote,
 } from '../../src/slack/views/progress.js';
 import { renderPromotionMessage, type SummaryInput } from '../../src/slack/views/summary.js';
 import { validateBlocks } from '../fakes/slack.js';
@@ -885,6 +887,14 @@ describe('renderProgress', () => {
     expect(view.text).toBe(expected);
     expect(textOf((view.blocks[0] as unknown as Json).text)).toBe(expected);
     checkBlockLimits(view.blocks);
+    // The note says the same, as a small reply of its own (a block ID the progress message never has).
+    const note = renderProgressNote(input);
+    expect(note.text).toBe(`⏳ ${expected}`);
+    expect(note.blocks).toHaveLength(1);
+    expect(note.blocks[0]).toMatchObject({ type: 'context', block_id: PROGRESS_NOTE_BLOCK_ID });
+    expect((note.blocks[0] as unknown as { elements: Json[] }).elements[0]?.text).toBe(`⏳ ${expected}`);
+    expect((view.blocks[0] as unknown as Json).block_id).not.toBe(PROGRESS_NOTE_BLOCK_ID);
+    checkBlockLimits(note.blocks);
   });
 });
 

@@ -48,6 +48,7 @@ export const TEST_TIMING: Timing = {
   stallMs: 1_000,
   sweepEveryMs: 100,
   progressEveryMs: 50,
+  progressNoteAfterMs: 1_000,
   pollMinMs: 10,
   pollMaxMs: 40,
   planningTimeoutMs: 60_000,
@@ -219,9 +220,20 @@ export function devTemplate(code: string): string {
 }
 
 export async function startWorld(
-  o: { config?: string; required?: number; rollbackRequired?: number } = {},
+  o: {
+    config?: string;
+    required?: number;
+    rollbackRequired?: number;
+    eventIntervalMs?: number;
+    /** the fake AWS's answer time per call, by action (none by default) */
+    awsLatencyMs?: (action: string) => number;
+  } = {},
 ): Promise<World> {
-  const aws = await startFakeAws({ changeSetStepMs: 5, eventIntervalMs: 3 });
+  const aws = await startFakeAws({
+    changeSetStepMs: 5,
+    eventIntervalMs: o.eventIntervalMs ?? 3,
+    ...(o.awsLatencyMs ? { latencyMs: o.awsLatencyMs } : {}),
+  });
   const slack = await startFakeSlack();
   const saved = new Map<string, string | undefined>();
   for (const [k, v] of Object.entries({ ...AWS_ENV, AWS_ENDPOINT_URL: aws.url })) {

@@ -26,6 +26,39 @@ const IN_PROGRESS_SHOWN = 3;
 
 /** "Executing… 12/40 resources · 1m 05s · in progress: A, B, C (+3)" (escaped mrkdwn). */
 export function renderProgress(p: ProgressInput): View {
+  const line = progressLine(p);
+  return {
+    text: truncateEscaped(line, LIMITS.fallbackText),
+    blocks: [section(line, 'promotion_progress')],
+  };
+}
+
+/** The block of a progress note: a reply of its own, never taken for the progress message. */
+export const PROGRESS_NOTE_BLOCK_ID = 'promotion_progress_note';
+
+/**
+ * A progress note: the progress line as a small reply of its own, posted when the progress message cannot be
+ * updated for a while (Slack's chat.update budget is shared by every deployment, chat.postMessage's is per
+ * channel). "⏳ Executing… 30/60 resources · 45s · in progress: A, B"
+ */
+export function renderProgressNote(p: ProgressInput): View {
+  const line = `⏳ ${progressLine(p)}`;
+  return {
+    text: truncateEscaped(line, LIMITS.fallbackText),
+    blocks: [context(line, PROGRESS_NOTE_BLOCK_ID)],
+  };
+}
+
+/**
+ * The note of a start that takes a while (its checks wait for the account's AWS budget, say): said once, when
+ * the approved operation has not started progressNoteAfter after its approval.
+ */
+export function renderStartingNote(): View {
+  const line = '⏳ Starting… checking that nothing changed since the review, then executing';
+  return { text: line, blocks: [context(line, PROGRESS_NOTE_BLOCK_ID)] };
+}
+
+function progressLine(p: ProgressInput): string {
   // CloudFormation keeps going after the first failure only to roll back: say so.
   const verb = p.stackStatus?.includes('ROLLBACK') ? 'Rolling back…' : 'Executing…';
   const on = p.stack ? ` ${code(truncate(p.stack.name, 128))} (stack ${p.stack.position} of ${p.stack.of})` : '';
@@ -38,11 +71,7 @@ export function renderProgress(p: ProgressInput): View {
   if (p.failed > 0) parts.push(`❗ ${p.failed} failed`);
   if (p.watching) parts.push(watchingText(p.watching));
   if (p.stackStatus) parts.push(escapeMrkdwn(truncate(p.stackStatus, 60)));
-  const line = parts.join(' · ');
-  return {
-    text: truncateEscaped(line, LIMITS.fallbackText),
-    blocks: [section(line, 'promotion_progress')],
-  };
+  return parts.join(' · ');
 }
 
 /** "👀 watching alarms `api-5xx`, `api-latency` until 14:32 UTC" (the monitoring time, before the cleanup). */
