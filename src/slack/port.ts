@@ -61,6 +61,17 @@ export interface SlackCallBudget {
 
 export interface SlackPort {
   post(msg: OutgoingMessage, opts?: SendOptions): Promise<{ ts: string }>;
+  /**
+   * Posts what `render` returns when it is `channel`'s turn, after every post made meanwhile in the channel
+   * (posts of a channel go out one at a time, about one a second): for messages that may wait and may be left
+   * out, such as progress notes, which so never hold up a summary or a final reply. `render` returning undefined
+   * (by then there is nothing to say) skips it: resolves undefined.
+   */
+  postOptional(
+    channel: string,
+    render: () => OutgoingMessage | undefined,
+    opts?: SendOptions,
+  ): Promise<{ ts: string } | undefined>;
   update(msg: { channel: string; ts: string; text: string; blocks?: KnownBlock[] }, opts?: SendOptions): Promise<void>;
   /**
    * Updates `ref` with what `render` returns when the request is about to go out (after any wait behind earlier
@@ -233,35 +244,43 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
       { channel: ref.channel, priority },
     );
   };
+  // Never link_names or parse: untrusted text must not turn into mentions. Fields are picked one by one,
+  // not spread, so an object carrying more than the port's type (e.g. `{ ...view }`) cannot send them.
+  const sendPost = async (msg: OutgoingMessage, opts: SendOptions | undefined) => {
+    const res = await counted(
+      'chat.postMessage',
+      () =>
+        client.chat.postMessage({
+          channel: msg.channel,
+          text: msg.text,
+          ...(msg.blocks ? { blocks: msg.blocks } : {}),
+          ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
+          ...(msg.reply_broadcast !== undefined ? { reply_broadcast: msg.reply_broadcast } : {}),
+          unfurl_links: false,
+          unfurl_media: false,
+        } as webApi.ChatPostMessageArguments),
+      { channel: msg.channel, priority: () => priorityOf(opts) },
+    );
+    return { ts: res.ts as string };
+  };
   // chat.update is keyed by message: updates of one message stay in order, and the budget (not a channel's
   // queue) decides which message goes next.
   const updateKey = (ref: MessageRef) => `chat.update:${ref.channel}:${ref.ts}`;
 
   return {
-    // Never link_names or parse: untrusted text must not turn into mentions. Fields are picked one by one,
-    // not spread, so an object carrying more than the port's type (e.g. `{ ...view }`) cannot send them.
     post: (msg, opts) =>
       described(`posting a message in ${msg.channel}`, () =>
+        scheduler.run(`chat.postMessage:${msg.channel}`, () => sendPost(msg, opts), opts),
+      ),
+    postOptional: (channel, render, opts) =>
+      described(`posting a message in ${channel}`, () =>
         scheduler.run(
-          `chat.postMessage:${msg.channel}`,
+          `chat.postMessage:${channel}`,
           async () => {
-            const res = await counted(
-              'chat.postMessage',
-              () =>
-                client.chat.postMessage({
-                  channel: msg.channel,
-                  text: msg.text,
-                  ...(msg.blocks ? { blocks: msg.blocks } : {}),
-                  ...(msg.thread_ts ? { thread_ts: msg.thread_ts } : {}),
-                  ...(msg.reply_broadcast !== undefined ? { reply_broadcast: msg.reply_broadcast } : {}),
-                  unfurl_links: false,
-                  unfurl_media: false,
-                } as webApi.ChatPostMessageArguments),
-              { channel: msg.channel, priority: () => priorityOf(opts) },
-            );
-            return { ts: res.ts as string };
+            const msg = render();
+            return msg && msg.channel === channel ? sendPost(msg, opts) : undefined;
           },
-          opts,
+          { ...opts, yields: true },
         ),
       ),
     update: (msg, opts) => {

@@ -1,7 +1,7 @@
 // Slack calls queued per key. Slack rate-limits each Web API method separately, and chat.postMessage also per
 // channel (platform-facts §1.7; api.slack.com/docs/rate-limits), so the port keys calls by method + channel
 // ('chat.update:C1'). A key runs one call at a time, in the order the calls were made, so two updates of one
-// message land in order; an HTTP 429 pauses only its key for Retry-After, and every other key goes on.
+// message land in order (a call made with `yields` lets later calls that do not yield go first); an HTTP 429 pauses only its key for Retry-After, and every other key goes on.
 // Transient failures are retried with capped exponential backoff while the key waits (it keeps its order);
 // permanent ones fail at once. A call made "until delivered" keeps trying until a long deadline instead.
 
@@ -57,6 +57,11 @@ export interface SchedulerOptions {
 export interface CallOptions {
   /** retry transient failures until delivered (DeliveryPolicy) instead of a few times (RetryPolicy) */
   untilDelivered?: boolean;
+  /**
+   * The call lets calls made after it under the same key go first unless they yield too (calls that yield keep
+   * their order among themselves): for messages that may wait, such as progress notes.
+   */
+  yields?: boolean;
 }
 
 export interface Scheduler {
@@ -80,6 +85,7 @@ export class SlackGaveUpError extends Error {
 
 interface Task {
   call: () => Promise<unknown>;
+  yields: boolean;
   policy: RetryPolicy;
   madeAt: number;
   resolve: (v: unknown) => void;
@@ -163,13 +169,18 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   async function drain(key: string, lane: Lane): Promise<void> {
     try {
       while (lane.queue.length > 0) {
-        const task = lane.queue[0] as Task;
+        // The first call that does not yield, else the first one.
+        const at = Math.max(
+          0,
+          lane.queue.findIndex((t) => !t.yields),
+        );
+        const task = lane.queue[at] as Task;
         try {
           await settle(key, lane, task);
         } catch (err) {
           task.reject(err); // only if sleep/now/classify themselves threw
         }
-        lane.queue.shift();
+        lane.queue.splice(lane.queue.indexOf(task), 1);
       }
     } finally {
       // A pause outlives the queue: the next call under this key still waits for Retry-After.
@@ -188,6 +199,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         }
         lane.queue.push({
           call,
+          yields: callOpts.yields === true,
           policy: callOpts.untilDelivered ? untilDelivered : bounded,
           madeAt: now(),
           resolve: resolve as (v: unknown) => void,

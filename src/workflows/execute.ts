@@ -208,7 +208,7 @@ async function start(deps: Deps, p: Promotion, lease: Lease): Promise<Promotion>
   try {
     return await startNow(deps, p, lease, stage, cfn, approvedAt);
   } finally {
-    clearTimeout(startingNote);
+    startingNote.stop();
   }
 }
 
@@ -216,19 +216,27 @@ async function start(deps: Deps, p: Promotion, lease: Lease): Promise<Promotion>
  * A first start that has not got going progressNoteAfter after the approval (its checks wait for the account's
  * AWS budget behind other deployments, say) says so in the thread, once; a quick start says nothing.
  */
-function noteSlowStart(deps: Deps, p: Promotion, approvedAt: number): NodeJS.Timeout | undefined {
-  if (p.state !== 'approved' || p.startAttempts || !p.messageTs) return undefined;
+function noteSlowStart(deps: Deps, p: Promotion, approvedAt: number): { stop(): void } {
+  if (p.state !== 'approved' || p.startAttempts || !p.messageTs) return { stop: () => undefined };
+  let started = false;
   const timer = setTimeout(
     () => {
-      void deps.slack
-        .post({ channel: p.channel, thread_ts: p.messageTs, ...renderStartingNote() }, { priority: 'progress' })
+      deps.slack
+        .postOptional(p.channel, () =>
+          started ? undefined : { channel: p.channel, thread_ts: p.messageTs, ...renderStartingNote() },
+        )
         .catch((err) => deps.log.warn('progress note', { err, promotionId: p.id }));
     },
     // Counted from the approval; a start resumed long after it (by another replica, say) still gets a moment.
     Math.max(noteGraceMs(deps), approvedAt + deps.timing.progressNoteAfterMs - deps.now().getTime()),
   );
   timer.unref();
-  return timer;
+  return {
+    stop() {
+      started = true; // a note still waiting for its channel has nothing to say any more
+      clearTimeout(timer);
+    },
+  };
 }
 
 async function startNow(
@@ -496,18 +504,27 @@ async function followAs(
 
   /** The stack's status as last read (for notes posted between reads). */
   let lastStatus: string | undefined;
+  const following = { ended: false };
   const noteIfDue = () => {
     if (!noteDue() || !progressTs || !p.messageTs) return;
     // The progress message is behind (its update waits for the workspace's chat.update budget, or fails): a
-    // note in the thread, under the channel's chat.postMessage budget, shows where the execution is.
+    // note in the thread, under the channel's chat.postMessage budget, says where the execution is when its turn
+    // comes. It lets the channel's other posts go first (it never holds up a summary or a final reply) and says
+    // nothing once the follower has stopped.
     seenThread.noting = true;
-    seenThread.noteTriedAt = Date.now();
-    const note = { channel: p.channel, thread_ts: p.messageTs, ...renderProgressNote(progressOf(lastStatus)) };
+    let changes = seenThread.changes;
     void deps.slack
-      .post(note, { priority: 'progress' })
-      .then(showing(seenThread.changes))
+      .postOptional(p.channel, () => {
+        if (following.ended) return undefined;
+        changes = seenThread.changes;
+        return { channel: p.channel, thread_ts: p.messageTs, ...renderProgressNote(progressOf(lastStatus)) };
+      })
+      .then((posted) => {
+        if (posted) showing(changes)();
+      })
       .catch((err) => deps.log.warn('progress note', { err, promotionId: p.id }))
       .finally(() => {
+        seenThread.noteTriedAt = Date.now();
         seenThread.noting = false;
       });
   };
@@ -589,6 +606,7 @@ async function followAs(
         status !== undefined && isSettled(status) && (lastEventId !== undefined || quietFor > UNTAGGED_GRACE_MS);
       if (settled || gone) {
         clearInterval(noteTimer); // the final reply tells the rest
+        following.ended = true;
         const firstFailure = [...pr.failed.values()][0];
         const byAlarm = alarm && !isUpdateSuccess(status) ? alarm : undefined;
         const reason = isUpdateSuccess(status)
@@ -631,5 +649,6 @@ async function followAs(
     }
   } finally {
     clearInterval(noteTimer);
+    following.ended = true;
   }
 }

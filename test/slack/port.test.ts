@@ -56,6 +56,28 @@ describe('createSlackPort', () => {
     ]);
   });
 
+  it('posts an optional message after the posts made meanwhile in its channel, as rendered then, or not at all', async () => {
+    // The first post of C1 is answered 429 (Retry-After 1 s) and lands when retried: meanwhile C1 is busy.
+    fake.rateLimit('chat.postMessage', 1, 1, { channel: 'C1' });
+    const first = port.post({ channel: 'C1', text: 'summary' });
+    let progress = 1;
+    const note = port.postOptional('C1', () => ({ channel: 'C1', text: `note ${progress}` }));
+    const skipped = port.postOptional('C1', () => undefined);
+    const final = port.post({ channel: 'C1', text: 'final reply' }); // made after the note, goes before it
+    const elsewhere = port.postOptional('C2', () => ({ channel: 'C2', text: 'note elsewhere' }));
+    progress = 2;
+    expect((await elsewhere)?.ts).toBeDefined();
+    await Promise.all([first, final]);
+    expect((await note)?.ts).toBeDefined();
+    expect(await skipped).toBeUndefined();
+    expect(fake.messages.map((m) => `${m.channel} ${m.text}`)).toEqual([
+      'C2 note elsewhere',
+      'C1 summary',
+      'C1 final reply',
+      'C1 note 2',
+    ]);
+  });
+
   it('updates a message in place', async () => {
     const { ts } = await port.post({ channel: 'C1', text: 'running', blocks: [section('running')] });
     await port.update({ channel: 'C1', ts, text: 'finished', blocks: [section('finished')] });
