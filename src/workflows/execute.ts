@@ -606,7 +606,7 @@ async function followAs(
         status !== undefined && isSettled(status) && (lastEventId !== undefined || quietFor > UNTAGGED_GRACE_MS);
       if (settled || gone) {
         clearInterval(noteTimer); // the final reply tells the rest
-        following.ended = true;
+        following.ended = true; // a note still waiting for its turn would come after the final reply: none
         const firstFailure = [...pr.failed.values()][0];
         const byAlarm = alarm && !isUpdateSuccess(status) ? alarm : undefined;
         const reason = isUpdateSuccess(status)
