@@ -1,7 +1,8 @@
 // Slack calls queued per key. Slack rate-limits each Web API method separately, and chat.postMessage also per
 // channel (platform-facts §1.7; api.slack.com/docs/rate-limits), so the port keys calls by method + channel
 // ('chat.update:C1'). A key runs one call at a time, in the order the calls were made, so two updates of one
-// message land in order (a call made with `yields` lets later calls that do not yield go first); an HTTP 429 pauses only its key for Retry-After, and every other key goes on.
+// message land in order (a call made with `yields` lets later calls that do not yield go first); an HTTP 429
+// pauses only its key for Retry-After, and every other key goes on.
 // Transient failures are retried with capped exponential backoff while the key waits (it keeps its order);
 // permanent ones fail at once. A call made "until delivered" keeps trying until a long deadline instead.
 
@@ -170,11 +171,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     try {
       while (lane.queue.length > 0) {
         // The first call that does not yield, else the first one.
-        const at = Math.max(
-          0,
-          lane.queue.findIndex((t) => !t.yields),
-        );
-        const task = lane.queue[at] as Task;
+        const task = lane.queue.find((t) => !t.yields) ?? (lane.queue[0] as Task);
         try {
           await settle(key, lane, task);
         } catch (err) {
