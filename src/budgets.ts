@@ -82,6 +82,14 @@ interface Waiter {
   resolve: (waitedMs: number) => void;
 }
 
+/**
+ * Tokens a call of this priority leaves in the shared bucket (src/store/types.ts takeToken): intermediate progress
+ * and background reads leave one, so that every replica's urgent calls find it.
+ */
+export function reserveFor(priority: number): number {
+  return priority >= PRIORITY.progress ? 1 : 0;
+}
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Budgets kept at most (the least recently used idle ones are forgotten; the bucket stays in the store). */
@@ -100,14 +108,16 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
   function make(label: string, key: string, spec: TokenBucketSpec): Budget & { idle(): boolean } {
     const queue: Waiter[] = [];
     let pumping = false;
+    /** While the loop sleeps: the tokens it asked to be left, and how to wake it for a call that needs fewer. */
+    let asleep: { reserve: number; wake: () => void } | undefined;
 
-    async function ask(op: 'take' | 'slow') {
+    async function ask(op: 'take' | 'slow', reserve = 0) {
       try {
-        return op === 'take' ? await opts.store.takeToken(key, spec) : await opts.store.slowDown(key, spec);
+        return op === 'take' ? await opts.store.takeToken(key, spec, reserve) : await opts.store.slowDown(key, spec);
       } catch (err) {
         opts.onStoreError?.(err, label);
         local ??= createMemoryStore();
-        return op === 'take' ? local.takeToken(key, spec) : local.slowDown(key, spec);
+        return op === 'take' ? local.takeToken(key, spec, reserve) : local.slowDown(key, spec);
       }
     }
 
@@ -131,7 +141,10 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
       pumping = true;
       try {
         while (queue.length > 0) {
-          const grant = await ask('take');
+          // The bucket is shared with other replicas, whose waiters this one cannot see: a call that may wait
+          // leaves a token for the calls that may not (a final reply on another replica goes before a note here).
+          const reserve = reserveFor(prio(queue[next()]!));
+          const grant = await ask('take', reserve);
           opts.observer?.factor(label, grant.factor);
           if (grant.granted) {
             const [w] = queue.splice(next(), 1);
@@ -139,7 +152,11 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
             opts.observer?.granted(label, waited);
             w!.resolve(waited);
           } else {
-            await sleep(Math.min(maxWaitMs, grant.waitMs)).catch(() => undefined);
+            await new Promise<void>((resolve) => {
+              asleep = { reserve, wake: resolve };
+              sleep(Math.min(maxWaitMs, grant.waitMs)).then(resolve, resolve);
+            });
+            asleep = undefined;
           }
         }
       } finally {
@@ -151,7 +168,10 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
       label,
       take(priority = PRIORITY.urgent) {
         return new Promise<number>((resolve) => {
-          queue.push({ priority, seq: seq++, since: now(), resolve });
+          const w = { priority, seq: seq++, since: now(), resolve };
+          queue.push(w);
+          // The loop waits for tokens kept back from calls that may wait: one that may not asks again now.
+          if (asleep && reserveFor(prio(w)) < asleep.reserve) asleep.wake();
           pump().catch((err) => {
             // A bug, not a busy budget (a bad spec, say): no call is held back by the budget itself.
             opts.onStoreError?.(err, label);

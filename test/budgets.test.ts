@@ -43,8 +43,8 @@ describe('createBudgets', () => {
     const b = budgets.get('test', 'budget:t', { ratePerSec: 1, burst: 2 });
     const order: string[] = [];
     const take = (name: string, priority: number) => b.take(priority).then(() => order.push(name));
-    await take('first', PRIORITY.progress);
-    await take('second', PRIORITY.progress);
+    await take('first', PRIORITY.urgent);
+    await take('second', PRIORITY.urgent);
     await Promise.all([
       take('progress-a', PRIORITY.progress),
       take('progress-b', PRIORITY.progress),
@@ -53,7 +53,9 @@ describe('createBudgets', () => {
     ]);
     // The first two found tokens at once; the rest waited and went by priority, then by arrival.
     expect(order).toEqual(['first', 'second', 'urgent', 'failure', 'progress-a', 'progress-b']);
-    expect(w.sleeps).toHaveLength(4);
+    // A second each for the urgent and the failure; progress leaves a token in the bucket: progress-a waits for
+    // two (two sleeps, each at most maxWaitMs), progress-b for the one it took.
+    expect(w.sleeps).toEqual([1000, 1000, 1000, 1000, 1000]);
   });
 
   it('reads a priority function each time it picks the next waiter', async () => {
@@ -87,6 +89,51 @@ describe('createBudgets', () => {
     for (let i = 4; i + 4 <= served.length; i += 4) {
       expect(new Set(served.slice(i, i + 4)).size).toBe(4);
     }
+  });
+
+  it('a call that may wait leaves a token for calls that may not, of every replica (it cannot see their queues)', async () => {
+    // A clock that moves only when the test says: both replicas' loops sleep until then.
+    let clock = Date.parse('2026-01-01T00:00:00Z');
+    const store = createMemoryStore({ now: () => clock });
+    let sleepers: Array<() => void> = [];
+    const sleep = (_ms: number) => new Promise<void>((r) => sleepers.push(r));
+    const tick = async (ms: number) => {
+      clock += ms;
+      const woken = sleepers;
+      sleepers = [];
+      for (const wake of woken) wake();
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+    };
+    const spec = { ratePerSec: 1, burst: 3 };
+    const [a, b] = [createBudgets({ store, sleep }), createBudgets({ store, sleep })].map((r) =>
+      r.get('slack:chat.postMessage', 'budget:channel', spec),
+    );
+    const order: string[] = [];
+    // Replica B has notes to post (progress), queued first; replica A a final reply (urgent), a moment later.
+    const notes = [1, 2, 3, 4].map((i) => b!.take(PRIORITY.progress).then(() => order.push(`note ${i}`)));
+    await tick(0);
+    expect(order).toEqual(['note 1', 'note 2']); // the third token of the burst is kept back
+    const final = a!.take(PRIORITY.urgent).then(() => order.push('final reply'));
+    await tick(0);
+    expect(order).toEqual(['note 1', 'note 2', 'final reply']); // it took the token B's notes left
+    for (let s = 0; s < 4; s++) await tick(1000);
+    await Promise.all([...notes, final]);
+    expect(order).toEqual(['note 1', 'note 2', 'final reply', 'note 3', 'note 4']);
+  });
+
+  it('wakes a loop waiting for kept-back tokens when a call that may not wait comes', async () => {
+    const store = createMemoryStore({ now: () => Date.parse('2026-01-01T00:00:00Z') });
+    const never = () => new Promise<void>(() => undefined); // the clock stands still: only a wake-up helps
+    const b = createBudgets({ store, sleep: never }).get('test', 'budget:wake', { ratePerSec: 1, burst: 2 });
+    await b.take(PRIORITY.urgent); // one token left
+    let noteServed = false;
+    void b.take(PRIORITY.progress).then(() => {
+      noteServed = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(noteServed).toBe(false); // it waits for two
+    await expect(b.take(PRIORITY.urgent)).resolves.toBeGreaterThanOrEqual(0); // served from the kept-back token
+    expect(noteServed).toBe(false);
   });
 
   it('shares one bucket between replicas: grants never exceed burst + rate × time', async () => {

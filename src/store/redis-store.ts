@@ -83,6 +83,7 @@ declare module 'ioredis' {
       recoverPerSec: string,
       idleMs: string,
       nowMs: string,
+      reserve: string,
     ): Result<[number, number, string], Context>;
   }
 }
@@ -233,6 +234,8 @@ local rate = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local minFactor = tonumber(ARGV[4])
 local recover = tonumber(ARGV[5])
+-- Tokens a take needs: itself, plus those kept back for calls that may not wait (at most burst - 1).
+local needed = 1 + math.max(0, math.min(math.floor(tonumber(ARGV[8]) or 0), burst - 1))
 -- One string 'tokens:at:factor' (GET and SET … PX: two commands a call, the budgets run on every API call).
 local raw = redis.call('GET', KEYS[1])
 local tokens, at, factor = burst, nowMs, 1
@@ -249,12 +252,12 @@ local granted = 0
 if ARGV[1] == 'slow' then
   factor = math.max(minFactor, factor / 2)
   tokens = math.min(tokens, 0)
-elseif tokens >= 1 then
+elseif tokens >= needed then
   tokens = tokens - 1
   granted = 1
 end
 local wait = 0
-if granted == 0 then wait = math.max(1, math.ceil((1 - tokens) / (rate * factor) * 1000)) end
+if granted == 0 then wait = math.max(1, math.ceil((needed - tokens) / (rate * factor) * 1000)) end
 redis.call('SET', KEYS[1], tostring(tokens) .. ':' .. tostring(math.max(at, nowMs)) .. ':' .. tostring(factor), 'PX', ARGV[6])
 return { granted, wait, tostring(factor) }
 `;
@@ -377,7 +380,7 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
   const listKey = (key: string) => `${prefix}list:${key}`;
   const bucketKey = (key: string) => `${prefix}bucket:${key}`;
 
-  async function bucket(key: string, spec: TokenBucketSpec, op: 'take' | 'slow'): Promise<TokenGrant> {
+  async function bucket(key: string, spec: TokenBucketSpec, op: 'take' | 'slow', reserve = 0): Promise<TokenGrant> {
     const c = checkBucketSpec(spec, `token bucket ${key}`);
     const [granted, waitMs, factor] = await attempt(`${op === 'take' ? 'taking a token from' : 'slowing'} ${key}`, () =>
       redis.promoteBotTokenBucket(
@@ -389,6 +392,7 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
         String(c.recoverPerSec),
         String(BUCKET_IDLE_MS),
         String(Math.round(clock())),
+        String(reserve),
       ),
     );
     return { granted: granted === 1, waitMs: Number(waitMs), factor: Number(factor) };
@@ -584,7 +588,7 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
       });
     },
 
-    takeToken: (key, spec) => bucket(key, spec, 'take'),
+    takeToken: (key, spec, reserve) => bucket(key, spec, 'take', reserve),
     slowDown: (key, spec) => bucket(key, spec, 'slow'),
 
     async acquire(key, holder, ttlMs): Promise<AcquireResult> {

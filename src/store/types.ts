@@ -70,8 +70,10 @@ export interface Store {
   /**
    * Token bucket `key` (created full): takes one token if there is one, else says how long until there will be.
    * Shared by every client of the store (replicas), on the store's clock. See TokenBucketSpec.
+   * `reserve` (default 0): take a token only if that many more stay in the bucket, for calls that may not wait
+   * (of any replica); at most burst − 1 is kept back.
    */
-  takeToken(key: string, spec: TokenBucketSpec): Promise<TokenGrant>;
+  takeToken(key: string, spec: TokenBucketSpec, reserve?: number): Promise<TokenGrant>;
   /**
    * The service behind bucket `key` said to slow down: empties the bucket and halves its rate (down to
    * `spec.minFactor`); the rate then recovers by `spec.recoverPerSec` of the full rate each second (AIMD).
@@ -136,7 +138,10 @@ export function bucketStep(
   spec: Required<TokenBucketSpec>,
   nowMs: number,
   op: 'take' | 'slow',
+  reserve = 0,
 ): { state: BucketState; grant: TokenGrant } {
+  // Kept back for calls that may not wait; a bucket of one token keeps none back.
+  const needed = 1 + Math.max(0, Math.min(Math.floor(reserve), spec.burst - 1));
   let tokens = state?.tokens ?? spec.burst;
   let factor = state?.factor ?? 1;
   const elapsedSec = Math.max(0, nowMs - (state?.at ?? nowMs)) / 1000;
@@ -146,11 +151,11 @@ export function bucketStep(
   if (op === 'slow') {
     factor = Math.max(spec.minFactor, factor / 2);
     tokens = Math.min(tokens, 0);
-  } else if (tokens >= 1) {
+  } else if (tokens >= needed) {
     tokens -= 1;
     granted = true;
   }
-  const waitMs = granted ? 0 : Math.max(1, Math.ceil(((1 - tokens) / (spec.ratePerSec * factor)) * 1000));
+  const waitMs = granted ? 0 : Math.max(1, Math.ceil(((needed - tokens) / (spec.ratePerSec * factor)) * 1000));
   return { state: { tokens, at: nowMs, factor }, grant: { granted, waitMs, factor } };
 }
 

@@ -473,6 +473,28 @@ export function storeContract(name: string, make: (opts?: StoreOptionsForTest) =
         expect((await store.takeToken('budget:r', fast)).granted).toBe(false);
       });
 
+      it('keeps `reserve` tokens back: a take that would leave fewer is refused and told when there will be enough', async () => {
+        const { store, elapse } = await open();
+        expect((await store.takeToken('budget:k', spec)).granted).toBe(true);
+        expect((await store.takeToken('budget:k', spec, 1)).granted).toBe(true); // 3 → 2 → 1 left
+        const kept = await store.takeToken('budget:k', spec, 1);
+        expect(kept.granted).toBe(false); // the last token is kept back
+        // one more token at 2 per second: at most 500 ms away
+        expect(kept.waitMs).toBeGreaterThan(0);
+        expect(kept.waitMs).toBeLessThanOrEqual(500);
+        expect((await store.takeToken('budget:k', spec)).granted).toBe(true); // a take without reserve gets it
+        expect((await store.takeToken('budget:k', spec, 1)).waitMs).toBeGreaterThan(500); // now two are missing
+        await elapse(1_000);
+        expect((await store.takeToken('budget:k', spec, 1)).granted).toBe(true);
+      });
+
+      it('keeps back at most burst − 1 tokens (a bucket of one keeps none back)', async () => {
+        const { store } = await open();
+        expect((await store.takeToken('budget:o', { ratePerSec: 1, burst: 1 }, 1)).granted).toBe(true);
+        expect((await store.takeToken('budget:m', spec, 10)).granted).toBe(true); // as if 2: 3 → 2
+        expect((await store.takeToken('budget:m', spec, 10)).granted).toBe(false);
+      });
+
       it('keeps buckets of different keys apart', async () => {
         const { store } = await open();
         const one = { ratePerSec: 1, burst: 1 };
