@@ -23,6 +23,8 @@ export interface FiftyResult {
   describeTotal: Record<string, number>;
   /** per execution, the longest time without a progress update (approval → first update … → final reply) */
   longestGapsMs: number[];
+  /** the same, of the executions whose channel is shared with other services' (posts one a second, shared) */
+  sharedChannelGapsMs: number[];
   /** executions that had no progress message at all */
   withoutProgress: number;
   /** progress notes posted, over all executions */
@@ -120,6 +122,9 @@ export async function measureFifty(
   let withoutProgress = 0;
   let notesPosted = 0;
   const gapAt: FiftyResult['longestGapAt'] = { start: [], during: [], end: [] };
+  const sharedChannelGaps: number[] = [];
+  const perChannel = new Map<string, number>();
+  for (const m of planned) perChannel.set(m.channel, (perChannel.get(m.channel) ?? 0) + 1);
   for (const m of planned) {
     const start = approvedAt.get(m.ts);
     const final = finalOf(m.ts);
@@ -143,6 +148,7 @@ export async function measureFifty(
       where = i === 1 ? 'start' : i === times.length - 1 ? 'end' : 'during';
     }
     gaps.push(longest);
+    if ((perChannel.get(m.channel) ?? 0) > 1) sharedChannelGaps.push(longest);
     if (longest > 10_000) gapAt[where].push(Math.round(longest / 100) / 10);
   }
   const slackCalls = s.slack.calls.slice(slackFrom);
@@ -184,6 +190,7 @@ export async function measureFifty(
     describePerMinute: Object.fromEntries([...byAccount].map(([a, t]) => [a, maxInWindow(t, 60_000)])),
     describeTotal: Object.fromEntries([...byAccount].map(([a, t]) => [a, t.length])),
     longestGapsMs: gaps,
+    sharedChannelGapsMs: sharedChannelGaps,
     withoutProgress,
     notesPosted,
     longestGapAt: gapAt,

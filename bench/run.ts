@@ -389,6 +389,12 @@ function report(r: Results): string {
         ['Describe* calls, most in 60 s per account', JSON.stringify(f.describePerMinute)],
         ['Describe* calls in all, per account', JSON.stringify(f.describeTotal)],
         ['longest time without progress, p50 / max s', `${ms(gaps.p50 / 1000)} / ${ms(gaps.max / 1000)}`],
+        [
+          '… of the executions in the shared channel, p50 / max s',
+          f.sharedChannelGapsMs?.length
+            ? `${ms(stats(f.sharedChannelGapsMs).p50 / 1000)} / ${ms(stats(f.sharedChannelGapsMs).max / 1000)}`
+            : '–',
+        ],
         ['executions without a progress message', String(f.withoutProgress)],
         ['progress notes posted (while a progress message waited for its update)', String(f.notesPosted ?? 0)],
         [
