@@ -375,6 +375,19 @@ function applyEvent(pr: Progress, ev: StackEvent, stackName: string): void {
 const NOTE_GRACE_MS = 2_500;
 const noteGraceMs = (deps: Deps) => Math.min(NOTE_GRACE_MS, deps.timing.progressNoteAfterMs / 4);
 
+/** Notes of a long execution come rarer: at most one per this fraction of the time it has run. */
+const NOTE_SPACING = 1 / 10;
+
+/**
+ * The least time between two progress notes of an execution that has run `elapsedMs`: `afterMs`
+ * (progressNoteAfter), or a tenth of the time it has run once that is longer, so that a long deployment while
+ * many run does not fill its thread (about 10 notes in its first 80 s at 8 s, then some 7 more each time its
+ * running time doubles).
+ */
+export function noteSpacingMs(afterMs: number, elapsedMs: number): number {
+  return Math.max(afterMs, Math.max(0, elapsedMs) * NOTE_SPACING);
+}
+
 /** Failed resources posted in one reply: at most this many listed, the rest counted. */
 const FAILED_PER_REPLY = 10;
 
@@ -455,7 +468,7 @@ async function followAs(
   };
   const noteDue = () => {
     const now = Date.now();
-    const after = deps.timing.progressNoteAfterMs;
+    const after = noteSpacingMs(deps.timing.progressNoteAfterMs, deps.now().getTime() - startedAt);
     return (
       seenThread.changes > seenThread.shown &&
       !seenThread.noting &&
