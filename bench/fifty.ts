@@ -18,6 +18,8 @@ export interface FiftyResult {
   slack429: number;
   slack429ByMethod: Record<string, number>;
   slackCalls: number;
+  /** chat.update calls that succeeded, of the summaries and of the progress messages */
+  updatesOf: { summary: number; progress: number };
   /** per account: the most Describe* calls in any 60 s, and all of them over the row */
   describePerMinute: Record<string, number>;
   describeTotal: Record<string, number>;
@@ -152,6 +154,14 @@ export async function measureFifty(
     if (longest > 10_000) gapAt[where].push(Math.round(longest / 100) / 10);
   }
   const slackCalls = s.slack.calls.slice(slackFrom);
+  // Where the workspace's chat.update budget went: the summaries (the channel messages) or the progress messages.
+  const summaryTs = new Set(planned.map((m) => m.ts));
+  const updatesOf = { summary: 0, progress: 0 };
+  for (const c of slackCalls) {
+    if (c.method !== 'chat.update' || !c.ok) continue;
+    if (summaryTs.has(String(c.args.ts))) updatesOf.summary++;
+    else updatesOf.progress++;
+  }
   const slack429ByMethod: Record<string, number> = {};
   for (const c of slackCalls) if (c.status === 429) slack429ByMethod[c.method] = (slack429ByMethod[c.method] ?? 0) + 1;
   const describes = s.aws.calls
@@ -187,6 +197,7 @@ export async function measureFifty(
     slack429: slackCalls.filter((c) => c.status === 429).length,
     slack429ByMethod,
     slackCalls: slackCalls.length,
+    updatesOf,
     describePerMinute: Object.fromEntries([...byAccount].map(([a, t]) => [a, maxInWindow(t, 60_000)])),
     describeTotal: Object.fromEntries([...byAccount].map(([a, t]) => [a, t.length])),
     longestGapsMs: gaps,

@@ -386,6 +386,10 @@ function report(r: Results): string {
         ['final replies delivered (Promoted)', `${f.finalReplies} (${f.succeeded})`],
         ['Slack Web API calls', String(f.slackCalls)],
         ['Slack 429 answers', `${f.slack429} ${JSON.stringify(f.slack429ByMethod)}`],
+        [
+          'chat.update calls: of the summaries / of the progress messages',
+          f.updatesOf ? `${f.updatesOf.summary} / ${f.updatesOf.progress}` : '–',
+        ],
         ['Describe* calls, most in 60 s per account', JSON.stringify(f.describePerMinute)],
         ['Describe* calls in all, per account', JSON.stringify(f.describeTotal)],
         ['longest time without progress, p50 / max s', `${ms(gaps.p50 / 1000)} / ${ms(gaps.max / 1000)}`],
