@@ -112,7 +112,9 @@ export async function approve(
       void refreshSummaryQuietly(deps, t.after);
       if (droppedText) await reply(droppedText);
     } else {
-      await refreshSummaryQuietly(deps, t.after);
+      // The approver hears at once; the summary follows when Slack's chat.update budget allows (with many
+      // deployments at once, up to about a minute later).
+      void refreshSummaryQuietly(deps, t.after);
       const missing = approvalsMissing(t.after, rule);
       const approved = `Approved. ${missing} more approval${missing === 1 ? '' : 's'} needed.`;
       await reply(droppedText ? `${droppedText}\n${approved}` : approved);
