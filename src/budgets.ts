@@ -40,8 +40,9 @@ export interface Budget {
   readonly label: string;
   /**
    * Waits until the budget has a token for this call. `priority` may be a function: it is read each time the
-   * next waiter is chosen (a queued update whose content became more important moves up). Resolves with the
-   * milliseconds waited.
+   * next waiter is chosen (a queued update whose content became more important moves up). A call of `progress`
+   * priority also leaves a token in the shared bucket for other replicas' more urgent calls (reserveFor).
+   * Resolves with the milliseconds waited.
    */
   take(priority?: Priority): Promise<number>;
   /** The service answered "slow down" (throttled, rate limited). */
@@ -86,7 +87,7 @@ interface Waiter {
  * Tokens a call of this priority leaves in the shared bucket (src/store/types.ts takeToken): intermediate progress
  * and background reads leave one, so that every replica's urgent calls find it.
  */
-export function reserveFor(priority: number): number {
+function reserveFor(priority: number): number {
   return priority >= PRIORITY.progress ? 1 : 0;
 }
 
