@@ -171,6 +171,12 @@ export interface SlackCallRecord {
   durationMs: number;
 }
 
+/**
+ * updateLatest renders again when the budget held its call at least this long (the stored state may have moved on
+ * meanwhile); a call that went at once sends what was rendered for it.
+ */
+const RENDER_AGAIN_AFTER_MS = 100;
+
 /** A failure of the caller's render function: never retried, never mistaken for a Slack error. */
 class RenderError extends Error {
   override name = 'RenderError';
@@ -195,10 +201,18 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
     ...options,
   });
   /** Waits for every budget of `method` in `channel`; `priority` is read whenever the next waiter is chosen. */
-  const budgeted = async (method: string, channel: string, priority: () => number): Promise<SlackCallBudget[]> => {
+  const budgeted = async (
+    method: string,
+    channel: string,
+    priority: () => number,
+  ): Promise<{ budgets: SlackCallBudget[]; waitedMs: number }> => {
     const budgets = options.budgets?.(method, channel) ?? [];
-    for (const b of budgets) await b.take(priority);
-    return budgets;
+    let waitedMs = 0;
+    for (const b of budgets) {
+      const waited = await b.take(priority);
+      if (typeof waited === 'number') waitedMs += waited;
+    }
+    return { budgets, waitedMs };
   };
   const priorityOf = (opts: SendOptions | undefined) => PRIORITY[opts?.priority ?? 'urgent'];
   /** Updates queued and not yet sent, by `channel:ts`: a coalescing update replaces the waiting content. */
@@ -206,10 +220,12 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
   /** Runs one attempt of Web API `method`, reporting it to options.onCall. */
   const counted = async <T>(
     method: string,
-    run: () => Promise<T>,
+    run: (waitedMs: number) => Promise<T>,
     budget?: { channel: string; priority: () => number },
   ): Promise<T> => {
-    const budgets = budget ? await budgeted(method, budget.channel, budget.priority) : [];
+    const { budgets, waitedMs } = budget
+      ? await budgeted(method, budget.channel, budget.priority)
+      : { budgets: [], waitedMs: 0 };
     const started = performance.now();
     const report = (result: string) => {
       try {
@@ -219,7 +235,7 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
       }
     };
     try {
-      const out = await run();
+      const out = await run(waitedMs);
       report('ok');
       return out;
     } catch (err) {
@@ -229,21 +245,30 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
       throw err;
     }
   };
-  const sendUpdate = async (ref: MessageRef, content: () => MessageContent, priority: () => number) => {
-    await counted(
+  /**
+   * One chat.update attempt once the budget lets it go; `content` is asked then, told how long the budget held
+   * it (undefined: nothing to update any more, no call). Resolves whether the call was made.
+   */
+  const sendUpdate = (
+    ref: MessageRef,
+    content: (waitedMs: number) => MessageContent | undefined | Promise<MessageContent | undefined>,
+    priority: () => number,
+  ) =>
+    counted(
       'chat.update',
-      () => {
-        const c = content();
-        return client.chat.update({
+      async (waitedMs) => {
+        const c = await content(waitedMs);
+        if (!c) return false;
+        await client.chat.update({
           channel: ref.channel,
           ts: ref.ts,
           text: c.text,
           ...(c.blocks ? { blocks: c.blocks } : {}),
         });
+        return true;
       },
       { channel: ref.channel, priority },
     );
-  };
   // Never link_names or parse: untrusted text must not turn into mentions. Fields are picked one by one,
   // not spread, so an object carrying more than the port's type (e.g. `{ ...view }`) cannot send them.
   const sendPost = async (msg: OutgoingMessage, opts: SendOptions | undefined) => {
@@ -295,8 +320,8 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
       entry.done = described(`updating message ${msg.ts} in ${msg.channel}`, () =>
         scheduler.run(
           updateKey(msg),
-          () =>
-            sendUpdate(
+          async () => {
+            await sendUpdate(
               msg,
               () => {
                 // Sent now: later updates queue behind it instead of changing it.
@@ -304,7 +329,8 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
                 return entry.content;
               },
               () => entry.priority,
-            ),
+            );
+          },
           opts,
         ),
       ).finally(() => {
@@ -326,12 +352,21 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
             }
             if (!content) return { updated: false };
             const rendered = content;
-            await sendUpdate(
+            // A call the budget held back renders again when it goes: it shows what is stored by then (with many
+            // updates queued, the state moved on meanwhile), so one call does the work of the updates since.
+            const updated = await sendUpdate(
               ref,
-              () => rendered,
+              async (waitedMs) => {
+                if (waitedMs < RENDER_AGAIN_AFTER_MS) return rendered;
+                try {
+                  return await render();
+                } catch (cause) {
+                  throw new RenderError('rendering the update', { cause });
+                }
+              },
               () => priorityOf(opts),
             );
-            return { updated: true };
+            return { updated };
           },
           opts,
         ),

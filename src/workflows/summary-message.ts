@@ -14,7 +14,7 @@ const queues = new Map<string, Promise<void>>();
 
 /**
  * Re-renders the channel summary of an operation from its stored state. The state is read when the request
- * is about to leave (after any wait for a rate limit), so a delayed update never shows an older state than
+ * is about to leave (after any wait behind earlier updates, and again after a wait for Slack's budget), so a delayed update never shows an older state than
  * the one stored; an update whose stored version was already shown (by this or another replica) is skipped.
  * The returned promise settles when this update is done; callers on a hot path need not wait for it.
  */
@@ -24,7 +24,10 @@ export function refreshSummary(deps: Deps, p: Promotion): Promise<void> {
   const run = async () => {
     let shownVersion = 0;
     let shownPromotion: Promotion | undefined;
+    // Rendered again if the update waited for Slack's budget: what is sent (if anything) is the last rendering.
     await deps.slack.updateLatest({ channel: p.channel, ts: p.messageTs! }, async () => {
+      shownVersion = 0;
+      shownPromotion = undefined;
       const latest = (await deps.store.getPromotion(p.id)) ?? p;
       const shown = (await deps.store.getJson<number>(shownKey)) ?? 0;
       if (latest.version <= shown) return undefined;

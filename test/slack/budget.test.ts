@@ -152,6 +152,42 @@ describe('Slack budgets', () => {
     expect(fake.messages.find((m) => m.ts === ts)?.text).toBe('final');
   });
 
+  it('an updateLatest held by the budget renders again when it goes: one call shows the updates made meanwhile', async () => {
+    const { fake, ports } = await world();
+    const [port] = ports as [SlackPort];
+    const { ts } = await port.post({ channel: 'C1', text: 'v0' });
+    // The burst goes to other messages; the summary's updates then wait for the budget.
+    for (let i = 0; i < 5; i++) {
+      const other = await port.post({ channel: `C${i + 2}`, text: 'x' });
+      await port.update({ channel: `C${i + 2}`, ts: other.ts, text: 'y' });
+    }
+    // As the summary does (src/workflows/summary-message.ts): render the stored version unless it was shown.
+    let version = 1;
+    let shown = 0;
+    const renders: number[] = [];
+    const refresh = async () => {
+      let rendered = 0;
+      await port.updateLatest({ channel: 'C1', ts }, async () => {
+        renders.push(version);
+        rendered = 0;
+        if (version <= shown) return undefined;
+        rendered = version;
+        return { text: `v${version}` };
+      });
+      shown = Math.max(shown, rendered);
+    };
+    const first = refresh();
+    await fake.waitFor(() => renders.length === 1);
+    version = 2; // a second approval, then the execution's start, while the first update waits
+    const second = first.then(refresh); // the summary's updates of one operation queue one behind the other
+    version = 3;
+    await Promise.all([first, second]);
+    const updates = fake.calls.filter((c) => c.method === 'chat.update' && c.args.ts === ts).map((c) => c.args.text);
+    expect(updates).toEqual(['v3']);
+    expect(fake.messages.find((m) => m.ts === ts)?.text).toBe('v3');
+    expect(renders).toEqual([1, 3, 3]); // before the wait, when it went, and the second finding v3 shown
+  });
+
   it('without budgets the fake’s tiers answer 429 under the same load (the test can fail)', async () => {
     const fake = await startFakeSlack({ tiers: TIERS });
     started.push(fake);
