@@ -42,9 +42,10 @@ export interface Budget {
    * Waits until the budget has a token for this call. `priority` may be a function: it is read each time the
    * next waiter is chosen (a queued update whose content became more important moves up). A call of `progress`
    * priority also leaves a token in the shared bucket for other replicas' more urgent calls (reserveFor).
-   * Resolves with the milliseconds waited.
+   * Waiters of one priority go earliest due first: `dueInMs`, also read each time, says how long until this call
+   * is due (negative: overdue); without it a call is due when it is made. Resolves with the milliseconds waited.
    */
-  take(priority?: Priority): Promise<number>;
+  take(priority?: Priority, dueInMs?: () => number): Promise<number>;
   /** The service answered "slow down" (throttled, rate limited). */
   throttled(): void;
   /** Takers waiting now, on this replica. */
@@ -78,6 +79,7 @@ export interface Budgets {
 
 interface Waiter {
   priority: Priority;
+  dueInMs: (() => number) | undefined;
   seq: number;
   since: number;
   resolve: (waitedMs: number) => void;
@@ -122,15 +124,23 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
       }
     }
 
-    /** The waiter served next: the lowest priority number, then the one that came first. */
+    /** The waiter served next: the lowest priority number, then the earliest due, then the one that came first. */
     function next(): number {
+      const t = now();
+      const dueAt = (w: Waiter) => (w.dueInMs ? t + w.dueInMs() : w.since);
       let best = 0;
+      let bestPrio = prio(queue[0]!);
+      let bestDue = dueAt(queue[0]!);
       for (let i = 1; i < queue.length; i++) {
         const a = queue[i]!;
-        const b = queue[best]!;
         const pa = prio(a);
-        const pb = prio(b);
-        if (pa < pb || (pa === pb && a.seq < b.seq)) best = i;
+        if (pa > bestPrio) continue;
+        const da = dueAt(a);
+        if (pa < bestPrio || da < bestDue || (da === bestDue && a.seq < queue[best]!.seq)) {
+          best = i;
+          bestPrio = pa;
+          bestDue = da;
+        }
       }
       return best;
     }
@@ -167,9 +177,9 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
 
     return {
       label,
-      take(priority = PRIORITY.urgent) {
+      take(priority = PRIORITY.urgent, dueInMs) {
         return new Promise<number>((resolve) => {
-          const w = { priority, seq: seq++, since: now(), resolve };
+          const w = { priority, dueInMs, seq: seq++, since: now(), resolve };
           queue.push(w);
           // The loop waits for tokens kept back from calls that may wait: one that may not asks again now.
           if (asleep && reserveFor(prio(w)) < asleep.reserve) asleep.wake();

@@ -73,6 +73,27 @@ describe('createBudgets', () => {
     expect(order).toEqual(['raised', 'failure']);
   });
 
+  it('serves waiters of one priority earliest due first; one without a due time is due when it came', async () => {
+    const w = world();
+    const b = createBudgets({ store: w.store, sleep: w.sleep, now: w.now }).get('test', 'budget:due', {
+      ratePerSec: 1,
+      burst: 1,
+    });
+    await b.take();
+    const order: string[] = [];
+    let shownAt = w.now(); // e.g. when a thread last showed progress; read whenever the next waiter is chosen
+    const done = Promise.all([
+      b.take(PRIORITY.urgent, () => 60_000).then(() => order.push('patient')), // a summary: due in a minute
+      b.take(PRIORITY.urgent).then(() => order.push('now')), // a final reply: due when made
+      b.take(PRIORITY.urgent, () => shownAt + 8_000 - w.now()).then(() => order.push('moving')),
+      b.take(PRIORITY.urgent, () => 30_000).then(() => order.push('half')),
+      b.take(PRIORITY.progress, () => -1_000_000).then(() => order.push('lower')), // overdue, lower priority
+    ]);
+    shownAt += 40_000; // shown meanwhile: due later than the half-minute one
+    await done;
+    expect(order).toEqual(['now', 'half', 'moving', 'patient', 'lower']);
+  });
+
   it('serves takers in turn: a taker that was served queues behind the others, so none starves', async () => {
     const w = world();
     const b = createBudgets({ store: w.store, sleep: w.sleep }).get('test', 'budget:rr', { ratePerSec: 2, burst: 1 });
