@@ -50,12 +50,18 @@ export interface MessageRef {
  */
 export interface SendOptions extends CallOptions {
   priority?: keyof typeof PRIORITY;
+  /**
+   * When the call should have gone at the latest (ms since the epoch, Date.now's clock), read whenever the budget
+   * chooses its next call: calls of one priority go earliest due first, and one whose due time has come goes as
+   * 'urgent'. Without it a call is due when it is made.
+   */
+  due?: () => number;
   coalesce?: boolean;
 }
 
 /** What the port needs of a request budget (src/budgets.ts Budget). */
 export interface SlackCallBudget {
-  take(priority?: number | (() => number)): Promise<unknown>;
+  take(priority?: number | (() => number), dueInMs?: () => number): Promise<unknown>;
   throttled(): void;
 }
 
@@ -205,26 +211,34 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
     method: string,
     channel: string,
     priority: () => number,
+    due: (() => number) | undefined,
   ): Promise<{ budgets: SlackCallBudget[]; waitedMs: number }> => {
     const budgets = options.budgets?.(method, channel) ?? [];
+    const dueInMs = due && (() => due() - Date.now());
     let waitedMs = 0;
     for (const b of budgets) {
-      const waited = await b.take(priority);
+      const waited = await b.take(priority, dueInMs);
       if (typeof waited === 'number') waitedMs += waited;
     }
     return { budgets, waitedMs };
   };
   const priorityOf = (opts: SendOptions | undefined) => PRIORITY[opts?.priority ?? 'urgent'];
-  /** Updates queued and not yet sent, by `channel:ts`: a coalescing update replaces the waiting content. */
+  /** A call's priority as the budget reads it: 'urgent' once it is due (SendOptions.due). */
+  const priorityNow = (priority: () => number, due: (() => number) | undefined) => () =>
+    due && due() <= Date.now() ? PRIORITY.urgent : priority();
+  /**
+   * Updates queued and not yet sent, by `channel:ts`: a coalescing update replaces the waiting content (the due
+   * time stays the first one's: updates of one message come from one place, with one due time).
+   */
   const waitingUpdates = new Map<string, { content: MessageContent; priority: number; done: Promise<void> }>();
   /** Runs one attempt of Web API `method`, reporting it to options.onCall. */
   const counted = async <T>(
     method: string,
     run: (waitedMs: number) => Promise<T>,
-    budget?: { channel: string; priority: () => number },
+    budget?: { channel: string; priority: () => number; due?: (() => number) | undefined },
   ): Promise<T> => {
     const { budgets, waitedMs } = budget
-      ? await budgeted(method, budget.channel, budget.priority)
+      ? await budgeted(method, budget.channel, budget.priority, budget.due)
       : { budgets: [], waitedMs: 0 };
     const started = performance.now();
     const report = (result: string) => {
@@ -253,6 +267,7 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
     ref: MessageRef,
     content: (waitedMs: number) => MessageContent | undefined | Promise<MessageContent | undefined>,
     priority: () => number,
+    due?: () => number,
   ) =>
     counted(
       'chat.update',
@@ -267,7 +282,7 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
         });
         return true;
       },
-      { channel: ref.channel, priority },
+      { channel: ref.channel, priority, due },
     );
   // Never link_names or parse: untrusted text must not turn into mentions. Fields are picked one by one,
   // not spread, so an object carrying more than the port's type (e.g. `{ ...view }`) cannot send them.
@@ -284,7 +299,7 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
           unfurl_links: false,
           unfurl_media: false,
         } as webApi.ChatPostMessageArguments),
-      { channel: msg.channel, priority: () => priorityOf(opts) },
+      { channel: msg.channel, priority: priorityNow(() => priorityOf(opts), opts?.due), due: opts?.due },
     );
     return { ts: res.ts as string };
   };
@@ -328,7 +343,8 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
                 if (waitingUpdates.get(id) === entry) waitingUpdates.delete(id);
                 return entry.content;
               },
-              () => entry.priority,
+              priorityNow(() => entry.priority, opts?.due),
+              opts?.due,
             );
           },
           opts,
@@ -364,7 +380,8 @@ export function createSlackPort(client: webApi.WebClient, options: SlackPortOpti
                   throw new RenderError('rendering the update', { cause });
                 }
               },
-              () => priorityOf(opts),
+              priorityNow(() => priorityOf(opts), opts?.due),
+              opts?.due,
             );
             return { updated };
           },

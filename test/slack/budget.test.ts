@@ -135,6 +135,31 @@ describe('Slack budgets', () => {
     expect(rateLimited(fake)).toEqual([]);
   });
 
+  it('a progress update whose due time has come goes as urgent, ahead of urgent updates due later', async () => {
+    const { fake, ports } = await world();
+    const [port] = ports as [SlackPort];
+    const ts: string[] = [];
+    for (let i = 0; i < 4; i++) ts.push((await port.post({ channel: `C${i}`, text: `m${i}` })).ts);
+    for (let i = 0; i < 5; i++) await port.update({ channel: 'C0', ts: ts[0]!, text: `burst ${i}` });
+    // The budget is short now. A summary may wait a minute; one thread has shown nothing for longer than it
+    // should (due a second ago), another is not due yet (Date.now's clock, as the workflows use it).
+    const now = Date.now();
+    await Promise.all([
+      port.update({ channel: 'C1', ts: ts[1]!, text: 'summary' }, { due: () => now + 60_000 }),
+      port.update(
+        { channel: 'C2', ts: ts[2]!, text: 'silent thread' },
+        { coalesce: true, priority: 'progress', due: () => now - 1_000 },
+      ),
+      port.update(
+        { channel: 'C3', ts: ts[3]!, text: 'recent thread' },
+        { coalesce: true, priority: 'progress', due: () => now + 60_000 },
+      ),
+    ]);
+    const order = fake.calls.filter((c) => c.method === 'chat.update').map((c) => c.args.text);
+    expect(order.slice(5)).toEqual(['silent thread', 'summary', 'recent thread']);
+    expect(rateLimited(fake)).toEqual([]);
+  });
+
   it('coalesces waiting progress updates of one message into the newest, keeping the highest priority', async () => {
     const { fake, ports } = await world();
     const [port] = ports as [SlackPort];
