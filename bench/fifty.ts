@@ -36,6 +36,14 @@ export interface FiftyResult {
    * the last progress to the final reply
    */
   longestGapAt: { start: number[]; during: number[]; end: number[] };
+  /**
+   * The execution with the longest gap, in seconds from its approval: what its thread showed when (p: the
+   * progress message posted or updated, n: a note, F: the final reply), and its stack's ExecuteChangeSet (X) and
+   * last event (S), so a miss says where its time went.
+   */
+  worstTimeline?: { channel: string; marks: string };
+  /** per promotion, ms: its last approval → its summary no longer asking for approvals (what a channel sees) */
+  summaryLagMs?: number[];
   rssMb: number[];
   /** The most RSS each replica had at any time (start-up and this row) */
   peakRssMb: number[];
@@ -49,6 +57,12 @@ export interface FiftyResult {
 }
 
 const accountOf = (accessKeyId: string | undefined) => /^ASIA(\d{12})/.exec(accessKeyId ?? '')?.[1] ?? 'default';
+
+/** The service a summary is about (its stack, `svcN-prod`, is in its blocks); NaN when none is. */
+function serviceIndexOf(m: { blocks?: unknown }, n: number): number {
+  const text = JSON.stringify(m.blocks ?? []);
+  return Array.from({ length: n }, (_, k) => k).find((k) => text.includes(`\`${serviceName(k)}-prod\``)) ?? Number.NaN;
+}
 
 export async function measureFifty(
   s: Scenario,
@@ -125,6 +139,8 @@ export async function measureFifty(
   let notesPosted = 0;
   const gapAt: FiftyResult['longestGapAt'] = { start: [], during: [], end: [] };
   const sharedChannelGaps: number[] = [];
+  const summaryLag: number[] = [];
+  let worst: { longest: number; timeline: FiftyResult['worstTimeline'] } = { longest: -1, timeline: undefined };
   const perChannel = new Map<string, number>();
   for (const m of planned) perChannel.set(m.channel, (perChannel.get(m.channel) ?? 0) + 1);
   for (const m of planned) {
@@ -141,7 +157,10 @@ export async function measureFifty(
       .map((t) => t.history[0]!.at);
     notesPosted += notes.length;
     const end = final?.history[0]?.at ?? Date.now();
-    const times = [start ?? end, ...(progress?.history.map((v) => v.at) ?? []), ...notes, end].sort((a, b) => a - b);
+    // Until the final reply: a progress message's last update may land after it (it waits for the budget).
+    const times = [start ?? end, ...(progress?.history.map((v) => v.at) ?? []), ...notes, end]
+      .filter((t) => t <= end)
+      .sort((a, b) => a - b);
     let longest = 0;
     let where: keyof FiftyResult['longestGapAt'] = 'start';
     for (let i = 1; i < times.length; i++) {
@@ -150,7 +169,29 @@ export async function measureFifty(
       where = i === 1 ? 'start' : i === times.length - 1 ? 'end' : 'during';
     }
     gaps.push(longest);
+    const decided = m.history.find((v) => !/ — needs /.test(v.text ?? ''));
+    if (start && decided) summaryLag.push(decided.at - start);
     if ((perChannel.get(m.channel) ?? 0) > 1) sharedChannelGaps.push(longest);
+    if (longest > worst.longest && start) {
+      const i = serviceIndexOf(m, o.n);
+      const exec = s.aws.calls
+        .slice(awsFrom)
+        .find((c) => c.action === 'ExecuteChangeSet' && c.params.ChangeSetName?.includes(`promote-svc${i}-dev`));
+      const settled = Number.isNaN(i)
+        ? undefined
+        : s.aws.stack(`${serviceName(i)}-prod`, undefined, accountOfService(i))?.events[0]?.Timestamp?.getTime();
+      const marks = [
+        ...(progress?.history.map((v) => ({ at: v.at, k: 'p' })) ?? []),
+        ...notes.map((at) => ({ at, k: 'n' })),
+        ...(final ? [{ at: end, k: 'F' }] : []),
+        ...(exec ? [{ at: exec.at, k: 'X' }] : []),
+        ...(settled ? [{ at: settled, k: 'S' }] : []),
+      ]
+        .sort((a, b) => a.at - b.at)
+        .map((x) => `${x.k}${((x.at - start) / 1000).toFixed(1)}`)
+        .join(' ');
+      worst = { longest, timeline: { channel: m.channel, marks } };
+    }
     if (longest > 10_000) gapAt[where].push(Math.round(longest / 100) / 10);
   }
   const slackCalls = s.slack.calls.slice(slackFrom);
@@ -177,9 +218,7 @@ export async function measureFifty(
   const phases: FiftyResult['phases'] = { toExecute: [], toSettled: [], toFinal: [] };
   const executes = s.aws.calls.slice(awsFrom).filter((c) => c.action === 'ExecuteChangeSet');
   for (const m of planned) {
-    const text = JSON.stringify(m.blocks ?? []);
-    const i =
-      Array.from({ length: o.n }, (_, k) => k).find((k) => text.includes(`\`${serviceName(k)}-prod\``)) ?? Number.NaN;
+    const i = serviceIndexOf(m, o.n);
     const exec = executes.find((c) => new RegExp(`promote-svc${i}-dev`).test(c.params.ChangeSetName ?? ''));
     const stack = Number.isNaN(i) ? undefined : s.aws.stack(`${serviceName(i)}-prod`, undefined, accountOfService(i));
     const approved = approvedAt.get(m.ts);
@@ -205,6 +244,8 @@ export async function measureFifty(
     withoutProgress,
     notesPosted,
     longestGapAt: gapAt,
+    worstTimeline: worst.timeline,
+    summaryLagMs: summaryLag,
     rssMb: [rssMb(s.bot.proc.pid), rssMb(replicaPid)],
     peakRssMb: [rssMb(s.bot.proc.pid, true), rssMb(replicaPid, true)],
     rssPartsMb: [rssPartsMb(s.bot.proc.pid), rssPartsMb(replicaPid)],

@@ -399,6 +399,12 @@ function report(r: Results): string {
             ? `${ms(stats(f.sharedChannelGapsMs).p50 / 1000)} / ${ms(stats(f.sharedChannelGapsMs).max / 1000)}`
             : '–',
         ],
+        [
+          'last approval → the summary no longer asking for approvals, p50 / max s',
+          f.summaryLagMs?.length
+            ? `${ms(stats(f.summaryLagMs).p50 / 1000)} / ${ms(stats(f.summaryLagMs).max / 1000)}`
+            : '–',
+        ],
         ['executions without a progress message', String(f.withoutProgress)],
         ['progress notes posted (while a progress message waited for its update)', String(f.notesPosted ?? 0)],
         [
@@ -408,6 +414,10 @@ function report(r: Results): string {
                 .map((g) => (g.length ? [...g].sort((a, b) => b - a).join(' ') : '–'))
                 .join(' / ')
             : '–',
+        ],
+        [
+          'the longest gap’s execution, s from its approval (X execute, p progress, n note, S settled, F final)',
+          f.worstTimeline ? `${f.worstTimeline.channel}: ${f.worstTimeline.marks}` : '–',
         ],
         ['RSS of the replicas after, MB', f.rssMb.map((x) => ms(x, 0)).join(', ')],
         ['the most RSS each replica had (VmHWM), MB', f.peakRssMb.map((x) => ms(x, 0)).join(', ')],
