@@ -466,6 +466,12 @@ async function followAs(
     seenThread.shownAt = Date.now();
     seenThread.behindSince = Date.now();
   };
+  /**
+   * When the thread is due to show more: progressNoteAfter (or the spacing of a long execution) after it last
+   * did. A progress update waiting for Slack's budget goes as urgent from then on (SendOptions.due).
+   */
+  const progressDue = () =>
+    seenThread.shownAt + noteSpacingMs(deps.timing.progressNoteAfterMs, deps.now().getTime() - startedAt);
   const noteDue = () => {
     const now = Date.now();
     const after = noteSpacingMs(deps.timing.progressNoteAfterMs, deps.now().getTime() - startedAt);
@@ -526,9 +532,12 @@ async function followAs(
     // nothing once the follower has stopped.
     seenThread.noting = true;
     let changes = seenThread.changes;
+    const queuedAt = Date.now();
     void deps.slack
       .postOptional(p.channel, () => {
-        if (following.ended) return undefined;
+        // Nothing to say once the follower has stopped, or once the progress message showed more meanwhile (its
+        // update went first): the channel's turn goes to another post.
+        if (following.ended || seenThread.shownAt > queuedAt) return undefined;
         changes = seenThread.changes;
         return { channel: p.channel, thread_ts: p.messageTs, ...renderProgressNote(progressOf(lastStatus)) };
       })
@@ -631,8 +640,13 @@ async function followAs(
           // Not awaited, and after the summary: the final reply (a message of its own) and the summary (end effects)
           // tell the outcome; with many executions ending at once, Slack's chat.update budget (about 50 a minute)
           // would otherwise hold each final reply behind every progress message's last update.
+          // Due like the progress before it: in a busy channel the final reply waits its turn behind others, and
+          // the progress message showing the end tells it meanwhile.
           void deps.slack
-            .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true, priority: 'final' })
+            .update(
+              { channel: p.channel, ts: progressTs, ...render(status) },
+              { coalesce: true, priority: 'final', due: progressDue },
+            )
             .catch((err) => deps.log.warn('final progress update', { err, promotionId: p.id }));
         }
         p = await move(deps, p, {
@@ -652,7 +666,10 @@ async function followAs(
         // Not awaited: when Slack's chat.update budget is short it waits behind state changes, and a newer one
         // replaces it while it waits (coalesced, src/slack/port.ts); following goes on meanwhile.
         void deps.slack
-          .update({ channel: p.channel, ts: progressTs, ...render(status) }, { coalesce: true, priority: 'progress' })
+          .update(
+            { channel: p.channel, ts: progressTs, ...render(status) },
+            { coalesce: true, priority: 'progress', due: progressDue },
+          )
           .then(showing(seenThread.changes))
           .catch((err) => deps.log.warn('progress update', { err, promotionId: p.id }));
       }

@@ -9,6 +9,15 @@ import { approvalButtons, approvalText, renderPromotionMessage } from '../slack/
 import { KEYS } from '../store/keys.js';
 import { type Deps, ruleOf } from './deps.js';
 
+/**
+ * How long a summary update may wait for Slack's chat.update budget before it goes ahead of executions'
+ * progress updates that are due. With many deployments at once the workspace's budget (about 50 a minute) cannot
+ * carry every summary and every progress message at once: the approver already has an answer, the thread
+ * shows the execution, so a thread that has shown nothing for progressNoteAfter goes first, and a summary waits
+ * up to about this long for it.
+ */
+const SUMMARY_UPDATE_PATIENCE_MS = 60_000;
+
 /** Summary updates queued per operation and replica (tests run several in one process), so they reach Slack in order. */
 const queues = new Map<string, Promise<void>>();
 
@@ -21,20 +30,25 @@ const queues = new Map<string, Promise<void>>();
 export function refreshSummary(deps: Deps, p: Promotion): Promise<void> {
   if (!p.messageTs) return Promise.resolve();
   const shownKey = KEYS.summaryShown(p.id);
+  const due = Date.now() + SUMMARY_UPDATE_PATIENCE_MS;
   const run = async () => {
     let shownVersion = 0;
     let shownPromotion: Promotion | undefined;
     // Rendered again if the update waited for Slack's budget: what is sent (if anything) is the last rendering.
-    await deps.slack.updateLatest({ channel: p.channel, ts: p.messageTs! }, async () => {
-      shownVersion = 0;
-      shownPromotion = undefined;
-      const latest = (await deps.store.getPromotion(p.id)) ?? p;
-      const shown = (await deps.store.getJson<number>(shownKey)) ?? 0;
-      if (latest.version <= shown) return undefined;
-      shownVersion = latest.version;
-      shownPromotion = latest;
-      return renderPromotionMessage({ promotion: latest, rule: ruleOf(deps, latest), now: deps.now() });
-    });
+    await deps.slack.updateLatest(
+      { channel: p.channel, ts: p.messageTs! },
+      async () => {
+        shownVersion = 0;
+        shownPromotion = undefined;
+        const latest = (await deps.store.getPromotion(p.id)) ?? p;
+        const shown = (await deps.store.getJson<number>(shownKey)) ?? 0;
+        if (latest.version <= shown) return undefined;
+        shownVersion = latest.version;
+        shownPromotion = latest;
+        return renderPromotionMessage({ promotion: latest, rule: ruleOf(deps, latest), now: deps.now() });
+      },
+      { due: () => due },
+    );
     if (shownVersion) await deps.store.setJson(shownKey, shownVersion, deps.timing.retentionMs);
     // Multi-stack: the plans posted in the thread for their own approval follow the summary (buttons go once decided).
     for (const [i, part] of (shownPromotion?.parts ?? []).entries()) {

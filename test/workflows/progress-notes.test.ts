@@ -90,3 +90,33 @@ it('says once in the thread that a start is slow to get going', async () => {
   expect(notes[0]!.history[0]!.at).toBeLessThan(execute.at);
   expect(notes[0]!.history[0]!.at - Date.parse(done.approvedAt!)).toBeGreaterThanOrEqual(150);
 });
+
+it('leaves out a note that waited for the channel while the progress message caught up', async () => {
+  // Long enough that the note's wait (Slack's Retry-After of a second) ends while the execution still runs.
+  w = await startWorld({ eventIntervalMs: 150 });
+  const r = w.replica({ timing });
+  for (let i = 0; i < 1_000; i++) w.slack.failNext('chat.update', 'message_not_found');
+  const { p } = await w.promote(r);
+  const ts = p!.messageTs!;
+  const channel = p!.channel;
+  await w.approve(r, p!.id);
+  // The progress message is posted; its updates fail, so a note becomes due and waits: the channel's next post
+  // is answered 429 (Retry-After 1 s).
+  while (!w.slack.thread(ts).some(isProgress)) await realSleep(5);
+  w.slack.rateLimit('chat.postMessage', 1, 1, { channel });
+  const limited = () => w.slack.calls.some((c) => c.method === 'chat.postMessage' && c.status === 429);
+  while (!limited()) await realSleep(5);
+  // Meanwhile Slack takes the progress message's updates again: it shows more than the note would.
+  w.slack.heal('chat.update');
+  const progress = w.slack.thread(ts).find(isProgress)!;
+  while (progress.history.length < 2) await realSleep(5);
+  const caughtUpAt = progress.history[1]!.at;
+
+  const done = await w.settled(p!.id);
+  expect(done.state).toBe('succeeded');
+  expect(w.finalReplies(ts)).toHaveLength(1);
+  // The note was tried (429), then had nothing to add when its turn came: no note in the thread.
+  expect(w.slack.thread(ts).filter(isNote)).toEqual([]);
+  expect(progress.history.length).toBeGreaterThan(2);
+  expect(w.finalReplies(ts)[0]!.history[0]!.at - caughtUpAt).toBeGreaterThan(1_000);
+});
