@@ -41,7 +41,8 @@ export interface Budget {
   /**
    * Waits until the budget has a token for this call. `priority` may be a function: it is read each time the
    * next waiter is chosen (a queued update whose content became more important moves up). A call of `progress`
-   * priority also leaves a token in the shared bucket for other replicas' more urgent calls (reserveFor).
+   * priority, or one not yet due, also leaves a token in the shared bucket for other replicas' more urgent calls
+   * (reserveFor).
    * Waiters of one priority go earliest due first: `dueInMs`, also read each time, says how long until this call
    * is due (negative: overdue); without it a call is due when it is made. Resolves with the milliseconds waited.
    */
@@ -86,11 +87,12 @@ interface Waiter {
 }
 
 /**
- * Tokens a call of this priority leaves in the shared bucket (src/store/types.ts takeToken): intermediate progress
- * and background reads leave one, so that every replica's urgent calls find it.
+ * Tokens a call leaves in the shared bucket (src/store/types.ts takeToken): one that may wait (intermediate
+ * progress, a background read, or a call whose due time is still ahead) leaves one, so that every replica's urgent
+ * calls, and calls already due, find it.
  */
-function reserveFor(priority: number): number {
-  return priority >= PRIORITY.progress ? 1 : 0;
+function reserveFor(priority: number, dueInMs: number | undefined): number {
+  return priority >= PRIORITY.progress || (dueInMs !== undefined && dueInMs > 0) ? 1 : 0;
 }
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -154,7 +156,8 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
         while (queue.length > 0) {
           // The bucket is shared with other replicas, whose waiters this one cannot see: a call that may wait
           // leaves a token for the calls that may not (a final reply on another replica goes before a note here).
-          const reserve = reserveFor(prio(queue[next()]!));
+          const head = queue[next()]!;
+          const reserve = reserveFor(prio(head), head.dueInMs?.());
           const grant = await ask('take', reserve);
           opts.observer?.factor(label, grant.factor);
           if (grant.granted) {
@@ -182,7 +185,7 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
           const w = { priority, dueInMs, seq: seq++, since: now(), resolve };
           queue.push(w);
           // The loop waits for tokens kept back from calls that may wait: one that may not asks again now.
-          if (asleep && reserveFor(prio(w)) < asleep.reserve) asleep.wake();
+          if (asleep && reserveFor(prio(w), dueInMs?.()) < asleep.reserve) asleep.wake();
           pump().catch((err) => {
             // A bug, not a busy budget (a bad spec, say): no call is held back by the budget itself.
             opts.onStoreError?.(err, label);

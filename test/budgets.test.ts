@@ -142,6 +142,21 @@ describe('createBudgets', () => {
     expect(order).toEqual(['note 1', 'note 2', 'final reply', 'note 3', 'note 4']);
   });
 
+  it('a call not yet due leaves a token too, which a call already due takes', async () => {
+    const store = createMemoryStore({ now: () => Date.parse('2026-01-01T00:00:00Z') });
+    const never = () => new Promise<void>(() => undefined); // the clock stands still: only the kept token is left
+    const [a, b] = [createBudgets({ store, sleep: never }), createBudgets({ store, sleep: never })].map((r) =>
+      r.get('slack:chat.update', 'budget:due-reserve', { ratePerSec: 1, burst: 3 }),
+    );
+    const order: string[] = [];
+    // Replica B's summary updates may wait a minute (urgent, due later); replica A's progress update is due now.
+    for (const i of [1, 2, 3]) void b!.take(PRIORITY.urgent, () => 60_000).then(() => order.push(`summary ${i}`));
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['summary 1', 'summary 2']);
+    await a!.take(PRIORITY.urgent, () => -1_000).then(() => order.push('due progress'));
+    expect(order).toEqual(['summary 1', 'summary 2', 'due progress']);
+  });
+
   it('wakes a loop waiting for kept-back tokens when a call that may not wait comes', async () => {
     const store = createMemoryStore({ now: () => Date.parse('2026-01-01T00:00:00Z') });
     const never = () => new Promise<void>(() => undefined); // the clock stands still: only a wake-up helps
