@@ -375,6 +375,9 @@ function applyEvent(pr: Progress, ev: StackEvent, stackName: string): void {
 const NOTE_GRACE_MS = 2_500;
 const noteGraceMs = (deps: Deps) => Math.min(NOTE_GRACE_MS, deps.timing.progressNoteAfterMs / 4);
 
+/** A note that has not landed this long after it was queued waits for a busy channel (progressDue). */
+const NOTE_LANDS_MS = 1_000;
+
 /** Notes of a long execution come rarer: at most one per this fraction of the time it has run. */
 const NOTE_SPACING = 1 / 10;
 
@@ -386,6 +389,21 @@ const NOTE_SPACING = 1 / 10;
  */
 export function noteSpacingMs(afterMs: number, elapsedMs: number): number {
   return Math.max(afterMs, Math.max(0, elapsedMs) * NOTE_SPACING);
+}
+
+/**
+ * When an execution's waiting progress update becomes due (ms since the epoch): a moment (NOTE_LANDS_MS) after
+ * the note queued since `notingSince` should have landed, or, with no note waiting, after the next one would
+ * (the spacing and grace after the thread last showed more).
+ */
+export function progressDueAt(t: {
+  noting: boolean;
+  notingSince: number;
+  shownAt: number;
+  spacingMs: number;
+  graceMs: number;
+}): number {
+  return NOTE_LANDS_MS + (t.noting ? t.notingSince : t.shownAt + t.spacingMs + t.graceMs);
 }
 
 /** Failed resources posted in one reply: at most this many listed, the rest counted. */
@@ -459,6 +477,7 @@ async function followAs(
     behindSince: Date.now(),
     noteTriedAt: 0,
     noting: false,
+    notingSince: 0,
   };
   const showing = (changes: number) => () => {
     if (changes <= seenThread.shown) return;
@@ -467,11 +486,17 @@ async function followAs(
     seenThread.behindSince = Date.now();
   };
   /**
-   * When the thread is due to show more: progressNoteAfter (or the spacing of a long execution) after it last
-   * did. A progress update waiting for Slack's budget goes as urgent from then on (SendOptions.due).
+   * When a progress update waiting for Slack's chat.update budget is due (from then on it goes as urgent,
+   * SendOptions.due): once a note, due progressNoteAfter (or the spacing of a long execution) after the thread
+   * last showed more, has had a moment to land and has not (its channel is busy). Where the channel is free
+   * the note shows the progress and the workspace's chat.update budget goes to threads that need it.
    */
   const progressDue = () =>
-    seenThread.shownAt + noteSpacingMs(deps.timing.progressNoteAfterMs, deps.now().getTime() - startedAt);
+    progressDueAt({
+      ...seenThread,
+      spacingMs: noteSpacingMs(deps.timing.progressNoteAfterMs, deps.now().getTime() - startedAt),
+      graceMs: noteGraceMs(deps),
+    });
   const noteDue = () => {
     const now = Date.now();
     const after = noteSpacingMs(deps.timing.progressNoteAfterMs, deps.now().getTime() - startedAt);
@@ -531,6 +556,7 @@ async function followAs(
     // comes. It lets the channel's other posts go first (it never holds up a summary or a final reply) and says
     // nothing once the follower has stopped.
     seenThread.noting = true;
+    seenThread.notingSince = Date.now();
     let changes = seenThread.changes;
     const queuedAt = Date.now();
     void deps.slack
