@@ -555,10 +555,10 @@ async function followAs(
     // note in the thread, under the channel's chat.postMessage budget, says where the execution is when its turn
     // comes. It lets the channel's other posts go first (it never holds up a summary or a final reply) and says
     // nothing once the follower has stopped.
-    seenThread.noting = true;
-    seenThread.notingSince = Date.now();
-    let changes = seenThread.changes;
     const queuedAt = Date.now();
+    seenThread.noting = true;
+    seenThread.notingSince = queuedAt;
+    let changes = seenThread.changes;
     void deps.slack
       .postOptional(p.channel, () => {
         // Nothing to say once the follower has stopped, or once the progress message showed more meanwhile (its
@@ -665,9 +665,9 @@ async function followAs(
         if (progressTs && p.messageTs) {
           // Not awaited, and after the summary: the final reply (a message of its own) and the summary (end effects)
           // tell the outcome; with many executions ending at once, Slack's chat.update budget (about 50 a minute)
-          // would otherwise hold each final reply behind every progress message's last update.
-          // Due like the progress before it: in a busy channel the final reply waits its turn behind others, and
-          // the progress message showing the end tells it meanwhile.
+          // would otherwise hold each final reply behind every progress message's last update. Due like the progress
+          // before it: in a busy channel the final reply waits its turn behind the others', and this tells the end
+          // meanwhile.
           void deps.slack
             .update(
               { channel: p.channel, ts: progressTs, ...render(status) },
