@@ -162,9 +162,13 @@ describe('/metrics after a promotion', () => {
     await watching;
     expect(seen).toEqual({ inFlight: 1, leases: 1 });
 
-    const after = await until('the promotion counted', async () => {
+    // After the 429 the chat.update budget is emptied and slowed; an update that may wait (the summary's, due in a
+    // minute) then waits for a token to spare, so it may land after the final reply.
+    const after = await until('the promotion counted and a chat.update through', async () => {
       const m = await scrape(s.bot.base);
-      return sample(m, 'promote_bot_promotions_total', { outcome: 'succeeded' }) ? m : undefined;
+      const counted = sample(m, 'promote_bot_promotions_total', { outcome: 'succeeded' });
+      const updated = sample(m, 'promote_bot_slack_api_calls_total', { method: 'chat.update', result: 'ok' });
+      return counted && updated ? m : undefined;
     });
     expect(sample(after, 'promote_bot_promotions_total', { outcome: 'succeeded' })).toBe(1);
     expect(sample(after, 'promote_bot_rollbacks_total')).toBeUndefined();
