@@ -49,10 +49,18 @@ export async function measureCost(
     const slackFrom = s.slack.calls.length;
     const awsFrom = s.aws.calls.length;
     await redis.config('RESETSTAT');
+    const monitorLines: string[] = [];
+    const monitor = process.env.BENCH_REDIS_MONITOR ? await redis.duplicate().monitor() : undefined;
+    monitor?.on('monitor', (time: string, args: string[]) => monitorLines.push(`${time} ${args.join(' ')}`));
     const started = Date.now();
     const progress = await measureProgress(s, budget, o.eventIntervalMs);
     const wallMs = Date.now() - started;
     const redisByCommand = await commandStats(redis);
+    if (monitor) {
+      monitor.disconnect();
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(process.env.BENCH_REDIS_MONITOR!, monitorLines.join('\n'));
+    }
     const slack = s.slack.calls.slice(slackFrom);
     const aws = s.aws.calls.slice(awsFrom);
     await redis.config('RESETSTAT');

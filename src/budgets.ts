@@ -95,6 +95,16 @@ function reserveFor(priority: number, dueInMs: number | undefined): number {
   return priority >= PRIORITY.progress || (dueInMs !== undefined && dueInMs > 0) ? 1 : 0;
 }
 
+/**
+ * A take from a Redis bucket is three commands (the script, its GET and its SET), and the budgets run on every API
+ * call. Each take asks for one token more, which this replica spends on its next call if that comes within
+ * PREPAID_TOKEN_MS, without asking the bucket; one not spent by then is dropped (it was taken from the bucket: the
+ * budget counts it as spent). The bucket grants it only while it keeps half its burst (bucketStep), so a short
+ * budget is still shared call by call across replicas; a throttle drops it.
+ */
+export const PREPAID_TOKEN_MS = 3_000;
+const EXTRA_PER_TAKE = 1;
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Budgets kept at most (the least recently used idle ones are forgotten; the bucket stays in the store). */
@@ -115,15 +125,27 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
     let pumping = false;
     /** While the loop sleeps: the tokens it asked to be left, and how to wake it for a call that needs fewer. */
     let asleep: { reserve: number; wake: () => void } | undefined;
+    /** Tokens this replica took ahead (PREPAID_TOKEN_MS), and until when (now()) it may spend them. */
+    let prepaid = { count: 0, until: 0 };
 
     async function ask(op: 'take' | 'slow', reserve = 0) {
+      const extra = op === 'take' ? EXTRA_PER_TAKE : 0;
       try {
-        return op === 'take' ? await opts.store.takeToken(key, spec, reserve) : await opts.store.slowDown(key, spec);
+        return op === 'take'
+          ? await opts.store.takeToken(key, spec, reserve, extra)
+          : await opts.store.slowDown(key, spec);
       } catch (err) {
         opts.onStoreError?.(err, label);
         local ??= createMemoryStore();
-        return op === 'take' ? local.takeToken(key, spec, reserve) : local.slowDown(key, spec);
+        return op === 'take' ? local.takeToken(key, spec, reserve, extra) : local.slowDown(key, spec);
       }
+    }
+
+    function serve(): void {
+      const [w] = queue.splice(next(), 1);
+      const waited = now() - w!.since;
+      opts.observer?.granted(label, waited);
+      w!.resolve(waited);
     }
 
     /** The waiter served next: the lowest priority number, then the earliest due, then the one that came first. */
@@ -156,15 +178,18 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
         while (queue.length > 0) {
           // The bucket is shared with other replicas, whose waiters this one cannot see: a call that may wait
           // leaves a token for the calls that may not (a final reply on another replica goes before a note here).
+          if (prepaid.count > 0 && now() < prepaid.until) {
+            prepaid.count--;
+            serve();
+            continue;
+          }
           const head = queue[next()]!;
           const reserve = reserveFor(prio(head), head.dueInMs?.());
           const grant = await ask('take', reserve);
           opts.observer?.factor(label, grant.factor);
           if (grant.granted) {
-            const [w] = queue.splice(next(), 1);
-            const waited = now() - w!.since;
-            opts.observer?.granted(label, waited);
-            w!.resolve(waited);
+            prepaid = { count: grant.extra, until: now() + PREPAID_TOKEN_MS };
+            serve();
           } else {
             await new Promise<void>((resolve) => {
               asleep = { reserve, wake: resolve };
@@ -194,6 +219,7 @@ export function createBudgets(opts: BudgetsOptions): Budgets {
         });
       },
       throttled() {
+        prepaid = { count: 0, until: 0 };
         opts.observer?.throttled(label);
         ask('slow').then(
           (g) => opts.observer?.factor(label, g.factor),

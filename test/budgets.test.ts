@@ -1,7 +1,13 @@
 // Request budgets (src/budgets.ts) over the in-memory store on a virtual clock: waiting advances the clock, so
 // these tests count grants and look at their order, never at how long anything took.
 import { describe, expect, it } from 'vitest';
-import { type BudgetObserver, cloudFormationBudgetSpec, createBudgets, PRIORITY } from '../src/budgets.js';
+import {
+  type BudgetObserver,
+  cloudFormationBudgetSpec,
+  createBudgets,
+  PREPAID_TOKEN_MS,
+  PRIORITY,
+} from '../src/budgets.js';
 import { budgetObserver, createMetrics } from '../src/metrics.js';
 import { createMemoryStore } from '../src/store/memory-store.js';
 import type { Store } from '../src/store/types.js';
@@ -194,6 +200,56 @@ describe('createBudgets', () => {
     expect(granted).toBe(40);
     const seconds = (w.now() - start) / 1000;
     expect(granted).toBeLessThanOrEqual(spec.burst + spec.ratePerSec * seconds + 1);
+  });
+
+  it('takes a token ahead from a bucket more than half full and spends it on the next call within PREPAID_TOKEN_MS', async () => {
+    const w = world();
+    const asked: number[] = [];
+    const counting: Store = {
+      ...w.store,
+      takeToken: (key, spec, reserve, extra) => {
+        asked.push(extra ?? 0);
+        return w.store.takeToken(key, spec, reserve, extra);
+      },
+    };
+    const observer = recorder();
+    const b = createBudgets({ store: counting, sleep: w.sleep, now: w.now, observer }).get('cfn', 'budget:pre', {
+      ratePerSec: 4,
+      burst: 8,
+    });
+    await b.take(); // asks: 8 → 7, and one more ahead → 6
+    await b.take(); // spends the token taken ahead
+    expect(asked).toEqual([1]);
+    expect(observer.granted_).toBe(2); // every call is counted, whoever paid for it
+    await b.take(); // asks again (7.x → 5.x after its own and one ahead)
+    expect(asked).toHaveLength(2);
+    await w.sleep(PREPAID_TOKEN_MS); // the token taken ahead is dropped
+    await b.take();
+    expect(asked).toHaveLength(3);
+    b.throttled(); // a throttle drops it too
+    await b.take();
+    expect(asked.length).toBeGreaterThan(3);
+  });
+
+  it('takes no token ahead from a bucket at half its burst or less: every call asks the shared bucket', async () => {
+    const w = world();
+    const extras: number[] = [];
+    const counting: Store = {
+      ...w.store,
+      takeToken: async (key, spec, reserve, extra) => {
+        const grant = await w.store.takeToken(key, spec, reserve, extra);
+        extras.push(grant.extra);
+        return grant;
+      },
+    };
+    const b = createBudgets({ store: counting, sleep: w.sleep, now: w.now }).get('cfn', 'budget:short', {
+      ratePerSec: 1,
+      burst: 4,
+    });
+    await Promise.all([b.take(), b.take(), b.take(), b.take(), b.take(), b.take()]);
+    // 4 → 3 and one ahead → 2 (half the burst); the second call spends it; then 2 → 1 → 0 with none ahead, and
+    // the last two calls are each refused once (a token a second) before they are granted.
+    expect(extras).toEqual([1, 0, 0, 0, 0, 0, 0]);
   });
 
   it('halves the rate on a throttled answer and tells the observer', async () => {

@@ -141,11 +141,17 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
   const buckets = new ExpiringMap<BucketState>(now);
   let lastSweep = now();
 
-  function bucket(key: string, spec: TokenBucketSpec, op: 'take' | 'slow', reserve = 0): Promise<TokenGrant> {
+  function bucket(
+    key: string,
+    spec: TokenBucketSpec,
+    op: 'take' | 'slow',
+    reserve = 0,
+    extra = 0,
+  ): Promise<TokenGrant> {
     return run(() => {
       const checked = checkBucketSpec(spec, `token bucket ${key}`);
       sweepNowAndThen();
-      const { state, grant } = bucketStep(buckets.get(key), checked, now(), op, reserve);
+      const { state, grant } = bucketStep(buckets.get(key), checked, now(), op, reserve, extra);
       buckets.set(key, state, BUCKET_IDLE_MS);
       return grant;
     });
@@ -232,7 +238,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): Store {
       });
     },
 
-    takeToken: (key, spec, reserve) => bucket(key, spec, 'take', reserve),
+    takeToken: (key, spec, reserve, extra) => bucket(key, spec, 'take', reserve, extra),
     slowDown: (key, spec) => bucket(key, spec, 'slow'),
 
     acquire(key, holder, ttlMs): Promise<AcquireResult> {

@@ -84,7 +84,8 @@ declare module 'ioredis' {
       idleMs: string,
       nowMs: string,
       reserve: string,
-    ): Result<[number, number, string], Context>;
+      extra: string,
+    ): Result<[number, number, string, number], Context>;
   }
 }
 
@@ -256,10 +257,13 @@ elseif tokens >= needed then
   tokens = tokens - 1
   granted = 1
 end
+local more = 0
+if granted == 1 then more = math.max(0, math.min(math.floor(tonumber(ARGV[9]) or 0), math.floor(tokens - burst / 2))) end
+tokens = tokens - more
 local wait = 0
 if granted == 0 then wait = math.max(1, math.ceil((needed - tokens) / (rate * factor) * 1000)) end
 redis.call('SET', KEYS[1], tostring(tokens) .. ':' .. tostring(math.max(at, nowMs)) .. ':' .. tostring(factor), 'PX', ARGV[6])
-return { granted, wait, tostring(factor) }
+return { granted, wait, tostring(factor), more }
 `;
 
 function defineScripts(redis: RedisClient): void {
@@ -380,22 +384,31 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
   const listKey = (key: string) => `${prefix}list:${key}`;
   const bucketKey = (key: string) => `${prefix}bucket:${key}`;
 
-  async function bucket(key: string, spec: TokenBucketSpec, op: 'take' | 'slow', reserve = 0): Promise<TokenGrant> {
+  async function bucket(
+    key: string,
+    spec: TokenBucketSpec,
+    op: 'take' | 'slow',
+    reserve = 0,
+    extra = 0,
+  ): Promise<TokenGrant> {
     const c = checkBucketSpec(spec, `token bucket ${key}`);
-    const [granted, waitMs, factor] = await attempt(`${op === 'take' ? 'taking a token from' : 'slowing'} ${key}`, () =>
-      redis.promoteBotTokenBucket(
-        bucketKey(key),
-        op,
-        String(c.ratePerSec),
-        String(c.burst),
-        String(c.minFactor),
-        String(c.recoverPerSec),
-        String(BUCKET_IDLE_MS),
-        String(Math.round(clock())),
-        String(reserve),
-      ),
+    const [granted, waitMs, factor, more] = await attempt(
+      `${op === 'take' ? 'taking a token from' : 'slowing'} ${key}`,
+      () =>
+        redis.promoteBotTokenBucket(
+          bucketKey(key),
+          op,
+          String(c.ratePerSec),
+          String(c.burst),
+          String(c.minFactor),
+          String(c.recoverPerSec),
+          String(BUCKET_IDLE_MS),
+          String(Math.round(clock())),
+          String(reserve),
+          String(extra),
+        ),
     );
-    return { granted: granted === 1, waitMs: Number(waitMs), factor: Number(factor) };
+    return { granted: granted === 1, extra: Number(more ?? 0), waitMs: Number(waitMs), factor: Number(factor) };
   }
   // ioredis adds its own `keyPrefix` option to command keys but not to SCAN patterns or SCAN results.
   const clientPrefix = redis.options.keyPrefix ?? '';
@@ -588,7 +601,7 @@ export function createRedisStore(redis: RedisClient, opts: RedisStoreOptions = {
       });
     },
 
-    takeToken: (key, spec, reserve) => bucket(key, spec, 'take', reserve),
+    takeToken: (key, spec, reserve, extra) => bucket(key, spec, 'take', reserve, extra),
     slowDown: (key, spec) => bucket(key, spec, 'slow'),
 
     async acquire(key, holder, ttlMs): Promise<AcquireResult> {

@@ -72,8 +72,10 @@ export interface Store {
    * Shared by every client of the store (replicas), on the store's clock. See TokenBucketSpec.
    * `reserve` (default 0): take a token only if that many more stay in the bucket, for calls that may not wait
    * (of any replica); at most burst − 1 is kept back.
+   * `extra` (default 0): when the take is granted, up to that many more tokens for the caller to spend later
+   * without asking again, only while the bucket keeps at least half its burst (TokenGrant.extra; bucketStep).
    */
-  takeToken(key: string, spec: TokenBucketSpec, reserve?: number): Promise<TokenGrant>;
+  takeToken(key: string, spec: TokenBucketSpec, reserve?: number, extra?: number): Promise<TokenGrant>;
   /**
    * The service behind bucket `key` said to slow down: empties the bucket and halves its rate (down to
    * `spec.minFactor`); the rate then recovers by `spec.recoverPerSec` of the full rate each second (AIMD).
@@ -98,6 +100,8 @@ export interface TokenBucketSpec {
 
 export interface TokenGrant {
   granted: boolean;
+  /** tokens granted beyond the one (takeToken's `extra`), taken from the bucket like it */
+  extra: number;
   /** 0 when granted; otherwise how long until a token is there (at the current rate) */
   waitMs: number;
   /** the bucket's rate factor now (1 = full rate; lower after slowDown) */
@@ -139,6 +143,7 @@ export function bucketStep(
   nowMs: number,
   op: 'take' | 'slow',
   reserve = 0,
+  extra = 0,
 ): { state: BucketState; grant: TokenGrant } {
   // Kept back for calls that may not wait; a bucket of one token keeps none back.
   const needed = 1 + Math.max(0, Math.min(Math.floor(reserve), spec.burst - 1));
@@ -155,8 +160,13 @@ export function bucketStep(
     tokens -= 1;
     granted = true;
   }
+  // Extra tokens only from a bucket that keeps half its burst after them: when the budget is short every call
+  // asks the bucket, as before.
+  let more = 0;
+  if (granted) more = Math.max(0, Math.min(Math.floor(extra), Math.floor(tokens - spec.burst / 2)));
+  tokens -= more;
   const waitMs = granted ? 0 : Math.max(1, Math.ceil(((needed - tokens) / (spec.ratePerSec * factor)) * 1000));
-  return { state: { tokens, at: nowMs, factor }, grant: { granted, waitMs, factor } };
+  return { state: { tokens, at: nowMs, factor }, grant: { granted, extra: more, waitMs, factor } };
 }
 
 /**

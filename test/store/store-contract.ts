@@ -488,6 +488,22 @@ export function storeContract(name: string, make: (opts?: StoreOptionsForTest) =
         expect((await store.takeToken('budget:k', spec, 1)).granted).toBe(true);
       });
 
+      it('grants up to `extra` more tokens with a take, only while the bucket keeps half its burst', async () => {
+        const { store } = await open();
+        const eight = { ratePerSec: 1, burst: 8 };
+        const first = await store.takeToken('budget:e', eight, 0, 2);
+        expect(first).toMatchObject({ granted: true, extra: 2 }); // 8 → 7 → 5
+        expect((await store.takeToken('budget:e', eight, 0, 2)).extra).toBe(0); // 5 → 4: none above half
+        expect((await store.takeToken('budget:e', eight)).extra).toBe(0); // not asked: none
+        const one = await store.takeToken('budget:f', { ratePerSec: 1, burst: 1 }, 0, 1);
+        expect(one).toMatchObject({ granted: true, extra: 0 }); // a bucket of one has no half to spare
+        const after = await store.takeToken('budget:f', { ratePerSec: 1, burst: 1 }, 0, 1);
+        expect(after).toMatchObject({ granted: false, extra: 0 });
+        // the tokens granted ahead left the bucket: 3 are left
+        for (let i = 0; i < 3; i++) expect((await store.takeToken('budget:e', eight)).granted).toBe(true);
+        expect((await store.takeToken('budget:e', eight)).granted).toBe(false);
+      });
+
       it('keeps back at most burst − 1 tokens (a bucket of one keeps none back)', async () => {
         const { store } = await open();
         expect((await store.takeToken('budget:o', { ratePerSec: 1, burst: 1 }, 1)).granted).toBe(true);
