@@ -399,31 +399,42 @@ export async function executeChangeSet(cfn: CloudFormationClient, arn: string, t
 
 /**
  * Events newer than `afterEventId` (oldest first), reading pages newest-first until it is met.
- * Only events of the operation with `token` when one is given. Without a marker (a follower that just
- * started or restarted), pages are read back to `notBefore`: older events belong to earlier operations.
+ * Only events of the operation with `token` when one is given: an event's ClientRequestToken is "the token passed
+ * to the operation that generated this event" (docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackEvent.html).
+ * With `untokenedAreOurs` (a follower of an operation CloudFormation accepted), a service that reports no token on
+ * any event read (some CloudFormation emulators) gets them all: they are newer than the marker, or than
+ * `notBefore`, and a stack runs one operation at a time. Without it (did our operation start at all?) an event
+ * without our token is never ours: the window may hold only an earlier operation's events.
+ * Without a marker (a follower that just started or restarted), pages are read back to `notBefore`: older events
+ * belong to earlier operations.
  */
 export async function eventsSince(
   cfn: CloudFormationClient,
   stackName: string,
   afterEventId: string | undefined,
   token: string | undefined,
-  opts: { notBefore?: Date; maxPages?: number } = {},
+  opts: { notBefore?: Date; maxPages?: number; untokenedAreOurs?: boolean } = {},
 ): Promise<StackEvent[]> {
   return doing(`reading the events of ${stackName}`, async () => {
     const fresh: StackEvent[] = [];
+    const ours = () => {
+      const tokens =
+        token !== undefined && (!opts.untokenedAreOurs || fresh.some((ev) => ev.ClientRequestToken !== undefined));
+      return (tokens ? fresh.filter((ev) => ev.ClientRequestToken === token) : fresh).reverse();
+    };
     const maxPages = opts.maxPages ?? 20;
     let next: string | undefined;
     for (let page = 0; page < maxPages; page++) {
       const out = await cfn.send(new DescribeStackEventsCommand({ StackName: stackName, NextToken: next }));
       for (const ev of out.StackEvents ?? []) {
-        if (afterEventId && ev.EventId === afterEventId) return fresh.reverse();
-        if (!afterEventId && opts.notBefore && ev.Timestamp && ev.Timestamp < opts.notBefore) return fresh.reverse();
-        if (!token || ev.ClientRequestToken === token) fresh.push(ev);
+        if (afterEventId && ev.EventId === afterEventId) return ours();
+        if (!afterEventId && opts.notBefore && ev.Timestamp && ev.Timestamp < opts.notBefore) return ours();
+        fresh.push(ev);
       }
       next = out.NextToken;
       if (!next || (!afterEventId && !opts.notBefore)) break;
     }
-    return fresh.reverse();
+    return ours();
   });
 }
 

@@ -207,7 +207,10 @@ export function createStackFollowers(opts: StackFollowerOptions = {}): StackFoll
         last.readAt = now();
         return { stack, gone: false, events: [] };
       }
-      const events = await eventsSince(cfn, f.stack, f.afterEventId, f.token, { notBefore: f.notBefore });
+      const events = await eventsSince(cfn, f.stack, f.afterEventId, f.token, {
+        notBefore: f.notBefore,
+        untokenedAreOurs: true,
+      });
       g.seen.set(f.id, { status: stack.StackStatus, updated, eventsAt: now(), readAt: now() });
       return { stack, gone: false, events };
     },

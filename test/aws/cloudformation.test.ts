@@ -671,6 +671,24 @@ describe('eventsSince', () => {
     expect(tokens.at(-1)).toMatch(/^Console-UpdateStack-/);
   });
 
+  it('following, from a service that reports no token on any event, keeps every event newer than the marker', async () => {
+    const aws = await fake({ eventTokens: false });
+    const cfn = cfnOf(aws);
+    await executed(aws, cfn, 'promote-a');
+    const marker = aws.stack('api')!.events[0]!.EventId;
+    await executed(aws, cfn, 'promote-b');
+    const newer = [...aws.stack('api')!.events].reverse();
+    const expected = newer.slice(newer.findIndex((e) => e.EventId === marker) + 1);
+    expect(expected.length).toBeGreaterThanOrEqual(4);
+
+    const fresh = await eventsSince(cfn, 'api', marker, 'promote-b', { untokenedAreOurs: true });
+
+    expect(fresh.map((e) => e.EventId)).toEqual(expected.map((e) => e.EventId));
+    expect(fresh.at(-1)).toMatchObject({ LogicalResourceId: 'api', ResourceStatus: 'UPDATE_COMPLETE' });
+    // Asked whether an operation with the token started, it never takes an event without the token as one.
+    expect(await eventsSince(cfn, 'api', marker, 'promote-b')).toEqual([]);
+  });
+
   it('reads older pages until it meets the marker', async () => {
     const aws = await fake({ pageSize: 2 });
     const cfn = cfnOf(aws);

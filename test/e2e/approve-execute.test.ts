@@ -139,6 +139,18 @@ describe('approving and executing a promotion', () => {
     expect(failed?.text).not.toContain('<@U0ALL>');
   });
 
+  it('reports the failed resource on a CloudFormation whose events carry no ClientRequestToken (an emulator)', async () => {
+    s = await startScenario({ redisUrl: inject('redisUrl'), aws: { eventTokens: false } });
+    s.aws.scriptExecution('api-prod', { failResource: { logicalId: 'Fn', reason: 'handler said boom' } });
+    const { id, ts } = await s.plan();
+    await s.click(ACTION.approve, id, 'U0ALICE', ts);
+    await s.click(ACTION.approve, id, 'U0BOB', ts);
+    const final = await s.finalReply(ts);
+    expect(final.text).toMatch(/UPDATE_ROLLBACK_COMPLETE|rolled back/i);
+    expect(s.aws.stack('api-prod', undefined, PROD_ACCOUNT)!.events.every((e) => !e.ClientRequestToken)).toBe(true);
+    expect(s.slack.thread(ts).some((m) => /Fn/.test(m.text ?? '') && /handler said boom/.test(m.text ?? ''))).toBe(true);
+  });
+
   it('a stale plan is never executed: the target changed after planning', async () => {
     s = await startScenario({ redisUrl: inject('redisUrl') });
     const { id, ts } = await s.plan();

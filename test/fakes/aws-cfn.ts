@@ -27,6 +27,8 @@ export interface CfnOptions {
   pageSize: number;
   /** How long one minute of a change set's MonitoringTimeInMinutes lasts in the fake (tests keep it short). */
   monitoringMinuteMs: number;
+  /** Stack events carry their operation's ClientRequestToken (FakeAwsOptions.eventTokens). */
+  eventTokens: boolean;
   /** Reads an uploaded template for TemplateURL; undefined when there is no such object. */
   readTemplateUrl: (url: string) => string | undefined;
 }
@@ -1353,7 +1355,7 @@ export class CloudFormationFake {
       Timestamp: new Date(),
       ResourceStatus: status as StackEvent['ResourceStatus'],
       ResourceStatusReason: reason,
-      ClientRequestToken: token,
+      ClientRequestToken: this.opts.eventTokens ? token : undefined,
       OperationId: operationId,
     });
   }

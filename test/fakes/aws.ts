@@ -51,6 +51,11 @@ export interface FakeAwsOptions {
    * "the request must reach AWS within five minutes of the time stamp").
    */
   signatureMaxAgeMs?: number;
+  /**
+   * Stack events carry the ClientRequestToken of the operation that made them, as CloudFormation's do. Default
+   * true; false: none does, as some CloudFormation emulators answer (moto's DescribeStackEvents has no token).
+   */
+  eventTokens?: boolean;
 }
 
 export type FakeService = 'cloudformation' | 'sts' | 's3';
@@ -340,6 +345,7 @@ export async function startFakeAws(opts: FakeAwsOptions = {}): Promise<FakeAws> 
       eventIntervalMs: opts.eventIntervalMs ?? 50,
       pageSize: opts.pageSize ?? 100,
       monitoringMinuteMs: opts.monitoringMinuteMs ?? 50,
+      eventTokens: opts.eventTokens ?? true,
       readTemplateUrl: (url) => {
         const loc = s3Location(url, ownHost);
         if (!loc) throw validationError('TemplateURL must be a supported URL.');
