@@ -33,6 +33,7 @@ import { historyText } from './workflows/releases.js';
 import { addRejectReason, approve, cancel, reject, showChanges } from './workflows/review.js';
 import { setDirectMessages } from './workflows/reviewer-dms.js';
 import { runRollback } from './workflows/rollback.js';
+import { type BurstGate, createBurstGate } from './workflows/burst-gate.js';
 import { createSlots } from './workflows/slots.js';
 import { unhold, unlock } from './workflows/stage-admin.js';
 import { statusText } from './workflows/status.js';
@@ -48,27 +49,29 @@ function replyVia(respond: RespondFn): Reply {
  * instruction (the one error boundary, explainError), never swallowed silently.
  * A replayed signed request (src/slack/replay.ts) was acked like the first but does nothing.
  */
-function background(
-  deps: Deps,
-  what: string,
-  reply: Reply,
-  work: () => Promise<unknown>,
-  context?: Record<string, unknown>,
-): void {
-  const once = async () => {
-    const delivery = deliveryOf(context);
-    if (await firstDelivery(deps.store, deps.replicaId, delivery, deps.now().getTime())) return work();
-    deps.log.warn('ignored a replayed request', { while: what, timestamp: delivery?.timestampMs });
-  };
-  // Started from the event loop's check phase (setImmediate), after the I/O callbacks of this turn: requests that
-  // arrived together are all acked before any of their work runs (nodejs.org/en/learn/asynchronous-work/event-loop-timers-and-nexttick).
-  setImmediate(() => {
-    void once().catch(async (err) => {
-      deps.log.error(what, { err });
-      await reply(explainError(err, what).text).catch(() => undefined);
+const backgroundOn = (gate: BurstGate) =>
+  function background(
+    deps: Deps,
+    what: string,
+    reply: Reply,
+    work: () => Promise<unknown>,
+    context?: Record<string, unknown>,
+  ): void {
+    const once = async () => {
+      const delivery = deliveryOf(context);
+      if (await firstDelivery(deps.store, deps.replicaId, delivery, deps.now().getTime())) return work();
+      deps.log.warn('ignored a replayed request', { while: what, timestamp: delivery?.timestampMs });
+    };
+    // Started from the event loop's check phase (setImmediate), after the I/O callbacks of this turn: requests that
+    // arrived together are all acked before any of their work runs (nodejs.org/en/learn/asynchronous-work/event-loop-timers-and-nexttick);
+    // in a burst of requests, after the burst (src/workflows/burst-gate.ts).
+    gate.run(() => {
+      void once().catch(async (err) => {
+        deps.log.error(what, { err });
+        await reply(explainError(err, what).text).catch(() => undefined);
+      });
     });
-  });
-}
+  };
 
 /**
  * The deps of one Slack request's work: every log line it leads to carries the request's ID (an operation's lines
@@ -177,6 +180,7 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
   // Socket Mode: ready while connected.
   if (socket) slackProblem = followSocketMode(socket.receiver.client);
 
+  const background = backgroundOn(createBurstGate());
   const planning = createSlots(PLANNING_SLOTS);
   /** Runs a plan in its turn; one whose turn comes while this replica shuts down is told to ask again. */
   const inTurn = (reply: Reply, plan: () => Promise<unknown>) => () =>
