@@ -148,7 +148,9 @@ describe('approving and executing a promotion', () => {
     const final = await s.finalReply(ts);
     expect(final.text).toMatch(/UPDATE_ROLLBACK_COMPLETE|rolled back/i);
     expect(s.aws.stack('api-prod', undefined, PROD_ACCOUNT)!.events.every((e) => !e.ClientRequestToken)).toBe(true);
-    expect(s.slack.thread(ts).some((m) => /Fn/.test(m.text ?? '') && /handler said boom/.test(m.text ?? ''))).toBe(true);
+    expect(s.slack.thread(ts).some((m) => /Fn/.test(m.text ?? '') && /handler said boom/.test(m.text ?? ''))).toBe(
+      true,
+    );
   });
 
   it('a stale plan is never executed: the target changed after planning', async () => {
