@@ -129,7 +129,16 @@ export interface VerifiedBot {
   botUserId: string;
 }
 
-export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot): App {
+/**
+ * `gate`: the burst gate the work behind requests waits at (src/workflows/burst-gate.ts); the composition root
+ * keeps it to flush at shutdown.
+ */
+export function createApp(
+  env: EnvSettings,
+  deps: Deps,
+  verified?: VerifiedBot,
+  gate: BurstGate = createBurstGate(),
+): App {
   const healthz: CustomRoute = {
     path: '/healthz',
     method: ['GET'],
@@ -180,7 +189,7 @@ export function createApp(env: EnvSettings, deps: Deps, verified?: VerifiedBot):
   // Socket Mode: ready while connected.
   if (socket) slackProblem = followSocketMode(socket.receiver.client);
 
-  const background = backgroundOn(createBurstGate());
+  const background = backgroundOn(gate);
   const planning = createSlots(PLANNING_SLOTS);
   /** Runs a plan in its turn; one whose turn comes while this replica shuts down is told to ask again. */
   const inTurn = (reply: Reply, plan: () => Promise<unknown>) => () =>

@@ -27,6 +27,7 @@ import { createRedisStore, migrateKeyLayout } from './store/redis-store.js';
 import { describeRedisTarget, type RedisTarget } from './store/redis-target.js';
 import type { Store } from './store/types.js';
 import { VERSION } from './version.js';
+import { type BurstGate, createBurstGate } from './workflows/burst-gate.js';
 import { DEFAULT_TIMING, type Deps, type Timing } from './workflows/deps.js';
 import { drivingNow } from './workflows/execute.js';
 import { leasesHeld, releaseAllLeases } from './workflows/lease.js';
@@ -84,7 +85,7 @@ const SHUTDOWN_GRACE_MS = 20_000;
 let stopping = false;
 
 /** What start-up has built so far: a signal may come at any point of it. */
-const running: { deps?: Deps; store?: Store; app?: App; stopSweeper?: () => void } = {};
+const running: { deps?: Deps; store?: Store; app?: App; gate?: BurstGate; stopSweeper?: () => void } = {};
 
 // SIGTERM: take no new work, let steps in flight finish (up to SHUTDOWN_GRACE_MS), give the leases back so
 // another replica resumes at once, then exit 0. During start-up: close what is open and exit 0.
@@ -94,6 +95,8 @@ async function shutdown(log: Logger, signal: string): Promise<void> {
   const { deps, store, app, stopSweeper } = running;
   log.info('shutting down', { signal, ...(deps ? { inFlight: drivingNow(deps), leases: leasesHeld(deps) } : {}) });
   stopSweeper?.();
+  // Work held back by a burst of requests starts now: it sees `stopping` (a plan not begun says to ask again).
+  running.gate?.flush();
   if (deps) {
     const deadline = Date.now() + SHUTDOWN_GRACE_MS;
     while ((drivingNow(deps) > 0 || leasesHeld(deps) > 0) && Date.now() < deadline) {
@@ -231,7 +234,8 @@ async function main(): Promise<void> {
   };
   metrics.watch({ operationsInFlight: () => drivingNow(deps), leasesHeld: () => leasesHeld(deps) });
   running.deps = deps;
-  const app = createApp(env, deps, { botId: tokens.botId, botUserId: tokens.botUserId });
+  running.gate = createBurstGate();
+  const app = createApp(env, deps, { botId: tokens.botId, botUserId: tokens.botUserId }, running.gate);
   running.app = app;
 
   await startWithin(app, env.slackStartupTimeoutMs, socketMode);

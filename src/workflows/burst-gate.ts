@@ -8,6 +8,8 @@
 export interface BurstGate {
   /** Runs `job` (the work of a request that just arrived) now-ish, or after the burst it is part of. */
   run(job: () => void): void;
+  /** Runs every job still waiting, now, in the order they came (shutdown: each is told, or done, before exit). */
+  flush(): void;
   /** jobs waiting for a burst to end */
   readonly waiting: number;
 }
@@ -66,6 +68,11 @@ export function createBurstGate(o: BurstGateOptions = {}): BurstGate {
       if (arrivals.length > burst) arrivals.shift();
       queue.push({ since: t, job });
       schedule();
+    },
+    flush() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      while (queue.length > 0) queue.shift()!.job();
     },
     get waiting() {
       return queue.length;

@@ -68,4 +68,16 @@ describe('createBurstGate', () => {
     expect(ran.slice(0, 4)).toEqual(['first', 'second', 'third', 'n0']);
     expect(ran).not.toContain('n29');
   });
+
+  it('flush runs every job still waiting at once, in order, and nothing runs twice', async () => {
+    const { gate, ran, job } = world({ burst: 3, windowMs: 50, maxDeferMs: 1_000 });
+    for (const name of ['a', 'b', 'c', 'd']) gate.run(job(name));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ran).toEqual([]);
+    gate.flush();
+    expect(ran).toEqual(['a', 'b', 'c', 'd']);
+    expect(gate.waiting).toBe(0);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(ran).toEqual(['a', 'b', 'c', 'd']);
+  });
 });
