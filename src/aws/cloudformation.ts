@@ -208,17 +208,27 @@ export async function createChangeSet(
 /**
  * How often to ask whether a change set is ready: the gap to the next poll is `fraction` of the time waited so
  * far, within [initialMs, maxMs]. A change set ready after t seconds is then seen at most about t × fraction
- * later (never more than maxMs): a quarter of a second for the quick ones, which people watch in Slack, and a
- * poll a second for the slow ones (CloudFormation takes from seconds to minutes, more with nested stacks).
+ * later (never more than maxMs): a quarter of a second for the quick ones and half a second for the slow ones
+ * (CloudFormation takes from seconds to minutes, more with nested stacks), as someone watches the channel for
+ * the summary all along. A poll of a change set still being created is one small DescribeChangeSet; the
+ * account's request budget (src/budgets.ts) spaces them further when the account is busy.
  */
 export interface Backoff {
   initialMs: number;
   maxMs: number;
   fraction: number;
   timeoutMs: number;
+  /** the longest gap after throttled polls (each throttle in a row doubles the gap) */
+  throttledMaxMs: number;
 }
 
-export const CHANGE_SET_BACKOFF: Backoff = { initialMs: 250, maxMs: 1000, fraction: 0.25, timeoutMs: 10 * 60_000 };
+export const CHANGE_SET_BACKOFF: Backoff = {
+  initialMs: 250,
+  maxMs: 500,
+  fraction: 0.25,
+  timeoutMs: 10 * 60_000,
+  throttledMaxMs: 2000,
+};
 
 /** The gap before the next poll, after `waitedMs` of waiting (Backoff). */
 export function pollGap(b: Backoff, waitedMs: number): number {
@@ -246,9 +256,9 @@ export async function waitForChangeSet(
       delay = pollGap(b, now() - started);
     } catch (e) {
       if (!isThrottling(e)) throw faultWhile(`waiting for change set ${arn}`, e);
-      // Throttled: slow down further, doubling up to twice the longest gap.
+      // Throttled: slow down further, doubling the gap each time, up to throttledMaxMs.
       throttled++;
-      delay = Math.min(b.maxMs * 2, pollGap(b, now() - started) * 2 ** throttled);
+      delay = Math.min(b.throttledMaxMs, pollGap(b, now() - started) * 2 ** throttled);
     }
     if (now() + delay > deadline)
       throw new Error(`waiting for change set ${arn}: still not ready after ${b.timeoutMs} ms`);

@@ -292,7 +292,7 @@ describe('waitForChangeSet', () => {
     expect(gaps.at(-1)!).toBeGreaterThan(gaps[0]! * 1.5); // it grew with the wait
   });
 
-  it('waits 250 ms between polls for the first second, then a quarter of the time waited, at most 1 s', async () => {
+  it('waits 250 ms between polls for the first second, then a quarter of the time waited, at most 500 ms', async () => {
     // A change set that is never ready, on a clock that moves only when the poller sleeps.
     const aws = await fake({ changeSetStepMs: 60_000 });
     aws.putStack({ name: 'api', template: queues(1, 30) });
@@ -306,16 +306,17 @@ describe('waitForChangeSet', () => {
     };
     const backoff = { ...CHANGE_SET_BACKOFF, timeoutMs: 8000 };
     await rejection(waitForChangeSet(cfn, arn, { now: () => t, sleep, backoff }));
-    // 0 → 1 s: every 250 ms; then each gap a quarter of the time waited (1.25× the last); from 4 s on, 1 s.
+    // 0 → 1 s: every 250 ms; then each gap a quarter of the time waited (1.25× the last); from 2 s on, 500 ms.
     expect(delays.slice(0, 6)).toEqual([250, 250, 250, 250, 250, 312.5]);
     for (let i = 4; i < delays.length; i++) {
       const waited = delays.slice(0, i).reduce((a, b) => a + b, 0);
-      expect(delays[i]).toBe(Math.min(1000, waited / 4));
+      expect(delays[i]).toBe(Math.min(500, waited / 4));
     }
-    expect(delays.at(-1)).toBe(1000);
+    expect(delays.at(-1)).toBe(500);
     expect(pollGap(CHANGE_SET_BACKOFF, 0)).toBe(250);
     expect(pollGap(CHANGE_SET_BACKOFF, 2000)).toBe(500);
-    expect(pollGap(CHANGE_SET_BACKOFF, 60_000)).toBe(1000);
+    expect(pollGap(CHANGE_SET_BACKOFF, 1999)).toBe(499.75);
+    expect(pollGap(CHANGE_SET_BACKOFF, 60_000)).toBe(500);
   });
 
   it('keeps waiting through throttling, slowing down, and still returns the change set', async () => {
@@ -332,8 +333,9 @@ describe('waitForChangeSet', () => {
     const out = await waitForChangeSet(cfn, arn, { sleep });
     expect(out.Status).toBe('CREATE_COMPLETE');
     expect(aws.callsOf('DescribeChangeSet').length).toBeGreaterThanOrEqual(4);
-    // Throttled polls wait longer than the plain backoff would (250 → 500), but never beyond 2 s.
-    expect(delays[0]).toBe(500);
+    // Throttled polls wait longer than the plain backoff would (250), doubling with each throttle in a row, up to
+    // 2 s (beyond the 500 ms of the slowest plain poll).
+    expect(delays.slice(0, 3)).toEqual([500, 1000, 2000]);
     for (const d of delays) expect(d).toBeLessThanOrEqual(2000);
   });
 
